@@ -1,0 +1,27 @@
+from enum import StrEnum
+from typing import Any
+
+
+class LogEntrySeverity(StrEnum):
+    DEBUG = "DEBUG"
+    ERROR = "ERROR"
+    INFO = "INFO"
+    NOTICE = "NOTICE"
+    WARNING = "WARNING"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def _missing_(cls, value: Any) -> "LogEntrySeverity | None":
+        """Keep a value the server added after this client was generated.
+
+        The result is a pseudo-member that is still an instance of this enum, compares
+        equal to its raw string and is not one of the declared members.
+        """
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        return member

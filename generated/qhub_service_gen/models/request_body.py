@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="RequestBody")
+
+
+@_attrs_define
+class RequestBody:
+    """The free-form JSON body of `startExecution`. `input` and `inputDataRefs` are
+    reserved by the gateway; everything else is forwarded to the service.
+
+        Example:
+            {'input': {'molecule': 'H2'}, 'tags': ['demo']}
+
+    """
+
+    input_: Any | Unset = UNSET
+    """ The service-specific payload every deployed service expects. """
+    input_data_refs: Any | Unset = UNSET
+    """ References to mounted data-pool files, for inputs too large to inline. """
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        input_ = self.input_
+
+        input_data_refs = self.input_data_refs
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({})
+        if input_ is not UNSET:
+            field_dict["input"] = input_
+        if input_data_refs is not UNSET:
+            field_dict["inputDataRefs"] = input_data_refs
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        d = dict(src_dict)
+        input_ = d.pop("input", UNSET)
+
+        input_data_refs = d.pop("inputDataRefs", UNSET)
+
+        request_body = cls(
+            input_=input_,
+            input_data_refs=input_data_refs,
+        )
+
+        request_body.additional_properties = d
+        return request_body
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.result_response_embedded import ResultResponseEmbedded
+    from ..models.result_response_links import ResultResponseLinks
+
+
+T = TypeVar("T", bound="ResultResponse")
+
+
+@_attrs_define
+class ResultResponse:
+    """HAL envelope of an execution's result. Unknown top-level keys, the
+    service's own output, are preserved.
+
+        Example:
+            {'energy': -1.137, '_links': {'status': {'href': '/6f1c2d3e-0000-4000-8000-000000000001'}}, '_embedded':
+                {'status': {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25T12:00:00Z', 'status':
+                'SUCCEEDED'}}}
+
+    """
+
+    links: ResultResponseLinks | Unset = UNSET
+    """ `status` links back to the execution; every other key is a result file. """
+    embedded: ResultResponseEmbedded | Unset = UNSET
+    """ `status` holds the full execution. """
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        links: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.links, Unset):
+            links = self.links.to_dict()
+
+        embedded: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.embedded, Unset):
+            embedded = self.embedded.to_dict()
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({})
+        if links is not UNSET:
+            field_dict["_links"] = links
+        if embedded is not UNSET:
+            field_dict["_embedded"] = embedded
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.result_response_embedded import ResultResponseEmbedded
+        from ..models.result_response_links import ResultResponseLinks
+
+        d = dict(src_dict)
+        _links = d.pop("_links", UNSET)
+        links: ResultResponseLinks | Unset
+        if isinstance(_links, Unset):
+            links = UNSET
+        else:
+            links = ResultResponseLinks.from_dict(_links)
+
+        _embedded = d.pop("_embedded", UNSET)
+        embedded: ResultResponseEmbedded | Unset
+        if isinstance(_embedded, Unset):
+            embedded = UNSET
+        else:
+            embedded = ResultResponseEmbedded.from_dict(_embedded)
+
+        result_response = cls(
+            links=links,
+            embedded=embedded,
+        )
+
+        result_response.additional_properties = d
+        return result_response
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.service_execution import ServiceExecution
+
+
+T = TypeVar("T", bound="ResultResponseEmbedded")
+
+
+@_attrs_define
+class ResultResponseEmbedded:
+    """`status` holds the full execution.
+
+    Example:
+        {'status': {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25T12:00:00Z', 'status':
+            'SUCCEEDED'}}
+
+    """
+
+    status: ServiceExecution | Unset = UNSET
+    """ One execution of the deployed service. """
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        status: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.status, Unset):
+            status = self.status.to_dict()
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({})
+        if status is not UNSET:
+            field_dict["status"] = status
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.service_execution import ServiceExecution
+
+        d = dict(src_dict)
+        _status = d.pop("status", UNSET)
+        status: ServiceExecution | Unset
+        if isinstance(_status, Unset):
+            status = UNSET
+        else:
+            status = ServiceExecution.from_dict(_status)
+
+        result_response_embedded = cls(
+            status=status,
+        )
+
+        result_response_embedded.additional_properties = d
+        return result_response_embedded
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.hal_link import HalLink
+
+
+T = TypeVar("T", bound="ResultResponseLinks")
+
+
+@_attrs_define
+class ResultResponseLinks:
+    """`status` links back to the execution; every other key is a result file.
+
+    Example:
+        {'status': {'href': '/6f1c2d3e-0000-4000-8000-000000000001'}, 'result.json': {'href':
+            '/6f1c2d3e-0000-4000-8000-000000000001/result/result.json'}}
+
+    """
+
+    status: HalLink | Unset = UNSET
+    """ A HAL link. """
+    additional_properties: dict[str, HalLink] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        status: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.status, Unset):
+            status = self.status.to_dict()
+
+        field_dict: dict[str, Any] = {}
+        for prop_name, prop in self.additional_properties.items():
+            field_dict[prop_name] = prop.to_dict()
+
+        field_dict.update({})
+        if status is not UNSET:
+            field_dict["status"] = status
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.hal_link import HalLink
+
+        d = dict(src_dict)
+        _status = d.pop("status", UNSET)
+        status: HalLink | Unset
+        if isinstance(_status, Unset):
+            status = UNSET
+        else:
+            status = HalLink.from_dict(_status)
+
+        result_response_links = cls(
+            status=status,
+        )
+
+        additional_properties = {}
+        for prop_name, prop_dict in d.items():
+            additional_property = HalLink.from_dict(prop_dict)
+
+            additional_properties[prop_name] = additional_property
+
+        result_response_links.additional_properties = additional_properties
+        return result_response_links
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> HalLink:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: HalLink) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,28 @@
+from enum import StrEnum
+from typing import Any
+
+
+class ServiceExecutionStatus(StrEnum):
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    UNKNOWN = "UNKNOWN"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def _missing_(cls, value: Any) -> "ServiceExecutionStatus | None":
+        """Keep a value the server added after this client was generated.
+
+        The result is a pseudo-member that is still an instance of this enum, compares
+        equal to its raw string and is not one of the declared members.
+        """
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        return member

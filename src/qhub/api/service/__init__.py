@@ -1,0 +1,1 @@
+"""Kipu Quantum Hub service gateway SDK."""
