@@ -1,0 +1,605 @@
+"""Streaming, resumable result-file downloads.
+
+| name | what |
+| --- | --- |
+| `iter_result_file(client, request, ...)` | ``Iterator[bytes]`` of one file, resumed after drops |
+| `aiter_result_file(client, request, ...)` | the ``AsyncIterator[bytes]`` twin |
+| `download_to_path(client, request, path, ...)` | atomic write; resumes a partial file |
+| `adownload_to_path(client, request, path, ...)` | the async twin |
+| `partial_path(path)` | the temp file a download to ``path`` writes (``.<name>.part``) |
+
+All four take keyword arguments ``chunk_size`` (bytes per chunk), ``raise_for_status`` (called
+with a non-2xx response; must raise — the async variants also accept a coroutine function),
+``make_incomplete_error(delivered, expected)`` (builds the exception for a body that cannot be
+completed) and ``max_resumes`` (resumes in a row that may bring no new byte; default 5).
+
+How a download stays correct:
+
+* The request asks for ``Accept-Encoding: identity`` so byte offsets mean file offsets, and is
+  marked with `STREAM_EXTENSION` so the retry transport hands the body over unread: the first
+  chunk is yielded while the rest is still on the wire.
+* When the connection drops mid-body (`httpx.ReadError`, `httpx.RemoteProtocolError`,
+  `httpx.ReadTimeout`) or the body ends before its ``Content-Length``, the download goes on with
+  ``Range: bytes=N-`` and, when the first response had a strong ``ETag``, ``If-Range: <etag>``.
+* A 206 must carry ``Content-Range: bytes N-M/size`` starting exactly at N, with the same size
+  and ETag as before. A different start is a server fault and raises (never guessed around).
+* A 200 to a resume (the server ignored Range, or If-Range found a new version) is read from the
+  start: with the same ETag and size the bytes already delivered are skipped.
+* A file that changed on the server (new ETag or size) restarts from byte 0 when nothing has been
+  handed out yet or when writing to a file (`download_to_path` truncates its temp file). An
+  iterator that already yielded bytes cannot take them back, so it raises instead.
+* Every failure that leaves the file incomplete raises ``make_incomplete_error(delivered,
+  expected)``, with the reason attached as an exception note; never silently short data.
+* A body sent with another ``Content-Encoding`` despite the request is decoded and passed on, but
+  cannot be resumed: a drop in it raises.
+
+`download_to_path` writes ``.<name>.part`` next to ``path`` plus a small ``.<name>.part.json``
+(ETag, size, which URL), renames the temp file over ``path`` only once its size is verified, and
+on the next call resumes a partial file whose record matches the same URL. One download per
+destination path at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import inspect
+import json
+import os
+import re
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+)
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, NoReturn
+
+import httpx
+
+from ._retry import STREAM_EXTENSION
+
+__all__ = [
+    "adownload_to_path",
+    "aiter_result_file",
+    "download_to_path",
+    "iter_result_file",
+    "partial_path",
+]
+
+MakeIncompleteError = Callable[[int, int | None], Exception]
+RaiseForStatus = Callable[[httpx.Response], None]
+AsyncRaiseForStatus = Callable[[httpx.Response], Awaitable[None] | None]
+
+_DROPS: tuple[type[Exception], ...] = (
+    httpx.ReadError,
+    httpx.RemoteProtocolError,
+    httpx.ReadTimeout,
+)
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+_UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
+
+
+class _Action(enum.Enum):
+    BODY = "body"
+    DONE = "done"
+    AGAIN = "again"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A body begins: its bytes land at ``position``; ``etag``/``total`` describe the file."""
+
+    position: int
+    etag: str | None
+    total: int | None
+
+
+def _parse_int(value: str | None) -> int | None:
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+def _parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
+    match = _CONTENT_RANGE.match(value or "")
+    if match is None:
+        return None
+    start, end = int(match[1]), int(match[2])
+    total = None if match[3] == "*" else int(match[3])
+    if end < start or (total is not None and end >= total):
+        return None
+    return start, end, total
+
+
+class _Resume:
+    """What a download knows so far, and what each response means for it (no I/O here)."""
+
+    def __init__(
+        self,
+        template: httpx.Request,
+        *,
+        position: int,
+        etag: str | None,
+        total: int | None,
+        restartable: bool,
+        max_resumes: int,
+        make_incomplete_error: MakeIncompleteError,
+    ) -> None:
+        self._template = template
+        self.position = position
+        self.etag = etag
+        self.total = total
+        self._restartable = restartable
+        self._max_resumes = max_resumes
+        self._make_error = make_incomplete_error
+        self._tries = 0
+        self._skip = 0
+        self._end: int | None = None
+        self.decoded = False
+
+    def next_request(self) -> httpx.Request:
+        headers = self._template.headers.copy()
+        if self.position > 0:
+            headers["Range"] = f"bytes={self.position}-"
+            if self.etag is not None and not self.etag.startswith("W/"):
+                headers["If-Range"] = self.etag
+        return httpx.Request(
+            self._template.method,
+            self._template.url,
+            headers=headers,
+            extensions=dict(self._template.extensions),
+        )
+
+    def fail(self, reason: str, cause: BaseException | None = None) -> NoReturn:
+        error = self._make_error(self.position, self.total)
+        error.add_note(f"download could not be completed: {reason}")
+        raise error from cause
+
+    def _changed(self, etag: str | None, total: int | None) -> bool:
+        if self.etag is not None and etag is not None and etag != self.etag:
+            return True
+        return self.total is not None and total is not None and total != self.total
+
+    def _restart(self, reason: str) -> None:
+        if not self._restartable:
+            self.fail(f"{reason}; bytes already delivered cannot be taken back")
+        self.position = 0
+        self.etag = None
+        self.total = None
+
+    def on_response(self, response: httpx.Response) -> _Action:
+        """Check a response against what is known; set up skipping for its body."""
+        status = response.status_code
+        if status == 416 and self.position > 0:
+            match = _UNSATISFIED_RANGE.match(response.headers.get("Content-Range", ""))
+            size = int(match[1]) if match is not None else self.total
+            if size == self.position:
+                self.total = size
+                return _Action.DONE
+            if self._restartable:
+                self._restart("the file on the server is shorter than the part already loaded")
+                return self._again("the file changed on the server")
+            return _Action.ERROR
+        if not 200 <= status < 300:
+            return _Action.ERROR
+        etag = response.headers.get("ETag")
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        decoded = encoding not in ("", "identity")
+        if status == 206:
+            content_range = _parse_content_range(response.headers.get("Content-Range"))
+            if decoded:
+                self.fail(f"a partial response arrived with Content-Encoding {encoding!r}")
+            if content_range is None:
+                self.fail("a 206 response had no valid Content-Range")
+            start, end, total = content_range
+            if self._changed(etag, total):
+                self._restart("the file changed on the server (new ETag or size)")
+                return self._again("the file changed on the server")
+            if start != self.position:
+                self.fail(f"asked to resume at byte {self.position}, the server sent from {start}")
+            self.etag = etag if etag is not None else self.etag
+            self.total = total if total is not None else self.total
+            self._skip = 0
+            self._end = end + 1
+            self.decoded = False
+            return _Action.BODY
+        length = None if decoded else _parse_int(response.headers.get("Content-Length"))
+        self._skip = 0
+        if self.position > 0:
+            if self._changed(etag, length):
+                self._restart("the file changed on the server (new ETag or size)")
+            elif decoded:
+                self._restart(f"the server switched to Content-Encoding {encoding!r}")
+            elif self._restartable:
+                self.position = 0
+            else:
+                self._skip = self.position
+        self.etag = etag
+        self.total = length
+        self._end = length
+        self.decoded = decoded
+        return _Action.BODY
+
+    def start_event(self) -> _Start:
+        return _Start(self.position, self.etag, self.total)
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The part of ``chunk`` that is new to the consumer."""
+        if self._skip:
+            if len(chunk) <= self._skip:
+                self._skip -= len(chunk)
+                return b""
+            chunk = chunk[self._skip :]
+            self._skip = 0
+        if self._end is not None and self.position + len(chunk) > self._end:
+            self.fail("the server sent more bytes than it announced")
+        if chunk:
+            self.position += len(chunk)
+            self._tries = 0
+        return chunk
+
+    def _again(self, reason: str, cause: BaseException | None = None) -> _Action:
+        self._tries += 1
+        if self._tries > self._max_resumes:
+            self.fail(f"{reason}; gave up after {self._max_resumes} resumes in a row", cause)
+        return _Action.AGAIN
+
+    def on_drop(self, exc: Exception) -> None:
+        reason = f"the connection dropped ({type(exc).__name__})"
+        if self.decoded:
+            self.fail(f"{reason} in a Content-Encoded body, which cannot be resumed", exc)
+        self._again(reason, exc)
+
+    def on_end(self) -> bool:
+        """True when the file is complete; else the next request goes on from ``position``."""
+        if self.decoded:
+            return True
+        if self._skip or (self._end is not None and self.position < self._end):
+            self._again("the body ended before its announced length")
+            return False
+        if self.total is not None and self.position < self.total:
+            self._again("the server sent less than the rest of the file")
+            return False
+        return True
+
+
+def _template(request: httpx.Request) -> httpx.Request:
+    headers = request.headers.copy()
+    headers["Accept-Encoding"] = "identity"
+    for name in ("Range", "If-Range"):
+        headers.pop(name, None)
+    extensions = dict(request.extensions)
+    extensions[STREAM_EXTENSION] = True
+    return httpx.Request(request.method, request.url, headers=headers, extensions=extensions)
+
+
+def _check_options(chunk_size: int, max_resumes: int) -> None:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    if isinstance(max_resumes, bool) or not isinstance(max_resumes, int) or max_resumes < 0:
+        raise ValueError(f"max_resumes must be an int >= 0, got {max_resumes!r}")
+
+
+def _events(
+    client: httpx.Client,
+    state: _Resume,
+    chunk_size: int,
+    raise_for_status: RaiseForStatus,
+) -> Generator[bytes | _Start, None, None]:
+    while True:
+        response = client.send(state.next_request(), stream=True)
+        try:
+            action = state.on_response(response)
+            if action is _Action.ERROR:
+                raise_for_status(response)
+                response.raise_for_status()
+                state.fail(f"unexpected status {response.status_code}")
+            if action is _Action.DONE:
+                return
+            if action is _Action.AGAIN:
+                continue
+            yield state.start_event()
+            chunks = (
+                response.iter_bytes(chunk_size) if state.decoded else response.iter_raw(chunk_size)
+            )
+            dropped = False
+            while True:
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    break
+                except _DROPS as exc:
+                    state.on_drop(exc)
+                    dropped = True
+                    break
+                data = state.feed(chunk)
+                if data:
+                    yield data
+            if not dropped and state.on_end():
+                return
+        finally:
+            response.close()
+
+
+async def _aevents(
+    client: httpx.AsyncClient,
+    state: _Resume,
+    chunk_size: int,
+    raise_for_status: AsyncRaiseForStatus,
+) -> AsyncGenerator[bytes | _Start, None]:
+    while True:
+        response = await client.send(state.next_request(), stream=True)
+        try:
+            action = state.on_response(response)
+            if action is _Action.ERROR:
+                outcome = raise_for_status(response)
+                if inspect.isawaitable(outcome):
+                    await outcome
+                response.raise_for_status()
+                state.fail(f"unexpected status {response.status_code}")
+            if action is _Action.DONE:
+                return
+            if action is _Action.AGAIN:
+                continue
+            yield state.start_event()
+            chunks = (
+                response.aiter_bytes(chunk_size)
+                if state.decoded
+                else response.aiter_raw(chunk_size)
+            )
+            dropped = False
+            while True:
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except _DROPS as exc:
+                    state.on_drop(exc)
+                    dropped = True
+                    break
+                data = state.feed(chunk)
+                if data:
+                    yield data
+            if not dropped and state.on_end():
+                return
+        finally:
+            await response.aclose()
+
+
+def iter_result_file(
+    client: httpx.Client,
+    request: httpx.Request,
+    *,
+    chunk_size: int,
+    raise_for_status: RaiseForStatus,
+    make_incomplete_error: MakeIncompleteError,
+    max_resumes: int = 5,
+) -> Iterator[bytes]:
+    """Yield the file's bytes as they arrive, resuming after drops; closes the response on exit."""
+    _check_options(chunk_size, max_resumes)
+    state = _Resume(
+        _template(request),
+        position=0,
+        etag=None,
+        total=None,
+        restartable=False,
+        max_resumes=max_resumes,
+        make_incomplete_error=make_incomplete_error,
+    )
+    events = _events(client, state, chunk_size, raise_for_status)
+    try:
+        for event in events:
+            if isinstance(event, bytes):
+                yield event
+    finally:
+        events.close()
+
+
+async def aiter_result_file(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    chunk_size: int,
+    raise_for_status: AsyncRaiseForStatus,
+    make_incomplete_error: MakeIncompleteError,
+    max_resumes: int = 5,
+) -> AsyncIterator[bytes]:
+    """The async twin of `iter_result_file`; use ``contextlib.aclosing`` to stop early cleanly."""
+    _check_options(chunk_size, max_resumes)
+    state = _Resume(
+        _template(request),
+        position=0,
+        etag=None,
+        total=None,
+        restartable=False,
+        max_resumes=max_resumes,
+        make_incomplete_error=make_incomplete_error,
+    )
+    events = _aevents(client, state, chunk_size, raise_for_status)
+    try:
+        async for event in events:
+            if isinstance(event, bytes):
+                yield event
+    finally:
+        await events.aclose()
+
+
+def partial_path(path: str | os.PathLike[str]) -> Path:
+    """The temp file that a download to ``path`` writes before renaming it."""
+    target = Path(path)
+    return target.with_name(f".{target.name}.part")
+
+
+def _meta_path(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def _url_key(request: httpx.Request) -> str:
+    return hashlib.sha256(str(request.url).encode()).hexdigest()
+
+
+def _target(path: str | os.PathLike[str]) -> Path:
+    target = Path(path)
+    if not target.name or target.name in (".", ".."):
+        raise ValueError(f"not a file path: {str(path)!r}")
+    if target.is_dir():
+        raise IsADirectoryError(f"download destination is a directory: {str(target)!r}")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"directory of the download destination does not exist: {target}")
+    return target
+
+
+def _load_partial(part: Path, url_key: str) -> tuple[int, str | None, int | None]:
+    """Where to resume ``part`` from: its size, ETag and total, or a fresh start."""
+    try:
+        size = part.stat().st_size
+        record = json.loads(_meta_path(part).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0, None, None
+    if not isinstance(record, dict) or record.get("url") != url_key:
+        return 0, None, None
+    etag, total = record.get("etag"), record.get("total")
+    if not (etag is None or isinstance(etag, str)):
+        return 0, None, None
+    if not (total is None or (isinstance(total, int) and not isinstance(total, bool))):
+        return 0, None, None
+    if size == 0 or (total is not None and size > total):
+        return 0, None, None
+    return size, etag, total
+
+
+class _PartFile:
+    """The temp file plus its record; applies download events to them."""
+
+    def __init__(self, target: Path, url_key: str, position: int) -> None:
+        self.part = partial_path(target)
+        self._meta = _meta_path(self.part)
+        self._url_key = url_key
+        self._recorded: tuple[str | None, int | None] | None = None
+        self.file: IO[bytes] = open(self.part, "r+b" if position else "wb")  # noqa: SIM115
+        self.file.seek(position)
+        self.file.truncate()
+
+    def apply(self, event: bytes | _Start) -> None:
+        if isinstance(event, bytes):
+            self.file.write(event)
+            return
+        if event.position != self.file.tell():
+            self.file.seek(event.position)
+            self.file.truncate()
+        if self._recorded != (event.etag, event.total):
+            self.file.flush()
+            record = {"url": self._url_key, "etag": event.etag, "total": event.total}
+            self._meta.write_text(json.dumps(record), encoding="utf-8")
+            self._recorded = (event.etag, event.total)
+
+    def verify(self, state: _Resume) -> None:
+        self.file.flush()
+        size = self.file.tell()
+        if state.total is not None and size != state.total:
+            state.fail(f"the file has {size} bytes, the server announced {state.total}")
+
+    def discard_if_empty(self) -> None:
+        """After a failure: keep a partial file for the next attempt, but not an empty one."""
+        self.file.close()
+        try:
+            if self.part.stat().st_size == 0:
+                self.part.unlink()
+                self._meta.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def commit(self, target: Path) -> Path:
+        self.file.close()
+        os.replace(self.part, target)
+        self._meta.unlink(missing_ok=True)
+        return target
+
+
+def download_to_path(
+    client: httpx.Client,
+    request: httpx.Request,
+    path: str | os.PathLike[str],
+    *,
+    chunk_size: int,
+    raise_for_status: RaiseForStatus,
+    make_incomplete_error: MakeIncompleteError,
+    max_resumes: int = 5,
+) -> Path:
+    """Download into ``path`` atomically, resuming a partial temp file; returns ``path``."""
+    _check_options(chunk_size, max_resumes)
+    target = _target(path)
+    template = _template(request)
+    key = _url_key(template)
+    position, etag, total = _load_partial(partial_path(target), key)
+    state = _Resume(
+        template,
+        position=position,
+        etag=etag,
+        total=total,
+        restartable=True,
+        max_resumes=max_resumes,
+        make_incomplete_error=make_incomplete_error,
+    )
+    out = _PartFile(target, key, position)
+    try:
+        events = _events(client, state, chunk_size, raise_for_status)
+        try:
+            for event in events:
+                out.apply(event)
+        finally:
+            events.close()
+        out.verify(state)
+        os.fsync(out.file.fileno())
+    except BaseException:
+        out.discard_if_empty()
+        raise
+    return out.commit(target)
+
+
+async def adownload_to_path(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    path: str | os.PathLike[str],
+    *,
+    chunk_size: int,
+    raise_for_status: AsyncRaiseForStatus,
+    make_incomplete_error: MakeIncompleteError,
+    max_resumes: int = 5,
+) -> Path:
+    """The async twin of `download_to_path` (file writes are local and synchronous)."""
+    _check_options(chunk_size, max_resumes)
+    target = _target(path)
+    template = _template(request)
+    key = _url_key(template)
+    position, etag, total = _load_partial(partial_path(target), key)
+    state = _Resume(
+        template,
+        position=position,
+        etag=etag,
+        total=total,
+        restartable=True,
+        max_resumes=max_resumes,
+        make_incomplete_error=make_incomplete_error,
+    )
+    out = _PartFile(target, key, position)
+    try:
+        events = _aevents(client, state, chunk_size, raise_for_status)
+        try:
+            async for event in events:
+                out.apply(event)
+        finally:
+            await events.aclose()
+        out.verify(state)
+        await asyncio.to_thread(os.fsync, out.file.fileno())
+    except BaseException:
+        out.discard_if_empty()
+        raise
+    return out.commit(target)
