@@ -1,0 +1,477 @@
+"""The ``hub-service`` commands and the mapping of every failure to one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import httpx
+from qhub_service_gen.models import ResultResponse, ServiceExecution
+from qhub_service_gen.types import Unset
+
+from .. import _helpers
+from .._download import partial_path
+from ..client import HubServiceClient, ServiceApi
+from ..core.api_error import ApiError
+from . import (
+    ENV_BASE_URL,
+    ENV_TOKEN,
+    ENV_TOKEN_COMMAND,
+    EXIT_API_ERROR,
+    EXIT_EXECUTION_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    UsageError,
+)
+from ._output import FileProgress, Output, execution_fields, human_bytes, text_of
+from ._token import CommandToken, TokenCommandError
+
+_SUCCEEDED = "SUCCEEDED"
+_FAILURE_LOG_TAIL = 5
+_PROGRESS_PERIOD = 0.1
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with a hint about the execution that keeps running."""
+
+
+# Configuration.
+
+
+def _setting(cli_value: str | None, env: Mapping[str, str], name: str) -> str | None:
+    if cli_value is not None:
+        return cli_value
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _token_source(args: argparse.Namespace, env: Mapping[str, str]) -> str | CommandToken:
+    token = args.token
+    command = args.token_command
+    if token is not None and command is not None:
+        raise UsageError("pass either --token or --token-command, not both")
+    if token is None and command is None:
+        token = _setting(None, env, ENV_TOKEN)
+        command = _setting(None, env, ENV_TOKEN_COMMAND)
+    if token is not None:
+        if not token.strip():
+            raise UsageError("the token is empty")
+        return token.strip()
+    if command is not None:
+        return CommandToken(command)
+    raise UsageError(
+        f"no token: pass --token or --token-command, or set ${ENV_TOKEN} or ${ENV_TOKEN_COMMAND}"
+    )
+
+
+def _client(args: argparse.Namespace, env: Mapping[str, str]) -> HubServiceClient:
+    base_url = _setting(args.base_url, env, ENV_BASE_URL)
+    if base_url is None:
+        raise UsageError(f"no gateway URL: pass --base-url or set ${ENV_BASE_URL}")
+    parsed = httpx.URL(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(f"--base-url must be an http(s) URL, got {base_url!r}")
+    token = _token_source(args, env)
+    options: dict[str, Any] = {}
+    if args.timeout is not None:
+        options["timeout"] = args.timeout
+    if args.max_retries is not None:
+        options["max_retries"] = args.max_retries
+    client = HubServiceClient(base_url=base_url, token=token, **options)
+    if isinstance(token, CommandToken):
+        _refresh_on_401(client, token)
+    return client
+
+
+def _refresh_on_401(client: HubServiceClient, token: CommandToken) -> None:
+    """Make the next token request after a 401 run the token command again.
+
+    httpx runs response hooks before the auth flow asks for a fresh token, so forgetting
+    the cached token here turns the SDK's one-shot refresh into a new command run.
+    """
+
+    def hook(response: httpx.Response) -> None:
+        if response.status_code == 401:
+            token.invalidate()
+
+    httpx_client = client.httpx_client
+    hooks = httpx_client.event_hooks
+    hooks["response"] = [*hooks.get("response", []), hook]
+    httpx_client.event_hooks = hooks
+
+
+def _request_body(args: argparse.Namespace) -> dict[str, Any]:
+    if args.body is not None:
+        body = _json_argument("--body", args.body)
+        if not isinstance(body, dict):
+            raise UsageError("--body must be a JSON object")
+    else:
+        body = {"input": {} if args.input is None else _json_argument("--input", args.input)}
+    if args.tag:
+        existing = body.get("tags") or []
+        if not isinstance(existing, list):
+            raise UsageError("--body: 'tags' must be a list to add --tag values to it")
+        body["tags"] = [*existing, *args.tag]
+    return body
+
+
+def _json_argument(option: str, value: str) -> Any:
+    if value.startswith("@"):
+        source = value[1:]
+        try:
+            text = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8")
+        except OSError as exc:
+            raise UsageError(f"{option}: cannot read {source}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{option}: {source} is not UTF-8 text") from None
+        where = "stdin" if source == "-" else source
+    else:
+        text = value
+        where = "the argument"
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{option}: {where} is not valid JSON: {exc}") from None
+
+
+# Commands.
+
+
+def _cmd_list(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
+    executions = api.get_service_executions()
+    if out.json_mode:
+        out.json([execution.to_dict() for execution in executions])
+        return EXIT_OK
+    if not executions:
+        out.note("no executions")
+        return EXIT_OK
+    out.table(
+        ["ID", "STATUS", "CREATED", "ENDED", "TAGS"],
+        [
+            [e.id, str(e.status), e.created_at, text_of(e.ended_at), text_of(e.tags)]
+            for e in executions
+        ],
+    )
+    return EXIT_OK
+
+
+def _cmd_start(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
+    execution = api.start_execution(request=_request_body(args))
+    if out.json_mode:
+        out.json(execution.to_dict())
+    else:
+        out.fields(execution_fields(execution))
+        out.note(f"wait for it with: hub-service wait {execution.id}")
+    return EXIT_OK
+
+
+def _cmd_status(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
+    execution = api.get_status(args.id)
+    if out.json_mode:
+        out.json(execution.to_dict())
+    else:
+        out.fields(execution_fields(execution))
+    return EXIT_OK
+
+
+def _outcome(status: str) -> int:
+    return EXIT_OK if status == _SUCCEEDED else EXIT_EXECUTION_FAILED
+
+
+def _wait(api: ServiceApi, execution_id: str, args: argparse.Namespace, out: Output) -> Any:
+    with out.waiting(execution_id) as view:
+        return api.wait_for_completion(
+            execution_id,
+            timeout=args.wait_timeout,
+            poll_interval=args.poll_interval,
+            max_poll_interval=max(args.max_poll_interval, args.poll_interval),
+            on_status=view.update,
+        )
+
+
+def _cmd_wait(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
+    execution = _wait(api, args.id, args, out)
+    if out.json_mode:
+        out.json(execution.to_dict())
+    else:
+        _summary(out, execution)
+    return _outcome(str(execution.status))
+
+
+def _summary(out: Output, execution: Any) -> None:
+    status = str(execution.status)
+    style = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow"}.get(status, "")
+    out.line(f"{execution.id} {status}", style=style)
+
+
+def _cmd_logs(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
+    if args.follow:
+        for entry in api.follow_logs(args.id, poll_interval=args.poll_interval):
+            if out.json_mode:
+                out.json_line(entry.to_dict())
+            else:
+                out.log_entry(entry)
+        return EXIT_OK
+    entries = api.get_logs(args.id) or []
+    if out.json_mode:
+        out.json([entry.to_dict() for entry in entries])
+    elif not entries:
+        out.note("no log entries yet")
+    else:
+        for entry in entries:
+            out.log_entry(entry)
+    return EXIT_OK
+
+
+def _file_rows(result: Any) -> list[list[str]]:
+    links = result.links
+    rows = []
+    for name in _helpers.result_file_names(result):
+        link = links.additional_properties[name]
+        rows.append([name, text_of(link.type_), link.href])
+    return rows
+
+
+def _show_result(out: Output, result: ResultResponse) -> None:
+    embedded = result.embedded
+    if not isinstance(embedded, Unset) and isinstance(embedded.status, ServiceExecution):
+        _summary(out, embedded.status)
+    if result.additional_properties:
+        out.pretty_json(result.additional_properties)
+    rows = _file_rows(result)
+    if rows:
+        out.table(["FILE", "TYPE", "HREF"], rows)
+
+
+def _cmd_result(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
+    result = api.get_result(args.id)
+    if out.json_mode:
+        out.json(result.to_dict())
+    else:
+        _show_result(out, result)
+    return EXIT_OK
+
+
+def _cmd_cancel(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
+    api.cancel_execution(args.id)
+    if out.json_mode:
+        out.json({"id": args.id, "cancelRequested": True})
+    else:
+        out.line(f"cancellation of {args.id} requested")
+    return EXIT_OK
+
+
+def _download(
+    api: ServiceApi,
+    execution_id: str,
+    names: list[str],
+    directory: Path,
+    overwrite: bool,
+    out: Output,
+) -> list[dict[str, Any]]:
+    targets = [(name, directory / name) for name in names]
+    if not overwrite:
+        for _, path in targets:
+            if path.exists():
+                raise FileExistsError(errno.EEXIST, "already exists (pass --overwrite)", str(path))
+    directory.mkdir(parents=True, exist_ok=True)
+    saved = []
+    with out.downloading() as bars:
+        for name, path in targets:
+            bar = bars.file(name)
+            with _watch_partial(path, bar):
+                written = api.download_result_file(execution_id, name, path)
+            size = written.stat().st_size
+            bar.finish(size)
+            saved.append({"name": name, "path": str(written), "size": size})
+    return saved
+
+
+@contextmanager
+def _watch_partial(path: Path, bar: FileProgress) -> Iterator[None]:
+    """Feed ``bar`` from the growing temp file of the SDK's atomic, resumable download.
+
+    ``download_result_file`` writes ``partial_path(path)`` and records the announced size
+    next to it; reading both from a side thread gives live bytes, rate and ETA without
+    giving up the SDK's atomic rename and resume.
+    """
+    if not bar.live:
+        yield
+        return
+    part = partial_path(path)
+    record = part.with_name(part.name + ".json")
+    stop = threading.Event()
+
+    def poll() -> None:
+        total: int | None = None
+        while not stop.wait(_PROGRESS_PERIOD):
+            try:
+                received = part.stat().st_size
+            except OSError:
+                continue
+            if total is None:
+                with suppress(OSError, ValueError, AttributeError):
+                    value = json.loads(record.read_text("utf-8")).get("total")
+                    total = value if isinstance(value, int) else None
+            bar.advance(received, total)
+
+    watcher = threading.Thread(target=poll, name="hub-service-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
+def _show_saved(out: Output, saved: list[dict[str, Any]]) -> None:
+    if not saved:
+        out.note("no result files")
+        return
+    out.table(
+        ["FILE", "SIZE", "SAVED TO"],
+        [[item["name"], human_bytes(item["size"]), item["path"]] for item in saved],
+    )
+
+
+def _cmd_download(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
+    if args.file is not None:
+        try:
+            names = [_helpers._safe_file_name(args.file)]
+        except ValueError:
+            raise UsageError(f"FILE must be a single file name, got {args.file!r}") from None
+    else:
+        names = _helpers.result_file_names(api.get_result(args.id))
+    saved = _download(api, args.id, names, Path(args.output_dir), args.overwrite, out)
+    if out.json_mode:
+        out.json({"executionId": args.id, "files": saved})
+    else:
+        _show_saved(out, saved)
+    return EXIT_OK
+
+
+def _cmd_run(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
+    body = _request_body(args)
+    execution = api.start_execution(request=body)
+    out.note(f"started {execution.id}")
+    try:
+        if not _helpers.is_terminal(execution.status):
+            execution = _wait(api, execution.id, args, out)
+        if str(execution.status) != _SUCCEEDED:
+            return _run_failed(api, execution, out)
+        result = api.get_result(execution.id)
+        saved: list[dict[str, Any]] = []
+        if not args.no_download:
+            directory = Path(args.output_dir or execution.id)
+            names = _helpers.result_file_names(result)
+            saved = _download(api, execution.id, names, directory, args.overwrite, out)
+    except KeyboardInterrupt:
+        raise _Interrupted(
+            f"interrupted; execution {execution.id} keeps running "
+            f"(stop it with: hub-service cancel {execution.id})"
+        ) from None
+    except _helpers.ExecutionTimeoutError as exc:
+        exc.args = (f"{exc} (stop it with: hub-service cancel {execution.id})",)
+        raise
+    if out.json_mode:
+        out.json({"execution": execution.to_dict(), "result": result.to_dict(), "files": saved})
+    else:
+        _summary(out, execution)
+        if result.additional_properties:
+            out.pretty_json(result.additional_properties)
+        if not args.no_download:
+            _show_saved(out, saved)
+    return EXIT_OK
+
+
+def _run_failed(api: ServiceApi, execution: Any, out: Output) -> int:
+    result = None
+    with suppress(ApiError):
+        result = api.get_result(execution.id)
+    if out.json_mode:
+        out.json(
+            {
+                "execution": execution.to_dict(),
+                "result": None if result is None else result.to_dict(),
+                "files": [],
+            }
+        )
+        return EXIT_EXECUTION_FAILED
+    _summary(out, execution)
+    try:
+        entries = api.get_logs(execution.id) or []
+    except ApiError:
+        entries = []
+    if entries:
+        out.note("last log entries:")
+        for entry in entries[-_FAILURE_LOG_TAIL:]:
+            out.log_entry(entry)
+    return EXIT_EXECUTION_FAILED
+
+
+_COMMANDS: dict[str, Callable[[ServiceApi, argparse.Namespace, Output], int]] = {
+    "list": _cmd_list,
+    "start": _cmd_start,
+    "status": _cmd_status,
+    "wait": _cmd_wait,
+    "logs": _cmd_logs,
+    "result": _cmd_result,
+    "download": _cmd_download,
+    "cancel": _cmd_cancel,
+    "run": _cmd_run,
+}
+
+
+def dispatch(args: argparse.Namespace, out: Output, env: Mapping[str, str]) -> int:
+    """Run the parsed command; exceptions are left to :func:`report_error`."""
+    with _client(args, env) as client:
+        return _COMMANDS[args.command](client.service_api, args, out)
+
+
+# Errors.
+
+
+def _classify(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one-line message) of a failure."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, str(exc) or "interrupted"
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, _helpers.ExecutionTimeoutError):
+        return EXIT_TIMEOUT, str(exc)
+    if isinstance(exc, TokenCommandError):
+        return EXIT_API_ERROR, str(exc)
+    if isinstance(exc, ApiError):
+        return EXIT_API_ERROR, str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.HTTPError):
+        return EXIT_API_ERROR, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, FileExistsError):
+        return EXIT_USAGE, f"{exc.filename}: {exc.strerror or 'already exists'}"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return EXIT_API_ERROR, f"{where}{exc.strerror or exc}"
+    if isinstance(exc, ValueError | TypeError):
+        return EXIT_USAGE, str(exc) or type(exc).__name__
+    return EXIT_API_ERROR, f"unexpected {type(exc).__name__}: {exc}"
+
+
+def report_error(exc: BaseException, *, json_mode: bool) -> int:
+    """Print ``exc`` as one line on stderr and return its exit code."""
+    code, message = _classify(exc)
+    status = exc.status_code if isinstance(exc, ApiError) else None
+    from ._output import default_output
+
+    with suppress(OSError, ValueError):
+        default_output(json_mode).error(
+            message, kind=type(exc).__name__, exit_code=code, status=status
+        )
+    return code

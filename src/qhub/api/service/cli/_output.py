@@ -1,0 +1,335 @@
+"""What the CLI prints: JSON for machines, rich (or plain) text for people.
+
+Results go to stdout; spinners, progress bars and errors go to stderr so that stdout
+stays clean for pipes. ``rich`` comes with the ``cli`` extra and is imported lazily;
+without it (or when stderr is not a terminal) the output is plain text.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO, Any, Protocol
+
+from qhub_service_gen.models import LogEntry, ServiceExecution
+from qhub_service_gen.types import Unset
+
+_STATUS_STYLE = {
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "CANCELLED": "yellow",
+    "RUNNING": "cyan",
+    "PENDING": "blue",
+}
+_SEVERITY_STYLE = {
+    "DEBUG": "dim",
+    "NOTICE": "cyan",
+    "INFO": "",
+    "WARNING": "yellow",
+    "ERROR": "bold red",
+}
+
+
+def text_of(value: object) -> str:
+    """A model field as display text: unset and ``None`` become an empty string."""
+    if value is None or isinstance(value, Unset):
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def execution_fields(execution: ServiceExecution) -> list[tuple[str, str]]:
+    """The fields of an execution worth showing, as (label, text) pairs."""
+    return [
+        ("id", execution.id),
+        ("status", str(execution.status)),
+        ("type", text_of(execution.type_)),
+        ("created", execution.created_at),
+        ("started", text_of(execution.started_at)),
+        ("ended", text_of(execution.ended_at)),
+        ("service", text_of(execution.service_id)),
+        ("definition", text_of(execution.service_definition_id)),
+        ("application", text_of(execution.application_id)),
+        ("tags", text_of(execution.tags)),
+    ]
+
+
+def human_bytes(count: float) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"  # pragma: no cover
+
+
+class StatusView(Protocol):
+    """Shows the status of a wait as it changes."""
+
+    def update(self, execution: ServiceExecution) -> None: ...
+
+
+class FileProgress(Protocol):
+    """Shows the progress of one file download."""
+
+    @property
+    def live(self) -> bool:
+        """Whether byte-level updates are shown (otherwise only ``finish`` matters)."""
+        ...
+
+    def advance(self, received: int, total: int | None) -> None: ...
+
+    def finish(self, size: int) -> None: ...
+
+
+class Output:
+    """Printer of one CLI run, chosen by ``--json`` and by whether rich is importable."""
+
+    def __init__(self, *, json_mode: bool, stdout: IO[str], stderr: IO[str]) -> None:
+        self.json_mode = json_mode
+        self._stdout = stdout
+        self._stderr = stderr
+        self._rich: Any = None
+        self._out: Any = None
+        self._err: Any = None
+        if not json_mode:
+            try:
+                import rich.console
+            except ImportError:
+                pass
+            else:
+                self._rich = rich
+                self._out = rich.console.Console(file=stdout, soft_wrap=True)
+                self._err = rich.console.Console(file=stderr, soft_wrap=True)
+
+    @property
+    def _live(self) -> bool:
+        """Whether animated progress can be drawn (rich present, stderr a terminal)."""
+        return self._err is not None and bool(self._err.is_terminal)
+
+    # Machine output.
+
+    def json(self, data: Any) -> None:
+        """Write one JSON document to stdout."""
+        self._stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        self._stdout.flush()
+
+    def json_line(self, data: Any) -> None:
+        """Write one compact JSON value as a line (JSON Lines) to stdout."""
+        self._stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        self._stdout.flush()
+
+    # Human output.
+
+    def line(self, text: str, style: str = "") -> None:
+        """Write one line of text to stdout."""
+        if self._out is not None:
+            self._out.print(text, style=style or None, markup=False, highlight=False)
+        else:
+            self._stdout.write(text + "\n")
+            self._stdout.flush()
+
+    def note(self, text: str) -> None:
+        """Write an informational line to stderr (not in JSON mode)."""
+        if self.json_mode:
+            return
+        if self._err is not None:
+            self._err.print(text, style="dim", markup=False, highlight=False)
+        else:
+            self._stderr.write(text + "\n")
+            self._stderr.flush()
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        """A table on stdout; a status column is coloured."""
+        if self._out is not None:
+            table = self._rich.table.Table(show_header=True, header_style="bold", box=None)
+            for name in columns:
+                table.add_column(name, overflow="fold")
+            status_at = [i for i, name in enumerate(columns) if name.upper() == "STATUS"]
+            for row in rows:
+                cells: list[Any] = []
+                for i, cell in enumerate(row):
+                    style = _STATUS_STYLE.get(cell, "") if i in status_at else ""
+                    cells.append(self._rich.text.Text(cell, style=style))
+                table.add_row(*cells)
+            self._out.print(table)
+            return
+        widths = [len(name) for name in columns]
+        for row in rows:
+            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+        for row in [list(columns), *rows]:
+            text = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+            self._stdout.write(text.rstrip() + "\n")
+        self._stdout.flush()
+
+    def fields(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Label/value lines on stdout; empty values are left out."""
+        shown = [(label, value) for label, value in pairs if value]
+        width = max((len(label) for label, _ in shown), default=0)
+        for label, value in shown:
+            style = _STATUS_STYLE.get(value, "") if label == "status" else ""
+            if self._out is not None:
+                text = self._rich.text.Text(f"{label.ljust(width)}  ", style="bold")
+                text.append(value, style=style)
+                self._out.print(text)
+            else:
+                self._stdout.write(f"{label.ljust(width)}  {value}\n")
+        self._stdout.flush()
+
+    def pretty_json(self, data: Any) -> None:
+        """Indented, highlighted JSON on stdout."""
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+        if self._out is not None:
+            self._out.print(self._rich.json.JSON(text))
+        else:
+            self._stdout.write(text + "\n")
+            self._stdout.flush()
+
+    def log_entry(self, entry: LogEntry) -> None:
+        """One log entry as ``timestamp SEVERITY message``."""
+        severity = text_of(entry.severity) or "-"
+        stamp = entry.timestamp.isoformat()
+        if self._out is not None:
+            text = self._rich.text.Text(f"{stamp} ", style="dim")
+            text.append(f"{severity:<7}", style=_SEVERITY_STYLE.get(severity, ""))
+            text.append(f" {entry.message}")
+            self._out.print(text)
+        else:
+            self._stdout.write(f"{stamp} {severity:<7} {entry.message}\n")
+            self._stdout.flush()
+
+    def error(self, message: str, *, kind: str, exit_code: int, status: int | None) -> None:
+        """The one line of an error on stderr (a JSON object in JSON mode)."""
+        line = " ".join(message.split())
+        if self.json_mode:
+            error: dict[str, Any] = {"type": kind, "message": line, "exitCode": exit_code}
+            if status is not None:
+                error["statusCode"] = status
+            self._stderr.write(json.dumps({"error": error}, ensure_ascii=False) + "\n")
+        else:
+            self._stderr.write(f"hub-service: error: {line}\n")
+        self._stderr.flush()
+
+    # Progress.
+
+    @contextmanager
+    def waiting(self, execution_id: str) -> Iterator[StatusView]:
+        """A spinner with the elapsed time and current status while an execution runs."""
+        if self.json_mode:
+            yield _Silent()
+        elif self._live:
+            progress_mod = self._rich.progress
+            progress = progress_mod.Progress(
+                progress_mod.SpinnerColumn(),
+                progress_mod.TextColumn("{task.description}"),
+                progress_mod.TimeElapsedColumn(),
+                console=self._err,
+                transient=True,
+            )
+            with progress:
+                label = f"Waiting for {self._rich.markup.escape(execution_id)}"
+                task = progress.add_task(label, total=None)
+                yield _RichStatus(progress, task, label, self._rich.markup.escape)
+        else:
+            yield _PlainStatus(self._stderr, execution_id)
+
+    @contextmanager
+    def downloading(self) -> Iterator[_Downloads]:
+        """Progress bars (bytes, rate, ETA) for a set of file downloads."""
+        if self.json_mode:
+            yield _Downloads(None, None)
+        elif self._live:
+            progress_mod = self._rich.progress
+            progress = progress_mod.Progress(
+                progress_mod.TextColumn("{task.description}"),
+                progress_mod.BarColumn(),
+                progress_mod.DownloadColumn(),
+                progress_mod.TransferSpeedColumn(),
+                progress_mod.TimeRemainingColumn(),
+                console=self._err,
+            )
+            with progress:
+                yield _Downloads(progress, None)
+        else:
+            yield _Downloads(None, self._stderr)
+
+
+class _Silent:
+    def update(self, execution: ServiceExecution) -> None:
+        pass
+
+
+class _RichStatus:
+    def __init__(self, progress: Any, task: Any, label: str, escape: Any) -> None:
+        self._progress = progress
+        self._task = task
+        self._label = label
+        self._escape = escape
+
+    def update(self, execution: ServiceExecution) -> None:
+        status = str(execution.status)
+        style = _STATUS_STYLE.get(status, "white")
+        shown = f"{self._label}  [{style}]{self._escape(status)}[/]"
+        self._progress.update(self._task, description=shown)
+
+
+class _PlainStatus:
+    def __init__(self, stream: IO[str], execution_id: str) -> None:
+        self._stream = stream
+        self._id = execution_id
+        self._started = time.monotonic()
+
+    def update(self, execution: ServiceExecution) -> None:
+        elapsed = time.monotonic() - self._started
+        self._stream.write(f"{self._id}: {execution.status} ({elapsed:.0f}s)\n")
+        self._stream.flush()
+
+
+class _Downloads:
+    def __init__(self, progress: Any, stream: IO[str] | None) -> None:
+        self._progress = progress
+        self._stream = stream
+
+    def file(self, name: str) -> FileProgress:
+        if self._progress is not None:
+            return _RichFile(self._progress, self._progress.add_task(name, total=None))
+        return _PlainFile(self._stream, name)
+
+
+class _RichFile:
+    live = True
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        self._progress = progress
+        self._task = task
+
+    def advance(self, received: int, total: int | None) -> None:
+        self._progress.update(self._task, completed=received, total=total)
+
+    def finish(self, size: int) -> None:
+        self._progress.update(self._task, completed=size, total=size)
+
+
+class _PlainFile:
+    live = False
+
+    def __init__(self, stream: IO[str] | None, name: str) -> None:
+        self._stream = stream
+        self._name = name
+
+    def advance(self, received: int, total: int | None) -> None:
+        pass
+
+    def finish(self, size: int) -> None:
+        if self._stream is not None:
+            self._stream.write(f"downloaded {self._name} ({human_bytes(size)})\n")
+            self._stream.flush()
+
+
+def default_output(json_mode: bool) -> Output:
+    """The output of a real CLI run, on the process's stdout and stderr."""
+    return Output(json_mode=json_mode, stdout=sys.stdout, stderr=sys.stderr)
