@@ -349,7 +349,7 @@ class RetryTransport(httpx.BaseTransport):
 
     def _send_once(self, request: httpx.Request) -> httpx.Response:
         response = self._inner.handle_request(request)
-        if request.extensions.get(STREAM_EXTENSION):
+        if request.extensions.get(STREAM_EXTENSION) or response.is_stream_consumed:
             return response
         try:
             raw = b"".join(response.iter_raw())
@@ -382,7 +382,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def _send_once(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
-        if request.extensions.get(STREAM_EXTENSION):
+        if request.extensions.get(STREAM_EXTENSION) or response.is_stream_consumed:
             return response
         try:
             raw = b"".join([chunk async for chunk in response.aiter_raw()])
