@@ -1,0 +1,146 @@
+"""Bearer-token authentication for the gateway client.
+
+The token is a ``str`` or a callable returning one (called for every request); the async client
+may instead use an ``async_token`` coroutine function. The ``Authorization`` header is only ever
+attached to requests for the gateway's own origin (scheme, host and port of ``base_url``), so a
+redirect to another host never carries the token. A callable token is asked once more after a
+401 and the request is repeated once with the fresh token; a fixed token's 401 is final.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+
+import httpx
+
+TokenSource = str | Callable[[], str]
+AsyncTokenSource = Callable[[], Awaitable[str]]
+
+_MIN_REDACTED = 8
+_NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
+
+
+def bearer_value(token: object) -> str:
+    """``Bearer <token>`` after checking the token is safe to put in a header.
+
+    Raises ``TypeError``/``ValueError`` (never echoing the token) for a non-string, an empty
+    token, or one with whitespace, control (CR, LF, ...) or non-ASCII characters.
+    """
+    if not isinstance(token, str):
+        raise TypeError(f"token must be a str or return one, got {type(token).__name__}")
+    if not token:
+        raise ValueError("token is empty")
+    if _NOT_TOKEN_CHARS.search(token):
+        raise ValueError(
+            "token contains whitespace, control or non-ASCII characters; refusing to send it"
+        )
+    return "Bearer " + token
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
+class TokenAuth(httpx.Auth):
+    """``httpx.Auth`` that sends ``Authorization: Bearer <token>`` to one origin only."""
+
+    requires_request_body = False
+    requires_response_body = False
+
+    def __init__(
+        self,
+        token: TokenSource | None,
+        *,
+        async_token: AsyncTokenSource | None = None,
+        base_url: httpx.URL | str | None = None,
+    ) -> None:
+        self._fixed: str | None = None
+        self._token_fn: Callable[[], str] | None = None
+        self._async_token_fn = async_token
+        if isinstance(token, str):
+            self._fixed = bearer_value(token)
+        elif callable(token):
+            self._token_fn = token
+        elif token is not None:
+            raise TypeError(f"token must be a str or a callable, got {type(token).__name__}")
+        if async_token is not None and not callable(async_token):
+            raise TypeError("async_token must be a callable returning an awaitable")
+        if token is None and async_token is None:
+            raise TypeError("token is required: pass a str or a callable returning one")
+        self._origin = None if base_url is None else _origin(httpx.URL(base_url))
+        self._last: str | None = None
+
+    def __repr__(self) -> str:
+        kind = "fixed" if self._fixed is not None else "callable"
+        return f"<TokenAuth {kind} token>"
+
+    def applies_to(self, url: httpx.URL) -> bool:
+        """Whether a request to ``url`` may carry the token (same origin as ``base_url``)."""
+        return self._origin is None or _origin(url) == self._origin
+
+    def redact(self, text: str) -> str:
+        """``text`` with the token replaced by ``***`` (for messages built from server text).
+
+        Tokens shorter than 8 characters are not redacted: they would match ordinary words.
+        """
+        for value in (self._fixed, self._last):
+            if value:
+                secret = value[len("Bearer ") :]
+                if len(secret) >= _MIN_REDACTED and secret in text:
+                    text = text.replace(secret, "***")
+        return text
+
+    def _sync_value(self) -> str:
+        if self._token_fn is None:
+            raise TypeError("this client has only an async_token; use the async client")
+        value = bearer_value(self._token_fn())
+        self._last = value
+        return value
+
+    async def _async_value(self) -> str:
+        if self._async_token_fn is None:
+            return self._sync_value()
+        value = bearer_value(await self._async_token_fn())
+        self._last = value
+        return value
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        if not self.applies_to(request.url):
+            request.headers.pop("Authorization", None)
+            yield request
+            return
+        if self._fixed is not None:
+            request.headers["Authorization"] = self._fixed
+            yield request
+            return
+        value = self._sync_value()
+        request.headers["Authorization"] = value
+        response = yield request
+        if response.status_code == 401:
+            fresh = self._sync_value()
+            if fresh != value:
+                request.headers["Authorization"] = fresh
+                yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if not self.applies_to(request.url):
+            request.headers.pop("Authorization", None)
+            yield request
+            return
+        if self._fixed is not None and self._async_token_fn is None:
+            request.headers["Authorization"] = self._fixed
+            yield request
+            return
+        value = await self._async_value()
+        request.headers["Authorization"] = value
+        response = yield request
+        if response.status_code == 401:
+            fresh = await self._async_value()
+            if fresh != value:
+                request.headers["Authorization"] = fresh
+                yield request

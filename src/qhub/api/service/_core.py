@@ -1,0 +1,761 @@
+"""The part of the gateway client shared by ``HubServiceClient`` and ``AsyncHubServiceClient``.
+
+Written once and used by both:
+
+- configuration (base URL, token, headers, timeout, retry policy, redirects, logging),
+- request building from the generated ``_get_kwargs`` builders (every id and file name is one
+  percent-encoded path segment under ``base_url``),
+- redirect handling (the token only ever goes to ``base_url``'s origin, see ``_auth``),
+- mapping of non-2xx responses and transport failures to the ``ApiError`` hierarchy,
+- parsing and shape-checking of response bodies into the generated models.
+
+``SyncIO`` and ``AsyncIO`` are the only two halves that differ: how a request is sent and how a
+body is read. Both send through the one retry loop of ``_retry``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+from qhub_service_gen.models import (
+    LogEntry,
+    RequestBody,
+    ResultResponse,
+    ServiceExecution,
+)
+
+from ._auth import AsyncTokenSource, TokenAuth, TokenSource
+from ._retry import (
+    POLICY_EXTENSION,
+    RetryPolicy,
+    async_send_with_retries,
+    send_with_retries,
+)
+from .core.api_error import (
+    BODY_CAP,
+    APIConnectionError,
+    ApiError,
+    APIStatusError,
+    APITimeoutError,
+    ResponseValidationError,
+    _make_status_error,
+    decode_body,
+    describe_request,
+    request_path,
+)
+from .core.request_options import RequestOptions
+from .environment import HubServiceClientEnvironment
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds; the timeout of an HTTP client the SDK creates itself."""
+MAX_REDIRECTS = 20
+AIOHTTP_OPT_OUT_ENV = "QHUB_SERVICE_NO_AIOHTTP"
+"""Set to 1 to make ``AsyncHubServiceClient`` use httpx's own transport even with aiohttp."""
+LOGGER_NAME = "qhub.api.service"
+
+_OPTION_KEYS = frozenset(RequestOptions.__annotations__)
+_BAD_HEADER_CHARS = frozenset("\r\n\0")
+_SPACE_BEFORE_OFFSET = re.compile(r"\s+(?=(?:Z|[+-]\d\d(?::?\d\d)?)$)", re.IGNORECASE)
+_NO_BASE_URL = "Please pass in either base_url or environment to construct the client"
+
+
+@functools.cache
+def user_agent() -> str:
+    """``User-Agent`` of the SDK: distribution name and version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"kipu-hub-service-python/{version('kipu-hub-service')}"
+    except PackageNotFoundError:
+        return "kipu-hub-service-python"
+
+
+# Configuration ---------------------------------------------------------------------------------
+
+
+def resolve_base_url(
+    base_url: str | httpx.URL | None, environment: HubServiceClientEnvironment | str | None
+) -> httpx.URL:
+    """``base_url`` when given, else the environment's URL; refuse anything not absolute HTTP(S)."""
+    if base_url is None and environment is None:
+        raise Exception(_NO_BASE_URL)
+    raw: object = base_url if base_url is not None else environment
+    if isinstance(raw, HubServiceClientEnvironment):
+        raw = raw.value
+    if not isinstance(raw, str | httpx.URL):
+        raise TypeError(f"base_url must be a str, got {type(raw).__name__}")
+    try:
+        url = httpx.URL(raw)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"base_url is not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("base_url must be an absolute http:// or https:// URL")
+    if url.query or url.fragment:
+        raise ValueError("base_url must not have a query or fragment")
+    return url
+
+
+def check_headers(headers: Mapping[str, str] | None, what: str) -> dict[str, str]:
+    """A plain dict of ``headers`` after refusing non-strings and CR/LF/NUL (header injection)."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise TypeError(f"{what} must be a mapping of header names to values")
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"{what}: header names and values must be str")
+        if not name or not _BAD_HEADER_CHARS.isdisjoint(name + value):
+            raise ValueError(f"{what}: header {name!r} is empty or contains CR, LF or NUL")
+        out[name] = value
+    return out
+
+
+def to_timeout(value: object, what: str) -> httpx.Timeout:
+    """An ``httpx.Timeout`` from seconds (every phase) or an ``httpx.Timeout``."""
+    if isinstance(value, httpx.Timeout):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{what} must be a positive number of seconds or an httpx.Timeout")
+    return httpx.Timeout(float(value))
+
+
+def make_logger(config: logging.Logger | Mapping[str, Any] | None) -> logging.Logger | None:
+    """The logger of a client; None when logging is silenced.
+
+    ``config`` is a ``logging.Logger``, or a dict with optional keys ``logger`` (a Logger, default
+    ``logging.getLogger("qhub.api.service")``), ``level`` (a level name or number, set on that
+    logger) and ``silent`` (True: the client logs nothing).
+    """
+    if config is None:
+        return logging.getLogger(LOGGER_NAME)
+    if isinstance(config, logging.Logger):
+        return config
+    if not isinstance(config, Mapping):
+        raise TypeError("logging must be a logging.Logger or a dict {level, logger, silent}")
+    unknown = set(config) - {"level", "logger", "silent"}
+    if unknown:
+        raise ValueError(f"unknown logging keys: {sorted(unknown)}")
+    if config.get("silent", False):
+        return None
+    logger = config.get("logger") or logging.getLogger(LOGGER_NAME)
+    if not isinstance(logger, logging.Logger):
+        raise TypeError("logging['logger'] must be a logging.Logger")
+    level = config.get("level")
+    if level is not None:
+        logger.setLevel(level.upper() if isinstance(level, str) else level)
+    return logger
+
+
+def check_segment(value: object, what: str) -> str:
+    """An execution id or file name: a non-empty str (encoded later as one path segment)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    return value
+
+
+def check_chunk_size(options: RequestOptions | None) -> int | None:
+    size = options.get("chunk_size") if options else None
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+        raise ValueError("request_options['chunk_size'] must be a positive int")
+    return size
+
+
+class _RawBody:
+    """Duck-typed ``RequestBody`` handing a caller's mapping to the generated builder as is."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+
+    def to_dict(self) -> Mapping[str, Any]:
+        return self._data
+
+
+def request_body(request: object) -> Any:
+    """The body of ``start_execution``: a mapping (the documented dict) or a ``RequestBody``."""
+    if isinstance(request, RequestBody):
+        return request
+    if isinstance(request, Mapping):
+        if not all(isinstance(key, str) for key in request):
+            raise TypeError("request keys must be str")
+        return _RawBody(request if isinstance(request, dict) else dict(request))
+    raise TypeError(f"request must be a dict (JSON object), got {type(request).__name__}")
+
+
+class ClientCore:
+    """Configuration and the protocol logic of one client, independent of sync or async I/O."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        environment: HubServiceClientEnvironment | str | None,
+        token: TokenSource | None,
+        async_token: AsyncTokenSource | None = None,
+        headers: Mapping[str, str] | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        follow_redirects: bool,
+        logging_config: logging.Logger | Mapping[str, Any] | None,
+        injected: bool,
+    ) -> None:
+        self.base_url = resolve_base_url(base_url, environment)
+        self.prefix = str(self.base_url).rstrip("/")
+        self.auth = TokenAuth(token, async_token=async_token, base_url=self.base_url)
+        self.headers: dict[str, str] = {"User-Agent": user_agent()}
+        self.headers.update(check_headers(headers, "headers"))
+        given_timeout = None if timeout is None else to_timeout(timeout, "timeout")
+        self.client_timeout = given_timeout or httpx.Timeout(DEFAULT_TIMEOUT)
+        """Timeout of a client the SDK creates."""
+        self.timeout: httpx.Timeout | httpx._client.UseClientDefault = (
+            given_timeout if injected and given_timeout is not None else httpx.USE_CLIENT_DEFAULT
+        )
+        """Per-request timeout: only set for an injected client when ``timeout`` was passed."""
+        self.policy = RetryPolicy(max_retries=max_retries)
+        self.follow_redirects = bool(follow_redirects)
+        self.logger = make_logger(logging_config)
+
+    # Requests ----------------------------------------------------------------------------------
+
+    def build(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        kwargs: dict[str, Any],
+        options: RequestOptions | None,
+    ) -> httpx.Request:
+        """An ``httpx.Request`` from a generated ``_get_kwargs`` result, under ``base_url``."""
+        headers = self.headers
+        extra = kwargs.get("headers")
+        timeout = self.timeout
+        extensions: dict[str, Any] | None = None
+        if options:
+            if not isinstance(options, Mapping):
+                raise TypeError("request_options must be a dict")
+            unknown = options.keys() - _OPTION_KEYS
+            if unknown:
+                raise TypeError(f"unknown request_options keys: {sorted(unknown)}")
+            value = options.get("timeout")
+            if value is not None:
+                timeout = to_timeout(value, "request_options['timeout']")
+            retries = options.get("max_retries")
+            if retries is not None:
+                extensions = {POLICY_EXTENSION: self.policy.with_max_retries(retries)}
+            additional = options.get("additional_headers")
+            if additional:
+                extra = (
+                    {**extra, **check_headers(additional, "additional_headers")}
+                    if extra
+                    else (check_headers(additional, "additional_headers"))
+                )
+        if extra:
+            headers = {**headers, **extra}
+        body = kwargs.get("json")
+        return client.build_request(
+            kwargs["method"],
+            self.prefix + kwargs["url"],
+            headers=headers,
+            json=body,
+            timeout=timeout,
+            extensions=extensions,
+        )
+
+    def redirect(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        request: httpx.Request,
+        response: httpx.Response,
+    ) -> httpx.Request:
+        """The request that follows ``response``'s redirect, without the token or stale headers.
+
+        ``TokenAuth`` attaches the token again only if the new URL has ``base_url``'s origin.
+        """
+        location = response.headers["Location"]
+        try:
+            url = request.url.join(location)
+        except httpx.InvalidURL:
+            raise self.status_error(response, b"", False) from None
+        if url.scheme not in ("http", "https"):
+            raise self.status_error(response, b"", False)
+        method = request.method
+        status = response.status_code
+        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+            method = "GET"
+        drop = {"host", "authorization", "cookie"}
+        content: bytes | None = None
+        if method == request.method:
+            content = request.content or None
+        else:
+            drop |= {"content-length", "content-type", "transfer-encoding"}
+        headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in drop]
+        return client.build_request(
+            method, url, headers=headers, content=content, extensions=request.extensions
+        )
+
+    def log_response(self, response: httpx.Response) -> None:
+        logger = self.logger
+        if logger is not None and logger.isEnabledFor(logging.DEBUG):
+            request = response.request
+            logger.debug("%s %s -> %d", request.method, request.url.path, response.status_code)
+
+    # Errors ------------------------------------------------------------------------------------
+
+    def status_error(
+        self, response: httpx.Response, content: bytes, truncated: bool
+    ) -> APIStatusError:
+        """The error for a non-2xx response whose body (at most ``BODY_CAP`` bytes) was read."""
+        body = decode_body(content, response.headers.get("content-type"), truncated=truncated)
+        error = _make_status_error(response, body, body_truncated=truncated)
+        self._redact(error)
+        return error
+
+    def connection_error(self, exc: httpx.RequestError, request: httpx.Request) -> ApiError:
+        """``APITimeoutError`` for a timeout, else ``APIConnectionError``."""
+        method, url = describe_request(request)
+        where = f"{method} {request_path(request)}"
+        if isinstance(exc, httpx.TimeoutException):
+            error: ApiError = APITimeoutError(
+                f"{where}: timed out ({type(exc).__name__})", method=method, url=url
+            )
+            error.request = request  # type: ignore[attr-defined]
+        else:
+            detail = str(exc) or type(exc).__name__
+            error = APIConnectionError(
+                f"{where}: connection failed: {detail}", method=method, url=url
+            )
+        self._redact(error)
+        return error
+
+    def too_many_redirects(self, response: httpx.Response) -> ApiError:
+        method, url = describe_request(response.request)
+        return APIConnectionError(
+            f"{method} {request_path(response.request)}: more than {MAX_REDIRECTS} redirects",
+            status_code=response.status_code,
+            headers=response.headers,
+            method=method,
+            url=url,
+        )
+
+    def invalid(self, response: httpx.Response, content: bytes, reason: str) -> ApiError:
+        """``ResponseValidationError`` for a 2xx body that is not what the API documents."""
+        method, url = describe_request(response.request)
+        truncated = len(content) > BODY_CAP
+        raw = content[:BODY_CAP].decode("utf-8", errors="replace")
+        error = ResponseValidationError(
+            f"{method} {request_path(response.request)}: {response.status_code} response body does "
+            f"not match the API: {reason}",
+            status_code=response.status_code,
+            headers=response.headers,
+            body=raw,
+            method=method,
+            url=url,
+            body_truncated=truncated,
+        )
+        self._redact(error)
+        return error
+
+    def _redact(self, error: ApiError) -> None:
+        message = str(error)
+        redacted = self.auth.redact(message)
+        if redacted != message:
+            error.args = (redacted,)
+
+    def parse(self, response: httpx.Response, content: bytes, parser: Callable[[bytes], T]) -> T:
+        """``parser(content)``; any failure becomes a ``ResponseValidationError``."""
+        try:
+            return parser(content)
+        except _Invalid as exc:
+            raise self.invalid(response, content, str(exc)) from None
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            raise self.invalid(response, content, f"{type(exc).__name__}: {exc}") from exc
+
+
+# Parsing ---------------------------------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """A body does not have the documented shape (turned into ResponseValidationError)."""
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )
+
+
+def load_json(content: bytes) -> Any:
+    if not content.strip():
+        raise _Invalid("the body is empty")
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise _Invalid("the body is not valid JSON") from None
+
+
+_OPTIONAL_EXECUTION_STRINGS = (
+    "startedAt",
+    "endedAt",
+    "serviceId",
+    "serviceDefinitionId",
+    "applicationId",
+    "type",
+)
+
+
+def check_execution(data: Any) -> None:
+    """Cheap shape check of one ServiceExecution object (types of its fields)."""
+    if type(data) is not dict:
+        raise _Invalid(f"expected an execution object, got {_kind(data)}")
+    get = data.get
+    if type(get("id")) is not str:
+        raise _Invalid("execution 'id' is missing or not a string")
+    if type(get("createdAt")) is not str:
+        raise _Invalid("execution 'createdAt' is missing or not a string")
+    if type(get("status")) is not str:
+        raise _Invalid("execution 'status' is missing or not a string")
+    for key in _OPTIONAL_EXECUTION_STRINGS:
+        value = get(key)
+        if value is not None and type(value) is not str:
+            raise _Invalid(f"execution {key!r} is {_kind(value)}, expected a string")
+    tags = get("tags")
+    if tags is not None and type(tags) is not list:
+        raise _Invalid(f"execution 'tags' is {_kind(tags)}, expected an array")
+
+
+def parse_execution(content: bytes) -> ServiceExecution:
+    data = load_json(content)
+    check_execution(data)
+    return ServiceExecution.from_dict(data)
+
+
+def parse_executions(content: bytes) -> list[ServiceExecution]:
+    data = load_json(content)
+    if type(data) is not list:
+        raise _Invalid(f"expected an array of executions, got {_kind(data)}")
+    check = check_execution
+    for index, item in enumerate(data):
+        try:
+            check(item)
+        except _Invalid as exc:
+            raise _Invalid(f"item {index}: {exc}") from None
+    from_dict = ServiceExecution.from_dict
+    return [from_dict(item) for item in data]
+
+
+def _check_link(name: str, link: Any) -> None:
+    if type(link) is not dict or type(link.get("href")) is not str:
+        raise _Invalid(f"_links[{name!r}] must be an object with a string 'href'")
+
+
+def parse_result(content: bytes) -> ResultResponse:
+    data = load_json(content)
+    if type(data) is not dict:
+        raise _Invalid(f"expected a result object, got {_kind(data)}")
+    links = data.get("_links")
+    embedded = data.get("_embedded")
+    if links is not None or embedded is not None or "_links" in data or "_embedded" in data:
+        data = dict(data)
+        if links is None:
+            data.pop("_links", None)
+        else:
+            if type(links) is not dict:
+                raise _Invalid(f"'_links' is {_kind(links)}, expected an object")
+            links = {name: link for name, link in links.items() if link is not None}
+            for name, link in links.items():
+                _check_link(name, link)
+            data["_links"] = links
+        if embedded is None:
+            data.pop("_embedded", None)
+        else:
+            if type(embedded) is not dict:
+                raise _Invalid(f"'_embedded' is {_kind(embedded)}, expected an object")
+            if embedded.get("status", 0) is None:
+                embedded = {k: v for k, v in embedded.items() if k != "status"}
+            elif "status" in embedded:
+                try:
+                    check_execution(embedded["status"])
+                except _Invalid as exc:
+                    raise _Invalid(f"_embedded.status: {exc}") from None
+            data["_embedded"] = embedded
+    return ResultResponse.from_dict(data)
+
+
+def parse_timestamp(value: str) -> datetime.datetime:
+    """A timezone-aware datetime from any ISO-8601 form servers send (UTC when no offset)."""
+    text = _SPACE_BEFORE_OFFSET.sub("", value.strip())
+    try:
+        parsed = datetime.datetime.fromisoformat(text.upper())
+    except ValueError:
+        from dateutil.parser import isoparse  # type: ignore[import-untyped]
+
+        try:
+            parsed = isoparse(text.upper())
+        except (ValueError, OverflowError):
+            raise _Invalid(f"timestamp {value[:40]!r} is not an ISO-8601 date-time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed
+
+
+def _log_entry(data: Any) -> LogEntry:
+    if type(data) is not dict:
+        raise _Invalid(f"expected a log entry object, got {_kind(data)}")
+    if type(data.get("message")) is not str:
+        raise _Invalid("log entry 'message' is missing or not a string")
+    stamp = data.get("timestamp")
+    if type(stamp) is not str:
+        raise _Invalid("log entry 'timestamp' is missing or not a string")
+    severity = data.get("severity")
+    if severity is not None and type(severity) is not str:
+        raise _Invalid(f"log entry 'severity' is {_kind(severity)}, expected a string")
+    try:
+        return LogEntry.from_dict(data)
+    except ValueError:
+        normalised = parse_timestamp(stamp).isoformat()
+        return LogEntry.from_dict({**data, "timestamp": normalised})
+
+
+def parse_logs(content: bytes) -> list[LogEntry] | None:
+    if not content.strip():
+        return None
+    data = load_json(content)
+    if data is None:
+        return None
+    if type(data) is not list:
+        raise _Invalid(f"expected an array of log entries, got {_kind(data)}")
+    entries = []
+    for index, item in enumerate(data):
+        try:
+            entries.append(_log_entry(item))
+        except _Invalid as exc:
+            raise _Invalid(f"item {index}: {exc}") from None
+    return entries
+
+
+# I/O halves ------------------------------------------------------------------------------------
+
+
+def _read_capped(response: httpx.Response) -> tuple[bytes, bool]:
+    """At most ``BODY_CAP`` bytes of a (streamed) response, and whether more was left unread."""
+    if hasattr(response, "_content"):
+        return response.content[:BODY_CAP], len(response.content) > BODY_CAP
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size > BODY_CAP:
+                break
+    except (httpx.HTTPError, httpx.StreamError):
+        pass
+    finally:
+        response.close()
+    content = b"".join(parts)
+    return content[:BODY_CAP], size > BODY_CAP
+
+
+async def _aread_capped(response: httpx.Response) -> tuple[bytes, bool]:
+    if hasattr(response, "_content"):
+        return response.content[:BODY_CAP], len(response.content) > BODY_CAP
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size > BODY_CAP:
+                break
+    except (httpx.HTTPError, httpx.StreamError):
+        pass
+    finally:
+        await response.aclose()
+    content = b"".join(parts)
+    return content[:BODY_CAP], size > BODY_CAP
+
+
+class SyncIO:
+    """Sending and reading for ``HubServiceClient`` (``httpx.Client``)."""
+
+    def __init__(self, core: ClientCore, client: httpx.Client) -> None:
+        self.core = core
+        self.client = client
+        send = client.send
+        auth = core.auth
+
+        def send_buffered(request: httpx.Request) -> httpx.Response:
+            response = send(request, auth=auth, follow_redirects=False, stream=True)
+            if response.is_success:
+                try:
+                    response.read()
+                except BaseException:
+                    response.close()
+                    raise
+            return response
+
+        def send_streamed(request: httpx.Request) -> httpx.Response:
+            return send(request, auth=auth, follow_redirects=False, stream=True)
+
+        self._send_buffered = send_buffered
+        self._send_streamed = send_streamed
+
+    def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        """Send with retries and redirects; a 2xx body is read unless ``stream``; others unread."""
+        core = self.core
+        once = self._send_streamed if stream else self._send_buffered
+        hops = 0
+        while True:
+            try:
+                response = send_with_retries(once, request, core.policy, core.logger)
+            except httpx.RequestError as exc:
+                raise core.connection_error(exc, request) from exc
+            core.log_response(response)
+            if not (core.follow_redirects and response.has_redirect_location):
+                return response
+            hops += 1
+            if hops > MAX_REDIRECTS:
+                response.close()
+                raise core.too_many_redirects(response)
+            try:
+                request = core.redirect(self.client, request, response)
+            finally:
+                response.close()
+
+    def raise_for_status(self, response: httpx.Response) -> None:
+        """Raise the mapped error for a non-2xx response, reading at most ``BODY_CAP`` of it."""
+        if response.is_success:
+            return
+        content, truncated = _read_capped(response)
+        raise self.core.status_error(response, content, truncated)
+
+    def call(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        """Send, raise for a non-2xx status, and return the response with its whole body."""
+        response = self.send(request)
+        if not response.is_success:
+            self.raise_for_status(response)
+        return response, response.content
+
+    def iter_bytes(self, request: httpx.Request, chunk_size: int | None) -> Iterator[bytes]:
+        """Stream a 2xx body chunk by chunk; the request is sent on the first ``next()``."""
+        core = self.core
+        response = self.send(request, stream=True)
+        try:
+            self.raise_for_status(response)
+            yield from response.iter_bytes(chunk_size)
+        except httpx.RequestError as exc:
+            raise core.connection_error(exc, request) from exc
+        finally:
+            response.close()
+
+
+class AsyncIO:
+    """Sending and reading for ``AsyncHubServiceClient`` (``httpx.AsyncClient``)."""
+
+    def __init__(self, core: ClientCore, client: httpx.AsyncClient) -> None:
+        self.core = core
+        self.client = client
+        send = client.send
+        auth = core.auth
+
+        async def send_buffered(request: httpx.Request) -> httpx.Response:
+            response = await send(request, auth=auth, follow_redirects=False, stream=True)
+            if response.is_success:
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            return response
+
+        async def send_streamed(request: httpx.Request) -> httpx.Response:
+            return await send(request, auth=auth, follow_redirects=False, stream=True)
+
+        self._send_buffered = send_buffered
+        self._send_streamed = send_streamed
+
+    async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        core = self.core
+        once: Callable[[httpx.Request], Awaitable[httpx.Response]] = (
+            self._send_streamed if stream else self._send_buffered
+        )
+        hops = 0
+        while True:
+            try:
+                response = await async_send_with_retries(once, request, core.policy, core.logger)
+            except httpx.RequestError as exc:
+                raise core.connection_error(exc, request) from exc
+            core.log_response(response)
+            if not (core.follow_redirects and response.has_redirect_location):
+                return response
+            hops += 1
+            if hops > MAX_REDIRECTS:
+                await response.aclose()
+                raise core.too_many_redirects(response)
+            try:
+                request = core.redirect(self.client, request, response)
+            finally:
+                await response.aclose()
+
+    async def raise_for_status(self, response: httpx.Response) -> None:
+        if response.is_success:
+            return
+        content, truncated = await _aread_capped(response)
+        raise self.core.status_error(response, content, truncated)
+
+    async def call(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        response = await self.send(request)
+        if not response.is_success:
+            await self.raise_for_status(response)
+        return response, response.content
+
+    async def aiter_bytes(
+        self, request: httpx.Request, chunk_size: int | None
+    ) -> AsyncIterator[bytes]:
+        core = self.core
+        response = await self.send(request, stream=True)
+        try:
+            await self.raise_for_status(response)
+            async for chunk in response.aiter_bytes(chunk_size):
+                yield chunk
+        except httpx.RequestError as exc:
+            raise core.connection_error(exc, request) from exc
+        finally:
+            await response.aclose()
+
+
+# HTTP clients the SDK creates ------------------------------------------------------------------
+
+
+def make_sync_client(core: ClientCore) -> httpx.Client:
+    return httpx.Client(timeout=core.client_timeout, follow_redirects=False)
+
+
+def make_async_client(core: ClientCore) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient``, on aiohttp when ``httpx_aiohttp`` is installed (and not opted out
+    with ``QHUB_SERVICE_NO_AIOHTTP=1``)."""
+    transport: httpx.AsyncBaseTransport | None = None
+    if os.environ.get(AIOHTTP_OPT_OUT_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}:
+        from ._aiohttp import make_aiohttp_transport
+
+        transport = make_aiohttp_transport()
+    return httpx.AsyncClient(
+        timeout=core.client_timeout, follow_redirects=False, transport=transport
+    )

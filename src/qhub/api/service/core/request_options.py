@@ -1,0 +1,23 @@
+"""Per-call overrides accepted by every ``service_api`` method."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypedDict
+
+import httpx
+
+
+class RequestOptions(TypedDict, total=False):
+    """Options for one call; each key overrides the client's value for that call only.
+
+    - ``timeout``: seconds (all phases) or an ``httpx.Timeout``.
+    - ``max_retries``: retries of transient failures for this call.
+    - ``additional_headers``: merged over the client's headers.
+    - ``chunk_size``: size in bytes of the chunks ``get_result_file`` yields.
+    """
+
+    timeout: float | httpx.Timeout
+    max_retries: int
+    additional_headers: Mapping[str, str]
+    chunk_size: int
