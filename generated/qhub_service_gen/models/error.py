@@ -10,6 +10,13 @@ from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="Error")
 
+# The wire names of the declared properties; every other key is an additional property.
+_KNOWN_KEYS = frozenset(
+    {
+        "detail",
+    }
+)
+
 
 @_attrs_define
 class Error:
@@ -37,14 +44,22 @@ class Error:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        d = dict(src_dict)
-        detail = d.pop("detail", UNSET)
+        if src_dict.__class__ is not dict:
+            src_dict = dict(src_dict)
+        _src_get = src_dict.get
+        detail = _src_get("detail", UNSET)
 
         error = cls(
-            detail=detail,
+            detail,
         )
 
-        error.additional_properties = d
+        error.additional_properties = (
+            {}
+            if src_dict.keys() <= _KNOWN_KEYS
+            else {
+                key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
+            }
+        )
         return error
 
     @property

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -9,6 +9,20 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="HalLink")
+
+# The wire names of the declared properties; every other key is an additional property.
+_KNOWN_KEYS = frozenset(
+    {
+        "href",
+        "templated",
+        "type",
+        "deprecation",
+        "name",
+        "profile",
+        "title",
+        "hreflang",
+    }
+)
 
 
 @_attrs_define
@@ -109,84 +123,43 @@ class HalLink:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        d = dict(src_dict)
-        href = d.pop("href")
+        if src_dict.__class__ is not dict:
+            src_dict = dict(src_dict)
+        _src_get = src_dict.get
+        href = src_dict["href"]
 
-        def _parse_templated(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
+        templated = _src_get("templated", UNSET)
 
-        templated = _parse_templated(d.pop("templated", UNSET))
+        type_ = _src_get("type", UNSET)
 
-        def _parse_type_(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        deprecation = _src_get("deprecation", UNSET)
 
-        type_ = _parse_type_(d.pop("type", UNSET))
+        name = _src_get("name", UNSET)
 
-        def _parse_deprecation(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        profile = _src_get("profile", UNSET)
 
-        deprecation = _parse_deprecation(d.pop("deprecation", UNSET))
+        title = _src_get("title", UNSET)
 
-        def _parse_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        name = _parse_name(d.pop("name", UNSET))
-
-        def _parse_profile(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        profile = _parse_profile(d.pop("profile", UNSET))
-
-        def _parse_title(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        title = _parse_title(d.pop("title", UNSET))
-
-        def _parse_hreflang(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        hreflang = _parse_hreflang(d.pop("hreflang", UNSET))
+        hreflang = _src_get("hreflang", UNSET)
 
         hal_link = cls(
-            href=href,
-            templated=templated,
-            type_=type_,
-            deprecation=deprecation,
-            name=name,
-            profile=profile,
-            title=title,
-            hreflang=hreflang,
+            href,
+            templated,
+            type_,
+            deprecation,
+            name,
+            profile,
+            title,
+            hreflang,
         )
 
-        hal_link.additional_properties = d
+        hal_link.additional_properties = (
+            {}
+            if src_dict.keys() <= _KNOWN_KEYS
+            else {
+                key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
+            }
+        )
         return hal_link
 
     @property

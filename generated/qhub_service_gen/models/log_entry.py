@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -11,6 +11,15 @@ from ..models.log_entry_severity import LogEntrySeverity
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="LogEntry")
+
+# The wire names of the declared properties; every other key is an additional property.
+_KNOWN_KEYS = frozenset(
+    {
+        "message",
+        "timestamp",
+        "severity",
+    }
+)
 
 
 @_attrs_define
@@ -58,39 +67,44 @@ class LogEntry:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        d = dict(src_dict)
-        message = d.pop("message")
+        if src_dict.__class__ is not dict:
+            src_dict = dict(src_dict)
+        _src_get = src_dict.get
+        message = src_dict["message"]
 
         timestamp = (
             _dt
-            if (_dt := datetime.datetime.fromisoformat(d.pop("timestamp"))).tzinfo
+            if (_dt := datetime.datetime.fromisoformat(src_dict["timestamp"])).tzinfo
             else _dt.replace(tzinfo=datetime.UTC)
         )
 
-        def _parse_severity(data: object) -> LogEntrySeverity | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
+        severity = _src_get("severity", UNSET)
+        if isinstance(severity, str):
             try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                severity_type_0 = LogEntrySeverity(data)
+                _severity_type_0 = severity
+                severity_type_0 = (
+                    _severity_type_0.__class__ is str
+                    and LogEntrySeverity._value2member_map_.get(_severity_type_0)
+                    or LogEntrySeverity(_severity_type_0)
+                )
 
-                return severity_type_0
+                severity = severity_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(LogEntrySeverity | None | Unset, data)
-
-        severity = _parse_severity(d.pop("severity", UNSET))
 
         log_entry = cls(
-            message=message,
-            timestamp=timestamp,
-            severity=severity,
+            message,
+            timestamp,
+            severity,
         )
 
-        log_entry.additional_properties = d
+        log_entry.additional_properties = (
+            {}
+            if src_dict.keys() <= _KNOWN_KEYS
+            else {
+                key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
+            }
+        )
         return log_entry
 
     @property

@@ -10,6 +10,14 @@ from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="RequestBody")
 
+# The wire names of the declared properties; every other key is an additional property.
+_KNOWN_KEYS = frozenset(
+    {
+        "input",
+        "inputDataRefs",
+    }
+)
+
 
 @_attrs_define
 class RequestBody:
@@ -44,17 +52,25 @@ class RequestBody:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        d = dict(src_dict)
-        input_ = d.pop("input", UNSET)
+        if src_dict.__class__ is not dict:
+            src_dict = dict(src_dict)
+        _src_get = src_dict.get
+        input_ = _src_get("input", UNSET)
 
-        input_data_refs = d.pop("inputDataRefs", UNSET)
+        input_data_refs = _src_get("inputDataRefs", UNSET)
 
         request_body = cls(
-            input_=input_,
-            input_data_refs=input_data_refs,
+            input_,
+            input_data_refs,
         )
 
-        request_body.additional_properties = d
+        request_body.additional_properties = (
+            {}
+            if src_dict.keys() <= _KNOWN_KEYS
+            else {
+                key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
+            }
+        )
         return request_body
 
     @property

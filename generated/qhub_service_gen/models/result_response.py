@@ -15,6 +15,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="ResultResponse")
 
+# The wire names of the declared properties; every other key is an additional property.
+_KNOWN_KEYS = frozenset(
+    {
+        "_links",
+        "_embedded",
+    }
+)
+
 
 @_attrs_define
 class ResultResponse:
@@ -58,15 +66,17 @@ class ResultResponse:
         from ..models.result_response_embedded import ResultResponseEmbedded
         from ..models.result_response_links import ResultResponseLinks
 
-        d = dict(src_dict)
-        _links = d.pop("_links", UNSET)
+        if src_dict.__class__ is not dict:
+            src_dict = dict(src_dict)
+        _src_get = src_dict.get
+        _links = _src_get("_links", UNSET)
         links: ResultResponseLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
             links = ResultResponseLinks.from_dict(_links)
 
-        _embedded = d.pop("_embedded", UNSET)
+        _embedded = _src_get("_embedded", UNSET)
         embedded: ResultResponseEmbedded | Unset
         if isinstance(_embedded, Unset):
             embedded = UNSET
@@ -74,11 +84,17 @@ class ResultResponse:
             embedded = ResultResponseEmbedded.from_dict(_embedded)
 
         result_response = cls(
-            links=links,
-            embedded=embedded,
+            links,
+            embedded,
         )
 
-        result_response.additional_properties = d
+        result_response.additional_properties = (
+            {}
+            if src_dict.keys() <= _KNOWN_KEYS
+            else {
+                key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
+            }
+        )
         return result_response
 
     @property

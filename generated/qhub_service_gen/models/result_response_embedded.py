@@ -14,6 +14,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="ResultResponseEmbedded")
 
+# The wire names of the declared properties; every other key is an additional property.
+_KNOWN_KEYS = frozenset(
+    {
+        "status",
+    }
+)
+
 
 @_attrs_define
 class ResultResponseEmbedded:
@@ -46,8 +53,10 @@ class ResultResponseEmbedded:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.service_execution import ServiceExecution
 
-        d = dict(src_dict)
-        _status = d.pop("status", UNSET)
+        if src_dict.__class__ is not dict:
+            src_dict = dict(src_dict)
+        _src_get = src_dict.get
+        _status = _src_get("status", UNSET)
         status: ServiceExecution | Unset
         if isinstance(_status, Unset):
             status = UNSET
@@ -55,10 +64,16 @@ class ResultResponseEmbedded:
             status = ServiceExecution.from_dict(_status)
 
         result_response_embedded = cls(
-            status=status,
+            status,
         )
 
-        result_response_embedded.additional_properties = d
+        result_response_embedded.additional_properties = (
+            {}
+            if src_dict.keys() <= _KNOWN_KEYS
+            else {
+                key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
+            }
+        )
         return result_response_embedded
 
     @property

@@ -14,6 +14,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="ResultResponseLinks")
 
+# The wire names of the declared properties; every other key is an additional property.
+_KNOWN_KEYS = frozenset(
+    {
+        "status",
+    }
+)
+
 
 @_attrs_define
 class ResultResponseLinks:
@@ -48,8 +55,10 @@ class ResultResponseLinks:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.hal_link import HalLink
 
-        d = dict(src_dict)
-        _status = d.pop("status", UNSET)
+        if src_dict.__class__ is not dict:
+            src_dict = dict(src_dict)
+        _src_get = src_dict.get
+        _status = _src_get("status", UNSET)
         status: HalLink | Unset
         if isinstance(_status, Unset):
             status = UNSET
@@ -57,11 +66,13 @@ class ResultResponseLinks:
             status = HalLink.from_dict(_status)
 
         result_response_links = cls(
-            status=status,
+            status,
         )
 
         additional_properties = {}
-        for prop_name, prop_dict in d.items():
+        for prop_name, prop_dict in src_dict.items():
+            if prop_name in _KNOWN_KEYS:
+                continue
             additional_property = HalLink.from_dict(prop_dict)
 
             additional_properties[prop_name] = additional_property

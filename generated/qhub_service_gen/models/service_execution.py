@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -11,6 +11,22 @@ from ..models.service_execution_type import ServiceExecutionType
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ServiceExecution")
+
+# The wire names of the declared properties; every other key is an additional property.
+_KNOWN_KEYS = frozenset(
+    {
+        "id",
+        "createdAt",
+        "status",
+        "startedAt",
+        "endedAt",
+        "type",
+        "serviceId",
+        "serviceDefinitionId",
+        "applicationId",
+        "tags",
+    }
+)
 
 
 @_attrs_define
@@ -132,108 +148,66 @@ class ServiceExecution:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        d = dict(src_dict)
-        id = d.pop("id")
+        if src_dict.__class__ is not dict:
+            src_dict = dict(src_dict)
+        _src_get = src_dict.get
+        id = src_dict["id"]
 
-        created_at = d.pop("createdAt")
+        created_at = src_dict["createdAt"]
 
-        status = ServiceExecutionStatus(d.pop("status"))
-
-        def _parse_started_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        started_at = _parse_started_at(d.pop("startedAt", UNSET))
-
-        def _parse_ended_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        ended_at = _parse_ended_at(d.pop("endedAt", UNSET))
-
-        def _parse_type_(data: object) -> None | ServiceExecutionType | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                type_type_0 = ServiceExecutionType(data)
-
-                return type_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | ServiceExecutionType | Unset, data)
-
-        type_ = _parse_type_(d.pop("type", UNSET))
-
-        def _parse_service_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        service_id = _parse_service_id(d.pop("serviceId", UNSET))
-
-        def _parse_service_definition_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        service_definition_id = _parse_service_definition_id(
-            d.pop("serviceDefinitionId", UNSET)
+        _status = src_dict["status"]
+        status = (
+            _status.__class__ is str
+            and ServiceExecutionStatus._value2member_map_.get(_status)
+            or ServiceExecutionStatus(_status)
         )
 
-        def _parse_application_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        started_at = _src_get("startedAt", UNSET)
 
-        application_id = _parse_application_id(d.pop("applicationId", UNSET))
+        ended_at = _src_get("endedAt", UNSET)
 
-        def _parse_tags(data: object) -> list[str] | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
+        type_ = _src_get("type", UNSET)
+        if isinstance(type_, str):
             try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                tags_type_0 = cast(list[str], data)
+                _type_type_0 = type_
+                type_type_0 = (
+                    _type_type_0.__class__ is str
+                    and ServiceExecutionType._value2member_map_.get(_type_type_0)
+                    or ServiceExecutionType(_type_type_0)
+                )
 
-                return tags_type_0
+                type_ = type_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(list[str] | None | Unset, data)
 
-        tags = _parse_tags(d.pop("tags", UNSET))
+        service_id = _src_get("serviceId", UNSET)
+
+        service_definition_id = _src_get("serviceDefinitionId", UNSET)
+
+        application_id = _src_get("applicationId", UNSET)
+
+        tags = _src_get("tags", UNSET)
 
         service_execution = cls(
-            id=id,
-            created_at=created_at,
-            status=status,
-            started_at=started_at,
-            ended_at=ended_at,
-            type_=type_,
-            service_id=service_id,
-            service_definition_id=service_definition_id,
-            application_id=application_id,
-            tags=tags,
+            id,
+            created_at,
+            status,
+            started_at,
+            ended_at,
+            type_,
+            service_id,
+            service_definition_id,
+            application_id,
+            tags,
         )
 
-        service_execution.additional_properties = d
+        service_execution.additional_properties = (
+            {}
+            if src_dict.keys() <= _KNOWN_KEYS
+            else {
+                key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
+            }
+        )
         return service_execution
 
     @property

@@ -1,8 +1,11 @@
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 
 class ServiceExecutionType(StrEnum):
+    # Typed for the models' fast path: a known value is looked up here, not via the enum call.
+    _value2member_map_: ClassVar[dict[object, "ServiceExecutionType"]]
+
     MANAGED = "MANAGED"
     WORKFLOW = "WORKFLOW"
 
