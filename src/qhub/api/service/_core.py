@@ -22,7 +22,8 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 from qhub_service_gen.models import (
@@ -33,6 +34,7 @@ from qhub_service_gen.models import (
 )
 
 from ._auth import AsyncTokenSource, TokenAuth, TokenSource
+from ._download import adownload_to_path, aiter_result_file, download_to_path, iter_result_file
 from ._retry import (
     POLICY_EXTENSION,
     RetryPolicy,
@@ -45,6 +47,7 @@ from .core.api_error import (
     ApiError,
     APIStatusError,
     APITimeoutError,
+    IncompleteDownloadError,
     ResponseValidationError,
     _make_status_error,
     decode_body,
@@ -62,6 +65,8 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 60.0
 """Seconds; the timeout of an HTTP client the SDK creates itself."""
 MAX_REDIRECTS = 20
+DEFAULT_CHUNK_SIZE = 64 * 1024
+"""Bytes per chunk ``get_result_file`` yields unless ``request_options["chunk_size"]`` says."""
 AIOHTTP_OPT_OUT_ENV = "QHUB_SERVICE_NO_AIOHTTP"
 """Set to 1 to make ``AsyncHubServiceClient`` use httpx's own transport even with aiohttp."""
 LOGGER_NAME = "qhub.api.service"
@@ -352,6 +357,23 @@ class ClientCore:
             url=url,
         )
 
+    def incomplete_error_factory(
+        self, request: httpx.Request
+    ) -> Callable[[int, int | None], IncompleteDownloadError]:
+        """Builds the error for a result file that arrived short (used by ``_download``)."""
+        method, url = describe_request(request)
+        where = f"{method} {request_path(request)}"
+
+        def make(delivered: int, expected: int | None) -> IncompleteDownloadError:
+            of = f" of {expected}" if expected is not None else ""
+            return IncompleteDownloadError(
+                f"{where}: download incomplete: got {delivered}{of} bytes",
+                method=method,
+                url=url,
+            )
+
+        return make
+
     def invalid(self, response: httpx.Response, content: bytes, reason: str) -> ApiError:
         """``ResponseValidationError`` for a 2xx body that is not what the API documents."""
         method, url = describe_request(response.request)
@@ -592,6 +614,20 @@ async def _aread_capped(response: httpx.Response) -> tuple[bytes, bool]:
     return content[:BODY_CAP], size > BODY_CAP
 
 
+def _restream(response: httpx.Response) -> httpx.Response:
+    """A response whose body a transport already read (e.g. ``httpx.MockTransport`` with
+    ``content=``) as an unread stream again, so raw streaming works on it like on the wire."""
+    if not response.is_stream_consumed:
+        return response
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        stream=httpx.ByteStream(response.content),
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
 class SyncIO:
     """Sending and reading for ``HubServiceClient`` (``httpx.Client``)."""
 
@@ -612,7 +648,7 @@ class SyncIO:
             return response
 
         def send_streamed(request: httpx.Request) -> httpx.Response:
-            return send(request, auth=auth, follow_redirects=False, stream=True)
+            return _restream(send(request, auth=auth, follow_redirects=False, stream=True))
 
         self._send_buffered = send_buffered
         self._send_streamed = send_streamed
@@ -653,17 +689,40 @@ class SyncIO:
             self.raise_for_status(response)
         return response, response.content
 
-    def iter_bytes(self, request: httpx.Request, chunk_size: int | None) -> Iterator[bytes]:
-        """Stream a 2xx body chunk by chunk; the request is sent on the first ``next()``."""
-        core = self.core
-        response = self.send(request, stream=True)
+    def iter_file(self, request: httpx.Request, chunk_size: int | None) -> Iterator[bytes]:
+        """Stream a result file, resuming after drops; the request is sent on the first ``next()``.
+
+        ``_download`` sends through :meth:`send` (so auth, redirects and retries apply).
+        """
+        chunks = iter_result_file(
+            cast(httpx.Client, self),
+            request,
+            chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+            raise_for_status=self.raise_for_status,
+            make_incomplete_error=self.core.incomplete_error_factory(request),
+        )
         try:
-            self.raise_for_status(response)
-            yield from response.iter_bytes(chunk_size)
+            yield from chunks
         except httpx.RequestError as exc:
-            raise core.connection_error(exc, request) from exc
+            raise self.core.connection_error(exc, request) from exc
         finally:
-            response.close()
+            chunks.close()  # type: ignore[attr-defined]
+
+    def download(
+        self, request: httpx.Request, path: str | os.PathLike[str], chunk_size: int | None
+    ) -> Path:
+        """Download a result file atomically to ``path``, resuming a partial one."""
+        try:
+            return download_to_path(
+                cast(httpx.Client, self),
+                request,
+                path,
+                chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+                raise_for_status=self.raise_for_status,
+                make_incomplete_error=self.core.incomplete_error_factory(request),
+            )
+        except httpx.RequestError as exc:
+            raise self.core.connection_error(exc, request) from exc
 
 
 class AsyncIO:
@@ -686,7 +745,7 @@ class AsyncIO:
             return response
 
         async def send_streamed(request: httpx.Request) -> httpx.Response:
-            return await send(request, auth=auth, follow_redirects=False, stream=True)
+            return _restream(await send(request, auth=auth, follow_redirects=False, stream=True))
 
         self._send_buffered = send_buffered
         self._send_streamed = send_streamed
@@ -726,19 +785,38 @@ class AsyncIO:
             await self.raise_for_status(response)
         return response, response.content
 
-    async def aiter_bytes(
+    async def aiter_file(
         self, request: httpx.Request, chunk_size: int | None
     ) -> AsyncIterator[bytes]:
-        core = self.core
-        response = await self.send(request, stream=True)
+        chunks = aiter_result_file(
+            cast(httpx.AsyncClient, self),
+            request,
+            chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+            raise_for_status=self.raise_for_status,
+            make_incomplete_error=self.core.incomplete_error_factory(request),
+        )
         try:
-            await self.raise_for_status(response)
-            async for chunk in response.aiter_bytes(chunk_size):
+            async for chunk in chunks:
                 yield chunk
         except httpx.RequestError as exc:
-            raise core.connection_error(exc, request) from exc
+            raise self.core.connection_error(exc, request) from exc
         finally:
-            await response.aclose()
+            await chunks.aclose()  # type: ignore[attr-defined]
+
+    async def download(
+        self, request: httpx.Request, path: str | os.PathLike[str], chunk_size: int | None
+    ) -> Path:
+        try:
+            return await adownload_to_path(
+                cast(httpx.AsyncClient, self),
+                request,
+                path,
+                chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+                raise_for_status=self.raise_for_status,
+                make_incomplete_error=self.core.incomplete_error_factory(request),
+            )
+        except httpx.RequestError as exc:
+            raise self.core.connection_error(exc, request) from exc
 
 
 # HTTP clients the SDK creates ------------------------------------------------------------------

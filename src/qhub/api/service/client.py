@@ -45,10 +45,6 @@ from .environment import HubServiceClientEnvironment
 __all__ = ["AsyncHubServiceClient", "AsyncServiceApi", "HubServiceClient", "ServiceApi"]
 
 
-def _partial_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.part")
-
-
 class ServiceApi(_SyncHelpers):
     """The gateway's operations (``client.service_api``).
 
@@ -117,7 +113,7 @@ class ServiceApi(_SyncHelpers):
         kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
         chunk_size = check_chunk_size(request_options)
         request = self._core.build(io.client, kwargs, request_options)
-        return io.iter_bytes(request, chunk_size)
+        return io.iter_file(request, chunk_size)
 
     def get_logs(
         self, id: str, *, request_options: RequestOptions | None = None
@@ -142,19 +138,12 @@ class ServiceApi(_SyncHelpers):
         *,
         request_options: RequestOptions | None = None,
     ) -> Path:
-        """Download one result file to ``path`` (written to a temporary file, then renamed)."""
-        target = Path(path)
-        chunks = self.get_result_file(id, file, request_options=request_options)
-        partial = _partial_path(target)
-        try:
-            with partial.open("wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-            os.replace(partial, target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        return target
+        """Download one result file to ``path``: atomic (temp file, then rename), resumes a
+        partial file left by an earlier attempt, verifies the size; returns ``path``."""
+        io = self._io
+        kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
+        chunk_size = check_chunk_size(request_options)
+        return io.download(self._core.build(io.client, kwargs, request_options), path, chunk_size)
 
 
 class AsyncServiceApi(_AsyncHelpers):
@@ -216,7 +205,7 @@ class AsyncServiceApi(_AsyncHelpers):
         kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
         chunk_size = check_chunk_size(request_options)
         request = self._core.build(io.client, kwargs, request_options)
-        return io.aiter_bytes(request, chunk_size)
+        return io.aiter_file(request, chunk_size)
 
     async def get_logs(
         self, id: str, *, request_options: RequestOptions | None = None
@@ -243,19 +232,13 @@ class AsyncServiceApi(_AsyncHelpers):
         *,
         request_options: RequestOptions | None = None,
     ) -> Path:
-        """Download one result file to ``path`` (written to a temporary file, then renamed)."""
-        target = Path(path)
-        chunks = self.get_result_file(id, file, request_options=request_options)
-        partial = _partial_path(target)
-        try:
-            with partial.open("wb") as out:
-                async for chunk in chunks:
-                    out.write(chunk)
-            os.replace(partial, target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        return target
+        """Download one result file to ``path``: atomic (temp file, then rename), resumes a
+        partial file left by an earlier attempt, verifies the size; returns ``path``."""
+        io = self._io
+        kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
+        chunk_size = check_chunk_size(request_options)
+        request = self._core.build(io.client, kwargs, request_options)
+        return await io.download(request, path, chunk_size)
 
 
 class HubServiceClient:
