@@ -1,0 +1,825 @@
+"""Resumable result-file streaming and atomic downloads, under scripted faults (sync and async)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qhub.api.service._download import (
+    adownload_to_path,
+    aiter_result_file,
+    download_to_path,
+    iter_result_file,
+    partial_path,
+)
+from qhub.api.service._retry import AsyncRetryTransport, RetryPolicy, RetryTransport
+
+URL = "http://gateway.test/acme/vqe/v1/exec-1/result/result.bin"
+OTHER_URL = "http://gateway.test/acme/vqe/v1/exec-2/result/result.bin"
+MODES = ["sync", "async"]
+CONTENT = b"".join(hashlib.sha256(b"%d" % i).digest() for i in range(313))[:10_000]
+NEW_CONTENT = b"".join(hashlib.sha256(b"new %d" % i).digest() for i in range(386))[:12_345]
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Incomplete(Exception):
+    def __init__(self, delivered: int, expected: int | None) -> None:
+        super().__init__(f"incomplete download: {delivered} of {expected} bytes")
+        self.delivered = delivered
+        self.expected = expected
+
+
+class StatusError(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"status {status}")
+        self.status = status
+
+
+def raise_for_status(response: httpx.Response) -> None:
+    response.read()
+    raise StatusError(response.status_code)
+
+
+async def araise_for_status(response: httpx.Response) -> None:
+    await response.aread()
+    raise StatusError(response.status_code)
+
+
+class Body(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body sent in small pieces that can drop (raise) or end early after some bytes."""
+
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        piece: int,
+        drop_after: int | None,
+        end_after: int | None,
+        error: type[Exception],
+    ) -> None:
+        self.data = data
+        self.piece = piece
+        self.drop_after = drop_after
+        self.end_after = end_after
+        self.error = error
+        self.drops = (
+            drop_after is not None
+            and drop_after <= len(data)
+            and (end_after is None or drop_after <= end_after)
+        )
+        self.sent = 0
+        self.closed = False
+
+    def _pieces(self) -> Iterator[bytes]:
+        limit = len(self.data)
+        for cut in (self.drop_after, self.end_after):
+            if cut is not None:
+                limit = min(limit, cut)
+        while self.sent < limit:
+            part = self.data[self.sent : min(self.sent + self.piece, limit)]
+            self.sent += len(part)
+            yield part
+        if self.drops:
+            raise self.error("connection dropped mid-body")
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._pieces()
+
+    async def __aiter__(self) -> Any:
+        for part in self._pieces():
+            yield part
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class Fault:
+    """What goes wrong with one response."""
+
+    drop_after: int | None = None
+    error: type[Exception] = httpx.ReadError
+    end_after: int | None = None
+    ignore_range: bool = False
+    start_at: int | None = None
+    replace_with: bytes | None = None
+    status: int | None = None
+    no_length: bool = False
+    extra: bytes = b""
+
+
+@dataclass
+class FileServer:
+    """A result-file endpoint honouring Range/If-Range, with one scripted fault per request."""
+
+    content: bytes
+    faults: list[Fault] = field(default_factory=list)
+    etag: str | None = '"v1"'
+    piece: int = 97
+    honour_if_range: bool = True
+    gzip: bool = False
+    requests: list[httpx.Request] = field(default_factory=list)
+    bodies: list[Body] = field(default_factory=list)
+    version: int = 1
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        fault = self.faults.pop(0) if self.faults else Fault()
+        if fault.replace_with is not None:
+            self.content = fault.replace_with
+            self.version += 1
+            self.etag = f'"v{self.version}"' if self.etag is not None else None
+        if fault.status is not None:
+            return httpx.Response(fault.status, json={"detail": "scripted"})
+        size = len(self.content)
+        start, partial = 0, False
+        asked = request.headers.get("Range")
+        if asked is not None and not fault.ignore_range:
+            if_range = request.headers.get("If-Range")
+            if if_range is None or if_range == self.etag or not self.honour_if_range:
+                start, partial = int(asked.removeprefix("bytes=").removesuffix("-")), True
+        if partial and start >= size:
+            return httpx.Response(
+                416, headers={"Content-Range": f"bytes */{size}"}, json={"detail": "range"}
+            )
+        if fault.start_at is not None:
+            start = fault.start_at
+        headers = {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
+        if self.etag is not None:
+            headers["ETag"] = self.etag
+        data = self.content[start:] + fault.extra
+        if self.gzip:
+            data = gzip.compress(data)
+            headers["Content-Encoding"] = "gzip"
+        if not fault.no_length:
+            headers["Content-Length"] = str(len(data) - len(fault.extra))
+        if partial:
+            headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
+        body = Body(
+            data,
+            piece=self.piece,
+            drop_after=fault.drop_after,
+            end_after=fault.end_after,
+            error=fault.error,
+        )
+        self.bodies.append(body)
+        return httpx.Response(206 if partial else 200, headers=headers, stream=body)
+
+
+NO_WAIT = RetryPolicy(sleep=lambda _delay: None)
+
+
+def sync_client(server: FileServer) -> httpx.Client:
+    return httpx.Client(transport=RetryTransport(httpx.MockTransport(server), NO_WAIT))
+
+
+def async_client(server: FileServer) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=AsyncRetryTransport(httpx.MockTransport(server), NO_WAIT))
+
+
+def fetch_sync(server: FileServer, into: bytearray, url: str, **options: Any) -> bytes:
+    options.setdefault("chunk_size", 1000)
+    with sync_client(server) as client:
+        for chunk in iter_result_file(
+            client,
+            client.build_request("GET", url),
+            raise_for_status=raise_for_status,
+            make_incomplete_error=Incomplete,
+            **options,
+        ):
+            assert 0 < len(chunk) <= options["chunk_size"]
+            into += chunk
+    return bytes(into)
+
+
+async def fetch(
+    mode: str,
+    server: FileServer,
+    into: bytearray | None = None,
+    url: str = URL,
+    **options: Any,
+) -> bytes:
+    """The whole file through ``iter_result_file``/``aiter_result_file``; ``into`` keeps what
+    arrived before an error."""
+    into = bytearray() if into is None else into
+    if mode == "sync":
+        return fetch_sync(server, into, url, **options)
+    options.setdefault("chunk_size", 1000)
+    async with async_client(server) as client:
+        async for chunk in aiter_result_file(
+            client,
+            client.build_request("GET", url),
+            raise_for_status=araise_for_status,
+            make_incomplete_error=Incomplete,
+            **options,
+        ):
+            assert 0 < len(chunk) <= options["chunk_size"]
+            into += chunk
+    return bytes(into)
+
+
+def ranges(server: FileServer) -> list[tuple[str | None, str | None]]:
+    return [(r.headers.get("Range"), r.headers.get("If-Range")) for r in server.requests]
+
+
+# --- streaming -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_whole_file_arrives_in_one_request(mode: str) -> None:
+    server = FileServer(CONTENT)
+    assert sha(await fetch(mode, server)) == sha(CONTENT)
+    assert ranges(server) == [(None, None)]
+    assert server.requests[0].headers["Accept-Encoding"] == "identity"
+    assert all(body.closed for body in server.bodies)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_empty_file(mode: str) -> None:
+    server = FileServer(b"")
+    assert await fetch(mode, server) == b""
+    assert len(server.requests) == 1
+
+
+def test_first_chunk_arrives_before_the_body_is_finished() -> None:
+    server = FileServer(CONTENT, piece=100)
+    with sync_client(server) as client:
+        chunks = iter_result_file(
+            client,
+            client.build_request("GET", URL),
+            chunk_size=100,
+            raise_for_status=raise_for_status,
+            make_incomplete_error=Incomplete,
+        )
+        first = next(chunks)
+        assert first == CONTENT[:100]
+        assert server.bodies[0].sent < len(CONTENT)
+        rest = b"".join(chunks)
+    assert first + rest == CONTENT
+
+
+async def test_first_chunk_arrives_before_the_body_is_finished_async() -> None:
+    server = FileServer(CONTENT, piece=100)
+    async with async_client(server) as client:
+        chunks = aiter_result_file(
+            client,
+            client.build_request("GET", URL),
+            chunk_size=100,
+            raise_for_status=araise_for_status,
+            make_incomplete_error=Incomplete,
+        )
+        async with contextlib.aclosing(chunks):
+            first = await anext(chunks)
+            assert first == CONTENT[:100]
+            assert server.bodies[0].sent < len(CONTENT)
+            rest = b"".join([chunk async for chunk in chunks])
+    assert first + rest == CONTENT
+
+
+def test_stopping_early_closes_the_response() -> None:
+    server = FileServer(CONTENT)
+    with sync_client(server) as client:
+        chunks = iter_result_file(
+            client,
+            client.build_request("GET", URL),
+            chunk_size=500,
+            raise_for_status=raise_for_status,
+            make_incomplete_error=Incomplete,
+        )
+        next(chunks)
+        assert not server.bodies[0].closed
+        chunks.close()  # type: ignore[attr-defined]
+    assert server.bodies[0].closed
+
+
+async def test_stopping_early_closes_the_response_async() -> None:
+    server = FileServer(CONTENT)
+    async with async_client(server) as client:
+        chunks = aiter_result_file(
+            client,
+            client.build_request("GET", URL),
+            chunk_size=500,
+            raise_for_status=araise_for_status,
+            make_incomplete_error=Incomplete,
+        )
+        async with contextlib.aclosing(chunks):
+            await anext(chunks)
+            assert not server.bodies[0].closed
+    assert server.bodies[0].closed
+
+
+# --- resuming --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("error", [httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout])
+async def test_drop_mid_body_resumes_with_range_and_if_range(
+    mode: str, error: type[Exception]
+) -> None:
+    server = FileServer(CONTENT, faults=[Fault(drop_after=3_050, error=error)])
+    assert sha(await fetch(mode, server)) == sha(CONTENT)
+    # 3 whole 1000-byte chunks were delivered; the 50 bytes after them were lost with the drop.
+    assert ranges(server) == [(None, None), ("bytes=3000-", '"v1"')]
+    assert all(body.closed for body in server.bodies)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_body_shorter_than_content_length_resumes(mode: str) -> None:
+    server = FileServer(CONTENT, faults=[Fault(end_after=5_000)])
+    assert sha(await fetch(mode, server, chunk_size=250)) == sha(CONTENT)
+    assert ranges(server) == [(None, None), ("bytes=5000-", '"v1"')]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_short_body_that_cannot_resume_is_an_error(mode: str) -> None:
+    server = FileServer(CONTENT, faults=[Fault(end_after=5_000)])
+    received = bytearray()
+    with pytest.raises(Incomplete) as caught:
+        await fetch(mode, server, received, max_resumes=0)
+    assert (caught.value.delivered, caught.value.expected) == (5_000, len(CONTENT))
+    assert bytes(received) == CONTENT[:5_000]
+    assert any("ended before its announced length" in n for n in caught.value.__notes__)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_drops_without_progress_give_up_after_max_resumes(mode: str) -> None:
+    faults = [Fault(drop_after=2_000)] + [Fault(drop_after=0)] * 10
+    server = FileServer(CONTENT, faults=faults)
+    received = bytearray()
+    with pytest.raises(Incomplete) as caught:
+        await fetch(mode, server, received, max_resumes=3)
+    assert caught.value.delivered == 2_000
+    assert bytes(received) == CONTENT[:2_000]
+    assert len(server.requests) == 1 + 3
+    assert isinstance(caught.value.__cause__, httpx.ReadError)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_many_drops_with_progress_complete(mode: str) -> None:
+    server = FileServer(CONTENT, faults=[Fault(drop_after=700)] * 20)
+    assert sha(await fetch(mode, server, chunk_size=100, max_resumes=1)) == sha(CONTENT)
+    assert len(server.requests) == 15
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_server_ignoring_range_skips_delivered_bytes(mode: str) -> None:
+    server = FileServer(CONTENT, faults=[Fault(drop_after=4_321), Fault(ignore_range=True)])
+    assert sha(await fetch(mode, server)) == sha(CONTENT)
+    assert ranges(server) == [(None, None), ("bytes=4000-", '"v1"')]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_server_ignoring_range_repeatedly(mode: str) -> None:
+    faults = [Fault(drop_after=2_500), Fault(ignore_range=True, drop_after=6_100)]
+    faults.append(Fault(ignore_range=True))
+    server = FileServer(CONTENT, faults=faults)
+    assert sha(await fetch(mode, server, chunk_size=300)) == sha(CONTENT)
+    assert [r for r, _ in ranges(server)] == [None, "bytes=2400-", "bytes=6000-"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("start_at", [2_000, 3_500])
+async def test_partial_response_at_the_wrong_offset_is_an_error(mode: str, start_at: int) -> None:
+    server = FileServer(CONTENT, faults=[Fault(drop_after=3_000), Fault(start_at=start_at)])
+    received = bytearray()
+    with pytest.raises(Incomplete) as caught:
+        await fetch(mode, server, received)
+    assert bytes(received) == CONTENT[:3_000]
+    assert any(f"the server sent from {start_at}" in n for n in caught.value.__notes__)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("honour_if_range", [True, False])
+async def test_file_changed_after_bytes_were_delivered_is_an_error(
+    mode: str, honour_if_range: bool
+) -> None:
+    faults = [Fault(drop_after=3_000), Fault(replace_with=NEW_CONTENT)]
+    server = FileServer(CONTENT, faults=faults, honour_if_range=honour_if_range)
+    received = bytearray()
+    with pytest.raises(Incomplete) as caught:
+        await fetch(mode, server, received)
+    assert bytes(received) == CONTENT[:3_000]
+    assert any("cannot be taken back" in n for n in caught.value.__notes__)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_file_changed_before_any_byte_was_delivered_restarts(mode: str) -> None:
+    faults = [Fault(drop_after=400), Fault(replace_with=NEW_CONTENT)]
+    server = FileServer(CONTENT, faults=faults)
+    assert sha(await fetch(mode, server)) == sha(NEW_CONTENT)
+    assert ranges(server) == [(None, None), (None, None)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_weak_etag_is_compared_but_not_sent_as_if_range(mode: str) -> None:
+    server = FileServer(CONTENT, etag='W/"weak"', faults=[Fault(drop_after=5_000)])
+    assert sha(await fetch(mode, server)) == sha(CONTENT)
+    assert ranges(server) == [(None, None), ("bytes=5000-", None)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_without_etag_the_size_is_still_checked(mode: str) -> None:
+    faults = [Fault(drop_after=5_000), Fault(replace_with=NEW_CONTENT)]
+    server = FileServer(CONTENT, etag=None, faults=faults)
+    with pytest.raises(Incomplete):
+        await fetch(mode, server)
+    assert ranges(server) == [(None, None), ("bytes=5000-", None)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_chunked_body_that_drops_resumes(mode: str) -> None:
+    faults = [Fault(no_length=True, drop_after=6_000, error=httpx.RemoteProtocolError)]
+    server = FileServer(CONTENT, faults=faults)
+    assert sha(await fetch(mode, server)) == sha(CONTENT)
+    assert ranges(server) == [(None, None), ("bytes=6000-", '"v1"')]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_drop_after_the_last_byte_ends_with_range_not_satisfiable(mode: str) -> None:
+    server = FileServer(CONTENT, faults=[Fault(drop_after=len(CONTENT))])
+    assert sha(await fetch(mode, server, chunk_size=100)) == sha(CONTENT)
+    assert ranges(server) == [(None, None), (f"bytes={len(CONTENT)}-", '"v1"')]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_resume_rides_on_the_retry_transport(mode: str) -> None:
+    faults = [Fault(drop_after=3_000), Fault(status=503), Fault(status=502)]
+    server = FileServer(CONTENT, faults=faults)
+    assert sha(await fetch(mode, server)) == sha(CONTENT)
+    assert [r for r, _ in ranges(server)] == [None] + ["bytes=3000-"] * 3
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_error_status_goes_to_raise_for_status(mode: str) -> None:
+    server = FileServer(CONTENT, faults=[Fault(status=404)])
+    with pytest.raises(StatusError) as caught:
+        await fetch(mode, server)
+    assert caught.value.status == 404
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_error_status_on_a_resume_goes_to_raise_for_status(mode: str) -> None:
+    server = FileServer(CONTENT, faults=[Fault(drop_after=3_000), Fault(status=403)])
+    received = bytearray()
+    with pytest.raises(StatusError):
+        await fetch(mode, server, received)
+    assert bytes(received) == CONTENT[:3_000]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_more_bytes_than_announced_is_an_error(mode: str) -> None:
+    server = FileServer(CONTENT, faults=[Fault(extra=b"surplus")])
+    received = bytearray()
+    with pytest.raises(Incomplete) as caught:
+        await fetch(mode, server, received, chunk_size=4096)
+    assert any("more bytes than it announced" in n for n in caught.value.__notes__)
+    assert CONTENT.startswith(bytes(received))
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_content_encoded_body_is_decoded(mode: str) -> None:
+    server = FileServer(CONTENT, gzip=True)
+    assert sha(await fetch(mode, server)) == sha(CONTENT)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_content_encoded_body_that_drops_is_an_error(mode: str) -> None:
+    server = FileServer(CONTENT, gzip=True, piece=10, faults=[Fault(drop_after=5_000)])
+    with pytest.raises(Incomplete) as caught:
+        await fetch(mode, server, chunk_size=100)
+    assert len(server.requests) == 1
+    assert any("Content-Encoded" in n for n in caught.value.__notes__)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "options", [{"chunk_size": 0}, {"chunk_size": -5}, {"max_resumes": -1}, {"chunk_size": "1"}]
+)
+async def test_bad_options_are_refused(mode: str, options: dict[str, Any]) -> None:
+    server = FileServer(CONTENT)
+    with pytest.raises(ValueError):
+        await fetch(mode, server, **options)
+    assert server.requests == []
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    data=st.data(),
+    size=st.integers(min_value=0, max_value=6_000),
+    chunk_size=st.integers(min_value=1, max_value=700),
+    piece=st.integers(min_value=1, max_value=300),
+    mode=st.sampled_from(MODES),
+)
+def test_random_drop_points_never_duplicate_or_lose_bytes(
+    data: st.DataObject, size: int, chunk_size: int, piece: int, mode: str
+) -> None:
+    content = bytes((i * 131 + size) % 251 for i in range(size))
+    faults = data.draw(
+        st.lists(
+            st.builds(
+                Fault,
+                drop_after=st.integers(min_value=0, max_value=max(size, 1)),
+                error=st.sampled_from(
+                    [httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout]
+                ),
+                ignore_range=st.booleans(),
+                no_length=st.booleans(),
+            ),
+            max_size=6,
+        )
+    )
+    server = FileServer(content, faults=list(faults), piece=piece)
+    received = asyncio.run(fetch(mode, server, chunk_size=chunk_size, max_resumes=len(faults)))
+    assert sha(received) == sha(content)
+    assert len(server.requests) <= len(faults) + 2
+
+
+# --- download_to_path ------------------------------------------------------------------------
+
+
+def save_sync(server: FileServer, path: Path, url: str, **options: Any) -> Path:
+    options.setdefault("chunk_size", 1000)
+    with sync_client(server) as client:
+        return download_to_path(
+            client,
+            client.build_request("GET", url),
+            path,
+            raise_for_status=raise_for_status,
+            make_incomplete_error=Incomplete,
+            **options,
+        )
+
+
+async def save(mode: str, server: FileServer, path: Path, url: str = URL, **options: Any) -> Path:
+    if mode == "sync":
+        return save_sync(server, path, url, **options)
+    options.setdefault("chunk_size", 1000)
+    async with async_client(server) as client:
+        return await adownload_to_path(
+            client,
+            client.build_request("GET", url),
+            path,
+            raise_for_status=araise_for_status,
+            make_incomplete_error=Incomplete,
+            **options,
+        )
+
+
+async def interrupted(mode: str, target: Path, drop_after: int) -> None:
+    """A download of CONTENT that fails after ``drop_after`` bytes, leaving a partial file."""
+    with pytest.raises(Incomplete):
+        server = FileServer(CONTENT, faults=[Fault(drop_after=drop_after)])
+        await save(mode, server, target, max_resumes=0)
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_download_writes_the_file(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    server = FileServer(CONTENT, faults=[Fault(drop_after=2_500)])
+    assert await save(mode, server, target) == target
+    assert sha(target.read_bytes()) == sha(CONTENT)
+    assert leftovers(tmp_path) == ["result.bin"]
+    assert partial_path(target) == tmp_path / ".result.bin.part"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_failed_download_leaves_no_file_at_the_destination(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    server = FileServer(CONTENT, faults=[Fault(drop_after=3_000)])
+    with pytest.raises(Incomplete):
+        await save(mode, server, target, max_resumes=0)
+    assert not target.exists()
+    assert partial_path(target).read_bytes() == CONTENT[:3_000]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_failed_download_keeps_the_old_file(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    target.write_bytes(b"previous version")
+    server = FileServer(CONTENT, faults=[Fault(end_after=100)])
+    with pytest.raises(Incomplete):
+        await save(mode, server, target, max_resumes=0)
+    assert target.read_bytes() == b"previous version"
+    server = FileServer(CONTENT)
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(CONTENT)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_partial_file_is_resumed(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    with pytest.raises(Incomplete):
+        await save(
+            mode, FileServer(CONTENT, faults=[Fault(drop_after=3_000)]), target, max_resumes=0
+        )
+    server = FileServer(CONTENT)
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(CONTENT)
+    assert ranges(server) == [("bytes=3000-", '"v1"')]
+    assert server.bodies[0].sent == len(CONTENT) - 3_000
+    assert leftovers(tmp_path) == ["result.bin"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_partial_file_of_a_changed_file_starts_over(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    with pytest.raises(Incomplete):
+        await save(
+            mode, FileServer(CONTENT, faults=[Fault(drop_after=3_000)]), target, max_resumes=0
+        )
+    server = FileServer(CONTENT, faults=[Fault(replace_with=NEW_CONTENT)])
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(NEW_CONTENT)
+    assert ranges(server) == [("bytes=3000-", '"v1"')]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_partial_file_with_server_ignoring_if_range_starts_over(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    with pytest.raises(Incomplete):
+        await save(
+            mode, FileServer(CONTENT, faults=[Fault(drop_after=3_000)]), target, max_resumes=0
+        )
+    server = FileServer(CONTENT, faults=[Fault(replace_with=NEW_CONTENT)], honour_if_range=False)
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(NEW_CONTENT)
+    assert ranges(server) == [("bytes=3000-", '"v1"'), (None, None)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_partial_file_with_server_ignoring_range_is_rewritten(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    with pytest.raises(Incomplete):
+        await save(
+            mode, FileServer(CONTENT, faults=[Fault(drop_after=3_000)]), target, max_resumes=0
+        )
+    server = FileServer(CONTENT, faults=[Fault(ignore_range=True)])
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(CONTENT)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_file_changing_during_a_download_restarts_the_file(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    faults = [Fault(drop_after=3_000), Fault(replace_with=NEW_CONTENT, drop_after=5_000)]
+    server = FileServer(CONTENT, faults=faults)
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(NEW_CONTENT)
+    assert [r for r, _ in ranges(server)] == [None, "bytes=3000-", "bytes=5000-"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_partial_file_of_another_url_is_not_resumed(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    with pytest.raises(Incomplete):
+        await save(
+            mode,
+            FileServer(NEW_CONTENT, faults=[Fault(drop_after=3_000)]),
+            target,
+            OTHER_URL,
+            max_resumes=0,
+        )
+    server = FileServer(CONTENT)
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(CONTENT)
+    assert ranges(server) == [(None, None)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("record", [None, "not json", '{"url": 5}', '["list"]'])
+async def test_partial_file_without_a_valid_record_starts_over(
+    mode: str, tmp_path: Path, record: str | None
+) -> None:
+    target = tmp_path / "result.bin"
+    part = partial_path(target)
+    part.write_bytes(b"x" * 4_000)
+    if record is not None:
+        part.with_name(part.name + ".json").write_text(record)
+    server = FileServer(CONTENT)
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(CONTENT)
+    assert ranges(server) == [(None, None)]
+    assert leftovers(tmp_path) == ["result.bin"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_complete_partial_file_is_finished_by_range_not_satisfiable(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    faults = [Fault(drop_after=len(CONTENT))]
+    with pytest.raises(Incomplete):
+        await save(mode, FileServer(CONTENT, faults=faults), target, chunk_size=100, max_resumes=0)
+    assert partial_path(target).stat().st_size == len(CONTENT)
+    server = FileServer(CONTENT)
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(CONTENT)
+    assert ranges(server) == [(f"bytes={len(CONTENT)}-", '"v1"')]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_partial_file_longer_than_the_new_file_starts_over(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    with pytest.raises(Incomplete):
+        await save(
+            mode, FileServer(CONTENT, faults=[Fault(drop_after=9_000)]), target, max_resumes=0
+        )
+    short = CONTENT[:5_000][::-1]
+    server = FileServer(CONTENT, faults=[Fault(replace_with=short)], honour_if_range=False)
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(short)
+    assert [r for r, _ in ranges(server)] == ["bytes=9000-", None]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_download_error_status_leaves_nothing_behind(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    with pytest.raises(StatusError):
+        await save(mode, FileServer(CONTENT, faults=[Fault(status=404)]), target)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_download_size_is_verified(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    server = FileServer(CONTENT, faults=[Fault(end_after=9_999)])
+    with pytest.raises(Incomplete) as caught:
+        await save(mode, server, target, chunk_size=1, max_resumes=0)
+    assert (caught.value.delivered, caught.value.expected) == (9_999, len(CONTENT))
+    assert not target.exists()
+    record = json.loads(partial_path(target).with_name(".result.bin.part.json").read_text())
+    assert record["etag"] == '"v1"' and record["total"] == len(CONTENT)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_bad_destinations_are_refused_before_sending(mode: str, tmp_path: Path) -> None:
+    server = FileServer(CONTENT)
+    with pytest.raises(IsADirectoryError):
+        await save(mode, server, tmp_path)
+    with pytest.raises(FileNotFoundError):
+        await save(mode, server, tmp_path / "missing" / "result.bin")
+    assert server.requests == []
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first_drop=st.integers(min_value=0, max_value=len(CONTENT)),
+    later=st.lists(st.integers(min_value=0, max_value=len(CONTENT)), max_size=3),
+    ignore_range=st.booleans(),
+    mode=st.sampled_from(MODES),
+)
+def test_interrupted_downloads_always_end_byte_identical(
+    tmp_path_factory: pytest.TempPathFactory,
+    first_drop: int,
+    later: list[int],
+    ignore_range: bool,
+    mode: str,
+) -> None:
+    directory = tmp_path_factory.mktemp("dl")
+    target = directory / "result.bin"
+    with contextlib.suppress(Incomplete):
+        asyncio.run(
+            save(
+                mode,
+                FileServer(CONTENT, faults=[Fault(drop_after=first_drop)]),
+                target,
+                chunk_size=256,
+                max_resumes=0,
+            )
+        )
+    faults = [Fault(drop_after=d, ignore_range=ignore_range) for d in later]
+    asyncio.run(save(mode, FileServer(CONTENT, faults=faults), target, max_resumes=len(faults)))
+    assert sha(target.read_bytes()) == sha(CONTENT)
+    assert leftovers(directory) == ["result.bin"]
