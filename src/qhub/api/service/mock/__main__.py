@@ -1,0 +1,173 @@
+"""``hub-service-mock``: run the mock gateway in the foreground until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from .faults import OPERATIONS, FaultConfig, FaultKind, parse_kind
+from .state import Timing
+
+_KINDS = [k.value for k in FaultKind]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hub-service-mock",
+        description="A stateful local mock of the Kipu Quantum Hub service gateway.",
+        epilog=(
+            "Executions echo their input; {'input': {'fail': true}} ends FAILED, "
+            "{'input': {'result_size': N}} sizes result.bin, {'input': {'duration': S}} sets "
+            "the running time. Control endpoints (no token): GET /_mock/stats, "
+            "GET|PUT /_mock/faults."
+        ),
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
+    add("--port", type=int, default=8080, help="port; 0 picks a free one (default: %(default)s)")
+    add("--base-path", default="", help="serve the API under this prefix, e.g. /acme/vqe/v1")
+    add(
+        "--token",
+        action="append",
+        dest="tokens",
+        metavar="TOKEN",
+        help="accept only this bearer token (repeatable); default: any non-empty token",
+    )
+    timing = parser.add_argument_group("timing")
+    timing.add_argument("--pending-seconds", type=float, default=Timing().pending, metavar="S")
+    timing.add_argument("--running-seconds", type=float, default=Timing().running, metavar="S")
+    add("--seed", type=int, default=0, help="seed of execution ids and faults (default: 0)")
+    faults = parser.add_argument_group(
+        "fault injection", "A seeded, reproducible fraction of requests fails."
+    )
+    faults.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="probability that a request gets a fault, shared among --fault-kind",
+    )
+    faults.add_argument(
+        "--fault-kind",
+        action="append",
+        choices=_KINDS,
+        dest="fault_kinds",
+        help="kind of fault for --fault-rate (repeatable; default: all kinds)",
+    )
+    faults.add_argument(
+        "--fault",
+        action="append",
+        dest="fault_rates",
+        metavar="KIND=RATE",
+        help=f"rate of one kind of fault (repeatable); kinds: {', '.join(_KINDS)}",
+    )
+    faults.add_argument(
+        "--fault-operation",
+        action="append",
+        choices=sorted(OPERATIONS),
+        dest="fault_operations",
+        help="inject faults only into this operation (repeatable; default: all)",
+    )
+    faults.add_argument("--fault-latency", type=float, default=0.5, metavar="S")
+    faults.add_argument("--retry-after", type=int, default=1, metavar="S")
+    faults.add_argument("--fault-limit", type=int, default=None, metavar="N")
+    faults.add_argument(
+        "--error-status",
+        type=int,
+        action="append",
+        dest="error_statuses",
+        metavar="CODE",
+        help="5xx codes of 'error' faults (repeatable; default: 500 and 503)",
+    )
+    add("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    add("--access-log", action="store_true", help="log every request")
+    return parser
+
+
+def fault_config(args: argparse.Namespace) -> FaultConfig | None:
+    """The fault configuration the flags ask for; ValueError on bad values."""
+    rates: dict[FaultKind, float] = {}
+    if args.fault_rate:
+        base = FaultConfig.uniform(args.fault_rate, args.fault_kinds)
+        rates.update(base.rates)
+    elif args.fault_kinds:
+        raise ValueError("--fault-kind needs --fault-rate")
+    for item in args.fault_rates or []:
+        kind, sep, rate = item.partition("=")
+        if not sep:
+            raise ValueError(f"--fault expects KIND=RATE, got {item!r}")
+        try:
+            value = float(rate)
+        except ValueError:
+            raise ValueError(f"--fault {item!r}: rate must be a number") from None
+        rates[parse_kind(kind)] = value
+    if not rates:
+        return None
+    return FaultConfig(
+        rates=rates,
+        seed=args.seed,
+        operations=frozenset(args.fault_operations) if args.fault_operations else None,
+        latency=args.fault_latency,
+        retry_after=args.retry_after,
+        error_statuses=tuple(args.error_statuses or (500, 503)),
+        limit=args.fault_limit,
+    )
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """uvicorn re-raises the signal that stopped it; after a clean shutdown, ignore it."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        faults = fault_config(args)
+        timing = Timing(pending=args.pending_seconds, running=args.running_seconds)
+        from .app import MockGatewayApp
+
+        app = MockGatewayApp(
+            base_path=args.base_path,
+            tokens=args.tokens,
+            timing=timing,
+            faults=faults,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be between 0 and 65535, got {args.port}")
+
+    import uvicorn
+
+    from .server import _url, bind, uvicorn_config
+
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"hub-service-mock: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    url = _url(args.host, sock.getsockname()[1], app.base_path)
+    server = uvicorn.Server(
+        uvicorn_config(app, log_level=args.log_level, access_log=args.access_log)
+    )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _ignore)
+    print(f"Mock gateway listening on {url}", flush=True)
+    if faults is not None:
+        rates = ", ".join(f"{k.value}={v:g}" for k, v in faults.rates.items())
+        print(f"Injecting faults (seed {faults.seed}): {rates}", flush=True)
+    print("Press Ctrl+C to stop.", file=sys.stderr, flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    print("Mock gateway stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

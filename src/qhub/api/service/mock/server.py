@@ -1,0 +1,160 @@
+"""Running the mock gateway under uvicorn: in a background thread, or in the foreground."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from .app import MockGatewayApp
+from .faults import FaultConfig
+from .state import Timing
+
+__all__ = ["MockGateway", "bind"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, port: int, base_path: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{base_path}"
+
+
+def uvicorn_config(
+    app: MockGatewayApp,
+    *,
+    log_level: str = "warning",
+    access_log: bool = False,
+    own_logging: bool = True,
+) -> uvicorn.Config:
+    """How the gateway runs under uvicorn: quiet, and quick to shut down mid-download.
+
+    ``own_logging=False`` leaves the host process's logging configuration alone.
+    """
+    options: dict[str, Any] = {} if own_logging else {"log_config": None}
+    return uvicorn.Config(
+        app,
+        **options,
+        lifespan="on",
+        log_level=log_level,
+        access_log=access_log,
+        timeout_graceful_shutdown=1,
+        server_header=False,
+    )
+
+
+class MockGateway:
+    """The mock gateway on a real loopback port, served from a background thread.
+
+    >>> with MockGateway() as gateway:          # doctest: +SKIP
+    ...     client = HubServiceClient(base_url=gateway.url, token="t")
+
+    ``faults`` can be changed while it runs (``gateway.set_faults(...)``);
+    ``gateway.stats()`` counts executions created and faults injected.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        base_path: str = "",
+        tokens: Iterable[str] | None = None,
+        timing: Timing | None = None,
+        faults: FaultConfig | None = None,
+        seed: int = 0,
+        clock: Callable[[], float] | None = None,
+        log_level: str = "warning",
+    ) -> None:
+        self.app = MockGatewayApp(
+            base_path=base_path, tokens=tokens, timing=timing, faults=faults, seed=seed, clock=clock
+        )
+        self.host = host
+        self.port = port
+        self._log_level = log_level
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321/acme/vqe/v1``."""
+        if self._server is None:
+            raise RuntimeError("the mock gateway is not running; call start() first")
+        return _url(self.host, self.port, self.app.base_path)
+
+    def set_faults(self, faults: FaultConfig | None) -> None:
+        """Inject these faults from now on (``None`` stops injecting); restarts the seed."""
+        self.app.faults.configure(faults)
+
+    def stats(self) -> dict[str, Any]:
+        """Executions created, idempotent replays, requests per operation, faults per kind."""
+        return self.app.stats()
+
+    def start(self, timeout: float = 15.0) -> MockGateway:
+        if self._server is not None:
+            raise RuntimeError("the mock gateway is already running")
+        sock = bind(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        config = uvicorn_config(self.app, log_level=self._log_level, own_logging=False)
+        server = uvicorn.Server(config)
+
+        def serve() -> None:
+            try:
+                server.run(sockets=[sock])
+            except BaseException as exc:  # reported by start()/stop()
+                self._error = exc
+            finally:
+                sock.close()
+
+        thread = threading.Thread(target=serve, name=f"hub-service-mock:{self.port}", daemon=True)
+        self._server, self._thread = server, thread
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the mock gateway did not start: {self._error!r}")
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving; open connections get a second to finish, then are closed."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(timeout)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout)
+        self._server = self._thread = None
+
+    def __enter__(self) -> MockGateway:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
