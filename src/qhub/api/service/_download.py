@@ -270,6 +270,35 @@ class _Resume:
         return True
 
 
+class _Chunker:
+    """Cuts bytes into ``size`` chunks; what is buffered when a body ends or drops is flushed,
+    so a drop never discards bytes that already arrived."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._buffer = bytearray()
+
+    def push(self, data: bytes) -> list[bytes]:
+        size, buffer = self._size, self._buffer
+        if not buffer and len(data) >= size:
+            cut = len(data) - len(data) % size
+            chunks = [data[i : i + size] for i in range(0, cut, size)]
+            buffer += data[cut:]
+            return chunks
+        buffer += data
+        if len(buffer) < size:
+            return []
+        cut = len(buffer) - len(buffer) % size
+        chunks = [bytes(buffer[i : i + size]) for i in range(0, cut, size)]
+        del buffer[:cut]
+        return chunks
+
+    def flush(self) -> bytes:
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+
 def _template(request: httpx.Request) -> httpx.Request:
     headers = request.headers.copy()
     headers["Accept-Encoding"] = "identity"
@@ -306,23 +335,26 @@ def _events(
             if action is _Action.AGAIN:
                 continue
             yield state.start_event()
-            chunks = (
-                response.iter_bytes(chunk_size) if state.decoded else response.iter_raw(chunk_size)
-            )
-            dropped = False
+            pieces = response.iter_bytes() if state.decoded else response.iter_raw()
+            chunker = _Chunker(chunk_size)
+            drop: Exception | None = None
             while True:
                 try:
-                    chunk = next(chunks)
+                    piece = next(pieces)
                 except StopIteration:
                     break
                 except _DROPS as exc:
-                    state.on_drop(exc)
-                    dropped = True
+                    drop = exc
                     break
-                data = state.feed(chunk)
+                data = state.feed(piece)
                 if data:
-                    yield data
-            if not dropped and state.on_end():
+                    yield from chunker.push(data)
+            rest = chunker.flush()
+            if rest:
+                yield rest
+            if drop is not None:
+                state.on_drop(drop)
+            elif state.on_end():
                 return
         finally:
             response.close()
@@ -349,25 +381,27 @@ async def _aevents(
             if action is _Action.AGAIN:
                 continue
             yield state.start_event()
-            chunks = (
-                response.aiter_bytes(chunk_size)
-                if state.decoded
-                else response.aiter_raw(chunk_size)
-            )
-            dropped = False
+            pieces = response.aiter_bytes() if state.decoded else response.aiter_raw()
+            chunker = _Chunker(chunk_size)
+            drop: Exception | None = None
             while True:
                 try:
-                    chunk = await anext(chunks)
+                    piece = await anext(pieces)
                 except StopAsyncIteration:
                     break
                 except _DROPS as exc:
-                    state.on_drop(exc)
-                    dropped = True
+                    drop = exc
                     break
-                data = state.feed(chunk)
+                data = state.feed(piece)
                 if data:
-                    yield data
-            if not dropped and state.on_end():
+                    for chunk in chunker.push(data):
+                        yield chunk
+            rest = chunker.flush()
+            if rest:
+                yield rest
+            if drop is not None:
+                state.on_drop(drop)
+            elif state.on_end():
                 return
         finally:
             await response.aclose()
