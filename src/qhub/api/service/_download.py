@@ -17,7 +17,8 @@ How a download stays correct:
 
 * The request asks for ``Accept-Encoding: identity`` so byte offsets mean file offsets, and is
   marked with `STREAM_EXTENSION` so the retry transport hands the body over unread: the first
-  chunk is yielded while the rest is still on the wire.
+  chunk is yielded while the rest is still on the wire. Chunks are ``chunk_size`` bytes except
+  the last one and the one flushed where a connection dropped (arrived bytes are never lost).
 * When the connection drops mid-body (`httpx.ReadError`, `httpx.RemoteProtocolError`,
   `httpx.ReadTimeout`) or the body ends before its ``Content-Length``, the download goes on with
   ``Range: bytes=N-`` and, when the first response had a strong ``ETag``, ``If-Range: <etag>``.
