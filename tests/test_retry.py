@@ -618,6 +618,7 @@ def test_transport_defaults_and_policy_helpers() -> None:
         ({"max_delay": float("nan")}, ValueError),
         ({"max_elapsed": "60"}, TypeError),
         ({"jitter": 1.5}, ValueError),
+        ({"jitter": "0.1"}, TypeError),
         ({"retry_after_cap": -1}, ValueError),
     ],
 )

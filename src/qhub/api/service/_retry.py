@@ -98,7 +98,7 @@ class RetryPolicy:
             raise TypeError(f"max_retries must be an int, not {type(self.max_retries).__name__}")
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
-        for name in ("initial_delay", "max_delay", "max_elapsed", "retry_after_cap"):
+        for name in ("initial_delay", "max_delay", "jitter", "max_elapsed", "retry_after_cap"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise TypeError(f"{name} must be a number, not {type(value).__name__}")
