@@ -262,6 +262,8 @@ class ClientCore:
             retries = options.get("max_retries")
             if retries is not None:
                 extensions = {POLICY_EXTENSION: self.policy.with_max_retries(retries)}
+            if options.get("chunk_size") is not None:
+                check_chunk_size(options)
             additional = options.get("additional_headers")
             if additional:
                 extra = (

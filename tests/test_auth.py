@@ -1,0 +1,291 @@
+"""Tokens: refresh on 401, refusal of unsafe tokens, no leaks, never sent to another origin."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from _client_support import BASE, Driver, FakeGateway, execution_json
+
+from qhub.api.service import (
+    AsyncHubServiceClient,
+    AuthenticationError,
+    HubServiceClient,
+    NotFoundError,
+)
+from qhub.api.service._auth import TokenAuth
+
+SECRET = "s3cr3t-token-value-XYZ"
+
+
+@pytest.fixture(params=["sync", "async"])
+def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
+    d = Driver(request.param)
+    yield d
+    d.close()
+
+
+def _auth_gateway(valid: set[str]) -> tuple[list[str | None], object]:
+    """Records the Authorization of each request as sent (the retried request is the same
+    object with a new header, so the header value is what must be kept)."""
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Authorization"))
+        if seen[-1] not in {f"Bearer {v}" for v in valid}:
+            return httpx.Response(401, json={"detail": "token expired"})
+        return httpx.Response(200, json=execution_json())
+
+    return seen, handler
+
+
+def _token_sequence(*tokens: str) -> tuple[list[str], object]:
+    handed: list[str] = []
+    source = iter(tokens)
+
+    def token() -> str:
+        value = next(source)
+        handed.append(value)
+        return value
+
+    return handed, token
+
+
+def test_callable_token_refreshed_once_on_401(driver: Driver) -> None:
+    seen, handler = _auth_gateway({"fresh"})
+    handed, token = _token_sequence("stale", "fresh")
+    client = driver.client(handler, token=token)
+    assert driver.call(client, "get_status", "exec-1").id == "exec-1"
+    assert seen == ["Bearer stale", "Bearer fresh"]
+    assert handed == ["stale", "fresh"]
+
+
+def test_callable_token_second_401_is_raised(driver: Driver) -> None:
+    seen, handler = _auth_gateway(set())
+    _, token = _token_sequence("one", "two", "three")
+    client = driver.client(handler, token=token, max_retries=5)
+    with pytest.raises(AuthenticationError) as info:
+        driver.call(client, "get_status", "exec-1")
+    assert info.value.status_code == 401
+    assert len(seen) == 2
+
+
+def test_callable_token_returning_the_same_token_is_not_retried(driver: Driver) -> None:
+    seen, handler = _auth_gateway(set())
+    client = driver.client(handler, token=lambda: "always-the-same")
+    with pytest.raises(AuthenticationError):
+        driver.call(client, "get_status", "exec-1")
+    assert len(seen) == 1
+
+
+def test_fixed_token_401_is_raised_at_once(driver: Driver) -> None:
+    seen, handler = _auth_gateway(set())
+    client = driver.client(handler, token="fixed-token", max_retries=5)
+    with pytest.raises(AuthenticationError):
+        driver.call(client, "get_status", "exec-1")
+    assert len(seen) == 1
+
+
+def test_async_token_refreshed_once_on_401() -> None:
+    driver = Driver("async")
+    try:
+        seen, handler = _auth_gateway({"async-fresh"})
+        tokens = iter(["async-stale", "async-fresh"])
+
+        async def async_token() -> str:
+            return next(tokens)
+
+        client = driver.client(handler, async_token=async_token)
+        driver.call(client, "get_status", "exec-1")
+        assert seen == ["Bearer async-stale", "Bearer async-fresh"]
+    finally:
+        driver.close()
+
+
+def test_token_refresh_works_for_streamed_files(driver: Driver) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers["Authorization"] != "Bearer fresh":
+            return httpx.Response(401, json={"detail": "expired"})
+        return httpx.Response(200, content=b"file-bytes")
+
+    _, token = _token_sequence("stale", "fresh")
+    client = driver.client(handler, token=token)
+    assert b"".join(driver.file(client, "e", "f")) == b"file-bytes"
+    assert len(seen) == 2
+
+
+BAD_TOKENS = [
+    "abc\r\nX-Injected: 1",
+    "abc\ndef",
+    "abc\rdef",
+    "a\x00b",
+    "tab\tinside",
+    "with space",
+    "trailing-newline\n",
+    "ünicode",
+    "del\x7f",
+    "",
+]
+
+
+@pytest.mark.parametrize("bad", BAD_TOKENS)
+def test_unsafe_fixed_token_is_refused_at_construction(bad: str) -> None:
+    with pytest.raises(ValueError) as info:
+        HubServiceClient(base_url=BASE, token=bad)
+    if bad:
+        assert bad not in str(info.value)
+    with pytest.raises(ValueError):
+        AsyncHubServiceClient(base_url=BASE, token=bad)
+
+
+@pytest.mark.parametrize("bad", BAD_TOKENS)
+def test_unsafe_callable_token_is_refused_before_sending(driver: Driver, bad: str) -> None:
+    gateway = FakeGateway()
+    client = driver.client(gateway, token=lambda: bad)
+    with pytest.raises(ValueError):
+        driver.call(client, "get_service_executions")
+    with pytest.raises(ValueError):
+        driver.file(client, "e", "f")
+    assert gateway.requests == []
+
+
+def test_unsafe_async_token_is_refused_before_sending() -> None:
+    driver = Driver("async")
+    try:
+        gateway = FakeGateway()
+
+        async def async_token() -> str:
+            return "evil\r\nHost: attacker"
+
+        client = driver.client(gateway, async_token=async_token)
+        with pytest.raises(ValueError):
+            driver.call(client, "get_service_executions")
+        assert gateway.requests == []
+    finally:
+        driver.close()
+
+
+def test_callable_token_must_return_str(driver: Driver) -> None:
+    client = driver.client(FakeGateway(), token=lambda: None)
+    with pytest.raises(TypeError, match="token must be a str"):
+        driver.call(client, "get_service_executions")
+
+
+# No leaks ----------------------------------------------------------------------------------
+
+
+def test_token_not_in_reprs(driver: Driver) -> None:
+    client = driver.client(FakeGateway(), token=SECRET)
+    assert SECRET not in repr(client)
+    assert SECRET not in repr(client.service_api)
+    assert SECRET not in repr(TokenAuth(SECRET))
+    assert SECRET not in repr(vars(client))
+
+
+def test_token_not_in_error_messages_even_when_echoed(driver: Driver) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        echoed = request.headers["Authorization"]
+        return httpx.Response(404, json={"detail": f"no execution for {echoed}"})
+
+    for token in (SECRET, lambda: SECRET):
+        client = driver.client(handler, token=token)
+        with pytest.raises(NotFoundError) as info:
+            driver.call(client, "get_status", "x")
+        assert SECRET not in str(info.value)
+        assert SECRET not in repr(info.value)
+        assert "***" in str(info.value)
+
+
+def test_token_never_logged(driver: Driver, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    answers = iter(
+        [
+            httpx.Response(503),
+            httpx.Response(401, json={"detail": "expired"}),
+            httpx.Response(200, json=execution_json()),
+            httpx.Response(500, json={"detail": "x"}),
+        ]
+    )
+    _, token = _token_sequence(SECRET + "1", SECRET + "2", SECRET + "3", SECRET + "4")
+    client = driver.client(
+        lambda request: next(answers, httpx.Response(500)),
+        token=token,
+        logging={"level": "DEBUG"},
+        max_retries=1,
+    )
+    driver.call(client, "get_status", "exec-1")
+    with pytest.raises(Exception):  # noqa: B017 - any error; the point is the log
+        driver.call(client, "get_status", "exec-1", request_options={"max_retries": 0})
+    assert caplog.records
+    assert SECRET not in caplog.text
+
+
+# Redirects ---------------------------------------------------------------------------------
+
+
+def _redirect_chain(*locations: str) -> tuple[list[httpx.Request], object]:
+    seen: list[httpx.Request] = []
+    targets = list(locations)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if targets:
+            return httpx.Response(302, headers={"Location": targets.pop(0)})
+        return httpx.Response(200, json=execution_json())
+
+    return seen, handler
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/steal",
+        "https://gateway.test:8443/acme/vqe/v1/x",
+        "http://gateway.test/acme/vqe/v1/x",
+        "//evil.example/x",
+    ],
+)
+def test_token_not_sent_to_another_origin(driver: Driver, target: str) -> None:
+    seen, handler = _redirect_chain(target)
+    client = driver.client(handler, token=SECRET, headers={"X-Other": "kept"})
+    driver.call(client, "get_status", "x")
+    assert len(seen) == 2
+    assert seen[0].headers["Authorization"] == f"Bearer {SECRET}"
+    assert "Authorization" not in seen[1].headers
+    assert seen[1].headers["X-Other"] == "kept"
+
+
+def test_token_kept_on_same_origin_redirect_and_restored_after_a_detour(driver: Driver) -> None:
+    seen, handler = _redirect_chain("/acme/vqe/v1/moved", "https://cdn.example/y", BASE + "/back")
+    client = driver.client(handler, token=lambda: SECRET)
+    driver.call(client, "get_status", "x")
+    auth = [r.headers.get("Authorization") for r in seen]
+    assert auth == [f"Bearer {SECRET}", f"Bearer {SECRET}", None, f"Bearer {SECRET}"]
+
+
+def test_user_authorization_header_not_sent_to_another_origin(driver: Driver) -> None:
+    seen, handler = _redirect_chain("https://evil.example/")
+    options = {"additional_headers": {"Authorization": "Basic c2VjcmV0"}}
+    client = driver.client(handler)
+    driver.call(client, "get_status", "x", request_options=options)
+    assert "Authorization" not in seen[1].headers
+
+
+def test_result_file_redirect_to_storage_drops_the_token(driver: Driver) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "gateway.test":
+            return httpx.Response(302, headers={"Location": "https://storage.example/obj?sig=1"})
+        return httpx.Response(200, content=b"stored-bytes")
+
+    client = driver.client(handler, token=SECRET)
+    assert b"".join(driver.file(client, "e", "f")) == b"stored-bytes"
+    assert "Authorization" not in seen[1].headers
+    assert str(seen[1].url) == "https://storage.example/obj?sig=1"

@@ -1,0 +1,515 @@
+"""Every constructor parameter and per-request option, on both clients: each test fails when the
+parameter is ignored."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from _client_support import BASE, TOKEN, Driver, FakeGateway, execution_json
+
+from qhub.api.service import (
+    APIStatusError,
+    AsyncHubServiceClient,
+    BadRequestError,
+    HubServiceClient,
+    HubServiceClientEnvironment,
+    InternalServerError,
+    NotFoundError,
+)
+from qhub.api.service.core.api_error import ApiError
+
+
+@pytest.fixture(params=["sync", "async"])
+def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
+    d = Driver(request.param)
+    yield d
+    d.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QHUB_SERVICE_RETRY_NO_DELAY", "1")
+
+
+def _status_ok(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=execution_json())
+
+
+# base_url / environment --------------------------------------------------------------------
+
+
+def test_base_url_wins_over_environment(driver: Driver) -> None:
+    gateway = FakeGateway()
+    client = driver.client(gateway, base_url=BASE, environment=HubServiceClientEnvironment.DEFAULT)
+    driver.call(client, "get_service_executions")
+    assert gateway.requests[-1].url.host == "gateway.test"
+
+
+def test_environment_is_used_without_base_url(driver: Driver) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(404, json={"detail": "no such gateway"})
+
+    client = driver.client(handler, base_url=None)
+    with pytest.raises(NotFoundError):
+        driver.call(client, "get_status", "x")
+    assert seen[0].url.host == "gateway.hub.kipu-quantum.com"
+    assert seen[0].url.raw_path == b"/%3Ccontext%3E/%3Cservice%3E/%3Cversion%3E/x"
+    assert HubServiceClientEnvironment.DEFAULT == (
+        "https://gateway.hub.kipu-quantum.com/<context>/<service>/<version>"
+    )
+
+
+@pytest.mark.parametrize("cls", [HubServiceClient, AsyncHubServiceClient])
+def test_neither_base_url_nor_environment(cls: type) -> None:
+    with pytest.raises(Exception) as info:
+        cls(base_url=None, environment=None, token=TOKEN)
+    assert type(info.value) is Exception
+    assert (
+        str(info.value) == "Please pass in either base_url or environment to construct the client"
+    )
+
+
+@pytest.mark.parametrize("url", ["ftp://host/x", "gateway.test/acme", "https://h/x?q=1", "", 42])
+def test_bad_base_url_is_refused(url: object) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        HubServiceClient(base_url=url, token=TOKEN)  # type: ignore[arg-type]
+
+
+# token -------------------------------------------------------------------------------------
+
+
+def test_fixed_token_is_sent_as_bearer(driver: Driver) -> None:
+    gateway = FakeGateway()
+    client = driver.client(gateway, token="abc.def-ghi")
+    driver.call(client, "get_service_executions")
+    assert gateway.requests[-1].headers["Authorization"] == "Bearer abc.def-ghi"
+
+
+def test_callable_token_is_called_for_every_request(driver: Driver) -> None:
+    gateway = FakeGateway()
+    calls: list[int] = []
+
+    def token() -> str:
+        calls.append(1)
+        return f"token-{len(calls)}"
+
+    client = driver.client(gateway, token=token)
+    driver.call(client, "get_service_executions")
+    driver.call(client, "get_service_executions")
+    assert [r.headers["Authorization"] for r in gateway.requests] == [
+        "Bearer token-1",
+        "Bearer token-2",
+    ]
+
+
+def test_async_token_is_used_instead_of_token() -> None:
+    driver = Driver("async")
+    try:
+        gateway = FakeGateway()
+
+        async def async_token() -> str:
+            return "from-async"
+
+        client = driver.client(gateway, token="from-sync", async_token=async_token)
+        driver.call(client, "get_service_executions")
+        assert gateway.requests[-1].headers["Authorization"] == "Bearer from-async"
+        only_async = driver.client(gateway, async_token=async_token, token=None)
+        driver.call(only_async, "get_service_executions")
+        assert gateway.requests[-1].headers["Authorization"] == "Bearer from-async"
+    finally:
+        driver.close()
+
+
+def test_token_is_required() -> None:
+    with pytest.raises(TypeError, match="token is required"):
+        HubServiceClient(base_url=BASE, token=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="token is required"):
+        AsyncHubServiceClient(base_url=BASE)
+    with pytest.raises(TypeError):
+        HubServiceClient(base_url=BASE, token=123)  # type: ignore[arg-type]
+
+
+# headers -----------------------------------------------------------------------------------
+
+
+def test_headers_are_merged_into_every_request(driver: Driver) -> None:
+    gateway = FakeGateway()
+    gateway.add("e")
+    client = driver.client(gateway, headers={"X-Tenant": "acme", "User-Agent": "mine/1"})
+    driver.call(client, "get_status", "e")
+    driver.call(client, "start_execution", request={"input": {}})
+    driver.file(client, "e", "f")
+    for request in gateway.requests:
+        assert request.headers["X-Tenant"] == "acme"
+        assert request.headers["User-Agent"] == "mine/1"
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_default_user_agent_names_the_sdk(driver: Driver) -> None:
+    gateway = FakeGateway()
+    driver.call(driver.client(gateway), "get_service_executions")
+    assert gateway.requests[-1].headers["User-Agent"].startswith("kipu-hub-service-python")
+
+
+@pytest.mark.parametrize("bad", [{"X-A": "a\r\nX-B: b"}, {"X\nY": "v"}, {"X-A": 1}])
+def test_header_injection_is_refused(bad: dict[str, object]) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        HubServiceClient(base_url=BASE, token=TOKEN, headers=bad)  # type: ignore[arg-type]
+
+
+# timeout -----------------------------------------------------------------------------------
+
+
+def test_sdk_made_client_defaults_to_60_seconds() -> None:
+    with HubServiceClient(base_url=BASE, token=TOKEN) as client:
+        assert client.httpx_client.timeout == httpx.Timeout(60.0)
+    with HubServiceClient(base_url=BASE, token=TOKEN, timeout=5) as client:
+        assert client.httpx_client.timeout == httpx.Timeout(5.0)
+
+
+def test_async_sdk_made_client_defaults_to_60_seconds() -> None:
+    client = AsyncHubServiceClient(base_url=BASE, token=TOKEN)
+    assert client.httpx_client.timeout == httpx.Timeout(60.0)
+    client = AsyncHubServiceClient(base_url=BASE, token=TOKEN, timeout=7.5)
+    assert client.httpx_client.timeout == httpx.Timeout(7.5)
+
+
+def _timeouts(driver: Driver, **kwargs: object) -> list[dict[str, float | None]]:
+    seen: list[dict[str, float | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return _status_ok(request)
+
+    transport = httpx.MockTransport(handler)
+    http = (
+        httpx.AsyncClient(transport=transport, timeout=3.0)
+        if driver.is_async
+        else httpx.Client(transport=transport, timeout=3.0)
+    )
+    options = kwargs.pop("request_options", None)
+    client = driver.client(httpx_client=http, **kwargs)
+    driver.call(client, "get_status", "e", request_options=options)
+    return seen
+
+
+def test_injected_client_keeps_its_own_timeout(driver: Driver) -> None:
+    assert _timeouts(driver)[0]["read"] == 3.0
+
+
+def test_timeout_applies_to_injected_client_when_passed(driver: Driver) -> None:
+    assert _timeouts(driver, timeout=9.0)[0]["read"] == 9.0
+
+
+@pytest.mark.parametrize("value", [2.5, httpx.Timeout(1.0, read=2.5)])
+def test_request_options_timeout(driver: Driver, value: float | httpx.Timeout) -> None:
+    seen = _timeouts(driver, timeout=9.0, request_options={"timeout": value})
+    assert seen[0]["read"] == 2.5
+
+
+# max_retries -------------------------------------------------------------------------------
+
+
+def _counting(status: int) -> tuple[list[httpx.Request], object]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, json={"detail": "boom"})
+
+    return seen, handler
+
+
+def test_max_retries_defaults_to_two(driver: Driver) -> None:
+    seen, handler = _counting(503)
+    client = driver.client(handler)
+    with pytest.raises(InternalServerError):
+        driver.call(client, "get_status", "e")
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize("retries", [0, 4])
+def test_max_retries_constructor(driver: Driver, retries: int) -> None:
+    seen, handler = _counting(502)
+    client = driver.client(handler, max_retries=retries)
+    with pytest.raises(InternalServerError):
+        driver.call(client, "get_status", "e")
+    assert len(seen) == retries + 1
+
+
+def test_max_retries_request_option(driver: Driver) -> None:
+    seen, handler = _counting(500)
+    client = driver.client(handler, max_retries=3)
+    with pytest.raises(InternalServerError):
+        driver.call(client, "get_status", "e", request_options={"max_retries": 1})
+    assert len(seen) == 2
+    with pytest.raises(InternalServerError):
+        driver.call(client, "get_logs", "e", request_options={"max_retries": 0})
+    assert len(seen) == 3
+
+
+def test_transient_then_success_is_retried(driver: Driver) -> None:
+    answers = iter([httpx.Response(503), httpx.Response(200, json=execution_json())])
+    client = driver.client(lambda request: next(answers))
+    assert driver.call(client, "get_status", "exec-1").id == "exec-1"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+def test_4xx_is_never_retried(driver: Driver, status: int) -> None:
+    seen, handler = _counting(status)
+    client = driver.client(handler, max_retries=5)
+    with pytest.raises(APIStatusError):
+        driver.call(client, "get_status", "e")
+    assert len(seen) == 1
+
+
+def test_start_execution_retries_with_the_same_idempotency_key(driver: Driver) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) < 3:
+            raise httpx.ConnectError("refused")
+        return httpx.Response(201, json=execution_json())
+
+    client = driver.client(handler)
+    driver.call(client, "start_execution", request={"input": {}})
+    keys = {r.headers["Idempotency-Key"] for r in seen}
+    assert len(seen) == 3
+    assert len(keys) == 1
+
+
+# follow_redirects --------------------------------------------------------------------------
+
+
+def _redirecting(request: httpx.Request) -> httpx.Response:
+    if request.url.path.endswith("/old"):
+        return httpx.Response(307, headers={"Location": BASE + "/new"})
+    return httpx.Response(200, json=execution_json("new"))
+
+
+def test_redirects_are_followed_by_default(driver: Driver) -> None:
+    client = driver.client(_redirecting)
+    assert driver.call(client, "get_status", "old").id == "new"
+
+
+def test_follow_redirects_false(driver: Driver) -> None:
+    client = driver.client(_redirecting, follow_redirects=False)
+    with pytest.raises(APIStatusError) as info:
+        driver.call(client, "get_status", "old")
+    assert info.value.status_code == 307
+    assert info.value.headers is not None
+    assert info.value.headers["location"] == BASE + "/new"
+
+
+def test_redirect_303_turns_post_into_get(driver: Driver) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        if request.method == "POST":
+            return httpx.Response(303, headers={"Location": "/acme/vqe/v1/exec-1"})
+        return httpx.Response(200, json=execution_json())
+
+    client = driver.client(handler)
+    driver.call(client, "start_execution", request={"input": {}})
+    assert [r.method for r in seen] == ["POST", "GET"]
+    assert seen[1].content == b""
+    assert "content-type" not in seen[1].headers
+
+
+def test_redirect_307_keeps_method_and_body(driver: Driver) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        if len(seen) == 1:
+            return httpx.Response(307, headers={"Location": BASE + "/moved"})
+        return httpx.Response(201, json=execution_json())
+
+    client = driver.client(handler)
+    driver.call(client, "start_execution", request={"input": {"a": 1}})
+    assert [r.method for r in seen] == ["POST", "POST"]
+    assert seen[0].content == seen[1].content
+    assert seen[0].headers["Idempotency-Key"] == seen[1].headers["Idempotency-Key"]
+
+
+def test_redirect_loop_is_bounded(driver: Driver) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"Location": BASE + "/loop"})
+
+    client = driver.client(handler)
+    with pytest.raises(ApiError, match="redirects"):
+        driver.call(client, "get_status", "x")
+    assert len(seen) == 21
+
+
+# httpx_client ------------------------------------------------------------------------------
+
+
+def test_injected_client_requests_still_go_to_base_url(driver: Driver) -> None:
+    gateway = FakeGateway()
+    transport = httpx.MockTransport(gateway)
+    other = "https://elsewhere.example/prefix/"
+    http = (
+        httpx.AsyncClient(transport=transport, base_url=other)
+        if driver.is_async
+        else httpx.Client(transport=transport, base_url=other)
+    )
+    client = driver.client(httpx_client=http)
+    driver.call(client, "get_service_executions")
+    assert str(gateway.requests[-1].url) == BASE + "/"
+
+
+def test_injected_client_is_used_and_not_closed(driver: Driver) -> None:
+    gateway = FakeGateway()
+    transport = httpx.MockTransport(gateway)
+    http = (
+        httpx.AsyncClient(transport=transport, headers={"X-From-Client": "yes"})
+        if driver.is_async
+        else httpx.Client(transport=transport, headers={"X-From-Client": "yes"})
+    )
+    client = driver.client(httpx_client=http)
+    driver.call(client, "get_service_executions")
+    assert gateway.requests[-1].headers["X-From-Client"] == "yes"
+    driver.run(client.aclose() if driver.is_async else client.close())
+    assert not http.is_closed
+
+
+def test_wrong_httpx_client_type_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"httpx\.Client"):
+        HubServiceClient(base_url=BASE, token=TOKEN, httpx_client=httpx.AsyncClient())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"httpx\.AsyncClient"):
+        AsyncHubServiceClient(base_url=BASE, token=TOKEN, httpx_client=httpx.Client())  # type: ignore[arg-type]
+
+
+# logging -----------------------------------------------------------------------------------
+
+
+def test_logging_logger_receives_debug_lines(
+    driver: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger("test.facade.custom")
+    caplog.set_level(logging.DEBUG, logger="test.facade.custom")
+    client = driver.client(FakeGateway(), logging=logger)
+    driver.call(client, "get_service_executions")
+    records = [r for r in caplog.records if r.name == "test.facade.custom"]
+    assert any("GET /acme/vqe/v1/ -> 200" in r.getMessage() for r in records)
+
+
+def test_logging_dict_sets_level_and_logger(
+    driver: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger("test.facade.dict")
+    logger.setLevel(logging.WARNING)
+    caplog.set_level(logging.DEBUG)
+    client = driver.client(FakeGateway(), logging={"level": "debug", "logger": logger})
+    assert logger.level == logging.DEBUG
+    driver.call(client, "get_service_executions")
+    assert any(r.name == "test.facade.dict" for r in caplog.records)
+
+
+def test_logging_silent(driver: Driver, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    logger = logging.getLogger("test.facade.silent")
+    client = driver.client(FakeGateway(), logging={"logger": logger, "silent": True})
+    driver.call(client, "get_service_executions")
+    assert not [r for r in caplog.records if r.name == "test.facade.silent"]
+
+
+def test_default_logger_is_qhub_api_service(
+    driver: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="qhub.api.service")
+    driver.call(driver.client(FakeGateway()), "get_service_executions")
+    assert any(r.name == "qhub.api.service" for r in caplog.records)
+
+
+def test_bad_logging_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown logging keys"):
+        HubServiceClient(base_url=BASE, token=TOKEN, logging={"lvl": "debug"})
+    with pytest.raises(TypeError):
+        HubServiceClient(base_url=BASE, token=TOKEN, logging="debug")  # type: ignore[arg-type]
+
+
+# request_options ---------------------------------------------------------------------------
+
+
+def test_additional_headers_override_for_one_call(driver: Driver) -> None:
+    gateway = FakeGateway()
+    gateway.add("e")
+    client = driver.client(gateway, headers={"X-Tenant": "acme"})
+    options = {"additional_headers": {"X-Tenant": "other", "X-Trace": "1"}}
+    driver.call(client, "get_status", "e", request_options=options)
+    driver.file(client, "e", "f", request_options=options)
+    for request in gateway.requests:
+        assert request.headers["X-Tenant"] == "other"
+        assert request.headers["X-Trace"] == "1"
+    driver.call(client, "get_status", "e")
+    assert gateway.requests[-1].headers["X-Tenant"] == "acme"
+    assert "X-Trace" not in gateway.requests[-1].headers
+
+
+def test_additional_headers_can_set_idempotency_key(driver: Driver) -> None:
+    gateway = FakeGateway()
+    client = driver.client(gateway)
+    options = {"additional_headers": {"Idempotency-Key": "mine-1"}}
+    driver.call(client, "start_execution", request={"input": {}}, request_options=options)
+    assert gateway.requests[-1].headers["Idempotency-Key"] == "mine-1"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"retries": 1},
+        {"timeout": -1},
+        {"timeout": "soon"},
+        {"chunk_size": 0},
+        {"max_retries": -1},
+        {"additional_headers": {"X": "a\nb"}},
+    ],
+)
+def test_bad_request_options_are_refused_before_sending(
+    driver: Driver, options: dict[str, object]
+) -> None:
+    gateway = FakeGateway()
+    client = driver.client(gateway)
+    with pytest.raises((TypeError, ValueError)):
+        driver.call(client, "get_status", "e", request_options=options)
+    with pytest.raises((TypeError, ValueError)):
+        driver.file(client, "e", "f", request_options=options)
+    assert gateway.requests == []
+
+
+def test_request_options_are_accepted_by_every_method(driver: Driver) -> None:
+    gateway = FakeGateway()
+    gateway.add("e")
+    client = driver.client(gateway)
+    options = {"additional_headers": {"X-Every": "1"}, "timeout": 5.0, "max_retries": 0}
+    driver.call(client, "get_service_executions", request_options=options)
+    driver.call(client, "start_execution", request={"input": {}}, request_options=options)
+    driver.call(client, "get_status", "e", request_options=options)
+    driver.call(client, "get_result", "e", request_options=options)
+    driver.file(client, "e", "f", request_options=options)
+    driver.call(client, "get_logs", "e", request_options=options)
+    driver.call(client, "cancel_execution", "e", request_options=options)
+    assert len(gateway.requests) == 7
+    assert all(r.headers["X-Every"] == "1" for r in gateway.requests)
+    assert all(r.extensions["timeout"]["read"] == 5.0 for r in gateway.requests)
+
+
+def test_bad_request_is_a_typed_error(driver: Driver) -> None:
+    client = driver.client(lambda request: httpx.Response(400, json={"detail": "bad input"}))
+    with pytest.raises(BadRequestError, match="bad input"):
+        driver.call(client, "start_execution", request={"input": {}})
