@@ -38,6 +38,7 @@ from ._token import CommandToken, TokenCommandError
 _SUCCEEDED = "SUCCEEDED"
 _FAILURE_LOG_TAIL = 5
 _PROGRESS_PERIOD = 0.1
+_DEFAULT_HTTP_TIMEOUT = 60.0
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -55,8 +56,8 @@ def _setting(cli_value: str | None, env: Mapping[str, str], name: str) -> str | 
 
 
 def _token_source(args: argparse.Namespace, env: Mapping[str, str]) -> str | CommandToken:
-    token = args.token
-    command = args.token_command
+    token: str | None = args.token
+    command: str | None = args.token_command
     if token is not None and command is not None:
         raise UsageError("pass either --token or --token-command, not both")
     if token is None and command is None:
@@ -86,27 +87,27 @@ def _client(args: argparse.Namespace, env: Mapping[str, str]) -> HubServiceClien
         options["timeout"] = args.timeout
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
-    client = HubServiceClient(base_url=base_url, token=token, **options)
     if isinstance(token, CommandToken):
-        _refresh_on_401(client, token)
-    return client
+        options["httpx_client"] = _refreshing_http_client(token, args.timeout)
+    return HubServiceClient(base_url=base_url, token=token, **options)
 
 
-def _refresh_on_401(client: HubServiceClient, token: CommandToken) -> None:
-    """Make the next token request after a 401 run the token command again.
+def _refreshing_http_client(token: CommandToken, timeout: float | None) -> httpx.Client:
+    """An HTTP client on which a 401 makes the next token request run the command again.
 
     httpx runs response hooks before the auth flow asks for a fresh token, so forgetting
-    the cached token here turns the SDK's one-shot refresh into a new command run.
+    the cached token here turns the SDK's one refresh after a 401 into a new command run.
     """
 
-    def hook(response: httpx.Response) -> None:
+    def forget_on_401(response: httpx.Response) -> None:
         if response.status_code == 401:
             token.invalidate()
 
-    httpx_client = client.httpx_client
-    hooks = httpx_client.event_hooks
-    hooks["response"] = [*hooks.get("response", []), hook]
-    httpx_client.event_hooks = hooks
+    return httpx.Client(
+        timeout=_DEFAULT_HTTP_TIMEOUT if timeout is None else timeout,
+        follow_redirects=False,
+        event_hooks={"response": [forget_on_401]},
+    )
 
 
 def _request_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -412,7 +413,7 @@ def _run_failed(api: ServiceApi, execution: Any, out: Output) -> int:
     except ApiError:
         entries = []
     if entries:
-        out.note("last log entries:")
+        out.line("last log entries:")
         for entry in entries[-_FAILURE_LOG_TAIL:]:
             out.log_entry(entry)
     return EXIT_EXECUTION_FAILED
@@ -433,7 +434,7 @@ _COMMANDS: dict[str, Callable[[ServiceApi, argparse.Namespace, Output], int]] = 
 
 def dispatch(args: argparse.Namespace, out: Output, env: Mapping[str, str]) -> int:
     """Run the parsed command; exceptions are left to :func:`report_error`."""
-    with _client(args, env) as client:
+    with _client(args, env) as client, client.httpx_client:
         return _COMMANDS[args.command](client.service_api, args, out)
 
 

@@ -17,6 +17,7 @@ from typing import IO, Any, Protocol
 from qhub_service_gen.models import LogEntry, ServiceExecution
 from qhub_service_gen.types import Unset
 
+_PIPED_WIDTH = 1000
 _STATUS_STYLE = {
     "SUCCEEDED": "green",
     "FAILED": "red",
@@ -59,12 +60,14 @@ def execution_fields(execution: ServiceExecution) -> list[tuple[str, str]]:
 
 
 def human_bytes(count: float) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} GiB"  # pragma: no cover
+    """``1500`` -> ``1.5 kB`` (decimal units, as the progress bars show them)."""
+    if count < 1000:
+        return f"{count:.0f} B"
+    for unit in ("kB", "MB", "GB", "TB"):
+        count /= 1000
+        if count < 1000 or unit == "TB":
+            break
+    return f"{count:.1f} {unit}"
 
 
 class StatusView(Protocol):
@@ -99,11 +102,18 @@ class Output:
         if not json_mode:
             try:
                 import rich.console
+                import rich.json
+                import rich.markup
+                import rich.progress
+                import rich.table
+                import rich.text
             except ImportError:
                 pass
             else:
                 self._rich = rich
-                self._out = rich.console.Console(file=stdout, soft_wrap=True)
+                # Piped output keeps whole lines (ids never wrap) for grep and friends.
+                piped = None if stdout.isatty() else _PIPED_WIDTH
+                self._out = rich.console.Console(file=stdout, soft_wrap=True, width=piped)
                 self._err = rich.console.Console(file=stderr, soft_wrap=True)
 
     @property
@@ -146,9 +156,12 @@ class Output:
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         """A table on stdout; a status column is coloured."""
         if self._out is not None:
-            table = self._rich.table.Table(show_header=True, header_style="bold", box=None)
-            for name in columns:
-                table.add_column(name, overflow="fold")
+            table = self._rich.table.Table(
+                show_header=True, header_style="bold", box=None, pad_edge=False
+            )
+            for i, name in enumerate(columns):
+                # The first column is the key (an id or a name): never wrapped.
+                table.add_column(name, no_wrap=i == 0, overflow="fold")
             status_at = [i for i, name in enumerate(columns) if name.upper() == "STATUS"]
             for row in rows:
                 cells: list[Any] = []
@@ -192,7 +205,7 @@ class Output:
     def log_entry(self, entry: LogEntry) -> None:
         """One log entry as ``timestamp SEVERITY message``."""
         severity = text_of(entry.severity) or "-"
-        stamp = entry.timestamp.isoformat()
+        stamp = entry.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         if self._out is not None:
             text = self._rich.text.Text(f"{stamp} ", style="dim")
             text.append(f"{severity:<7}", style=_SEVERITY_STYLE.get(severity, ""))

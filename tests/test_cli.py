@@ -1,0 +1,530 @@
+"""The ``hub-service`` CLI, run as real subprocesses against the mock gateway on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qhub.api.service import HubServiceClient
+from qhub.api.service.mock import Timing
+from qhub.api.service.testing import running_mock_gateway
+
+TOKEN = "cli-test-token"
+FAST_POLL = ["--poll-interval", "0.02", "--max-poll-interval", "0.05"]
+RUN_TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[str]:
+    """The base URL of a mock gateway that accepts only TOKEN and finishes runs quickly."""
+    with running_mock_gateway(
+        base_path="/acme/vqe/v1", tokens=[TOKEN], timing=Timing(pending=0.05, running=0.25)
+    ) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(gateway: str) -> Iterator[HubServiceClient]:
+    with HubServiceClient(base_url=gateway, token=TOKEN) as sdk:
+        yield sdk
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_SERVICE_")}
+    env["QHUB_SERVICE_RETRY_NO_DELAY"] = "1"
+    env.pop("COLUMNS", None)
+    env.update(extra)
+    return env
+
+
+class Result:
+    def __init__(self, done: subprocess.CompletedProcess[str]) -> None:
+        self.code = done.returncode
+        self.out = done.stdout
+        self.err = done.stderr
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def assert_one_line_error(self, *fragments: str) -> None:
+        lines = self.err.strip().splitlines()
+        assert len(lines) == 1, self.err
+        assert "Traceback" not in self.err
+        for fragment in fragments:
+            assert fragment in lines[0], lines[0]
+
+
+def cli(
+    *args: str,
+    gateway: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+) -> Result:
+    """Run ``python -m qhub.api.service.cli`` with the gateway configured through env vars."""
+    environment = _env() if env is None else env
+    if gateway is not None:
+        environment.setdefault("HUB_SERVICE_BASE_URL", gateway)
+        environment.setdefault("HUB_SERVICE_TOKEN", TOKEN)
+    done = subprocess.run(
+        [sys.executable, "-m", "qhub.api.service.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        input=stdin,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    return Result(done)
+
+
+def _finished(client: HubServiceClient, body: dict[str, Any]) -> str:
+    execution = client.service_api.start_execution(request=body)
+    client.service_api.wait_for_completion(execution.id, poll_interval=0.02)
+    return execution.id
+
+
+@pytest.fixture(scope="module")
+def succeeded(client: HubServiceClient) -> str:
+    return _finished(client, {"input": {"result_size": 5000}, "tags": ["fixture"]})
+
+
+@pytest.fixture(scope="module")
+def failed(client: HubServiceClient) -> str:
+    return _finished(client, {"input": {"fail": True}})
+
+
+# Usage errors (exit 2)
+
+
+def test_help_lists_every_command() -> None:
+    result = cli("--help")
+    assert result.code == 0
+    for command in ("list", "start", "status", "wait", "logs", "result", "download", "cancel"):
+        assert command in result.out
+    assert "exit codes" in result.out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ((), "no command"),
+        (("frobnicate",), "invalid choice"),
+        (("status",), "required: ID"),
+        (("wait", "x", "--poll-interval", "0"), "must be > 0"),
+        (("start", "--input", "{not json"), "--input: the argument is not valid JSON"),
+        (("start", "--input", "@/nonexistent/input.json"), "cannot read"),
+        (("start", "--body", "[1]"), "--body must be a JSON object"),
+        (("--token", "a", "--token-command", "b", "list"), "either --token or --token-command"),
+        (("download", "some-id", "../escape"), "single file name"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(
+    gateway: str, args: tuple[str, ...], fragment: str
+) -> None:
+    result = cli(*args, gateway=gateway)
+    assert result.code == 2
+    result.assert_one_line_error("hub-service: error:", fragment)
+
+
+def test_missing_configuration_is_a_usage_error() -> None:
+    no_url = cli("list", env=_env(HUB_SERVICE_TOKEN="t"))
+    assert no_url.code == 2
+    no_url.assert_one_line_error("HUB_SERVICE_BASE_URL")
+    no_token = cli("list", env=_env(HUB_SERVICE_BASE_URL="http://127.0.0.1:9/x"))
+    assert no_token.code == 2
+    no_token.assert_one_line_error("HUB_SERVICE_TOKEN")
+
+
+def test_json_mode_reports_errors_as_one_json_line() -> None:
+    result = cli("--json", "list", env=_env(HUB_SERVICE_TOKEN="t"))
+    assert result.code == 2
+    (line,) = result.err.strip().splitlines()
+    error = json.loads(line)["error"]
+    assert error["exitCode"] == 2 and error["type"] == "UsageError"
+    assert result.out == ""
+
+
+# Commands (exit 0) and their --json shapes
+
+
+def test_start_with_input_file_and_tags(gateway: str, tmp_path: Path) -> None:
+    (tmp_path / "input.json").write_text('{"molecule": "H2"}')
+    result = cli(
+        "start", "--input", "@input.json", "--tag", "a", "--tag", "b", "--json",
+        gateway=gateway, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    execution = result.json()
+    assert execution["status"] in {"PENDING", "RUNNING"}
+    assert execution["tags"] == ["a", "b"]
+    assert execution["id"]
+
+
+def test_start_reads_the_whole_body_from_stdin(gateway: str, client: HubServiceClient) -> None:
+    body = {"input": {"x": 1}, "inputDataRefs": [{"dataPoolId": "p", "name": "f"}]}
+    result = cli("--json", "start", "--body", "@-", gateway=gateway, stdin=json.dumps(body))
+    assert result.code == 0, result.err
+    execution_id = result.json()["id"]
+    client.service_api.wait_for_completion(execution_id, poll_interval=0.02)
+    output = client.service_api.get_result(execution_id)["output"]
+    assert output == {"input": {"x": 1}, "inputDataRefs": body["inputDataRefs"]}
+
+
+def test_human_start_prints_the_execution(gateway: str) -> None:
+    result = cli("start", "--input", '{"a": 1}', gateway=gateway)
+    assert result.code == 0, result.err
+    assert "status" in result.out and "id" in result.out
+    assert "hub-service wait" in result.err
+
+
+def test_list(gateway: str, succeeded: str) -> None:
+    machine = cli("list", "--json", gateway=gateway)
+    assert machine.code == 0, machine.err
+    listed = {item["id"]: item for item in machine.json()}
+    assert listed[succeeded]["status"] == "SUCCEEDED"
+    human = cli("list", gateway=gateway)
+    assert human.code == 0
+    assert human.out.splitlines()[0].split() == ["ID", "STATUS", "CREATED", "ENDED", "TAGS"]
+    (row,) = [line for line in human.out.splitlines() if line.startswith(succeeded)]
+    assert "SUCCEEDED" in row and "fixture" in row
+
+
+def test_status(gateway: str, succeeded: str) -> None:
+    machine = cli("--json", "status", succeeded, gateway=gateway)
+    assert machine.code == 0
+    assert machine.json()["id"] == succeeded
+    assert machine.json()["status"] == "SUCCEEDED"
+    human = cli("status", succeeded, gateway=gateway)
+    assert "SUCCEEDED" in human.out and succeeded in human.out
+
+
+def test_wait_exit_codes_follow_the_outcome(
+    gateway: str, client: HubServiceClient, failed: str
+) -> None:
+    running = client.service_api.start_execution(request={"input": {}})
+    ok = cli("wait", running.id, *FAST_POLL, gateway=gateway)
+    assert ok.code == 0, ok.err
+    assert ok.out.split() == [running.id, "SUCCEEDED"]
+    assert ok.err.startswith(f"{running.id}: ")  # plain progress lines when piped
+    bad = cli("wait", failed, "--json", gateway=gateway)
+    assert bad.code == 1
+    assert bad.json()["status"] == "FAILED"
+    assert bad.err == ""
+
+
+def test_wait_timeout_exits_4_and_names_the_execution(
+    gateway: str, client: HubServiceClient
+) -> None:
+    slow = client.service_api.start_execution(request={"input": {"duration": 60}})
+    try:
+        result = cli("wait", slow.id, "--wait-timeout", "0.2", *FAST_POLL, gateway=gateway)
+        assert result.code == 4
+        assert slow.id in result.err.strip().splitlines()[-1]
+        assert "Traceback" not in result.err
+    finally:
+        client.service_api.cancel_execution(slow.id)
+
+
+def test_logs(gateway: str, succeeded: str) -> None:
+    machine = cli("logs", succeeded, "--json", gateway=gateway)
+    assert machine.code == 0
+    entries = machine.json()
+    assert entries[0]["message"] == "Execution started"
+    assert {"message", "severity", "timestamp"} <= entries[0].keys()
+    human = cli("logs", succeeded, gateway=gateway)
+    first = human.out.splitlines()[0].split(maxsplit=2)
+    assert first[1:] == ["INFO", "Execution started"]
+
+
+def test_logs_follow_streams_json_lines_until_the_end(
+    gateway: str, client: HubServiceClient
+) -> None:
+    execution = client.service_api.start_execution(request={"input": {}})
+    result = cli(
+        "--json", "logs", "--follow", execution.id, "--poll-interval", "0.02", gateway=gateway
+    )
+    assert result.code == 0, result.err
+    messages = [json.loads(line)["message"] for line in result.out.splitlines()]
+    assert messages[0] == "Execution started"
+    assert messages[-1] == "Execution succeeded"
+    assert len(messages) == len(set(messages))
+
+
+def test_result(gateway: str, succeeded: str) -> None:
+    machine = cli("result", succeeded, "--json", gateway=gateway)
+    assert machine.code == 0
+    envelope = machine.json()
+    assert envelope["_embedded"]["status"]["status"] == "SUCCEEDED"
+    assert {"status", "result.json", "result.bin"} <= envelope["_links"].keys()
+    human = cli("result", succeeded, gateway=gateway)
+    assert "result.bin" in human.out and "SUCCEEDED" in human.out
+
+
+def test_download_all_one_and_overwrite(
+    gateway: str, client: HubServiceClient, succeeded: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    every = cli("download", succeeded, "-o", str(out), "--json", gateway=gateway)
+    assert every.code == 0, every.err
+    files = {item["name"]: item for item in every.json()["files"]}
+    assert files.keys() == {"result.json", "result.bin"}
+    assert files["result.bin"]["size"] == 5000
+    expected = b"".join(client.service_api.get_result_file(succeeded, "result.bin"))
+    assert (out / "result.bin").read_bytes() == expected
+    assert sorted(p.name for p in out.iterdir()) == ["result.bin", "result.json"]
+
+    again = cli("download", succeeded, "result.json", "-o", str(out), gateway=gateway)
+    assert again.code == 2
+    again.assert_one_line_error("result.json", "--overwrite")
+
+    (out / "result.json").write_text("stale")
+    replaced = cli(
+        "download", succeeded, "result.json", "-o", str(out), "--overwrite", gateway=gateway
+    )
+    assert replaced.code == 0, replaced.err
+    assert json.loads((out / "result.json").read_text())
+    assert "result.json" in replaced.out
+
+
+def test_cancel_and_cancel_conflict(gateway: str, client: HubServiceClient) -> None:
+    slow = client.service_api.start_execution(request={"input": {"duration": 60}})
+    ok = cli("cancel", slow.id, "--json", gateway=gateway)
+    assert ok.code == 0, ok.err
+    assert ok.json() == {"id": slow.id, "cancelRequested": True}
+    assert client.service_api.get_status(slow.id).status == "CANCELLED"
+    conflict = cli("cancel", slow.id, gateway=gateway)
+    assert conflict.code == 3
+    conflict.assert_one_line_error("409")
+
+
+def test_run_downloads_into_a_directory_named_after_the_execution(
+    gateway: str, tmp_path: Path
+) -> None:
+    result = cli(
+        "run", "--input", '{"result_size": 1234}', "--tag", "run", "--json", *FAST_POLL,
+        gateway=gateway, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    report = result.json()
+    execution_id = report["execution"]["id"]
+    assert report["execution"]["status"] == "SUCCEEDED"
+    assert report["execution"]["tags"] == ["run"]
+    assert report["result"]["output"] == {"input": {"result_size": 1234}}
+    assert (tmp_path / execution_id / "result.bin").stat().st_size == 1234
+    assert {f["name"] for f in report["files"]} == {"result.json", "result.bin"}
+
+
+def test_run_human_output(gateway: str, tmp_path: Path) -> None:
+    result = cli("run", "-o", "res", *FAST_POLL, gateway=gateway, cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert "SUCCEEDED" in result.out
+    assert "res/result.bin" in result.out
+    assert result.err.startswith("started ")
+
+
+def test_run_of_a_failing_execution_exits_1_and_shows_the_log_tail(
+    gateway: str, tmp_path: Path
+) -> None:
+    result = cli("run", "--input", '{"fail": true}', *FAST_POLL, gateway=gateway, cwd=tmp_path)
+    assert result.code == 1
+    assert "FAILED" in result.out
+    assert "Execution failed" in result.out
+    assert list(tmp_path.iterdir()) == []
+    machine = cli(
+        "run", "--input", '{"fail": true}', "--json", *FAST_POLL, gateway=gateway, cwd=tmp_path
+    )
+    assert machine.code == 1
+    assert machine.json()["execution"]["status"] == "FAILED"
+    assert machine.json()["files"] == []
+
+
+# API and connection errors (exit 3)
+
+
+def test_unknown_execution_is_an_api_error(gateway: str) -> None:
+    result = cli("status", "00000000-0000-4000-8000-000000000000", gateway=gateway)
+    assert result.code == 3
+    result.assert_one_line_error("404")
+    machine = cli("--json", "status", "00000000-0000-4000-8000-000000000000", gateway=gateway)
+    error = json.loads(machine.err)["error"]
+    assert error == {
+        "type": "NotFoundError",
+        "message": error["message"],
+        "exitCode": 3,
+        "statusCode": 404,
+    }
+
+
+def test_a_rejected_token_is_an_api_error_that_never_shows_the_token(gateway: str) -> None:
+    result = cli("list", env=_env(HUB_SERVICE_BASE_URL=gateway, HUB_SERVICE_TOKEN="wrong-tok"))
+    assert result.code == 3
+    result.assert_one_line_error("401")
+    assert "wrong-tok" not in result.err
+
+
+def test_an_unreachable_gateway_is_a_connection_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = cli(
+        "--max-retries", "0", "--base-url", f"http://127.0.0.1:{port}/x", "--token", "t", "list"
+    )
+    assert result.code == 3
+    result.assert_one_line_error("hub-service: error:")
+
+
+# Configuration: flags, env vars, --token-command
+
+
+def test_flags_win_over_environment_variables(gateway: str) -> None:
+    env = _env(HUB_SERVICE_BASE_URL="http://127.0.0.1:9/nowhere", HUB_SERVICE_TOKEN="wrong")
+    result = cli("--base-url", gateway, "list", "--token", TOKEN, "--json", env=env)
+    assert result.code == 0, result.err
+    assert isinstance(result.json(), list)
+
+
+TOKEN_SCRIPT = """\
+import pathlib, sys
+counter = pathlib.Path(sys.argv[1])
+runs = int(counter.read_text()) + 1 if counter.exists() else 1
+counter.write_text(str(runs))
+tokens = sys.argv[2:]
+print(tokens[min(runs, len(tokens)) - 1])
+"""
+
+
+def _token_command(tmp_path: Path, *tokens: str) -> tuple[str, Path]:
+    script = tmp_path / "token.py"
+    script.write_text(TOKEN_SCRIPT)
+    counter = tmp_path / "runs"
+    return f"{sys.executable} {script} {counter} {' '.join(tokens)}", counter
+
+
+def test_token_command_runs_once_for_many_requests(
+    gateway: str, client: HubServiceClient, tmp_path: Path
+) -> None:
+    command, counter = _token_command(tmp_path, TOKEN)
+    execution = client.service_api.start_execution(request={"input": {}})
+    result = cli(
+        "wait", execution.id, *FAST_POLL, "--token-command", command,
+        env=_env(HUB_SERVICE_BASE_URL=gateway),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert counter.read_text() == "1"
+
+
+def test_token_command_is_run_again_after_a_401(gateway: str, tmp_path: Path) -> None:
+    command, counter = _token_command(tmp_path, "expired-token", TOKEN)
+    env = _env(HUB_SERVICE_BASE_URL=gateway, HUB_SERVICE_TOKEN_COMMAND=command)
+    result = cli("--json", "list", env=env)
+    assert result.code == 0, result.err
+    assert counter.read_text() == "2"
+
+
+def test_a_failing_token_command_is_one_clear_line(gateway: str, tmp_path: Path) -> None:
+    script = tmp_path / "fail.py"
+    script.write_text(
+        "import sys\nprint('no credentials configured', file=sys.stderr)\nsys.exit(7)\n"
+    )
+    result = cli(
+        "list", "--token-command", f"{sys.executable} {script}",
+        env=_env(HUB_SERVICE_BASE_URL=gateway),
+    )  # fmt: skip
+    assert result.code == 3
+    result.assert_one_line_error("exited with 7", "no credentials configured")
+    missing = cli(
+        "list", "--token-command", "/nonexistent/get-token",
+        env=_env(HUB_SERVICE_BASE_URL=gateway),
+    )  # fmt: skip
+    assert missing.code == 3
+    missing.assert_one_line_error("not found")
+
+
+# Interrupts and the plain fallback
+
+
+def test_ctrl_c_while_waiting_exits_130_and_names_the_execution(
+    gateway: str, client: HubServiceClient
+) -> None:
+    environment = _env(HUB_SERVICE_BASE_URL=gateway, HUB_SERVICE_TOKEN=TOKEN)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qhub.api.service.cli", "run", "--input", '{"duration": 60}'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        assert first.startswith("started "), first
+        execution_id = first.split()[1]
+        deadline = time.monotonic() + 30
+        while client.service_api.get_status(execution_id).status == "PENDING":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert "Traceback" not in rest
+    assert f"hub-service cancel {execution_id}" in rest.strip().splitlines()[-1]
+    client.service_api.cancel_execution(execution_id)
+
+
+def test_without_rich_the_output_is_plain_text(
+    gateway: str, succeeded: str, tmp_path: Path
+) -> None:
+    shim = tmp_path / "shim" / "rich"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text('raise ImportError("rich is hidden for this test")\n')
+    env = _env(HUB_SERVICE_BASE_URL=gateway, HUB_SERVICE_TOKEN=TOKEN)
+    env["PYTHONPATH"] = os.pathsep.join([str(shim.parent), env.get("PYTHONPATH", "")])
+    status = cli("status", succeeded, env=dict(env))
+    assert status.code == 0, status.err
+    assert textwrap.dedent(status.out).splitlines()[:2] == [
+        f"id           {succeeded}",
+        "status       SUCCEEDED",
+    ]
+    listing = cli("list", env=dict(env))
+    assert listing.out.splitlines()[0].split() == ["ID", "STATUS", "CREATED", "ENDED", "TAGS"]
+
+
+def test_on_a_terminal_waiting_shows_a_spinner_and_downloads_show_progress_bars(
+    gateway: str, tmp_path: Path
+) -> None:
+    # FORCE_COLOR makes rich treat the pipes as a terminal, so the live displays are drawn.
+    env = _env(
+        HUB_SERVICE_BASE_URL=gateway, HUB_SERVICE_TOKEN=TOKEN, FORCE_COLOR="1", COLUMNS="160"
+    )
+    env.pop("NO_COLOR", None)
+    result = cli(
+        "run", "--input", '{"result_size": 200000}', "-o", "res", *FAST_POLL,
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.err)
+    execution_id = drawn.split()[1]
+    assert f"Waiting for {execution_id}" in drawn
+    assert "result.bin" in drawn  # its progress bar
+    assert "200.0/200.0 kB" in drawn
+    assert "Traceback" not in drawn
+    assert (tmp_path / "res" / "result.bin").stat().st_size == 200000
