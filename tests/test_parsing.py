@@ -1,0 +1,386 @@
+"""Tolerant reading of good bodies, and ResponseValidationError for every malformed 2xx body."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from _client_support import BASE, TOKEN, Driver, execution_json
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qhub.api.service import (
+    ApiError,
+    HubServiceClient,
+    LogEntrySeverity,
+    ResponseValidationError,
+    ServiceExecutionStatus,
+    ServiceExecutionType,
+)
+from qhub.api.service.core.api_error import BODY_CAP
+
+
+@pytest.fixture(params=["sync", "async"])
+def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
+    d = Driver(request.param)
+    yield d
+    d.close()
+
+
+def _answer(body: Any, *, status: int = 200, raw: bytes | None = None, ctype: str | None = None):  # type: ignore[no-untyped-def]
+    content = raw if raw is not None else json.dumps(body).encode()
+    headers = {"Content-Type": ctype or "application/json"}
+    return lambda request: httpx.Response(status, content=content, headers=headers)
+
+
+CALLS = {
+    "list": ("get_service_executions", ()),
+    "start": ("start_execution", ()),
+    "status": ("get_status", ("exec-1",)),
+    "result": ("get_result", ("exec-1",)),
+    "logs": ("get_logs", ("exec-1",)),
+}
+
+
+def _call(driver: Driver, client: Any, op: str) -> Any:
+    method, args = CALLS[op]
+    if op == "start":
+        return driver.call(client, method, request={"input": {}})
+    return driver.call(client, method, *args)
+
+
+# Malformed success bodies -----------------------------------------------------------------
+
+GOOD_LINKS = {"status": {"href": "/exec-1"}}
+BAD_EXECUTIONS = [
+    pytest.param([], id="array"),
+    pytest.param("exec-1", id="string"),
+    pytest.param({"createdAt": "x", "status": "RUNNING"}, id="missing-id"),
+    pytest.param({"id": 7, "createdAt": "x", "status": "RUNNING"}, id="id-int"),
+    pytest.param({"id": None, "createdAt": "x", "status": "RUNNING"}, id="id-null"),
+    pytest.param({"id": "e", "status": "RUNNING"}, id="missing-createdAt"),
+    pytest.param({"id": "e", "createdAt": "x"}, id="missing-status"),
+    pytest.param({"id": "e", "createdAt": "x", "status": 3}, id="status-int"),
+    pytest.param({"id": "e", "createdAt": "x", "status": None}, id="status-null"),
+    pytest.param(execution_json(startedAt=5), id="startedAt-number"),
+    pytest.param(execution_json(type=["MANAGED"]), id="type-array"),
+    pytest.param(execution_json(tags="demo"), id="tags-string"),
+    pytest.param(execution_json(serviceId={"id": 1}), id="serviceId-object"),
+]
+
+
+@pytest.mark.parametrize("body", BAD_EXECUTIONS)
+@pytest.mark.parametrize("op", ["start", "status"])
+def test_bad_execution_bodies(driver: Driver, op: str, body: Any) -> None:
+    client = driver.client(_answer(body, status=201 if op == "start" else 200))
+    with pytest.raises(ResponseValidationError) as info:
+        _call(driver, client, op)
+    error = info.value
+    assert error.status_code == (201 if op == "start" else 200)
+    assert error.body == json.dumps(body)
+    assert error.headers is not None and error.headers["content-type"] == "application/json"
+    assert "does not match the API" in str(error)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"items": []}, id="object"),
+        pytest.param([execution_json(), "exec-2"], id="item-string"),
+        pytest.param([execution_json(), {"id": "e2", "status": "RUNNING"}], id="item-missing"),
+        pytest.param(None, id="null"),
+    ],
+)
+def test_bad_execution_lists(driver: Driver, body: Any) -> None:
+    client = driver.client(_answer(body))
+    with pytest.raises(ResponseValidationError) as info:
+        _call(driver, client, "list")
+    if isinstance(body, list):
+        assert "item 1" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param([], id="array"),
+        pytest.param({"_links": "x"}, id="links-string"),
+        pytest.param({"_links": {"status": {}}}, id="link-no-href"),
+        pytest.param({"_links": {"status": {"href": 1}}}, id="href-int"),
+        pytest.param({"_links": {"f.bin": "url"}}, id="file-link-string"),
+        pytest.param({"_embedded": []}, id="embedded-array"),
+        pytest.param({"_embedded": {"status": {"id": "e"}}}, id="embedded-status-partial"),
+        pytest.param({"_embedded": {"status": "SUCCEEDED"}}, id="embedded-status-string"),
+    ],
+)
+def test_bad_result_bodies(driver: Driver, body: Any) -> None:
+    client = driver.client(_answer(body))
+    with pytest.raises(ResponseValidationError):
+        _call(driver, client, "result")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"message": "m"}, id="object"),
+        pytest.param([{"timestamp": "2026-01-01T00:00:00Z"}], id="no-message"),
+        pytest.param([{"message": 1, "timestamp": "2026-01-01T00:00:00Z"}], id="message-int"),
+        pytest.param([{"message": "m"}], id="no-timestamp"),
+        pytest.param([{"message": "m", "timestamp": "yesterday"}], id="timestamp-words"),
+        pytest.param([{"message": "m", "timestamp": 1764072000}], id="timestamp-number"),
+        pytest.param([{"message": "m", "timestamp": "2026-13-45T99:00:00Z"}], id="timestamp-range"),
+        pytest.param(
+            [{"message": "m", "timestamp": "2026-01-01T00:00:00Z", "severity": 3}],
+            id="severity-int",
+        ),
+        pytest.param(["m"], id="item-string"),
+    ],
+)
+def test_bad_log_bodies(driver: Driver, body: Any) -> None:
+    client = driver.client(_answer(body))
+    with pytest.raises(ResponseValidationError):
+        _call(driver, client, "logs")
+
+
+@pytest.mark.parametrize("op", list(CALLS))
+@pytest.mark.parametrize(
+    ("raw", "ctype"),
+    [
+        pytest.param(b"<html><body>502 Bad Gateway</body></html>", "text/html", id="html"),
+        pytest.param(b'{"id": "e", "createdAt":', None, id="truncated-json"),
+        pytest.param(b"\xff\xfe\x00garbage", "application/octet-stream", id="binary"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, None, id="deep-nesting"),
+        pytest.param(b"NaN-ish", None, id="not-json"),
+    ],
+)
+def test_unparseable_success_bodies(driver: Driver, op: str, raw: bytes, ctype: str | None) -> None:
+    client = driver.client(
+        _answer(None, raw=raw, ctype=ctype, status=201 if op == "start" else 200)
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        _call(driver, client, op)
+    error = info.value
+    assert isinstance(error, ApiError)
+    assert not isinstance(error, KeyError | ValueError | TypeError)
+    assert error.status_code in (200, 201)
+    assert isinstance(error.body, str)
+    assert len(error.body) <= BODY_CAP
+
+
+def test_empty_success_body_for_an_object_is_invalid(driver: Driver) -> None:
+    client = driver.client(_answer(None, raw=b""))
+    with pytest.raises(ResponseValidationError, match="empty"):
+        _call(driver, client, "status")
+
+
+def test_invalid_body_kept_capped(driver: Driver) -> None:
+    raw = b"<html>" + b"x" * (3 * BODY_CAP)
+    client = driver.client(_answer(None, raw=raw, ctype="text/html"))
+    with pytest.raises(ResponseValidationError) as info:
+        _call(driver, client, "status")
+    assert len(info.value.body) == BODY_CAP
+    assert info.value.body_truncated
+
+
+# Tolerant reading -------------------------------------------------------------------------
+
+ALL_NULL = {
+    "startedAt": None,
+    "endedAt": None,
+    "type": None,
+    "serviceId": None,
+    "serviceDefinitionId": None,
+    "applicationId": None,
+    "tags": None,
+}
+
+
+def test_explicit_null_for_every_optional_execution_field(driver: Driver) -> None:
+    client = driver.client(_answer(execution_json(**ALL_NULL)))
+    execution = _call(driver, client, "status")
+    assert execution.started_at is None
+    assert execution.type_ is None
+    assert execution.tags is None
+    assert execution.application_id is None
+
+
+def test_explicit_null_in_result_and_logs(driver: Driver) -> None:
+    result_body = {
+        "_links": {"status": None, "f.bin": {"href": "/f", "templated": None, "title": None}},
+        "_embedded": {"status": None},
+    }
+    client = driver.client(_answer(result_body))
+    result = _call(driver, client, "result")
+    assert not result.links.status
+    assert result.links["f.bin"].href == "/f"
+    assert result.links["f.bin"].templated is None
+    assert not result.embedded.status
+    client = driver.client(_answer({"_links": None, "_embedded": None, "energy": None}))
+    result = _call(driver, client, "result")
+    assert not result.links
+    assert not result.embedded
+    assert result["energy"] is None
+    logs = [{"message": "m", "timestamp": "2026-01-01T00:00:00Z", "severity": None}]
+    client = driver.client(_answer(logs))
+    assert _call(driver, client, "logs")[0].severity is None
+
+
+def test_unknown_fields_are_preserved(driver: Driver) -> None:
+    client = driver.client(_answer(execution_json(priority=3, labels={"a": "b"})))
+    execution = _call(driver, client, "status")
+    assert execution["priority"] == 3
+    assert execution.additional_properties == {"priority": 3, "labels": {"a": "b"}}
+    body = {
+        "energy": -1.1,
+        "nested": {"k": [1, 2]},
+        "_links": {"status": {"href": "/e", "x-extra": 1}},
+        "_embedded": {"status": execution_json(extra=True), "other": {"a": 1}},
+    }
+    client = driver.client(_answer(body))
+    result = _call(driver, client, "result")
+    assert result["nested"] == {"k": [1, 2]}
+    assert result.links.status["x-extra"] == 1
+    assert result.embedded["other"] == {"a": 1}
+    assert result.embedded.status["extra"] is True
+    logs = [{"message": "m", "timestamp": "2026-01-01T00:00:00Z", "traceId": "t"}]
+    client = driver.client(_answer(logs))
+    assert _call(driver, client, "logs")[0]["traceId"] == "t"
+
+
+def test_unknown_enum_values_are_kept_raw(driver: Driver) -> None:
+    client = driver.client(_answer(execution_json(status="PAUSED", type="BATCH")))
+    execution = _call(driver, client, "status")
+    assert execution.status == "PAUSED"
+    assert isinstance(execution.status, ServiceExecutionStatus)
+    assert execution.status != ServiceExecutionStatus.UNKNOWN
+    assert execution.status.value == "PAUSED"
+    assert execution.type_ == "BATCH"
+    assert isinstance(execution.type_, ServiceExecutionType)
+    logs = [{"message": "m", "timestamp": "2026-01-01T00:00:00Z", "severity": "CRITICAL"}]
+    client = driver.client(_answer(logs))
+    entry = _call(driver, client, "logs")[0]
+    assert entry.severity == "CRITICAL"
+    assert isinstance(entry.severity, LogEntrySeverity)
+
+
+def test_enums_compare_and_hash_like_their_strings() -> None:
+    terminal = {"SUCCEEDED", "FAILED", "CANCELLED"}
+    assert ServiceExecutionStatus.SUCCEEDED in terminal
+    assert ServiceExecutionStatus("PAUSED") not in terminal
+    assert ServiceExecutionStatus.FAILED == "FAILED"
+    assert f"{ServiceExecutionStatus.RUNNING}" == "RUNNING"
+    assert LogEntrySeverity.WARNING == "WARNING"
+    assert ServiceExecutionType.WORKFLOW == "WORKFLOW"
+
+
+UTC = datetime.UTC
+PLUS1 = datetime.timezone(datetime.timedelta(hours=1))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-25T12:00:01Z", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)),
+        ("2026-11-25T12:00:01+00:00", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)),
+        ("2026-11-25 12:00:01", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)),
+        ("2026-11-25T12:00:01", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)),
+        ("2026-11-25t12:00:01z", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)),
+        ("2026-11-25T12:00:01+01:00", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=PLUS1)),
+        ("2026-11-25T12:00:01+0100", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=PLUS1)),
+        ("2026-11-25T12:00:01+01", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=PLUS1)),
+        ("2026-11-25T12:00:01 +01:00", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=PLUS1)),
+        ("2026-11-25T12:00:01 Z", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)),
+        (
+            "2026-11-25T12:00:01.123456789Z",
+            datetime.datetime(2026, 11, 25, 12, 0, 1, 123456, tzinfo=UTC),
+        ),
+        ("2026-11-25T12:00:01,5Z", datetime.datetime(2026, 11, 25, 12, 0, 1, 500000, tzinfo=UTC)),
+        ("2026-11-25T12:00Z", datetime.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)),
+        ("20261125T120001Z", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)),
+        ("2026-W48-3T12:00:00Z", datetime.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)),
+        ("2026-329T12:00:00Z", datetime.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)),
+        (" 2026-11-25T12:00:01Z ", datetime.datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)),
+    ],
+)
+def test_timestamp_variants(driver: Driver, text: str, expected: datetime.datetime) -> None:
+    client = driver.client(_answer([{"message": "m", "timestamp": text}]))
+    stamp = _call(driver, client, "logs")[0].timestamp
+    assert stamp == expected
+    assert stamp.utcoffset() == expected.utcoffset()
+
+
+# Property: whatever JSON comes back, the caller sees a model or a ResponseValidationError.
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["RUNNING", "2026-01-01T00:00:00Z", "FOO", "/x", ""])
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_keys = st.sampled_from(
+    [
+        "id",
+        "createdAt",
+        "status",
+        "startedAt",
+        "type",
+        "tags",
+        "message",
+        "timestamp",
+        "severity",
+        "_links",
+        "_embedded",
+        "href",
+        "templated",
+        "extra",
+    ]
+)
+_shaped = st.dictionaries(_keys, _json, max_size=8)
+_bodies = st.one_of(
+    _json,
+    _shaped,
+    st.lists(_shaped, max_size=3),
+    st.fixed_dictionaries(
+        {"_links": st.dictionaries(st.text(max_size=4), _shaped, max_size=2), "_embedded": _shaped}
+    ),
+    st.fixed_dictionaries({"_embedded": st.fixed_dictionaries({"status": _shaped})}),
+)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=_bodies, op=st.sampled_from(list(CALLS)))
+def test_any_json_body_gives_a_model_or_a_validation_error(body: Any, op: str) -> None:
+    payload = json.dumps(body).encode()
+    status = 201 if op == "start" else 200
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=payload))
+    with HubServiceClient(
+        base_url=BASE, token=TOKEN, httpx_client=httpx.Client(transport=transport)
+    ) as client:
+        try:
+            result = _call(Driver("sync"), client, op)
+        except ResponseValidationError as error:
+            assert error.status_code == status
+            return
+    if op in ("start", "status"):
+        assert type(result.id) is str and type(result.created_at) is str
+        assert isinstance(result.status, ServiceExecutionStatus)
+    elif op == "list":
+        assert all(type(e.id) is str for e in result)
+    elif op == "logs" and result is not None:
+        assert all(type(e.message) is str and e.timestamp.tzinfo for e in result)
