@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import qhub_service_gen.models as models
 import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
-
-import qhub_service_gen.models as models
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "openapi" / "hub-service.yaml"
