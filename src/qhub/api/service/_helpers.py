@@ -8,6 +8,7 @@ log to each user. These helpers do it once, correctly, using only the public
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import os
 import time
@@ -178,7 +179,9 @@ def _plan_downloads(
     if not overwrite:
         for _, path in plan:
             if path.exists():
-                raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
+                raise FileExistsError(
+                    errno.EEXIST, "already exists (pass overwrite=True to replace it)", str(path)
+                )
     target.mkdir(parents=True, exist_ok=True)
     return plan
 

@@ -215,12 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     start = command("start", "start an execution and print it")
     _add_request_options(start)
 
-    for name, text in (
-        ("status", "show an execution's current status"),
-        ("result", "show an execution's result: the service output and its result files"),
-        ("cancel", "request cancellation of a pending or running execution"),
-    ):
-        command(name, text).add_argument("id", metavar="ID", help="the execution id")
+    command("status", "show an execution's current status").add_argument(
+        "id", metavar="ID", help="the execution id"
+    )
 
     wait = command("wait", "wait until an execution finishes; exit 1 if it FAILED or was CANCELLED")
     wait.add_argument("id", metavar="ID", help="the execution id")
@@ -242,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="pause between reads with --follow (default: 1)",
     )
 
+    command(
+        "result", "show an execution's result: the service output and its result files"
+    ).add_argument("id", metavar="ID", help="the execution id")
+
     download = command("download", "download one result file, or all of them")
     download.add_argument("id", metavar="ID", help="the execution id")
     download.add_argument("file", metavar="FILE", nargs="?", help="one file (default: all)")
@@ -250,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument(
         "--overwrite", action="store_true", help="replace files that already exist"
+    )
+
+    command("cancel", "request cancellation of a pending or running execution").add_argument(
+        "id", metavar="ID", help="the execution id"
     )
 
     run = command("run", "start an execution, wait for it and download its result files")
