@@ -1,0 +1,108 @@
+"""``qhub.api.service.testing``: the context manager and the pytest fixtures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qhub.api.service.mock import FaultConfig, FaultKind, Timing
+from qhub.api.service.testing import mock_gateway, running_mock_gateway
+
+AUTH = {"Authorization": "Bearer t"}
+
+
+def test_running_mock_gateway_yields_a_live_base_url() -> None:
+    with running_mock_gateway(base_path="/acme/vqe/v1", timing=Timing(0, 0)) as url:
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/acme/vqe/v1")
+        created = httpx.post(url + "/", json={"input": {}}, headers=AUTH)
+        assert created.status_code == 201
+        status = httpx.get(f"{url}/{created.json()['id']}", headers=AUTH).json()
+        assert status["status"] == "SUCCEEDED"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/", headers=AUTH)
+
+
+def test_running_mock_gateway_passes_options_through() -> None:
+    faults = FaultConfig(rates={FaultKind.RATE_LIMIT: 1.0})
+    with running_mock_gateway(tokens=["only"], faults=faults) as url:
+        assert httpx.get(url + "/", headers={"Authorization": "Bearer only"}).status_code == 429
+
+
+def test_gateways_run_side_by_side_on_free_ports() -> None:
+    with running_mock_gateway() as first, running_mock_gateway() as second:
+        assert first != second
+        for url in (first, second):
+            assert httpx.get(url + "/", headers=AUTH).json() == []
+
+
+def test_mock_gateway_returns_a_started_gateway() -> None:
+    gateway = mock_gateway(seed=4)
+    try:
+        assert httpx.get(gateway.url + "/", headers=AUTH).status_code == 200
+    finally:
+        gateway.stop()
+
+
+USER_CONFTEST = """
+pytest_plugins = ["qhub.api.service.testing"]
+"""
+
+USER_TESTS = """
+import httpx
+
+from qhub.api.service.mock import FaultConfig, FaultKind
+
+AUTH = {"Authorization": "Bearer t"}
+
+
+def test_fixture_url(hub_service_mock_url):
+    response = httpx.post(hub_service_mock_url + "/", json={"input": {}}, headers=AUTH)
+    assert response.status_code == 201
+
+
+def test_fixture_gateway(hub_service_mock):
+    hub_service_mock.set_faults(FaultConfig(rates={FaultKind.ERROR: 1.0}))
+    assert httpx.get(hub_service_mock.url + "/", headers=AUTH).status_code in {500, 503}
+    assert hub_service_mock.stats()["faults"]["error"] == 1
+
+
+def test_each_test_gets_a_fresh_gateway(hub_service_mock):
+    assert hub_service_mock.stats()["executions_created"] == 0
+"""
+
+
+def test_fixtures_in_a_users_test_suite(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(USER_CONFTEST)
+    (tmp_path / "test_user.py").write_text(USER_TESTS)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+    assert "warning" not in result.stdout.lower()
+
+
+def test_the_plugin_module_imports_neither_starlette_nor_uvicorn() -> None:
+    code = (
+        "import sys, qhub.api.service.testing as t; "
+        "assert hasattr(t, 'hub_service_mock_url'); "
+        "print(sorted(m for m in ('starlette', 'uvicorn') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=Path(__file__).parent,
+    )
+    assert result.stdout.strip() == "[]"
