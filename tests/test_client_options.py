@@ -513,3 +513,18 @@ def test_bad_request_is_a_typed_error(driver: Driver) -> None:
     client = driver.client(lambda request: httpx.Response(400, json={"detail": "bad input"}))
     with pytest.raises(BadRequestError, match="bad input"):
         driver.call(client, "start_execution", request={"input": {}})
+
+
+def test_async_client_runs_on_aiohttp_unless_opted_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    def transport_name() -> str:
+        client = AsyncHubServiceClient(base_url=BASE, token=TOKEN)
+        return type(client.httpx_client._transport).__name__
+
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert "Aiohttp" in transport_name()
+    monkeypatch.setenv("QHUB_SERVICE_NO_AIOHTTP", "1")
+    assert "Aiohttp" not in transport_name()
+    monkeypatch.delenv("QHUB_SERVICE_NO_AIOHTTP")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    assert "Aiohttp" not in transport_name()

@@ -828,11 +828,25 @@ def make_sync_client(core: ClientCore) -> httpx.Client:
     return httpx.Client(timeout=core.client_timeout, follow_redirects=False)
 
 
+def _proxies_configured() -> bool:
+    """Whether proxy environment variables are set: httpx honours them, the aiohttp transport
+    would not, so the async client then stays on httpx's own transport."""
+    from urllib.request import getproxies
+
+    return bool(getproxies())
+
+
 def make_async_client(core: ClientCore) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient``, on aiohttp when ``httpx_aiohttp`` is installed (and not opted out
-    with ``QHUB_SERVICE_NO_AIOHTTP=1``)."""
+    """An ``httpx.AsyncClient``, on aiohttp when ``httpx_aiohttp`` is installed, unless opted out
+    with ``QHUB_SERVICE_NO_AIOHTTP=1`` or proxies are configured in the environment."""
     transport: httpx.AsyncBaseTransport | None = None
-    if os.environ.get(AIOHTTP_OPT_OUT_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}:
+    opted_out = os.environ.get(AIOHTTP_OPT_OUT_ENV, "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
+    if not opted_out and not _proxies_configured():
         from ._aiohttp import make_aiohttp_transport
 
         transport = make_aiohttp_transport()
