@@ -31,6 +31,7 @@ from qhub.api.service.testing import running_mock_gateway
 TOKEN = "e2e-token-abcdef"
 BASE_PATH = "/acme/vqe/v1"
 SMALL = 200_000
+REAL_HOST = httpx.URL(QUICKSTART_BASE).host
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +52,11 @@ class _ToLoopback(httpx.BaseTransport):
         self._inner = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(
-            scheme=self._target.scheme, host=self._target.host, port=self._target.port
-        )
-        request.headers["Host"] = self._target.netloc.decode("ascii")
+        if request.url.host == REAL_HOST:
+            request.url = request.url.copy_with(
+                scheme=self._target.scheme, host=self._target.host, port=self._target.port
+            )
+            request.headers["Host"] = self._target.netloc.decode("ascii")
         return self._inner.handle_request(request)
 
     def close(self) -> None:
@@ -206,3 +208,68 @@ def test_tokens_against_a_gateway_that_checks_them() -> None:
                 assert await client.service_api.get_service_executions() == []
 
         asyncio.run(run())
+
+
+class _AsyncToLoopback(httpx.AsyncBaseTransport):
+    """The async twin of ``_ToLoopback``."""
+
+    def __init__(self, url: str) -> None:
+        self._target = httpx.URL(url)
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == REAL_HOST:
+            request.url = request.url.copy_with(
+                scheme=self._target.scheme, host=self._target.host, port=self._target.port
+            )
+            request.headers["Host"] = self._target.netloc.decode("ascii")
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def readme_facade_examples() -> list[str]:
+    """The python blocks of the README's facade sections (Quickstart up to Layout)."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Quickstart") : text.index("## Layout")]
+    blocks = section.split("```python\n")[1:]
+    return [block.split("```", 1)[0] for block in blocks]
+
+
+def test_readme_examples_run_against_the_mock_gateway(
+    gateway: MockGateway,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import qhub.api.service.client as client_module
+
+    monkeypatch.chdir(tmp_path)
+    patch_sdk_made_client(
+        monkeypatch,
+        lambda core: httpx.Client(transport=_ToLoopback(gateway.url), timeout=core.client_timeout),
+    )
+    monkeypatch.setattr(
+        client_module,
+        "make_async_client",
+        lambda core: httpx.AsyncClient(
+            transport=_AsyncToLoopback(gateway.url), timeout=core.client_timeout
+        ),
+    )
+    examples = readme_facade_examples()
+    assert len(examples) >= 12
+    with HubServiceClient(base_url=gateway.url, token=TOKEN) as service:
+        finished = service.service_api.start_execution(request={"input": {}})
+        running = service.service_api.start_execution(request={"input": {"duration": 600}})
+        for example in examples:
+            namespace: dict[str, Any] = {"service": service, "execution_id": finished.id}
+            if "cancel_execution(execution_id)" in example:
+                namespace["execution_id"] = running.id
+            exec(compile(example, "<README>", "exec"), namespace)
+        assert service.service_api.get_status(running.id).status == "CANCELLED"
+    assert (tmp_path / "result.bin").read_bytes() == expected_bin(finished.id, DEFAULT_RESULT_SIZE)
+    assert "SUCCEEDED" in capsys.readouterr().out
