@@ -78,7 +78,10 @@ def _client(args: argparse.Namespace, env: Mapping[str, str]) -> HubServiceClien
     base_url = _setting(args.base_url, env, ENV_BASE_URL)
     if base_url is None:
         raise UsageError(f"no gateway URL: pass --base-url or set ${ENV_BASE_URL}")
-    parsed = httpx.URL(base_url)
+    try:
+        parsed = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise UsageError(f"--base-url is not a valid URL: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UsageError(f"--base-url must be an http(s) URL, got {base_url!r}")
     token = _token_source(args, env)
