@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import gc
 import json
 import logging
 import os
@@ -65,6 +66,7 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 60.0
 """Seconds; the timeout of an HTTP client the SDK creates itself."""
 MAX_REDIRECTS = 20
+_GC_PAUSE_BYTES = 256 * 1024
 DEFAULT_CHUNK_SIZE = 64 * 1024
 """Bytes per chunk ``get_result_file`` yields unless ``request_options["chunk_size"]`` says."""
 AIOHTTP_OPT_OUT_ENV = "QHUB_SERVICE_NO_AIOHTTP"
@@ -401,13 +403,24 @@ class ClientCore:
             error.args = (redacted,)
 
     def parse(self, response: httpx.Response, content: bytes, parser: Callable[[bytes], T]) -> T:
-        """``parser(content)``; any failure becomes a ``ResponseValidationError``."""
+        """``parser(content)``; any failure becomes a ``ResponseValidationError``.
+
+        A large body is parsed with the cyclic garbage collector paused: building tens of
+        thousands of objects otherwise triggers collection passes that find nothing to free
+        and cost about a third of the time.
+        """
+        pause = len(content) > _GC_PAUSE_BYTES and gc.isenabled()
+        if pause:
+            gc.disable()
         try:
             return parser(content)
         except _Invalid as exc:
             raise self.invalid(response, content, str(exc)) from None
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
             raise self.invalid(response, content, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            if pause:
+                gc.enable()
 
 
 # Parsing ---------------------------------------------------------------------------------------
@@ -444,24 +457,46 @@ _OPTIONAL_EXECUTION_STRINGS = (
 )
 
 
+_NONE_TYPE = type(None)
+_STR_OR_NULL = frozenset({str, _NONE_TYPE})
+_LIST_OR_NULL = frozenset({list, _NONE_TYPE})
+
+
 def check_execution(data: Any) -> None:
-    """Cheap shape check of one ServiceExecution object (types of its fields)."""
+    """Cheap type check of one ServiceExecution object's fields (it runs once per list item)."""
+    if data.__class__ is dict:
+        get = data.get
+        if (
+            get("id").__class__ is str
+            and get("createdAt").__class__ is str
+            and get("status").__class__ is str
+            and get("startedAt").__class__ in _STR_OR_NULL
+            and get("endedAt").__class__ in _STR_OR_NULL
+            and get("type").__class__ in _STR_OR_NULL
+            and get("serviceId").__class__ in _STR_OR_NULL
+            and get("serviceDefinitionId").__class__ in _STR_OR_NULL
+            and get("applicationId").__class__ in _STR_OR_NULL
+            and get("tags").__class__ in _LIST_OR_NULL
+        ):
+            return
+    _explain_execution(data)
+
+
+def _explain_execution(data: Any) -> None:
+    """Raise ``_Invalid`` saying what is wrong with an execution object."""
     if type(data) is not dict:
         raise _Invalid(f"expected an execution object, got {_kind(data)}")
-    get = data.get
-    if type(get("id")) is not str:
-        raise _Invalid("execution 'id' is missing or not a string")
-    if type(get("createdAt")) is not str:
-        raise _Invalid("execution 'createdAt' is missing or not a string")
-    if type(get("status")) is not str:
-        raise _Invalid("execution 'status' is missing or not a string")
+    for key in ("id", "createdAt", "status"):
+        if type(data.get(key)) is not str:
+            raise _Invalid(f"execution {key!r} is missing or not a string")
     for key in _OPTIONAL_EXECUTION_STRINGS:
-        value = get(key)
+        value = data.get(key)
         if value is not None and type(value) is not str:
             raise _Invalid(f"execution {key!r} is {_kind(value)}, expected a string")
-    tags = get("tags")
+    tags = data.get("tags")
     if tags is not None and type(tags) is not list:
         raise _Invalid(f"execution 'tags' is {_kind(tags)}, expected an array")
+    raise _Invalid("execution object has unexpected field types")
 
 
 def parse_execution(content: bytes) -> ServiceExecution:
