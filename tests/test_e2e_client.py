@@ -7,6 +7,7 @@ import asyncio
 import datetime
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -273,3 +274,35 @@ def test_readme_examples_run_against_the_mock_gateway(
         assert service.service_api.get_status(running.id).status == "CANCELLED"
     assert (tmp_path / "result.bin").read_bytes() == expected_bin(finished.id, DEFAULT_RESULT_SIZE)
     assert "SUCCEEDED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("backend", ["sync", "aiohttp", "httpx"])
+def test_token_never_in_debug_logs_on_real_transports(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    secret = "very-secret-token-0123456789"
+    caplog.set_level(logging.DEBUG)
+    if backend == "httpx":
+        monkeypatch.setenv("QHUB_SERVICE_NO_AIOHTTP", "1")
+    with running_mock_gateway(tokens=[secret + "-2"]) as url:
+        handed = iter([secret + "-1"])
+
+        def token() -> str:
+            return next(handed, secret + "-2")
+
+        if backend == "sync":
+            with HubServiceClient(base_url=url, token=token) as client:
+                client.service_api.get_service_executions()
+                with pytest.raises(NotFoundError):
+                    client.service_api.get_status("missing")
+        else:
+
+            async def run() -> None:
+                async with AsyncHubServiceClient(base_url=url, token=token) as client:
+                    await client.service_api.get_service_executions()
+                    with pytest.raises(NotFoundError):
+                        await client.service_api.get_status("missing")
+
+            asyncio.run(run())
+    assert any(r.name == "qhub.api.service" for r in caplog.records)
+    assert secret not in caplog.text
