@@ -165,19 +165,21 @@ def test_lost_response_is_both_ways_over_a_seeded_run(
 SEQUENCE = [("GET", "/"), ("POST", "/"), ("GET", "/missing"), ("GET", "/missing/log")] * 15
 
 
-def run_sequence(config: FaultConfig) -> list[str]:
+def run_sequence(config: FaultConfig) -> tuple[list[str], dict[str, int]]:
     with (
         MockGateway(timing=Timing(0, 0), faults=config) as gw,
         httpx.Client(base_url=gw.url, headers=AUTH, timeout=30) as client,
     ):
-        return [outcome(client, method, path, json={}) for method, path in SEQUENCE]
+        seen = [outcome(client, method, path, json={}) for method, path in SEQUENCE]
+        return seen, gw.stats()["faults"]
 
 
 def test_faults_are_reproducible_by_seed() -> None:
     config = FaultConfig.uniform(0.6, latency=0.001, seed=42)
-    first = run_sequence(config)
-    assert run_sequence(config) == first
-    assert run_sequence(FaultConfig.uniform(0.6, latency=0.001, seed=43)) != first
+    first, counts = run_sequence(config)
+    assert run_sequence(config) == (first, counts)
+    assert run_sequence(FaultConfig.uniform(0.6, latency=0.001, seed=43))[0] != first
+    assert all(counts[kind.value] > 0 for kind in FaultKind), counts
     assert {"200", "201", "404"} <= set(first)
     assert {"429", "dropped", "truncated"} <= set(first)
     assert set(first) & {"500", "503"}

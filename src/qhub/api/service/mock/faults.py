@@ -97,8 +97,11 @@ class FaultConfig:
 
     ``rates`` maps each kind to the probability that a covered request gets it;
     the rates add up to at most 1. ``operations`` limits faults to those
-    operation ids (all operations when ``None``); ``limit`` caps the total number
-    of faults injected.
+    operation ids (all operations when ``None``); ``limit`` caps the number of
+    faults drawn (one that cannot apply, like ``truncate`` on an empty 204 body,
+    still counts). ``latency`` is in seconds; ``retry_after`` is the
+    ``Retry-After`` of 429 and 503 answers; ``error_statuses`` are the 5xx
+    codes of ``error`` faults.
     """
 
     rates: Mapping[FaultKind, float] = field(default_factory=dict)
