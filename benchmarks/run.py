@@ -379,6 +379,10 @@ def _start_server(sizes: Sizes) -> tuple[subprocess.Popen[str], str]:
     return server, f"http://127.0.0.1:{int(line.split()[1])}{PREFIX}"
 
 
+_CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+"""Children write and use bytecode caches, as an installed (compiled) package does."""
+
+
 def _run_child(workload: str, side: str, base_url: str, sizes: Sizes) -> dict[str, Any]:
     if workload == "W6":
         argv = [sys.executable, "-c", _IMPORT_SNIPPET.format(statement=IMPORT_STATEMENTS[side])]
@@ -394,7 +398,9 @@ def _run_child(workload: str, side: str, base_url: str, sizes: Sizes) -> dict[st
             "--sizes",
             json.dumps(asdict(sizes)),
         ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=900, cwd=ROOT, env=_CHILD_ENV
+    )
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         return {"error": tail[:300]}

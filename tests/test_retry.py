@@ -503,7 +503,7 @@ async def test_no_delay_switch_skips_real_sleeping_async(
     async def fake_sleep(delay: float) -> None:
         real_sleeps.append(delay)
 
-    monkeypatch.setattr(_retry.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
     monkeypatch.setenv(NO_DELAY_ENV, "1" if no_delay else "0")
     script = Script(503, 503, 200)
     transport = AsyncRetryTransport(httpx.MockTransport(script), RetryPolicy(initial_delay=0.01))

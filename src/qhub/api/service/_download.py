@@ -42,7 +42,6 @@ destination path at a time.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import hashlib
 import inspect
@@ -610,6 +609,8 @@ async def adownload_to_path(
     max_resumes: int = 5,
 ) -> Path:
     """The async twin of `download_to_path` (file writes are local and synchronous)."""
+    import asyncio  # lazy: sync users never load asyncio
+
     _check_options(chunk_size, max_resumes)
     target = _target(path)
     template = _template(request)

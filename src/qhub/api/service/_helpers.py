@@ -7,7 +7,6 @@ log to each user. These helpers do it once, correctly, using only the public
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import inspect
 import os
@@ -477,6 +476,8 @@ async def _wait_async(
     request_options: RequestOptions | None,
     last: ServiceExecution | None = None,
 ) -> ServiceExecution:
+    import asyncio  # lazy: sync users never load asyncio
+
     _check_id(id)
     _check_intervals(timeout, poll_interval, max_poll_interval)
     interval = poll_interval
@@ -608,6 +609,8 @@ class _AsyncHelpers:
         Returns:
             The written paths, in the order the envelope lists them.
         """
+        import asyncio  # lazy: sync users never load asyncio
+
         _check_id(id)
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
@@ -667,6 +670,8 @@ class _AsyncHelpers:
 async def _follow_async(
     api: _AsyncCalls, id: str, poll_interval: float, request_options: RequestOptions | None
 ) -> AsyncIterator[LogEntry]:
+    import asyncio  # lazy: sync users never load asyncio
+
     seen = 0
     while True:
         execution = await api.get_status(id, request_options=request_options)

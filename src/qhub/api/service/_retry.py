@@ -34,7 +34,6 @@ Testing switch: set ``QHUB_SERVICE_RETRY_NO_DELAY=1`` in the environment before 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import email.utils
 import logging
@@ -315,6 +314,8 @@ async def _async_sleep(policy: RetryPolicy, delay: float, budget: _Budget) -> No
     elif policy.sleep is not None:
         policy.sleep(delay)
     elif not policy.no_delay and delay > 0:
+        import asyncio  # lazy: sync users never load asyncio
+
         await asyncio.sleep(delay)
     budget.record(delay, time.monotonic() - began)
 
