@@ -75,8 +75,10 @@ def test_each_test_gets_a_fresh_gateway(hub_service_mock):
 """
 
 
-def test_fixtures_in_a_users_test_suite(tmp_path: Path) -> None:
-    (tmp_path / "conftest.py").write_text(USER_CONFTEST)
+@pytest.mark.parametrize("conftest", [None, USER_CONFTEST], ids=["autoloaded", "pytest_plugins"])
+def test_fixtures_in_a_users_test_suite(tmp_path: Path, conftest: str | None) -> None:
+    if conftest is not None:
+        (tmp_path / "conftest.py").write_text(conftest)
     (tmp_path / "test_user.py").write_text(USER_TESTS)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
