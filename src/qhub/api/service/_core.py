@@ -228,6 +228,9 @@ class ClientCore:
         self.auth = TokenAuth(token, async_token=async_token, base_url=self.base_url)
         self.headers: dict[str, str] = {"User-Agent": user_agent()}
         self.headers.update(check_headers(headers, "headers"))
+        self.request_headers: dict[str, str] | None = self.headers if injected else None
+        """Headers merged into every request: only for an injected client. A client the SDK
+        creates carries ``headers`` as its defaults, which is cheaper per request."""
         given_timeout = None if timeout is None else to_timeout(timeout, "timeout")
         self.client_timeout = given_timeout or httpx.Timeout(DEFAULT_TIMEOUT)
         """Timeout of a client the SDK creates."""
@@ -248,7 +251,7 @@ class ClientCore:
         options: RequestOptions | None,
     ) -> httpx.Request:
         """An ``httpx.Request`` from a generated ``_get_kwargs`` result, under ``base_url``."""
-        headers = self.headers
+        headers = self.request_headers
         extra = kwargs.get("headers")
         timeout = self.timeout
         extensions: dict[str, Any] | None = None
@@ -274,7 +277,7 @@ class ClientCore:
                     else (check_headers(additional, "additional_headers"))
                 )
         if extra:
-            headers = {**headers, **extra}
+            headers = {**headers, **extra} if headers else extra
         body = kwargs.get("json")
         return client.build_request(
             kwargs["method"],
@@ -860,7 +863,7 @@ class AsyncIO:
 
 
 def make_sync_client(core: ClientCore) -> httpx.Client:
-    return httpx.Client(timeout=core.client_timeout, follow_redirects=False)
+    return httpx.Client(timeout=core.client_timeout, follow_redirects=False, headers=core.headers)
 
 
 def _proxies_configured() -> bool:
@@ -886,5 +889,8 @@ def make_async_client(core: ClientCore) -> httpx.AsyncClient:
 
         transport = make_aiohttp_transport()
     return httpx.AsyncClient(
-        timeout=core.client_timeout, follow_redirects=False, transport=transport
+        timeout=core.client_timeout,
+        follow_redirects=False,
+        transport=transport,
+        headers=core.headers,
     )
