@@ -841,3 +841,60 @@ def test_interrupted_downloads_always_end_byte_identical(
     asyncio.run(save(mode, FileServer(CONTENT, faults=faults), target, max_resumes=len(faults)))
     assert sha(target.read_bytes()) == sha(CONTENT)
     assert leftovers(directory) == ["result.bin"]
+
+
+# --- chunk sizes --------------------------------------------------------------------------------
+
+
+class _Pieces(httpx.SyncByteStream):
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.pieces
+
+
+def _stream(pieces: list[bytes], chunk_size: int | None) -> list[bytes]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        length = str(sum(map(len, pieces)))
+        return httpx.Response(200, headers={"Content-Length": length}, stream=_Pieces(pieces))
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    return list(
+        iter_result_file(
+            client,
+            client.build_request("GET", URL),
+            chunk_size=chunk_size,
+            raise_for_status=raise_for_status,
+            make_incomplete_error=Incomplete,
+        )
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(st.binary(min_size=1, max_size=300), max_size=12),
+    chunk_size=st.integers(min_value=1, max_value=400),
+)
+def test_a_chunk_size_gives_exact_chunks_from_any_pieces(
+    pieces: list[bytes], chunk_size: int
+) -> None:
+    chunks = _stream(pieces, chunk_size)
+    assert b"".join(chunks) == b"".join(pieces)
+    assert all(type(chunk) is bytes for chunk in chunks)
+    assert all(len(chunk) == chunk_size for chunk in chunks[:-1])
+    assert all(0 < len(chunk) <= chunk_size for chunk in chunks)
+
+
+def test_without_a_chunk_size_pieces_are_passed_on_as_they_arrive() -> None:
+    pieces = [b"a" * 10, b"b" * 64 * 1024, b"c" * 3]
+    chunks = _stream(pieces, None)
+    assert chunks == pieces
+    assert all(chunk is piece for chunk, piece in zip(chunks, pieces, strict=True))
+
+
+def test_without_a_chunk_size_no_chunk_is_over_64_kib() -> None:
+    big = bytes(range(256)) * 1024  # 256 KiB + a remainder below
+    chunks = _stream([big + b"tail"], None)
+    assert b"".join(chunks) == big + b"tail"
+    assert [len(chunk) for chunk in chunks] == [64 * 1024] * 4 + [4]

@@ -68,7 +68,9 @@ DEFAULT_TIMEOUT = 60.0
 MAX_REDIRECTS = 20
 _GC_PAUSE_BYTES = 256 * 1024
 DEFAULT_CHUNK_SIZE = 64 * 1024
-"""Bytes per chunk ``get_result_file`` yields unless ``request_options["chunk_size"]`` says."""
+"""Bytes per write of ``download_result_file`` unless ``request_options["chunk_size"]`` says.
+``get_result_file`` hands chunks over as they arrive (at most 64 KiB each, never copied) unless
+a ``chunk_size`` asks for exact chunks."""
 AIOHTTP_OPT_OUT_ENV = "QHUB_SERVICE_NO_AIOHTTP"
 """Set to 1 to make ``AsyncHubServiceClient`` use httpx's own transport even with aiohttp."""
 LOGGER_NAME = "qhub.api.service"
@@ -737,7 +739,7 @@ class SyncIO:
         chunks = iter_result_file(
             cast(httpx.Client, self),
             request,
-            chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+            chunk_size=chunk_size,
             raise_for_status=self.raise_for_status,
             make_incomplete_error=self.core.incomplete_error_factory(request),
         )
@@ -831,7 +833,7 @@ class AsyncIO:
         chunks = aiter_result_file(
             cast(httpx.AsyncClient, self),
             request,
-            chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+            chunk_size=chunk_size,
             raise_for_status=self.raise_for_status,
             make_incomplete_error=self.core.incomplete_error_factory(request),
         )

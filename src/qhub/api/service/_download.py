@@ -8,17 +8,19 @@
 | `adownload_to_path(client, request, path, ...)` | the async twin |
 | `partial_path(path)` | the temp file a download to ``path`` writes (``.<name>.part``) |
 
-All four take keyword arguments ``chunk_size`` (bytes per chunk), ``raise_for_status`` (called
-with a non-2xx response; must raise — the async variants also accept a coroutine function),
-``make_incomplete_error(delivered, expected)`` (builds the exception for a body that cannot be
-completed) and ``max_resumes`` (resumes in a row that may bring no new byte; default 5).
+All four take keyword arguments ``chunk_size`` (bytes per chunk; None: as they arrive),
+``raise_for_status`` (called with a non-2xx response; must raise — the async variants also
+accept a coroutine function), ``make_incomplete_error(delivered, expected)`` (builds the
+exception for a body that cannot be completed) and ``max_resumes`` (resumes in a row that may
+bring no new byte; default 5).
 
 How a download stays correct:
 
 * The request asks for ``Accept-Encoding: identity`` so byte offsets mean file offsets, and is
   marked with `STREAM_EXTENSION` so the retry transport hands the body over unread: the first
   chunk is yielded while the rest is still on the wire. Chunks are ``chunk_size`` bytes except
-  the last one and the one flushed where a connection dropped (arrived bytes are never lost).
+  the last one and the one flushed where a connection dropped (arrived bytes are never lost);
+  with ``chunk_size=None`` pieces are passed on as they arrive, uncopied, at most 64 KiB each.
 * When the connection drops mid-body (`httpx.ReadError`, `httpx.RemoteProtocolError`,
   `httpx.ReadTimeout`) or the body ends before its ``Content-Length``, the download goes on with
   ``Range: bytes=N-`` and, when the first response had a strong ``ETag``, ``If-Range: <etag>``.
@@ -272,31 +274,71 @@ class _Resume:
 
 class _Chunker:
     """Cuts bytes into ``size`` chunks; what is buffered when a body ends or drops is flushed,
-    so a drop never discards bytes that already arrived."""
+    so a drop never discards bytes that already arrived.
+
+    Each byte is copied at most once: a piece of exactly ``size`` bytes is passed on as is, and
+    a chunk made of several pieces is joined from views of them.
+    """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._buffer = bytearray()
+        self._parts: list[bytes | memoryview] = []
+        self._held = 0
 
     def push(self, data: bytes) -> list[bytes]:
-        size, buffer = self._size, self._buffer
-        if not buffer and len(data) >= size:
-            cut = len(data) - len(data) % size
-            chunks = [data[i : i + size] for i in range(0, cut, size)]
-            buffer += data[cut:]
-            return chunks
-        buffer += data
-        if len(buffer) < size:
+        size, held, length = self._size, self._held, len(data)
+        if not held and length == size:
+            return [data]
+        if held + length < size:
+            self._parts.append(data)
+            self._held = held + length
             return []
-        cut = len(buffer) - len(buffer) % size
-        chunks = [bytes(buffer[i : i + size]) for i in range(0, cut, size)]
-        del buffer[:cut]
+        view = memoryview(data)
+        chunks: list[bytes] = []
+        start = 0
+        if held:
+            start = size - held
+            self._parts.append(view[:start])
+            chunks.append(b"".join(self._parts))
+            self._parts = []
+        while length - start >= size:
+            chunks.append(bytes(view[start : start + size]))
+            start += size
+        self._held = length - start
+        if self._held:
+            self._parts.append(view[start:])
         return chunks
 
     def flush(self) -> bytes:
-        data = bytes(self._buffer)
-        self._buffer.clear()
+        data = b"".join(self._parts)
+        self._parts = []
+        self._held = 0
         return data
+
+
+class _AsArrived:
+    """Passes pieces on as they arrive (no copy), splitting only those over ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+
+    def push(self, data: bytes) -> list[bytes]:
+        limit = self._limit
+        if len(data) <= limit:
+            return [data]
+        view = memoryview(data)
+        return [bytes(view[i : i + limit]) for i in range(0, len(data), limit)]
+
+    def flush(self) -> bytes:
+        return b""
+
+
+AS_ARRIVED_LIMIT = 64 * 1024
+"""Largest chunk handed over when no ``chunk_size`` is asked for."""
+
+
+def _chunker(chunk_size: int | None) -> _Chunker | _AsArrived:
+    return _AsArrived(AS_ARRIVED_LIMIT) if chunk_size is None else _Chunker(chunk_size)
 
 
 def _template(request: httpx.Request) -> httpx.Request:
@@ -309,8 +351,10 @@ def _template(request: httpx.Request) -> httpx.Request:
     return httpx.Request(request.method, request.url, headers=headers, extensions=extensions)
 
 
-def _check_options(chunk_size: int, max_resumes: int) -> None:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
+def _check_options(chunk_size: int | None, max_resumes: int) -> None:
+    if chunk_size is None:
+        pass
+    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     if isinstance(max_resumes, bool) or not isinstance(max_resumes, int) or max_resumes < 0:
         raise ValueError(f"max_resumes must be an int >= 0, got {max_resumes!r}")
@@ -319,7 +363,7 @@ def _check_options(chunk_size: int, max_resumes: int) -> None:
 def _events(
     client: httpx.Client,
     state: _Resume,
-    chunk_size: int,
+    chunk_size: int | None,
     raise_for_status: RaiseForStatus,
 ) -> Generator[bytes | _Start, None, None]:
     while True:
@@ -336,7 +380,7 @@ def _events(
                 continue
             yield state.start_event()
             pieces = response.iter_bytes() if state.decoded else response.iter_raw()
-            chunker = _Chunker(chunk_size)
+            chunker = _chunker(chunk_size)
             drop: Exception | None = None
             while True:
                 try:
@@ -363,7 +407,7 @@ def _events(
 async def _aevents(
     client: httpx.AsyncClient,
     state: _Resume,
-    chunk_size: int,
+    chunk_size: int | None,
     raise_for_status: AsyncRaiseForStatus,
 ) -> AsyncGenerator[bytes | _Start, None]:
     while True:
@@ -382,7 +426,7 @@ async def _aevents(
                 continue
             yield state.start_event()
             pieces = response.aiter_bytes() if state.decoded else response.aiter_raw()
-            chunker = _Chunker(chunk_size)
+            chunker = _chunker(chunk_size)
             drop: Exception | None = None
             while True:
                 try:
@@ -411,7 +455,7 @@ def iter_result_file(
     client: httpx.Client,
     request: httpx.Request,
     *,
-    chunk_size: int,
+    chunk_size: int | None,
     raise_for_status: RaiseForStatus,
     make_incomplete_error: MakeIncompleteError,
     max_resumes: int = 5,
@@ -440,7 +484,7 @@ async def aiter_result_file(
     client: httpx.AsyncClient,
     request: httpx.Request,
     *,
-    chunk_size: int,
+    chunk_size: int | None,
     raise_for_status: AsyncRaiseForStatus,
     make_incomplete_error: MakeIncompleteError,
     max_resumes: int = 5,
@@ -562,7 +606,7 @@ def download_to_path(
     request: httpx.Request,
     path: str | os.PathLike[str],
     *,
-    chunk_size: int,
+    chunk_size: int | None,
     raise_for_status: RaiseForStatus,
     make_incomplete_error: MakeIncompleteError,
     max_resumes: int = 5,
@@ -603,7 +647,7 @@ async def adownload_to_path(
     request: httpx.Request,
     path: str | os.PathLike[str],
     *,
-    chunk_size: int,
+    chunk_size: int | None,
     raise_for_status: AsyncRaiseForStatus,
     make_incomplete_error: MakeIncompleteError,
     max_resumes: int = 5,
