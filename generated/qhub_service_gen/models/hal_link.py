@@ -163,6 +163,15 @@ class HalLink:
         return hal_link
 
     @property
+    def type(self) -> None | str | Unset:
+        """``type_`` under its documented name ``type``."""
+        return self.type_
+
+    @type.setter
+    def type(self, value: None | str | Unset) -> None:
+        self.type_ = value
+
+    @property
     def additional_keys(self) -> list[str]:
         return list(self.additional_properties.keys())
 

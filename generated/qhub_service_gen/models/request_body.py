@@ -74,6 +74,15 @@ class RequestBody:
         return request_body
 
     @property
+    def input(self) -> Any | Unset:
+        """``input_`` under its documented name ``input``."""
+        return self.input_
+
+    @input.setter
+    def input(self, value: Any | Unset) -> None:
+        self.input_ = value
+
+    @property
     def additional_keys(self) -> list[str]:
         return list(self.additional_properties.keys())
 

@@ -211,6 +211,15 @@ class ServiceExecution:
         return service_execution
 
     @property
+    def type(self) -> None | ServiceExecutionType | Unset:
+        """``type_`` under its documented name ``type``."""
+        return self.type_
+
+    @type.setter
+    def type(self, value: None | ServiceExecutionType | Unset) -> None:
+        self.type_ = value
+
+    @property
     def additional_keys(self) -> list[str]:
         return list(self.additional_properties.keys())
 
