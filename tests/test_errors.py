@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -293,3 +293,36 @@ def test_hierarchy() -> None:
     error = ApiError(status_code=500, body={"detail": "x"})
     assert error.status_code == 500
     assert "x" in str(error)
+
+
+def _failing_call(kind: str) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if kind == "timeout":
+            raise httpx.ReadTimeout("read timed out", request=request)
+        if kind == "connection":
+            raise httpx.ConnectError("refused", request=request)
+        if kind == "status":
+            return httpx.Response(500, json={"detail": "broken"})
+        return httpx.Response(200, json={"id": 5})
+
+    return handler
+
+
+@pytest.mark.parametrize("kind", ["timeout", "connection", "status", "validation"])
+def test_no_error_keeps_the_token(driver: Driver, kind: str) -> None:
+    client = driver.client(_failing_call(kind), max_retries=1)
+    with pytest.raises(ApiError) as info:
+        driver.call(client, "get_status", "e")
+    error = info.value
+    secret = TOKEN.encode()
+    assert secret not in pickle.dumps(error)
+    for text in (str(error), repr(error), repr(error.__dict__), repr(error.args)):
+        assert TOKEN not in text
+    clone = pickle.loads(pickle.dumps(error))
+    assert TOKEN not in repr(clone.__dict__)
+    if kind == "timeout":
+        assert "authorization" not in error.request.headers
+        assert error.request.url.path == "/acme/vqe/v1/e"
+        assert "authorization" not in clone.request.headers
+    if isinstance(error.__cause__, httpx.RequestError):
+        assert "authorization" not in error.__cause__.request.headers

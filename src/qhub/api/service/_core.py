@@ -54,6 +54,8 @@ from .core.api_error import (
     decode_body,
     describe_request,
     request_path,
+    safe_request,
+    strip_credentials,
 )
 from .core.request_options import RequestOptions
 from .environment import HubServiceClientEnvironment
@@ -340,14 +342,25 @@ class ClientCore:
         return error
 
     def connection_error(self, exc: httpx.RequestError, request: httpx.Request) -> ApiError:
-        """``APITimeoutError`` for a timeout, else ``APIConnectionError``."""
+        """``APITimeoutError`` for a timeout, else ``APIConnectionError``.
+
+        The failed request (also reachable as ``exc.request`` from the error's ``__cause__``)
+        loses its credential headers; an ``APITimeoutError``'s ``request`` is a copy without them.
+        """
+        strip_credentials(request)
+        try:
+            failed = exc.request
+        except RuntimeError:
+            failed = request
+        if failed is not request:
+            strip_credentials(failed)
         method, url = describe_request(request)
         where = f"{method} {request_path(request)}"
         if isinstance(exc, httpx.TimeoutException):
             error: ApiError = APITimeoutError(
                 f"{where}: timed out ({type(exc).__name__})", method=method, url=url
             )
-            error.request = request  # type: ignore[attr-defined]
+            error.request = safe_request(request)  # type: ignore[attr-defined]
         else:
             detail = str(exc) or type(exc).__name__
             error = APIConnectionError(

@@ -25,6 +25,8 @@ import httpx
 BODY_CAP = 64 * 1024
 """Bytes of an error body that are read and kept; the rest is discarded unread."""
 
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
 _DETAIL_CHARS = 200
 
 
@@ -195,6 +197,31 @@ def request_path(request: httpx.Request) -> str:
     return request.url.raw_path.split(b"?", 1)[0].decode("ascii", errors="replace")
 
 
+def strip_credentials(request: httpx.Request) -> None:
+    """Remove ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` from a request that failed.
+
+    The ``httpx`` exception an error is chained to (``__cause__``) holds the request it failed
+    on; once the call is over nothing sends that request again, so it loses its credentials.
+    """
+    headers = request.headers
+    for name in _CREDENTIAL_HEADERS:
+        if name in headers:
+            del headers[name]
+
+
+def safe_request(request: httpx.Request) -> httpx.Request:
+    """A body-less copy of ``request`` without credential headers or user info, for an error."""
+    url = request.url
+    if url.userinfo:
+        url = url.copy_with(username=None, password=None)
+    headers = [
+        (name, value)
+        for name, value in request.headers.multi_items()
+        if name.lower() not in _CREDENTIAL_HEADERS
+    ]
+    return httpx.Request(request.method, url, headers=headers)
+
+
 def describe_request(request: httpx.Request | None) -> tuple[str | None, str | None]:
     """Method and URL of a request for messages: no query, no user info, no headers."""
     if request is None:
@@ -256,5 +283,7 @@ __all__ = [
     "UnprocessableEntityError",
     "decode_body",
     "describe_request",
+    "safe_request",
     "status_error_class",
+    "strip_credentials",
 ]
