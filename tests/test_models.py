@@ -1,7 +1,16 @@
-"""Public model types keep the documented Python names, even where the generator renames."""
+"""Public model types keep the documented Python names, even where the generator renames, and
+every public name and model method is documented."""
 
 from __future__ import annotations
 
+import enum
+import inspect
+from typing import Any
+
+import attrs
+import pytest
+
+import qhub.api.service as sdk
 from qhub.api.service import HalLink, ServiceExecution, ServiceExecutionType
 
 
@@ -28,3 +37,62 @@ def test_absent_type_is_falsy_and_null_type_is_none() -> None:
         {"id": "e1", "createdAt": "t", "status": "PENDING", "type": None}
     )
     assert null.type is None
+
+
+def _exported(predicate: Any) -> list[str]:
+    return sorted(name for name in sdk.__all__ if predicate(getattr(sdk, name)))
+
+
+@pytest.mark.parametrize(
+    "name", _exported(lambda obj: inspect.isclass(obj) or inspect.isfunction(obj))
+)
+def test_every_exported_class_and_function_has_a_docstring(name: str) -> None:
+    obj = getattr(sdk, name)
+    assert vars(obj).get("__doc__") if inspect.isclass(obj) else obj.__doc__, name
+    assert inspect.getdoc(obj), name
+
+
+# The mapping protocol of additional properties and the enums' str() are public too.
+_PUBLIC_DUNDERS = {"__getitem__", "__setitem__", "__delitem__", "__contains__", "__str__"}
+
+
+def _methods(cls: type) -> list[tuple[str, Any]]:
+    found = []
+    for attr, value in vars(cls).items():
+        if attr.startswith("_") and attr not in _PUBLIC_DUNDERS:
+            continue
+        if isinstance(value, classmethod | staticmethod):
+            found.append((attr, value.__func__))
+        elif isinstance(value, property):
+            found.append((attr, value.fget))
+            if value.fset is not None:
+                found.append((f"{attr}.setter", value.fset))
+        elif inspect.isfunction(value):
+            found.append((attr, value))
+    return found
+
+
+_MODELS = _exported(
+    lambda obj: inspect.isclass(obj) and obj.__module__.startswith("qhub_service_gen.models.")
+)
+
+
+def test_the_models_are_all_found() -> None:
+    assert {"ServiceExecution", "ResultResponse", "ServiceExecutionStatus"} <= set(_MODELS)
+    classes = [getattr(sdk, name) for name in _MODELS]
+    assert all(attrs.has(cls) or issubclass(cls, enum.Enum) for cls in classes)
+
+
+@pytest.mark.parametrize("name", _MODELS)
+def test_every_public_model_method_has_a_docstring(name: str) -> None:
+    methods = _methods(getattr(sdk, name))
+    assert methods, name
+    undocumented = [attr for attr, func in methods if not (func.__doc__ or "").strip()]
+    assert undocumented == [], name
+
+
+@pytest.mark.parametrize("name", _exported(lambda obj: inspect.isclass(obj) and not attrs.has(obj)))
+def test_every_public_method_of_other_exported_classes_has_a_docstring(name: str) -> None:
+    methods = [(a, f) for a, f in _methods(getattr(sdk, name)) if not a.startswith("_")]
+    undocumented = [attr for attr, func in methods if not (func.__doc__ or "").strip()]
+    assert undocumented == [], name

@@ -40,6 +40,7 @@ class LogEntry:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object under wire names; unset fields left out, additional properties kept."""
         message = self.message
 
         timestamp = self.timestamp.isoformat()
@@ -67,6 +68,11 @@ class LogEntry:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Build an instance from a decoded JSON object keyed by wire names.
+
+        Absent optional keys become ``UNSET``; keys the schema does not declare are kept as
+        additional properties. A missing required key raises ``KeyError``.
+        """
         if src_dict.__class__ is not dict:
             src_dict = dict(src_dict)
         _src_get = src_dict.get
@@ -109,16 +115,21 @@ class LogEntry:
 
     @property
     def additional_keys(self) -> list[str]:
+        """The keys the schema does not declare, in arrival order."""
         return list(self.additional_properties.keys())
 
     def __getitem__(self, key: str) -> Any:
+        """The additional property ``key`` (``KeyError`` if absent); fields are attributes."""
         return self.additional_properties[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
+        """Set the additional property ``key``."""
         self.additional_properties[key] = value
 
     def __delitem__(self, key: str) -> None:
+        """Remove the additional property ``key`` (``KeyError`` if absent)."""
         del self.additional_properties[key]
 
     def __contains__(self, key: str) -> bool:
+        """Whether ``key`` is an additional property (declared fields are not)."""
         return key in self.additional_properties

@@ -3,6 +3,11 @@ from typing import Any, ClassVar
 
 
 class LogEntrySeverity(StrEnum):
+    """Severity of a log entry.
+
+    A value added to the API later is kept as a pseudo-member equal to its raw string.
+    """
+
     # Typed for the models' fast path: a known value is looked up here, not via the enum call.
     _value2member_map_: ClassVar[dict[object, "LogEntrySeverity"]]
 
@@ -13,6 +18,7 @@ class LogEntrySeverity(StrEnum):
     WARNING = "WARNING"
 
     def __str__(self) -> str:
+        """The raw value (``str(member) == member.value``), for known and kept values alike."""
         return str(self.value)
 
     @classmethod

@@ -3,6 +3,13 @@ from typing import Any, ClassVar
 
 
 class ServiceExecutionStatus(StrEnum):
+    """Lifecycle state. PENDING, then RUNNING, then one of the terminal states
+    SUCCEEDED, FAILED or CANCELLED; a pending execution may be cancelled directly.
+    UNKNOWN covers states the server has not yet resolved.
+
+    A value added to the API later is kept as a pseudo-member equal to its raw string.
+    """
+
     # Typed for the models' fast path: a known value is looked up here, not via the enum call.
     _value2member_map_: ClassVar[dict[object, "ServiceExecutionStatus"]]
 
@@ -14,6 +21,7 @@ class ServiceExecutionStatus(StrEnum):
     UNKNOWN = "UNKNOWN"
 
     def __str__(self) -> str:
+        """The raw value (``str(member) == member.value``), for known and kept values alike."""
         return str(self.value)
 
     @classmethod

@@ -3,6 +3,11 @@ from typing import Any, ClassVar
 
 
 class ServiceExecutionType(StrEnum):
+    """How the service is run.
+
+    A value added to the API later is kept as a pseudo-member equal to its raw string.
+    """
+
     # Typed for the models' fast path: a known value is looked up here, not via the enum call.
     _value2member_map_: ClassVar[dict[object, "ServiceExecutionType"]]
 
@@ -10,6 +15,7 @@ class ServiceExecutionType(StrEnum):
     WORKFLOW = "WORKFLOW"
 
     def __str__(self) -> str:
+        """The raw value (``str(member) == member.value``), for known and kept values alike."""
         return str(self.value)
 
     @classmethod
