@@ -342,6 +342,34 @@ def test_redirect_307_keeps_method_and_body(driver: Driver) -> None:
     assert seen[0].headers["Idempotency-Key"] == seen[1].headers["Idempotency-Key"]
 
 
+@pytest.mark.parametrize(
+    "location",
+    ["javascript:alert(1)", "mailto:ops@example.com", "data:text/plain,hi", "http:", "http://[::1"],
+)
+@pytest.mark.parametrize("follow", [True, False])
+@pytest.mark.parametrize("operation", ["get_status", "get_result_file"])
+def test_redirect_to_an_unusable_location_is_a_status_error(
+    driver: Driver, location: str, follow: bool, operation: str
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"Location": location})
+
+    client = driver.client(handler, follow_redirects=follow)
+    with pytest.raises(APIStatusError) as info:
+        if operation == "get_status":
+            driver.call(client, "get_status", "x")
+        else:
+            driver.file(client, "x", "out.bin")
+    assert info.value.status_code == 302
+    assert info.value.headers is not None
+    assert info.value.headers["location"] == location
+    assert "302" in str(info.value)
+    assert len(seen) == 1
+
+
 def test_redirect_loop_is_bounded(driver: Driver) -> None:
     seen: list[httpx.Request] = []
 

@@ -305,9 +305,9 @@ class ClientCore:
         location = response.headers["Location"]
         try:
             url = request.url.join(location)
-        except httpx.InvalidURL:
+        except (httpx.InvalidURL, ValueError):
             raise self.status_error(response, b"", False) from None
-        if url.scheme not in ("http", "https"):
+        if url.scheme not in ("http", "https") or not url.host:
             raise self.status_error(response, b"", False)
         method = request.method
         status = response.status_code
@@ -683,17 +683,49 @@ def _restream(response: httpx.Response) -> httpx.Response:
     )
 
 
+_REDIRECT_FAILURES = (httpx.InvalidURL, httpx.RemoteProtocolError, ValueError)
+"""What ``httpx.Client.send`` raises for a 3xx whose ``Location`` it cannot make a URL of."""
+
+
+def unfollowable_redirect(exc: BaseException) -> httpx.Response | None:
+    """The 3xx response ``httpx`` was working out the next request of when it raised ``exc``.
+
+    ``httpx.Client.send`` builds the follow-up request of every redirect, even with
+    ``follow_redirects=False``, so a ``Location`` such as ``javascript:...`` fails inside
+    ``send`` after the response arrived. That response is only reachable through the
+    traceback; None when ``exc`` did not come from there.
+    """
+    found: httpx.Response | None = None
+    tb = exc.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("response")
+        if isinstance(candidate, httpx.Response) and candidate.has_redirect_location:
+            found = candidate
+        tb = tb.tb_next
+    return found
+
+
 class SyncIO:
     """Sending and reading for ``HubServiceClient`` (``httpx.Client``)."""
 
     def __init__(self, core: ClientCore, client: httpx.Client) -> None:
         self.core = core
         self.client = client
-        send = client.send
         auth = core.auth
+        client_send = client.send
+
+        def send(request: httpx.Request) -> httpx.Response:
+            """``client.send`` with a redirect whose ``Location`` is unusable as APIStatusError."""
+            try:
+                return client_send(request, auth=auth, follow_redirects=False, stream=True)
+            except _REDIRECT_FAILURES as exc:
+                redirect = unfollowable_redirect(exc)
+                if redirect is None:
+                    raise
+            raise core.status_error(redirect, b"", False)
 
         def send_buffered(request: httpx.Request) -> httpx.Response:
-            response = send(request, auth=auth, follow_redirects=False, stream=True)
+            response = send(request)
             if response.is_success:
                 try:
                     response.read()
@@ -703,7 +735,7 @@ class SyncIO:
             return response
 
         def send_streamed(request: httpx.Request) -> httpx.Response:
-            return _restream(send(request, auth=auth, follow_redirects=False, stream=True))
+            return _restream(send(request))
 
         self._send_buffered = send_buffered
         self._send_streamed = send_streamed
@@ -786,11 +818,20 @@ class AsyncIO:
     def __init__(self, core: ClientCore, client: httpx.AsyncClient) -> None:
         self.core = core
         self.client = client
-        send = client.send
         auth = core.auth
+        client_send = client.send
+
+        async def send(request: httpx.Request) -> httpx.Response:
+            try:
+                return await client_send(request, auth=auth, follow_redirects=False, stream=True)
+            except _REDIRECT_FAILURES as exc:
+                redirect = unfollowable_redirect(exc)
+                if redirect is None:
+                    raise
+            raise core.status_error(redirect, b"", False)
 
         async def send_buffered(request: httpx.Request) -> httpx.Response:
-            response = await send(request, auth=auth, follow_redirects=False, stream=True)
+            response = await send(request)
             if response.is_success:
                 try:
                     await response.aread()
@@ -800,7 +841,7 @@ class AsyncIO:
             return response
 
         async def send_streamed(request: httpx.Request) -> httpx.Response:
-            return _restream(await send(request, auth=auth, follow_redirects=False, stream=True))
+            return _restream(await send(request))
 
         self._send_buffered = send_buffered
         self._send_streamed = send_streamed
