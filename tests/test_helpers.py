@@ -549,3 +549,45 @@ def test_helpers_are_documented_on_both_clients() -> None:
             assert doc and len(doc.strip()) > 40, (cls, name)
     for error in (ExecutionTimeoutError, ExecutionFailedError, UnsafeResultFileNameError):
         assert error.__doc__
+
+
+# Pickling (errors cross process boundaries: multiprocessing, concurrent.futures)
+
+
+def test_execution_timeout_error_survives_pickling() -> None:
+    import pickle
+
+    last = ServiceExecution.from_dict(_execution("RUNNING"))
+    for snapshot in (last, None):
+        error = ExecutionTimeoutError(EID, 2.5, snapshot)
+        error.add_note("while waiting in a worker")
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is ExecutionTimeoutError
+        assert (copy.execution_id, copy.timeout) == (EID, 2.5)
+        assert copy.last_status == (None if snapshot is None else "RUNNING")
+        if snapshot is None:
+            assert copy.last_execution is None
+        else:
+            assert copy.last_execution is not None
+            assert copy.last_execution.to_dict() == snapshot.to_dict()
+        assert str(copy) == str(error)
+        assert copy.__notes__ == ["while waiting in a worker"]
+
+
+def test_execution_failed_error_survives_pickling() -> None:
+    import pickle
+
+    from qhub.api.service import ResultResponse
+
+    execution = ServiceExecution.from_dict(_execution("FAILED"))
+    result = ResultResponse.from_dict({"error": "diverged", "_links": {"status": {"href": "/x"}}})
+    for envelope in (result, None):
+        copy = pickle.loads(pickle.dumps(ExecutionFailedError(execution, envelope)))
+        assert type(copy) is ExecutionFailedError
+        assert copy.execution.to_dict() == execution.to_dict()
+        assert copy.status == "FAILED" and copy.execution_id == EID
+        assert str(copy) == f"execution {EID} ended FAILED"
+        if envelope is None:
+            assert copy.result is None
+        else:
+            assert copy.result is not None and copy.result["error"] == "diverged"

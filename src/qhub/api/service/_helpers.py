@@ -72,6 +72,14 @@ class ExecutionTimeoutError(TimeoutError):
         seen = f"last status {self.last_status}" if self.last_status else "no status read"
         super().__init__(f"execution {execution_id} did not finish within {timeout:g} s ({seen})")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: rebuild from the constructor arguments, keep any later state."""
+        return (
+            type(self),
+            (self.execution_id, self.timeout, self.last_execution),
+            self.__dict__,
+        )
+
     @property
     def last_status(self) -> ServiceExecutionStatus | None:
         """The last status observed before the timeout, ``None`` if none was read."""
@@ -92,6 +100,10 @@ class ExecutionFailedError(Exception):
         self.result = result
         """The execution's result envelope, ``None`` if the gateway served none."""
         super().__init__(f"execution {execution.id} ended {execution.status}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: rebuild from the constructor arguments, keep any later state."""
+        return (type(self), (self.execution, self.result), self.__dict__)
 
     @property
     def execution_id(self) -> str:
