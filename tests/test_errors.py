@@ -326,3 +326,30 @@ def test_no_error_keeps_the_token(driver: Driver, kind: str) -> None:
         assert "authorization" not in clone.request.headers
     if isinstance(error.__cause__, httpx.RequestError):
         assert "authorization" not in error.__cause__.request.headers
+
+
+@pytest.mark.parametrize("where", ["call", "file"])
+def test_deeply_nested_json_error_body_is_kept_as_text(driver: Driver, where: str) -> None:
+    text = '{"a":' * 3000 + "1" + "}" * 3000
+    assert len(text) < BODY_CAP
+    client = driver.client(
+        lambda request: httpx.Response(
+            400, content=text.encode(), headers={"Content-Type": "application/json"}
+        )
+    )
+    with pytest.raises(BadRequestError) as info:
+        if where == "call":
+            driver.call(client, "get_status", "e")
+        else:
+            driver.file(client, "e", "f")
+    assert info.value.body == text
+    assert str(info.value).startswith("GET /acme/vqe/v1/e")
+    assert pickle.loads(pickle.dumps(info.value)).body == text
+
+
+def test_error_message_of_a_body_too_deep_to_serialise() -> None:
+    body: list[object] = []
+    for _ in range(5000):
+        body = [body]
+    error = ApiError(status_code=500, body=body)
+    assert "too deeply nested" in str(error)

@@ -150,13 +150,16 @@ def status_error_class(status_code: int) -> type[APIStatusError]:
 
 
 def decode_body(content: bytes, content_type: str | None, *, truncated: bool = False) -> Any:
-    """The parsed JSON of a body when it is (complete) JSON, else its text, else None when empty."""
+    """The parsed JSON of a body when it is (complete) JSON, else its text, else None when empty.
+
+    JSON nested too deeply to parse (``RecursionError``) is kept as text too.
+    """
     if not content:
         return None
     if not truncated and _looks_like_json(content, content_type):
         try:
             return json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     return content.decode("utf-8", errors="replace")
 
@@ -177,11 +180,12 @@ def _detail(body: Any) -> str:
             value = body.get(key)
             if isinstance(value, str) and value:
                 return _shorten(value)
+    if isinstance(body, str):
+        return _shorten(body)
+    try:
         text = json.dumps(body, default=str)
-    elif isinstance(body, str):
-        text = body
-    else:
-        text = json.dumps(body, default=str)
+    except (ValueError, TypeError, RecursionError):
+        return f"({type(body).__name__} too deeply nested to show)"
     return _shorten(text)
 
 
