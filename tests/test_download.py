@@ -157,9 +157,10 @@ class FileServer:
             if if_range is None or if_range == self.etag or not self.honour_if_range:
                 start, partial = int(asked.removeprefix("bytes=").removesuffix("-")), True
         if partial and start >= size:
-            return httpx.Response(
-                416, headers={"Content-Range": f"bytes */{size}"}, json={"detail": "range"}
-            )
+            headers = {"Content-Range": f"bytes */{size}"}
+            if self.etag is not None:
+                headers["ETag"] = self.etag
+            return httpx.Response(416, headers=headers, json={"detail": "range"})
         if fault.start_at is not None:
             start = fault.start_at
         headers = {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
@@ -475,6 +476,47 @@ async def test_drop_after_the_last_byte_ends_with_range_not_satisfiable(mode: st
     server = FileServer(CONTENT, faults=[Fault(drop_after=len(CONTENT))])
     assert sha(await fetch(mode, server, chunk_size=100)) == sha(CONTENT)
     assert ranges(server) == [(None, None), (f"bytes={len(CONTENT)}-", '"v1"')]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("etag", ['"v1"', None])
+async def test_range_not_satisfiable_for_a_shorter_file_is_not_success(
+    mode: str, etag: str | None
+) -> None:
+    # 10 000 bytes announced, 3 000 arrive, then the file is 3 000 bytes long: the 416
+    # "bytes */3000" matches the bytes received but not the size announced before.
+    faults = [Fault(drop_after=3_000), Fault(replace_with=CONTENT[:3_000])]
+    server = FileServer(CONTENT, faults=faults, etag=etag, honour_if_range=False)
+    received = bytearray()
+    with pytest.raises(Incomplete) as caught:
+        await fetch(mode, server, received)
+    assert bytes(received) == CONTENT[:3_000]
+    assert any("changed on the server" in n for n in caught.value.__notes__)
+    assert server.requests[-1].headers["Range"] == "bytes=3000-"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_range_not_satisfiable_with_a_new_etag_is_not_success(mode: str) -> None:
+    # Every byte arrived, then the file was replaced by one of the same size: the 416 has
+    # the right size but a new ETag.
+    faults = [Fault(drop_after=len(CONTENT)), Fault(replace_with=CONTENT[::-1])]
+    server = FileServer(CONTENT, faults=faults, honour_if_range=False)
+    with pytest.raises(Incomplete) as caught:
+        await fetch(mode, server, chunk_size=100)
+    assert any("changed on the server" in n for n in caught.value.__notes__)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_download_restarts_when_a_416_shows_the_file_changed(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    faults = [Fault(drop_after=3_000), Fault(replace_with=CONTENT[:3_000])]
+    server = FileServer(CONTENT, faults=faults, honour_if_range=False)
+    await save(mode, server, target)
+    assert target.read_bytes() == CONTENT[:3_000]
+    assert [r for r, _ in ranges(server)] == [None, "bytes=3000-", None]
+    assert server.bodies[-1].sent == 3_000
 
 
 @pytest.mark.parametrize("mode", MODES)

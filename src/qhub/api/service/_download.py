@@ -26,6 +26,9 @@ How a download stays correct:
   ``Range: bytes=N-`` and, when the first response had a strong ``ETag``, ``If-Range: <etag>``.
 * A 206 must carry ``Content-Range: bytes N-M/size`` starting exactly at N, with the same size
   and ETag as before. A different start is a server fault and raises (never guessed around).
+* A 416 to ``Range: bytes=N-`` means "nothing after N": it completes the file only when its
+  ``Content-Range: bytes */size`` says size N *and* N is the size announced before (and any
+  ETag it carries is the one seen before). Otherwise the file changed on the server.
 * A 200 to a resume (the server ignored Range, or If-Range found a new version) is read from the
   start: with the same ETag and size the bytes already delivered are skipped.
 * A file that changed on the server (new ETag or size) restarts from byte 0 when nothing has been
@@ -182,13 +185,17 @@ class _Resume:
         if status == 416 and self.position > 0:
             match = _UNSATISFIED_RANGE.match(response.headers.get("Content-Range", ""))
             size = int(match[1]) if match is not None else self.total
-            if size == self.position:
+            etag = response.headers.get("ETag")
+            if size == self.position and not self._changed(etag, size):
                 self.total = size
                 return _Action.DONE
-            if self._restartable:
-                self._restart("the file on the server is shorter than the part already loaded")
-                return self._again("the file changed on the server")
-            return _Action.ERROR
+            if size is None and not self._restartable:
+                return _Action.ERROR
+            self._restart(
+                f"the file changed on the server (a 416 answer gave size {size}, ETag {etag}; "
+                f"expected size {self.total}, ETag {self.etag}, {self.position} bytes loaded)"
+            )
+            return self._again("the file changed on the server")
         if not 200 <= status < 300:
             return _Action.ERROR
         etag = response.headers.get("ETag")
