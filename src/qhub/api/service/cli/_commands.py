@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from qhub_service_gen.models import ResultResponse, ServiceExecution
-from qhub_service_gen.types import Unset
+from qhub_service_gen.models import ResultResponse, ResultResponseEmbedded, ServiceExecution
 
 from .. import _helpers
 from .._download import partial_path
@@ -247,7 +246,9 @@ def _file_rows(result: Any) -> list[list[str]]:
 
 def _show_result(out: Output, result: ResultResponse) -> None:
     embedded = result.embedded
-    if not isinstance(embedded, Unset) and isinstance(embedded.status, ServiceExecution):
+    if isinstance(embedded, ResultResponseEmbedded) and isinstance(
+        embedded.status, ServiceExecution
+    ):
         _summary(out, embedded.status)
     if result.additional_properties:
         out.pretty_json(result.additional_properties)
