@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import pickle
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -14,6 +15,8 @@ from qhub.api.service import (
     AuthenticationError,
     HubServiceClient,
     NotFoundError,
+    PermissionDeniedError,
+    ResponseValidationError,
 )
 from qhub.api.service._auth import TokenAuth
 
@@ -289,3 +292,90 @@ def test_result_file_redirect_to_storage_drops_the_token(driver: Driver) -> None
     assert b"".join(driver.file(client, "e", "f")) == b"stored-bytes"
     assert "Authorization" not in seen[1].headers
     assert str(seen[1].url) == "https://storage.example/obj?sig=1"
+
+
+ECHO_SECRET = "s3cr3t-Tok3n-echo-0987"
+
+
+def _echoing(status: int, secret: str) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            status,
+            json={
+                "detail": "x" * 190 + f" rejected {secret}",
+                "errors": [{"token": secret, secret: ["at", f"Bearer {secret}!"]}],
+                "count": 1,
+            },
+            headers={"WWW-Authenticate": f'Bearer error="invalid_token" token="{secret}"'},
+        )
+
+    return handler
+
+
+@pytest.mark.parametrize("kind", ["fixed", "callable"])
+def test_echoed_token_is_redacted_from_message_body_headers_and_pickle(
+    driver: Driver, kind: str
+) -> None:
+    token: object = ECHO_SECRET if kind == "fixed" else (lambda: ECHO_SECRET)
+    client = driver.client(_echoing(401, ECHO_SECRET), token=token)
+    with pytest.raises(AuthenticationError) as info:
+        driver.call(client, "get_status", "x")
+    error = info.value
+    for text in (str(error), repr(error), repr(error.body), repr(error.headers)):
+        assert ECHO_SECRET[:6] not in text
+    assert ECHO_SECRET.encode() not in pickle.dumps(error)
+    assert error.body["errors"] == [{"token": "***", "***": ["at", "Bearer ***!"]}]
+    assert error.body["count"] == 1
+    assert error.headers is not None
+    assert error.headers["www-authenticate"] == 'Bearer error="invalid_token" token="***"'
+
+
+def test_echoed_token_is_redacted_from_a_text_body(driver: Driver) -> None:
+    client = driver.client(
+        lambda request: httpx.Response(403, text=f"token {ECHO_SECRET} may not"),
+        token=ECHO_SECRET,
+    )
+    with pytest.raises(PermissionDeniedError) as info:
+        driver.call(client, "get_status", "x")
+    assert info.value.body == "token *** may not"
+
+
+def test_echoed_token_is_redacted_from_an_invalid_success_body(driver: Driver) -> None:
+    client = driver.client(
+        lambda request: httpx.Response(200, json={"id": 1, "echo": ECHO_SECRET}),
+        token=ECHO_SECRET,
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        driver.call(client, "get_status", "x")
+    assert ECHO_SECRET not in info.value.body
+    assert "***" in info.value.body
+    assert ECHO_SECRET.encode() not in pickle.dumps(info.value)
+
+
+@pytest.mark.parametrize(("token", "redacted"), [("abcd", True), ("abc", False)])
+def test_tokens_of_four_characters_or_more_are_redacted(
+    driver: Driver, token: str, redacted: bool
+) -> None:
+    client = driver.client(
+        lambda request: httpx.Response(404, json={"detail": f"no {token}x here"}), token=token
+    )
+    with pytest.raises(NotFoundError) as info:
+        driver.call(client, "get_status", "x")
+    expected = "no ***x here" if redacted else f"no {token}x here"
+    assert info.value.body == {"detail": expected}
+    assert str(info.value).endswith(expected)
+
+
+def test_every_recent_callable_token_is_redacted(driver: Driver) -> None:
+    tokens = iter(["first-token-aaaa", "second-token-bbbb"])
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"].removeprefix("Bearer "))
+        return httpx.Response(401, json={"detail": f"tokens seen: {' '.join(seen)}"})
+
+    client = driver.client(handler, token=lambda: next(tokens))
+    with pytest.raises(AuthenticationError) as info:
+        driver.call(client, "get_status", "x")
+    assert seen == ["first-token-aaaa", "second-token-bbbb"]
+    assert info.value.body == {"detail": "tokens seen: *** ***"}

@@ -17,7 +17,9 @@ import httpx
 TokenSource = str | Callable[[], str]
 AsyncTokenSource = Callable[[], Awaitable[str]]
 
-_MIN_REDACTED = 8
+MIN_REDACTED = 4
+"""Tokens shorter than this are not redacted from server text: they would match ordinary words."""
+_RECENT = 4
 _NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
 
 
@@ -70,6 +72,8 @@ class TokenAuth(httpx.Auth):
             raise TypeError("token is required: pass a str or a callable returning one")
         self._origin = None if base_url is None else _origin(httpx.URL(base_url))
         self._last: str | None = None
+        self._recent: tuple[str, ...] = ()
+        """The last few distinct values a token callable returned (redacted from errors)."""
 
     def __repr__(self) -> str:
         kind = "fixed" if self._fixed is not None else "callable"
@@ -79,31 +83,40 @@ class TokenAuth(httpx.Auth):
         """Whether a request to ``url`` may carry the token (same origin as ``base_url``)."""
         return self._origin is None or _origin(url) == self._origin
 
-    def redact(self, text: str) -> str:
-        """``text`` with the token replaced by ``***`` (for messages built from server text).
+    def secrets(self) -> list[str]:
+        """The tokens to redact: the fixed one, or the last few a callable returned, of at
+        least ``MIN_REDACTED`` characters, longest first."""
+        values = (self._fixed,) if self._fixed is not None else self._recent
+        found = {v[len("Bearer ") :] for v in values}
+        return sorted((s for s in found if len(s) >= MIN_REDACTED), key=len, reverse=True)
 
-        Tokens shorter than 8 characters are not redacted: they would match ordinary words.
+    def redact(self, text: str) -> str:
+        """``text`` with the token replaced by ``***`` (for errors built from server text).
+
+        Tokens shorter than ``MIN_REDACTED`` (4) characters are not redacted: they would match
+        ordinary words.
         """
-        for value in (self._fixed, self._last):
-            if value:
-                secret = value[len("Bearer ") :]
-                if len(secret) >= _MIN_REDACTED and secret in text:
-                    text = text.replace(secret, "***")
+        for secret in self.secrets():
+            if secret in text:
+                text = text.replace(secret, "***")
         return text
+
+    def _remember(self, value: str) -> str:
+        if value != self._last:
+            self._last = value
+            if value not in self._recent:
+                self._recent = (*self._recent[-(_RECENT - 1) :], value)
+        return value
 
     def _sync_value(self) -> str:
         if self._token_fn is None:
             raise TypeError("this client has only an async_token; use the async client")
-        value = bearer_value(self._token_fn())
-        self._last = value
-        return value
+        return self._remember(bearer_value(self._token_fn()))
 
     async def _async_value(self) -> str:
         if self._async_token_fn is None:
             return self._sync_value()
-        value = bearer_value(await self._async_token_fn())
-        self._last = value
-        return value
+        return self._remember(bearer_value(await self._async_token_fn()))
 
     def sync_auth_flow(
         self, request: httpx.Request

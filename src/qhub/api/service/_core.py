@@ -53,6 +53,8 @@ from .core.api_error import (
     _make_status_error,
     decode_body,
     describe_request,
+    redact_body,
+    redact_error,
     request_path,
     safe_request,
     strip_credentials,
@@ -337,8 +339,10 @@ class ClientCore:
     ) -> APIStatusError:
         """The error for a non-2xx response whose body (at most ``BODY_CAP`` bytes) was read."""
         body = decode_body(content, response.headers.get("content-type"), truncated=truncated)
+        if self.auth.secrets():
+            body = redact_body(body, self.auth.redact, content)
         error = _make_status_error(response, body, body_truncated=truncated)
-        self._redact(error)
+        self._redact(error, content)
         return error
 
     def connection_error(self, exc: httpx.RequestError, request: httpx.Request) -> ApiError:
@@ -371,13 +375,15 @@ class ClientCore:
 
     def too_many_redirects(self, response: httpx.Response) -> ApiError:
         method, url = describe_request(response.request)
-        return APIConnectionError(
+        error = APIConnectionError(
             f"{method} {request_path(response.request)}: more than {MAX_REDIRECTS} redirects",
             status_code=response.status_code,
             headers=response.headers,
             method=method,
             url=url,
         )
+        self._redact(error)
+        return error
 
     def incomplete_error_factory(
         self, request: httpx.Request
@@ -411,14 +417,13 @@ class ClientCore:
             url=url,
             body_truncated=truncated,
         )
-        self._redact(error)
+        self._redact(error, content)
         return error
 
-    def _redact(self, error: ApiError) -> None:
-        message = str(error)
-        redacted = self.auth.redact(message)
-        if redacted != message:
-            error.args = (redacted,)
+    def _redact(self, error: ApiError, raw: bytes = b"") -> None:
+        """Replace an echoed token in the error's message, body and headers (see ``_auth``)."""
+        if self.auth.secrets():
+            redact_error(error, self.auth.redact, raw)
 
     def parse(self, response: httpx.Response, content: bytes, parser: Callable[[bytes], T]) -> T:
         """``parser(content)``; any failure becomes a ``ResponseValidationError``.

@@ -11,13 +11,15 @@ Every error the SDK raises for a call that reached (or tried to reach) the gatew
 
 Messages name the method, the URL path and the status; they never contain request headers or
 the bearer token. ``body`` is the parsed JSON of the answer when it is JSON, else its text, and
-never more than :data:`BODY_CAP` bytes of it are kept.
+never more than :data:`BODY_CAP` bytes of it are kept. A token the server echoes back is
+replaced by ``***`` in the message, in every string of ``body`` and in ``headers`` (tokens of
+at least 4 characters; shorter ones would match ordinary words).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -201,6 +203,49 @@ def request_path(request: httpx.Request) -> str:
     return request.url.raw_path.split(b"?", 1)[0].decode("ascii", errors="replace")
 
 
+def redact_json(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` (parsed JSON) with ``redact`` applied to every string in it, keys included.
+
+    Raises ``RecursionError`` for a value nested too deeply to walk.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(k): redact_json(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_json(item, redact) for item in value]
+    return value
+
+
+def redact_body(body: Any, redact: Callable[[str], str], raw: bytes = b"") -> Any:
+    """``redact_json`` of an error body; the redacted text of ``raw`` when it is too deep."""
+    try:
+        return redact_json(body, redact)
+    except RecursionError:
+        return redact(raw[:BODY_CAP].decode("utf-8", errors="replace"))
+
+
+def redact_error(error: ApiError, redact: Callable[[str], str], raw: bytes = b"") -> None:
+    """Apply ``redact`` to an error's message, body and header values, in place.
+
+    ``raw`` is the body as received: when the parsed body is too deeply nested to walk, the
+    redacted text of ``raw`` replaces it.
+    """
+    message = str(error)
+    redacted = redact(message)
+    if redacted != message:
+        error.args = (redacted,)
+    error.body = redact_body(error.body, redact, raw)
+    headers = error.headers
+    if headers is not None:
+        items = list(headers.multi_items()) if isinstance(headers, httpx.Headers) else []
+        if not items:
+            items = list(headers.items())
+        cleaned = [(name, redact(value)) for name, value in items]
+        if cleaned != items:
+            error.headers = httpx.Headers(cleaned)
+
+
 def strip_credentials(request: httpx.Request) -> None:
     """Remove ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` from a request that failed.
 
@@ -287,6 +332,9 @@ __all__ = [
     "UnprocessableEntityError",
     "decode_body",
     "describe_request",
+    "redact_body",
+    "redact_error",
+    "redact_json",
     "safe_request",
     "status_error_class",
     "strip_credentials",
