@@ -556,3 +556,10 @@ def test_async_client_runs_on_aiohttp_unless_opted_out(monkeypatch: pytest.Monke
     monkeypatch.delenv("QHUB_SERVICE_NO_AIOHTTP")
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
     assert "Aiohttp" not in transport_name()
+
+
+def test_repr_hides_user_info_of_base_url(driver: Driver) -> None:
+    client = driver.client(base_url="https://user:pa55word-xyz@gateway.test/acme/vqe/v1")
+    assert "pa55word-xyz" not in repr(client)
+    assert "user" not in repr(client)
+    assert repr(client).endswith("(base_url='https://gateway.test/acme/vqe/v1')")

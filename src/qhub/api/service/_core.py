@@ -231,6 +231,8 @@ class ClientCore:
     ) -> None:
         self.base_url = resolve_base_url(base_url, environment)
         self.prefix = str(self.base_url).rstrip("/")
+        self.display_url = str(self.base_url.copy_with(username=None, password=None))
+        """``base_url`` without user info (a password), for reprs."""
         self.auth = TokenAuth(token, async_token=async_token, base_url=self.base_url)
         self.headers: dict[str, str] = {"User-Agent": user_agent()}
         self.headers.update(check_headers(headers, "headers"))

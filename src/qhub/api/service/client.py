@@ -307,7 +307,7 @@ class HubServiceClient:
         return self._client
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
+        return f"{type(self).__name__}(base_url={self._core.display_url!r})"
 
     def close(self) -> None:
         """Close the HTTP client the SDK created (an injected one is left open)."""
@@ -381,7 +381,7 @@ class AsyncHubServiceClient:
         return self._client
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
+        return f"{type(self).__name__}(base_url={self._core.display_url!r})"
 
     async def aclose(self) -> None:
         """Close the HTTP client the SDK created (an injected one is left open)."""
