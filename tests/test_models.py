@@ -9,9 +9,17 @@ from typing import Any
 
 import attrs
 import pytest
+from qhub_service_gen.types import Unset
 
 import qhub.api.service as sdk
-from qhub.api.service import HalLink, ServiceExecution, ServiceExecutionType
+from qhub.api.service import (
+    HalLink,
+    ResultResponse,
+    ResultResponseEmbedded,
+    ResultResponseLinks,
+    ServiceExecution,
+    ServiceExecutionType,
+)
 
 
 def test_execution_type_is_reachable_as_documented() -> None:
@@ -96,3 +104,46 @@ def test_every_public_method_of_other_exported_classes_has_a_docstring(name: str
     methods = [(a, f) for a, f in _methods(getattr(sdk, name)) if not a.startswith("_")]
     undocumented = [attr for attr, func in methods if not (func.__doc__ or "").strip()]
     assert undocumented == [], name
+
+
+def test_result_envelope_parts_may_be_absent_or_null() -> None:
+    absent = ResultResponse.from_dict({"energy": -1.1})
+    assert isinstance(absent.links, Unset) and isinstance(absent.embedded, Unset)
+    assert absent.to_dict() == {"energy": -1.1}
+    null = ResultResponse.from_dict({"energy": -1.1, "_links": None, "_embedded": None})
+    assert null.links is None and null.embedded is None
+    assert null["energy"] == -1.1
+    assert null.to_dict() == {"energy": -1.1, "_links": None, "_embedded": None}
+    assert ResultResponseLinks.from_dict({"status": None}).status is None
+    assert ResultResponseEmbedded.from_dict({"status": None}).status is None
+
+
+def test_result_envelope_parts_are_models_when_present() -> None:
+    body = {
+        "energy": -1.1,
+        "_links": {"status": {"href": "/e1"}, "r.json": {"href": "/e1/result/r.json"}},
+        "_embedded": {"status": {"id": "e1", "createdAt": "t", "status": "SUCCEEDED"}},
+    }
+    result = ResultResponse.from_dict(body)
+    assert isinstance(result.links, ResultResponseLinks)
+    assert isinstance(result.links.status, HalLink)
+    assert result.links["r.json"].href == "/e1/result/r.json"
+    assert isinstance(result.embedded, ResultResponseEmbedded)
+    assert isinstance(result.embedded.status, ServiceExecution)
+    assert result.embedded.status.status == "SUCCEEDED"
+    assert result.to_dict() == body
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"_links": "x"}, ValueError),
+        ({"_links": {"status": {}}}, KeyError),
+        ({"_embedded": {"status": {"id": "e1"}}}, KeyError),
+    ],
+)
+def test_malformed_envelope_part_raises_instead_of_staying_a_raw_value(
+    body: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        ResultResponse.from_dict(body)

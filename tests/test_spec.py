@@ -121,3 +121,23 @@ def test_schema_example_round_trips(name: str) -> None:
             assert model.from_dict(dumped).timestamp == parsed.timestamp
         else:
             assert dumped[key] == value, key
+
+
+def _accepts_null(schema: dict[str, Any]) -> bool:
+    if "type" not in schema and "$ref" not in schema and "anyOf" not in schema:
+        return True  # any JSON value, null included
+    types = schema.get("type", [])
+    if "null" in (types if isinstance(types, list) else [types]):
+        return True
+    return any(_accepts_null(member) for member in schema.get("anyOf", []))
+
+
+def test_every_optional_field_may_be_null() -> None:
+    """Optional fields may arrive absent or as explicit null, and the spec says so."""
+    not_nullable = [
+        f"{name}.{field}"
+        for name, schema in _spec()["components"]["schemas"].items()
+        for field, prop in schema.get("properties", {}).items()
+        if field not in schema.get("required", []) and not _accepts_null(prop)
+    ]
+    assert not_nullable == []

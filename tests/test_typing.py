@@ -68,7 +68,7 @@ def test_user_code_is_checked_against_the_real_model_types(tmp_path: Path) -> No
     bad = [line for line in lines if line.startswith("bad.py:")]
     assert good == [
         'note: Revealed type is "qhub_service_gen.models.service_execution.ServiceExecution"',
-        'note: Revealed type is "qhub_service_gen.models.result_response_links.'
+        'note: Revealed type is "None | qhub_service_gen.models.result_response_links.'
         'ResultResponseLinks | qhub_service_gen.types.Unset"',
     ], proc.stdout + proc.stderr
     assert len(bad) == 1, proc.stdout + proc.stderr

@@ -36,20 +36,24 @@ class ResultResponse:
 
     """
 
-    links: ResultResponseLinks | Unset = UNSET
-    """ `status` links back to the execution; every other key is a result file. """
-    embedded: ResultResponseEmbedded | Unset = UNSET
-    """ `status` holds the full execution. """
+    links: None | ResultResponseLinks | Unset = UNSET
+    """ `status` links to the execution, every other key to a result file; may be null. """
+    embedded: None | ResultResponseEmbedded | Unset = UNSET
+    """ `status` holds the full execution; may be null. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
-        links: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.links, Unset):
+        links: dict[str, Any] | None | Unset
+        if self.links is None or isinstance(self.links, Unset):
+            links = self.links
+        else:
             links = self.links.to_dict()
 
-        embedded: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.embedded, Unset):
+        embedded: dict[str, Any] | None | Unset
+        if self.embedded is None or isinstance(self.embedded, Unset):
+            embedded = self.embedded
+        else:
             embedded = self.embedded.to_dict()
 
         field_dict: dict[str, Any] = {}
@@ -75,19 +79,17 @@ class ResultResponse:
         if src_dict.__class__ is not dict:
             src_dict = dict(src_dict)
         _src_get = src_dict.get
-        _links = _src_get("_links", UNSET)
-        links: ResultResponseLinks | Unset
-        if isinstance(_links, Unset):
-            links = UNSET
-        else:
-            links = ResultResponseLinks.from_dict(_links)
+        links = _src_get("_links", UNSET)
+        if links is not None and links is not UNSET:
+            links_type_0 = ResultResponseLinks.from_dict(links)
 
-        _embedded = _src_get("_embedded", UNSET)
-        embedded: ResultResponseEmbedded | Unset
-        if isinstance(_embedded, Unset):
-            embedded = UNSET
-        else:
-            embedded = ResultResponseEmbedded.from_dict(_embedded)
+            links = links_type_0
+
+        embedded = _src_get("_embedded", UNSET)
+        if embedded is not None and embedded is not UNSET:
+            embedded_type_0 = ResultResponseEmbedded.from_dict(embedded)
+
+            embedded = embedded_type_0
 
         result_response = cls(
             links,

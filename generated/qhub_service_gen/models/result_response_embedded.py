@@ -32,14 +32,16 @@ class ResultResponseEmbedded:
 
     """
 
-    status: ServiceExecution | Unset = UNSET
-    """ One execution of the deployed service. """
+    status: None | ServiceExecution | Unset = UNSET
+    """ The full execution; may be null. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
-        status: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.status, Unset):
+        status: dict[str, Any] | None | Unset
+        if self.status is None or isinstance(self.status, Unset):
+            status = self.status
+        else:
             status = self.status.to_dict()
 
         field_dict: dict[str, Any] = {}
@@ -62,12 +64,11 @@ class ResultResponseEmbedded:
         if src_dict.__class__ is not dict:
             src_dict = dict(src_dict)
         _src_get = src_dict.get
-        _status = _src_get("status", UNSET)
-        status: ServiceExecution | Unset
-        if isinstance(_status, Unset):
-            status = UNSET
-        else:
-            status = ServiceExecution.from_dict(_status)
+        status = _src_get("status", UNSET)
+        if status is not None and status is not UNSET:
+            status_type_0 = ServiceExecution.from_dict(status)
+
+            status = status_type_0
 
         result_response_embedded = cls(
             status,

@@ -32,14 +32,16 @@ class ResultResponseLinks:
 
     """
 
-    status: HalLink | Unset = UNSET
-    """ A HAL link. """
+    status: HalLink | None | Unset = UNSET
+    """ The execution's status resource; may be null. """
     additional_properties: dict[str, HalLink] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
-        status: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.status, Unset):
+        status: dict[str, Any] | None | Unset
+        if self.status is None or isinstance(self.status, Unset):
+            status = self.status
+        else:
             status = self.status.to_dict()
 
         field_dict: dict[str, Any] = {}
@@ -64,12 +66,11 @@ class ResultResponseLinks:
         if src_dict.__class__ is not dict:
             src_dict = dict(src_dict)
         _src_get = src_dict.get
-        _status = _src_get("status", UNSET)
-        status: HalLink | Unset
-        if isinstance(_status, Unset):
-            status = UNSET
-        else:
-            status = HalLink.from_dict(_status)
+        status = _src_get("status", UNSET)
+        if status is not None and status is not UNSET:
+            status_type_0 = HalLink.from_dict(status)
+
+            status = status_type_0
 
         result_response_links = cls(
             status,
