@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gzip
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -849,6 +852,105 @@ async def test_bad_destinations_are_refused_before_sending(mode: str, tmp_path: 
     with pytest.raises(FileNotFoundError):
         await save(mode, server, tmp_path / "missing" / "result.bin")
     assert server.requests == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_symlink_destination_replaces_the_file_it_points_to(
+    mode: str, tmp_path: Path
+) -> None:
+    real = tmp_path / "data" / "real.bin"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    link = tmp_path / "link.bin"
+    link.symlink_to(real)
+    server = FileServer(CONTENT, faults=[Fault(drop_after=2_000)])
+    assert await save(mode, server, link) == link
+    assert link.is_symlink() and link.readlink() == real
+    assert sha(real.read_bytes()) == sha(CONTENT)
+    assert leftovers(tmp_path) == ["data", "link.bin"]
+    assert leftovers(real.parent) == ["real.bin"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_dangling_symlink_destination_creates_its_target(mode: str, tmp_path: Path) -> None:
+    link = tmp_path / "link.bin"
+    link.symlink_to(tmp_path / "new.bin")
+    await save(mode, FileServer(CONTENT), link)
+    assert link.is_symlink()
+    assert sha((tmp_path / "new.bin").read_bytes()) == sha(CONTENT)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("through_symlink", [False, True])
+async def test_a_fifo_destination_is_refused_before_sending(
+    mode: str, tmp_path: Path, through_symlink: bool
+) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    destination = fifo
+    if through_symlink:
+        destination = tmp_path / "link"
+        destination.symlink_to(fifo)
+    server = FileServer(CONTENT)
+    with pytest.raises(OSError, match="FIFO, not a regular file") as caught:
+        await save(mode, server, destination)
+    assert caught.value.filename == str(destination)
+    assert server.requests == []
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert not partial_path(fifo).exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_symlink_loop_or_a_directory_behind_a_symlink_is_refused(
+    mode: str, tmp_path: Path
+) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "loop")
+    to_dir = tmp_path / "to_dir"
+    to_dir.symlink_to(tmp_path)
+    server = FileServer(CONTENT)
+    with pytest.raises(OSError, match="cannot be resolved"):
+        await save(mode, server, loop)
+    with pytest.raises(IsADirectoryError):
+        await save(mode, server, to_dir)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("which", ["part", "record"])
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
+async def test_temp_files_that_are_not_regular_files_are_refused(
+    mode: str, tmp_path: Path, which: str, kind: str
+) -> None:
+    target = tmp_path / "result.bin"
+    part = partial_path(target)
+    temp = part if which == "part" else part.with_name(part.name + ".json")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    if kind == "symlink":
+        temp.symlink_to(victim)
+    elif kind == "fifo":
+        os.mkfifo(temp)
+    else:
+        temp.mkdir()
+    server = FileServer(CONTENT)
+    with pytest.raises(OSError, match="temp file exists and is a"):
+        await save(mode, server, target)
+    assert server.requests == []
+    assert victim.read_bytes() == b"keep me"
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_name_too_long_for_the_temp_file_is_refused_before_sending(
+    mode: str, tmp_path: Path
+) -> None:
+    server = FileServer(CONTENT)
+    with pytest.raises(OSError, match="too long") as caught:
+        await save(mode, server, tmp_path / ("é" * 123))  # 246 bytes + 11 for the temp name
+    assert caught.value.errno == errno.ENAMETOOLONG
+    await save(mode, server, tmp_path / ("é" * 122))
+    assert len(server.requests) == 1
 
 
 @settings(

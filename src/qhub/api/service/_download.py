@@ -43,16 +43,24 @@ How a download stays correct:
 (ETag, size, which URL), renames the temp file over ``path`` only once its size is verified, and
 on the next call resumes a partial file whose record matches the same URL. One download per
 destination path at a time.
+
+The destination is checked before anything is sent: a symbolic link is followed (the file it
+points to is replaced atomically, with the temp files next to that file, and the link stays);
+an existing directory, FIFO, device or socket is refused with an ``OSError`` instead of being
+replaced; so is a temp file that is not a regular file (a planted symlink is never followed
+when writing), and a name too long to leave room for ``.<name>.part.json``.
 """
 
 from __future__ import annotations
 
 import enum
+import errno
 import hashlib
 import inspect
 import json
 import os
 import re
+import stat
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -517,7 +525,11 @@ async def aiter_result_file(
 
 
 def partial_path(path: str | os.PathLike[str]) -> Path:
-    """The temp file that a download to ``path`` writes before renaming it."""
+    """The temp file that a download to ``path`` writes before renaming it.
+
+    For a symbolic link it is next to the file the link points to:
+    ``partial_path(path.resolve())``.
+    """
     target = Path(path)
     return target.with_name(f".{target.name}.part")
 
@@ -530,14 +542,78 @@ def _url_key(request: httpx.Request) -> str:
     return hashlib.sha256(str(request.url).encode()).hexdigest()
 
 
+_NAME_MAX = 255
+"""Longest file name, in bytes, that common file systems accept."""
+TEMP_SUFFIX_BYTES = len(".") + len(".part.json")
+"""Bytes a download's temp names add to the destination's name (``.<name>.part.json``)."""
+
+
+def _kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISLNK, "symbolic link"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def _not_regular(path: Path, what: str, mode: int) -> OSError:
+    return OSError(
+        errno.EINVAL,
+        f"{what} exists and is a {_kind(mode)}, not a regular file; refusing to replace it",
+        str(path),
+    )
+
+
 def _target(path: str | os.PathLike[str]) -> Path:
-    target = Path(path)
-    if not target.name or target.name in (".", ".."):
+    """The regular file a download to ``path`` replaces, checked before anything is sent.
+
+    A symbolic link is followed: the file it points to is replaced (atomically, with the temp
+    file next to it) and the link stays. An existing destination that is not a regular file
+    (a directory, FIFO, device or socket) is refused, never replaced.
+    """
+    given = Path(path)
+    if not given.name or given.name in (".", ".."):
         raise ValueError(f"not a file path: {str(path)!r}")
-    if target.is_dir():
-        raise IsADirectoryError(f"download destination is a directory: {str(target)!r}")
+    target = given
+    if given.is_symlink():
+        try:
+            target = given.resolve(strict=False)
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+            raise OSError(
+                errno.ELOOP,
+                "download destination is a symbolic link that cannot be resolved",
+                str(given),
+            ) from None
+    try:
+        mode: int | None = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "download destination is a directory", str(given))
+    if mode is not None and not stat.S_ISREG(mode):
+        raise _not_regular(given, "download destination", mode)
     if not target.parent.is_dir():
-        raise FileNotFoundError(f"directory of the download destination does not exist: {target}")
+        raise FileNotFoundError(
+            errno.ENOENT, "directory of the download destination does not exist", str(given)
+        )
+    if len(os.fsencode(target.name)) + TEMP_SUFFIX_BYTES > _NAME_MAX:
+        raise OSError(
+            errno.ENAMETOOLONG,
+            f"download destination's name is too long for its temp file (at most "
+            f"{_NAME_MAX - TEMP_SUFFIX_BYTES} bytes)",
+            str(given),
+        )
+    for temp in (partial_path(target), _meta_path(partial_path(target))):
+        try:
+            temp_mode = temp.lstat().st_mode
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(temp_mode):
+            raise _not_regular(temp, "the download's temp file", temp_mode)
     return target
 
 
@@ -560,6 +636,34 @@ def _load_partial(part: Path, url_key: str) -> tuple[int, str | None, int | None
     return size, etag, total
 
 
+_OPEN_FLAGS = (
+    os.O_RDWR
+    | os.O_CREAT
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def _open_regular(path: Path) -> IO[bytes]:
+    """Open (creating) a temp file for reading and writing, refusing anything but a regular
+    file: a symlink is not followed and a FIFO or device planted there is never written."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _not_regular(path, "the download's temp file", stat.S_IFLNK) from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, "the download's temp file", mode)
+        return os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class _PartFile:
     """The temp file plus its record; applies download events to them."""
 
@@ -568,7 +672,7 @@ class _PartFile:
         self._meta = _meta_path(self.part)
         self._url_key = url_key
         self._recorded: tuple[str | None, int | None] | None = None
-        self.file: IO[bytes] = open(self.part, "r+b" if position else "wb")  # noqa: SIM115
+        self.file = _open_regular(self.part)
         self.file.seek(position)
         self.file.truncate()
 
@@ -582,7 +686,9 @@ class _PartFile:
         if self._recorded != (event.etag, event.total):
             self.file.flush()
             record = {"url": self._url_key, "etag": event.etag, "total": event.total}
-            self._meta.write_text(json.dumps(record), encoding="utf-8")
+            with _open_regular(self._meta) as meta:
+                meta.truncate()
+                meta.write(json.dumps(record).encode())
             self._recorded = (event.etag, event.total)
 
     def verify(self, state: _Resume) -> None:
@@ -601,11 +707,10 @@ class _PartFile:
         except OSError:
             pass
 
-    def commit(self, target: Path) -> Path:
+    def commit(self, target: Path) -> None:
         self.file.close()
         os.replace(self.part, target)
         self._meta.unlink(missing_ok=True)
-        return target
 
 
 def download_to_path(
@@ -646,7 +751,8 @@ def download_to_path(
     except BaseException:
         out.discard_if_empty()
         raise
-    return out.commit(target)
+    out.commit(target)
+    return Path(path)
 
 
 async def adownload_to_path(
@@ -689,4 +795,5 @@ async def adownload_to_path(
     except BaseException:
         out.discard_if_empty()
         raise
-    return out.commit(target)
+    out.commit(target)
+    return Path(path)
