@@ -395,6 +395,44 @@ def test_download_all_rejects_unsafe_file_names_before_writing(tmp_path: Path, n
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"x" * 245: b"long"},  # 245 + 11 bytes of ".<name>.part.json" > 255
+        {"é" * 123: b"long"},  # 246 bytes of UTF-8
+        {"a": b"1", ".a.part": b"2"},  # the temp file of "a"
+        {".b.part.json": b"1", "b": b"2"},  # the record of "b"
+        {"nul\x00byte": b"1"},
+    ],
+)
+def test_download_all_checks_every_name_before_writing_anything(
+    tmp_path: Path, files: dict[str, bytes]
+) -> None:
+    gateway = Gateway(["SUCCEEDED"], files={"first.txt": b"ok", **files})
+    with sync_client(gateway) as client, pytest.raises(UnsafeResultFileNameError) as caught:
+        client.service_api.download_all_result_files(EID, tmp_path / "out")
+    assert caught.value.name in files
+    assert "Errno" not in str(caught.value)
+    assert not (tmp_path / "out").exists()
+    assert [p for p in gateway.paths() if "/result/" in p] == []
+
+
+def test_the_longest_saveable_name_and_a_lone_temp_name_are_accepted(tmp_path: Path) -> None:
+    files = {"x" * 244: b"long", "é" * 122: b"utf8", ".c.part": b"no c here"}
+    with sync_client(Gateway(["SUCCEEDED"], files=files)) as client:
+        paths = client.service_api.download_all_result_files(EID, tmp_path)
+    assert {p.name: p.read_bytes() for p in paths} == files
+
+
+def test_a_name_that_is_not_valid_unicode_is_refused() -> None:
+    from qhub.api.service import ResultResponse
+    from qhub.api.service._helpers import result_file_names
+
+    result = ResultResponse.from_dict({"_links": {"bad\ud800": {"href": "/x"}}})
+    with pytest.raises(UnsafeResultFileNameError, match="not valid Unicode"):
+        result_file_names(result)
+
+
 def test_download_all_rejects_an_empty_file_name(tmp_path: Path) -> None:
     gateway = Gateway(["SUCCEEDED"], files={"": b"evil"})
     with sync_client(gateway) as client, pytest.raises(UnsafeResultFileNameError):

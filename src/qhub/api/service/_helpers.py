@@ -23,6 +23,7 @@ from qhub_service_gen.models import (
 )
 from qhub_service_gen.types import Unset
 
+from ._download import TEMP_SUFFIX_BYTES
 from .core.api_error import APIStatusError, ResponseValidationError
 from .core.request_options import RequestOptions
 
@@ -124,14 +125,20 @@ class UnsafeResultFileNameError(ResponseValidationError, ValueError):
     ``ApiError`` (the gateway's answer is unusable) and a ``ValueError``.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, reason: str = "is not a single plain file name") -> None:
         self.name = name
         """The rejected name, as the gateway sent it."""
+        self.reason = reason
+        """Why the name was rejected."""
+        shown = repr(name if len(name) <= 60 else name[:50] + "...")
         super().__init__(
-            f"the result links a file named {name!r}, which is not a single plain file name; "
-            "refusing to write it",
+            f"the result links a file named {shown}, which {reason}; refusing to write it",
             body=name,
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: rebuild from the constructor arguments, keep any later state."""
+        return (type(self), (self.name, self.reason), self.__dict__)
 
 
 def is_terminal(status: ServiceExecutionStatus | str) -> bool:
@@ -156,6 +163,11 @@ def _check_id(id: str) -> None:
         raise ValueError("an execution id must be a non-empty string")
 
 
+MAX_FILE_NAME_BYTES = 255 - TEMP_SUFFIX_BYTES
+"""Longest result file name (UTF-8 bytes) that can be downloaded: file systems allow 255
+bytes, and the download's temp file ``.<name>.part.json`` needs the rest."""
+
+
 def _safe_file_name(name: str) -> str:
     bad = (
         not name
@@ -168,18 +180,46 @@ def _safe_file_name(name: str) -> str:
     )
     if bad:
         raise UnsafeResultFileNameError(name)
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise UnsafeResultFileNameError(name, "is not valid Unicode text") from None
+    if size > MAX_FILE_NAME_BYTES:
+        raise UnsafeResultFileNameError(
+            name,
+            f"is {size} bytes long (at most {MAX_FILE_NAME_BYTES} can be saved)",
+        )
     return name
+
+
+def _check_temp_collisions(names: list[str]) -> None:
+    """Refuse a name that is another file's temp name: the two downloads would overwrite
+    each other (``a`` is written as ``.a.part`` plus ``.a.part.json``)."""
+    temps = {}
+    for name in names:
+        temps[f".{name}.part"] = name
+        temps[f".{name}.part.json"] = name
+    for name in names:
+        owner = temps.get(name)
+        if owner is not None:
+            raise UnsafeResultFileNameError(
+                name, f"is the name of the temp file that downloading {owner!r} writes"
+            )
 
 
 def result_file_names(result: ResultResponse) -> list[str]:
     """Names of the result files an envelope links to: every ``_links`` key but ``status``.
 
-    Raises :class:`UnsafeResultFileNameError` if any name is not one plain file name.
+    Raises :class:`UnsafeResultFileNameError` if any name is not one plain file name, is too
+    long to save (over :data:`MAX_FILE_NAME_BYTES` bytes of UTF-8), or is the temp file name
+    of another file in the list.
     """
     links = result.links
     if isinstance(links, Unset) or links is None:
         return []
-    return [_safe_file_name(name) for name in links.additional_properties if name != "status"]
+    names = [_safe_file_name(name) for name in links.additional_properties if name != "status"]
+    _check_temp_collisions(names)
+    return names
 
 
 def _plan_downloads(
