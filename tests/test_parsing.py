@@ -12,12 +12,18 @@ import pytest
 from _client_support import BASE, TOKEN, Driver, execution_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from qhub_service_gen.types import Unset
 
 from qhub.api.service import (
     ApiError,
+    HalLink,
     HubServiceClient,
     LogEntrySeverity,
     ResponseValidationError,
+    ResultResponse,
+    ResultResponseEmbedded,
+    ResultResponseLinks,
+    ServiceExecution,
     ServiceExecutionStatus,
     ServiceExecutionType,
 )
@@ -70,6 +76,12 @@ BAD_EXECUTIONS = [
     pytest.param(execution_json(type=["MANAGED"]), id="type-array"),
     pytest.param(execution_json(tags="demo"), id="tags-string"),
     pytest.param(execution_json(serviceId={"id": 1}), id="serviceId-object"),
+    pytest.param(execution_json(tags=[1, 2]), id="tags-ints"),
+    pytest.param(execution_json(tags=["ok", None]), id="tags-null-item"),
+    pytest.param(execution_json(tags=[{"a": 1}]), id="tags-object-item"),
+    pytest.param(execution_json(endedAt=True), id="endedAt-boolean"),
+    pytest.param(execution_json(serviceDefinitionId=1), id="serviceDefinitionId-number"),
+    pytest.param(execution_json(applicationId=[]), id="applicationId-array"),
 ]
 
 
@@ -114,6 +126,21 @@ def test_bad_execution_lists(driver: Driver, body: Any) -> None:
         pytest.param({"_embedded": []}, id="embedded-array"),
         pytest.param({"_embedded": {"status": {"id": "e"}}}, id="embedded-status-partial"),
         pytest.param({"_embedded": {"status": "SUCCEEDED"}}, id="embedded-status-string"),
+        pytest.param(
+            {"_embedded": {"status": execution_json(tags=[1])}}, id="embedded-status-tags-int"
+        ),
+        pytest.param(
+            {"_links": {"status": {"href": "/x", "templated": "yes"}}}, id="templated-string"
+        ),
+        pytest.param({"_links": {"status": {"href": "/x", "templated": 1}}}, id="templated-int"),
+        pytest.param({"_links": {"f.bin": {"href": "/x", "title": 5}}}, id="title-number"),
+        pytest.param({"_links": {"f.bin": {"href": "/x", "type": ["a"]}}}, id="type-array"),
+        pytest.param({"_links": {"f.bin": {"href": "/x", "name": {}}}}, id="name-object"),
+        pytest.param({"_links": {"f.bin": {"href": "/x", "hreflang": 1}}}, id="hreflang-number"),
+        pytest.param({"_links": {"f.bin": {"href": "/x", "profile": 1}}}, id="profile-number"),
+        pytest.param(
+            {"_links": {"f.bin": {"href": "/x", "deprecation": False}}}, id="deprecation-bool"
+        ),
     ],
 )
 def test_bad_result_bodies(driver: Driver, body: Any) -> None:
@@ -345,9 +372,50 @@ _keys = st.sampled_from(
         "href",
         "templated",
         "extra",
+        "endedAt",
+        "serviceId",
+        "serviceDefinitionId",
+        "applicationId",
+        "title",
+        "name",
+        "hreflang",
+        "profile",
+        "deprecation",
     ]
 )
 _shaped = st.dictionaries(_keys, _json, max_size=8)
+_tags = st.lists(st.text(max_size=4), max_size=3) | st.lists(_scalars, min_size=1, max_size=3)
+
+
+def _override(base: dict[str, Any], keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """``base`` (valid) with some of ``keys`` replaced by any JSON value: one wrong type in an
+    otherwise valid object."""
+    values = st.dictionaries(st.sampled_from(keys), _json | _tags, max_size=2)
+    return values.map(lambda extra: {**base, **extra})
+
+
+_near_execution = _override(
+    execution_json(),
+    [
+        "id",
+        "createdAt",
+        "status",
+        "startedAt",
+        "endedAt",
+        "type",
+        "serviceId",
+        "serviceDefinitionId",
+        "applicationId",
+        "tags",
+    ],
+)
+_near_link = _override(
+    {"href": "/exec-1"},
+    ["href", "templated", "type", "deprecation", "name", "profile", "title", "hreflang"],
+)
+_near_log = _override(
+    {"message": "m", "timestamp": "2026-01-01T00:00:00Z"}, ["message", "timestamp", "severity"]
+)
 _bodies = st.one_of(
     _json,
     _shaped,
@@ -356,6 +424,15 @@ _bodies = st.one_of(
         {"_links": st.dictionaries(st.text(max_size=4), _shaped, max_size=2), "_embedded": _shaped}
     ),
     st.fixed_dictionaries({"_embedded": st.fixed_dictionaries({"status": _shaped})}),
+    _near_execution,
+    st.lists(_near_execution, max_size=3),
+    st.lists(_near_log, max_size=3),
+    st.fixed_dictionaries(
+        {
+            "_links": st.dictionaries(st.sampled_from(["status", "f.bin"]), _near_link),
+            "_embedded": st.fixed_dictionaries({"status": _near_execution}),
+        }
+    ),
 )
 
 
@@ -378,9 +455,53 @@ def test_any_json_body_gives_a_model_or_a_validation_error(body: Any, op: str) -
             assert error.status_code == status
             return
     if op in ("start", "status"):
-        assert type(result.id) is str and type(result.created_at) is str
-        assert isinstance(result.status, ServiceExecutionStatus)
+        _assert_execution_types(result)
     elif op == "list":
-        assert all(type(e.id) is str for e in result)
+        for execution in result:
+            _assert_execution_types(execution)
+    elif op == "result":
+        _assert_result_types(result)
     elif op == "logs" and result is not None:
-        assert all(type(e.message) is str and e.timestamp.tzinfo for e in result)
+        for entry in result:
+            assert type(entry.message) is str
+            assert type(entry.timestamp) is datetime.datetime and entry.timestamp.tzinfo
+            assert isinstance(entry.severity, LogEntrySeverity | None | Unset)
+
+
+def _assert_execution_types(execution: Any) -> None:
+    """Every documented field of a ServiceExecution has its documented type."""
+    assert type(execution) is ServiceExecution
+    assert type(execution.id) is str
+    assert type(execution.created_at) is str
+    assert isinstance(execution.status, ServiceExecutionStatus)
+    for name in ("started_at", "ended_at", "service_id", "service_definition_id", "application_id"):
+        assert isinstance(getattr(execution, name), str | None | Unset), name
+    assert isinstance(execution.type_, ServiceExecutionType | None | Unset)
+    tags = execution.tags
+    assert (
+        tags is None
+        or isinstance(tags, Unset)
+        or (type(tags) is list and all(type(tag) is str for tag in tags))
+    )
+
+
+def _assert_link_types(link: Any) -> None:
+    """Every documented field of a HalLink has its documented type."""
+    assert type(link) is HalLink
+    assert type(link.href) is str
+    assert isinstance(link.templated, bool | None | Unset)
+    for name in ("type_", "deprecation", "name", "profile", "title", "hreflang"):
+        assert isinstance(getattr(link, name), str | None | Unset), name
+
+
+def _assert_result_types(result: Any) -> None:
+    assert type(result) is ResultResponse
+    if isinstance(result.links, ResultResponseLinks):
+        if not isinstance(result.links.status, Unset):
+            _assert_link_types(result.links.status)
+        for link in result.links.additional_properties.values():
+            _assert_link_types(link)
+    if isinstance(result.embedded, ResultResponseEmbedded) and not isinstance(
+        result.embedded.status, Unset
+    ):
+        _assert_execution_types(result.embedded.status)

@@ -484,13 +484,23 @@ _OPTIONAL_EXECUTION_STRINGS = (
 
 _NONE_TYPE = type(None)
 _STR_OR_NULL = frozenset({str, _NONE_TYPE})
-_LIST_OR_NULL = frozenset({list, _NONE_TYPE})
+
+
+def _all_str(items: list[Any]) -> bool:
+    """Whether every item of a list is a str (``str.join`` checks that in C)."""
+    try:
+        "".join(items)
+    except TypeError:
+        return False
+    return True
 
 
 def check_execution(data: Any) -> None:
-    """Cheap type check of one ServiceExecution object's fields (it runs once per list item)."""
+    """Type check of every documented field of one ServiceExecution object: required strings,
+    nullable strings and ``tags`` (null or an array of strings). Cheap: it runs per list item."""
     if data.__class__ is dict:
         get = data.get
+        tags = get("tags")
         if (
             get("id").__class__ is str
             and get("createdAt").__class__ is str
@@ -501,7 +511,7 @@ def check_execution(data: Any) -> None:
             and get("serviceId").__class__ in _STR_OR_NULL
             and get("serviceDefinitionId").__class__ in _STR_OR_NULL
             and get("applicationId").__class__ in _STR_OR_NULL
-            and get("tags").__class__ in _LIST_OR_NULL
+            and (tags is None or (tags.__class__ is list and _all_str(tags)))
         ):
             return
     _explain_execution(data)
@@ -521,6 +531,9 @@ def _explain_execution(data: Any) -> None:
     tags = data.get("tags")
     if tags is not None and type(tags) is not list:
         raise _Invalid(f"execution 'tags' is {_kind(tags)}, expected an array")
+    for index, tag in enumerate(tags or ()):
+        if type(tag) is not str:
+            raise _Invalid(f"execution 'tags' item {index} is {_kind(tag)}, expected a string")
     raise _Invalid("execution object has unexpected field types")
 
 
@@ -544,9 +557,22 @@ def parse_executions(content: bytes) -> list[ServiceExecution]:
     return [from_dict(item) for item in data]
 
 
+_LINK_STRINGS = ("type", "deprecation", "name", "profile", "title", "hreflang")
+_BOOL_OR_NULL = frozenset({bool, _NONE_TYPE})
+
+
 def _check_link(name: str, link: Any) -> None:
+    """Type check of a HalLink: ``href`` a string, ``templated`` a boolean or null, every
+    other documented field a string or null."""
     if type(link) is not dict or type(link.get("href")) is not str:
         raise _Invalid(f"_links[{name!r}] must be an object with a string 'href'")
+    templated = link.get("templated")
+    if templated.__class__ not in _BOOL_OR_NULL:
+        raise _Invalid(f"_links[{name!r}].templated is {_kind(templated)}, expected a boolean")
+    for key in _LINK_STRINGS:
+        value = link.get(key)
+        if value.__class__ not in _STR_OR_NULL:
+            raise _Invalid(f"_links[{name!r}].{key} is {_kind(value)}, expected a string")
 
 
 def parse_result(content: bytes) -> ResultResponse:
