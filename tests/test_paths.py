@@ -175,3 +175,67 @@ def test_async_client_sends_encoded_segments_on_the_wire(
     transport = asyncio.run(run())
     assert ("Aiohttp" in transport) is aiohttp
     assert paths == ["/acme/vqe/v1/" + quote(v, safe="").replace(".", "%2E") for v in WIRE]
+
+
+_METHODS_WITH_ID = ["get_status", "get_result", "get_logs", "cancel_execution", "file"]
+
+
+def _call_with(driver: Driver, client: object, method: str, id: str, file: str = "f") -> None:
+    if method == "file":
+        driver.file(client, id, file)
+    else:
+        driver.call(client, method, id)
+
+
+@pytest.mark.parametrize("method", _METHODS_WITH_ID)
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("a" * 100_000, "too long"),
+        ("\u00e9" * 2049, "too long"),
+        ("a\ud800b", "lone surrogate"),
+    ],
+    ids=["100k-ascii", "4098-bytes-utf8", "lone-surrogate"],
+)
+def test_unsendable_ids_are_refused_before_sending(
+    driver: Driver, method: str, value: str, message: str
+) -> None:
+    seen, handler = _recorder()
+    client = driver.client(handler)
+    with pytest.raises(ValueError, match=message):
+        _call_with(driver, client, method, value)
+    with pytest.raises(ValueError, match=message):
+        _call_with(driver, client, "file", "exec-1", value)
+    assert seen == []
+
+
+def test_longest_id_is_sent(driver: Driver) -> None:
+    seen, handler = _recorder()
+    client = driver.client(handler)
+    value = "\u00e9" * 2048
+    driver.call(client, "get_status", value)
+    assert unquote(seen[0].url.raw_path.decode("ascii").rsplit("/", 1)[1]) == value
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Name": "caf\u00e9"},
+        {"X-Name": "a\ud800"},
+        {"X-Name": "tab\tok but bell \x07"},
+        {"X Name": "v"},
+        {"X-\u00e9": "v"},
+        {"X:Name": "v"},
+    ],
+    ids=["non-ascii-value", "surrogate-value", "control-value", "space-name", "utf8-name", "colon"],
+)
+def test_unsendable_headers_are_refused_before_sending(
+    driver: Driver, headers: dict[str, str]
+) -> None:
+    seen, handler = _recorder()
+    client = driver.client(handler)
+    with pytest.raises(ValueError, match="header"):
+        driver.call(client, "get_status", "e", request_options={"additional_headers": headers})
+    with pytest.raises(ValueError, match="header"):
+        driver.client(handler, headers=headers)
+    assert seen == []

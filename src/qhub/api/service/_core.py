@@ -81,6 +81,10 @@ LOGGER_NAME = "qhub.api.service"
 
 _OPTION_KEYS = frozenset(RequestOptions.__annotations__)
 _BAD_HEADER_CHARS = frozenset("\r\n\0")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e]")
+MAX_SEGMENT_BYTES = 4096
+"""Longest execution id or file name accepted, in bytes of UTF-8."""
 _SPACE_BEFORE_OFFSET = re.compile(r"\s+(?=(?:Z|[+-]\d\d(?::?\d\d)?)$)", re.IGNORECASE)
 _NO_BASE_URL = "Please pass in either base_url or environment to construct the client"
 
@@ -122,7 +126,9 @@ def resolve_base_url(
 
 
 def check_headers(headers: Mapping[str, str] | None, what: str) -> dict[str, str]:
-    """A plain dict of ``headers`` after refusing non-strings and CR/LF/NUL (header injection)."""
+    """A plain dict of ``headers`` after refusing what cannot be sent as is: non-strings,
+    CR/LF/NUL (header injection), names that are not HTTP tokens, and values with other
+    control characters or non-ASCII characters (httpx encodes header strings as ASCII)."""
     if headers is None:
         return {}
     if not isinstance(headers, Mapping):
@@ -133,6 +139,12 @@ def check_headers(headers: Mapping[str, str] | None, what: str) -> dict[str, str
             raise TypeError(f"{what}: header names and values must be str")
         if not name or not _BAD_HEADER_CHARS.isdisjoint(name + value):
             raise ValueError(f"{what}: header {name!r} is empty or contains CR, LF or NUL")
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"{what}: {name!r} is not a valid HTTP header name")
+        if _BAD_HEADER_VALUE.search(value):
+            raise ValueError(
+                f"{what}: the value of header {name!r} has non-ASCII or control characters"
+            )
         out[name] = value
     return out
 
@@ -174,11 +186,21 @@ def make_logger(config: logging.Logger | Mapping[str, Any] | None) -> logging.Lo
 
 
 def check_segment(value: object, what: str) -> str:
-    """An execution id or file name: a non-empty str (encoded later as one path segment)."""
+    """An execution id or file name: a non-empty str, encodable as UTF-8 (no lone surrogates),
+    of at most ``MAX_SEGMENT_BYTES`` bytes so encoded (later percent-encoded as one segment)."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, got {type(value).__name__}")
     if not value:
         raise ValueError(f"{what} must not be empty")
+    if value.isascii():
+        size = len(value)
+    else:
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ValueError(f"{what} is not valid Unicode text (a lone surrogate)") from None
+    if size > MAX_SEGMENT_BYTES:
+        raise ValueError(f"{what} is too long: {size} bytes as UTF-8, at most {MAX_SEGMENT_BYTES}")
     return value
 
 
