@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
+import time
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -16,8 +19,16 @@ from qhub_service_gen.models import (
     ResultResponseEmbedded,
     ServiceExecution,
 )
+from starlette.types import Message, Scope
 
-from qhub.api.service.mock import DEFAULT_RESULT_SIZE, MockGateway, Timing, iter_result_bin
+from qhub.api.service.mock import (
+    DEFAULT_RESULT_SIZE,
+    MockGateway,
+    MockGatewayApp,
+    Timing,
+    iter_result_bin,
+)
+from qhub.api.service.mock.files import DEFAULT_CHUNK
 
 AUTH = {"Authorization": "Bearer test-token"}
 
@@ -318,6 +329,132 @@ def test_a_multi_gib_file_is_generated_in_constant_memory(
     assert peak < 32 * 1024 * 1024, peak
     tail = client.get(url, headers={"Range": f"bytes={size - 5000}-"})
     assert tail.status_code == 206 and tail.content == expected_bin(execution_id, size, size - 5000)
+
+
+def _streams_once_idle(gateway: MockGateway) -> dict[str, int]:
+    """The stream counters once no body is being sent (bounded wait, not a timing check)."""
+    for _ in range(2000):
+        streams: dict[str, int] = gateway.stats()["streams"]
+        if streams["active"] == 0:
+            return streams
+        time.sleep(0.01)
+    raise AssertionError(f"a stream is still being sent: {gateway.stats()['streams']}")
+
+
+def test_an_abandoned_download_stops_streaming(
+    gateway: MockGateway, client: httpx.Client, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    size = 2 * 1024**3
+    execution_id = start(client, {"input": {"result_size": size}})
+    clock.now = 10.0
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    with client.stream("GET", f"/{execution_id}/result/result.bin") as response:
+        first = next(response.iter_raw())
+    assert first
+    assert client.get(f"/{execution_id}").json()["status"] == "SUCCEEDED"
+    streams = _streams_once_idle(gateway)
+    assert streams["abandoned"] == 1 and streams["completed"] == 0, streams
+    assert 0 < streams["bytes_sent"] < size // 16, streams
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+def test_a_finished_download_counts_as_completed(
+    gateway: MockGateway, client: httpx.Client, clock: Clock
+) -> None:
+    execution_id = start(client, {"input": {"result_size": 3 * 1024 * 1024 + 7}})
+    clock.now = 10.0
+    body = client.get(f"/{execution_id}/result/result.bin").content
+    assert len(body) == 3 * 1024 * 1024 + 7
+    streams = _streams_once_idle(gateway)
+    assert streams == {"active": 0, "completed": 1, "abandoned": 0, "bytes_sent": len(body)}
+
+
+class _DeadTransport(asyncio.BaseTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.closing = False
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+class _DyingConnection:
+    """A server connection whose socket dies after ``alive`` body chunks, as under asyncio:
+    writes to the dead socket return at once without suspending, and the disconnect reaches
+    the application only through a later turn of the event loop."""
+
+    def __init__(self, alive: int, transport: _DeadTransport | None) -> None:
+        self.alive = alive
+        self.transport = transport
+        self.chunks = 0
+        self.request_read = False
+        self.lost = asyncio.Event()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] != "http.response.body" or not message.get("body"):
+            return
+        self.chunks += 1
+        if self.chunks == self.alive:
+            if self.transport is not None:
+                self.transport.closing = True
+            asyncio.get_running_loop().call_soon(self.lost.set)
+
+    async def receive(self) -> Message:
+        if not self.request_read:
+            self.request_read = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await self.lost.wait()
+        return {"type": "http.disconnect"}
+
+
+def _scope(method: str, path: str) -> Scope:
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"authorization", b"Bearer t"), (b"host", b"mock")],
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+    }
+
+
+async def _start_in(app: MockGatewayApp, size: int) -> str:
+    sent: list[Message] = []
+    request = json.dumps({"input": {"result_size": size}}).encode()
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": request, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(_scope("POST", "/"), receive, send)
+    assert sent[0]["status"] == 201
+    execution_id: str = json.loads(sent[1]["body"])["id"]
+    return execution_id
+
+
+@pytest.mark.parametrize("transport", [True, False], ids=["transport-closing", "disconnect-only"])
+async def test_a_stream_stops_soon_after_the_socket_dies(transport: bool) -> None:
+    app = MockGatewayApp(timing=Timing(pending=0, running=0))
+    size = 1024**3
+    execution_id = await _start_in(app, size)
+    connection = _DyingConnection(alive=3, transport=_DeadTransport() if transport else None)
+
+    async def send(message: Message) -> None:  # a plain function: no transport to look at
+        await connection.send(message)
+
+    await app(
+        _scope("GET", f"/{execution_id}/result/result.bin"),
+        connection.receive,
+        connection.send if transport else send,
+    )
+    streams = app.stats()["streams"]
+    assert streams["abandoned"] == 1 and streams["completed"] == 0 and streams["active"] == 0
+    assert connection.chunks <= connection.alive + 2, connection.chunks
+    assert streams["bytes_sent"] <= (connection.alive + 2) * DEFAULT_CHUNK, streams
 
 
 # -- errors ---------------------------------------------------------------------------------

@@ -136,10 +136,15 @@ class MockGatewayApp:
         self.faults = FaultInjector(faults)
         #: API requests routed so far; a test clock can step with it.
         self.requests_seen = 0
+        # Streamed result-file bodies: being sent, sent to the end, stopped because the client
+        # went away, and body bytes handed to the server. Written by the event loop only.
+        self._streams = {"active": 0, "completed": 0, "abandoned": 0, "bytes_sent": 0}
 
     def stats(self) -> dict[str, Any]:
-        """Counters: executions created, idempotent replays, requests per operation, faults."""
-        return {**self.store.counters(), "faults": self.faults.counts()}
+        """Counters: executions created, idempotent replays, requests per operation, faults,
+        and streamed downloads (``streams``: active, completed, abandoned, bytes_sent)."""
+        faults = self.faults.counts()
+        return {**self.store.counters(), "faults": faults, "streams": dict(self._streams)}
 
     # -- ASGI -------------------------------------------------------------------------------
 
@@ -312,10 +317,15 @@ class MockGatewayApp:
             return
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(self._watch_disconnect(receive, gone))
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        closing = transport.is_closing if isinstance(transport, asyncio.BaseTransport) else None
+        streams = self._streams
+        streams["active"] += 1
         try:
             sent = 0
             for chunk in reply.stream():
-                if gone.is_set():
+                if gone.is_set() or (closing is not None and closing()):
+                    streams["abandoned"] += 1
                     return
                 if cut is not None and sent + len(chunk) >= cut:
                     part: Message = {
@@ -324,12 +334,19 @@ class MockGatewayApp:
                         "more_body": True,
                     }
                     await send(part)
+                    streams["bytes_sent"] += len(part["body"])
                     await self._drop(send)
                     return
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 sent += len(chunk)
+                streams["bytes_sent"] += len(chunk)
+                # Once the socket is dead, send() never suspends (asyncio just drops the writes),
+                # so without this the disconnect watcher would only run after the whole file.
+                await asyncio.sleep(0)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+            streams["completed"] += 1
         finally:
+            streams["active"] -= 1
             watcher.cancel()
 
     @staticmethod
