@@ -953,6 +953,141 @@ async def test_a_name_too_long_for_the_temp_file_is_refused_before_sending(
     assert len(server.requests) == 1
 
 
+# --- progress and existing files ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_on_progress_counts_up_to_the_file_size(mode: str, tmp_path: Path) -> None:
+    seen: list[tuple[int, int | None]] = []
+    server = FileServer(CONTENT, faults=[Fault(drop_after=2_500)])
+    target = tmp_path / "result.bin"
+    await save(mode, server, target, on_progress=lambda n, total: seen.append((n, total)))
+    counts = [n for n, _ in seen]
+    assert counts == sorted(counts)
+    assert seen[0] == (0, len(CONTENT))
+    assert seen[-1] == (len(CONTENT), len(CONTENT))
+    assert {total for _, total in seen} == {len(CONTENT)}
+    assert 2_500 in counts  # the resume reports where it goes on from
+    assert len(seen) >= len(CONTENT) // 1000
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_on_progress_of_a_resumed_partial_file_starts_where_it_was(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    await interrupted(mode, target, 3_000)
+    seen: list[tuple[int, int | None]] = []
+    await save(mode, FileServer(CONTENT), target, on_progress=lambda *a: seen.append(a))
+    assert seen[0] == (3_000, len(CONTENT))
+    assert seen[-1] == (len(CONTENT), len(CONTENT))
+    assert [n for n, _ in seen] == sorted(n for n, _ in seen)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_on_progress_without_a_known_size(mode: str, tmp_path: Path) -> None:
+    seen: list[tuple[int, int | None]] = []
+    server = FileServer(CONTENT, faults=[Fault(no_length=True)])
+    await save(mode, server, tmp_path / "f", on_progress=lambda *a: seen.append(a))
+    assert seen[0] == (0, None)
+    assert seen[-1] == (len(CONTENT), len(CONTENT))
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_an_exception_from_on_progress_stops_and_keeps_the_partial_file(
+    mode: str, tmp_path: Path
+) -> None:
+    def stop(written: int, total: int | None) -> None:
+        if written >= 4_000:
+            raise KeyboardInterrupt
+
+    target = tmp_path / "result.bin"
+    with pytest.raises(KeyboardInterrupt):
+        await save(mode, FileServer(CONTENT), target, on_progress=stop)
+    assert partial_path(target).read_bytes() == CONTENT[:4_000]
+    server = FileServer(CONTENT)
+    await save(mode, server, target)
+    assert sha(target.read_bytes()) == sha(CONTENT)
+    assert ranges(server) == [("bytes=4000-", '"v1"')]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_bad_on_progress_is_refused(mode: str, tmp_path: Path) -> None:
+    server = FileServer(CONTENT)
+    with pytest.raises(TypeError, match="on_progress"):
+        await save(mode, server, tmp_path / "f", on_progress=42)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("ignore_range", [False, True])
+async def test_without_overwrite_a_complete_file_is_kept_without_fetching_it(
+    mode: str, tmp_path: Path, ignore_range: bool
+) -> None:
+    target = tmp_path / "result.bin"
+    target.write_bytes(CONTENT)
+    before = target.stat()
+    seen: list[tuple[int, int | None]] = []
+    server = FileServer(CONTENT, faults=[Fault(ignore_range=ignore_range)])
+    done = await save(mode, server, target, overwrite=False, on_progress=lambda *a: seen.append(a))
+    assert done == target
+    assert ranges(server) == [(f"bytes={len(CONTENT)}-", None)]
+    assert target.stat().st_ino == before.st_ino and target.stat().st_mtime == before.st_mtime
+    assert seen == [(len(CONTENT), len(CONTENT))]
+    assert leftovers(tmp_path) == ["result.bin"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("local", "ignore_range"),
+    [
+        (CONTENT[:4_000], False),  # shorter: the server answers 206 from byte 4000
+        (CONTENT + b"more", False),  # longer: 416 with another size
+        (CONTENT[::-1], True),  # same size, other bytes, Range ignored: compared
+        (CONTENT[:4_000], True),  # Range ignored, another Content-Length
+    ],
+)
+async def test_without_overwrite_another_file_is_refused_and_kept(
+    mode: str, tmp_path: Path, local: bytes, ignore_range: bool
+) -> None:
+    target = tmp_path / "result.bin"
+    target.write_bytes(local)
+    server = FileServer(CONTENT, faults=[Fault(ignore_range=ignore_range)])
+    with pytest.raises(FileExistsError) as caught:
+        await save(mode, server, target, overwrite=False)
+    assert caught.value.filename == str(target)
+    assert "overwrite" in str(caught.value)
+    assert target.read_bytes() == local
+    assert len(server.requests) == 1
+    assert all(body.closed for body in server.bodies)
+    assert leftovers(tmp_path) == ["result.bin"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_without_overwrite_a_missing_or_empty_file_is_handled(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    await save(mode, FileServer(CONTENT), target, overwrite=False)
+    assert sha(target.read_bytes()) == sha(CONTENT)
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    server = FileServer(b"")
+    await save(mode, server, empty, overwrite=False)
+    assert ranges(server) == [("bytes=0-", None)]
+    with pytest.raises(FileExistsError):
+        await save(mode, FileServer(CONTENT), empty, overwrite=False)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_without_overwrite_an_error_status_is_raised(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    target.write_bytes(CONTENT)
+    with pytest.raises(StatusError):
+        await save(mode, FileServer(CONTENT, faults=[Fault(status=404)]), target, overwrite=False)
+    assert target.read_bytes() == CONTENT
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -44,6 +44,20 @@ How a download stays correct:
 on the next call resumes a partial file whose record matches the same URL. One download per
 destination path at a time.
 
+`download_to_path` takes two more keyword arguments:
+
+* ``on_progress(written, total)``: called when a body starts (``written`` is where it resumes),
+  after each chunk written, and at the end with the final size as both numbers; ``total`` is
+  None while the size is unknown. After a restart (the file changed on the server) the count
+  starts again from 0. An exception it raises stops the download; the partial file is kept.
+* ``overwrite`` (default True: an existing ``path`` is replaced). With False, an existing
+  ``path`` is checked, never written: one ``Range: bytes=<size>-`` request is sent for its
+  size, and a 416 ``bytes */<size>`` confirms the server's file has exactly that size; a
+  server that ignores Range (200) has its body compared with the file byte by byte. A match
+  returns at once ("already downloaded"); anything else (a 206: the server's file is longer,
+  another size, other bytes) raises ``FileExistsError``. Finished files keep no ETag, so a
+  same-sized file that the server confirms by size alone counts as complete.
+
 The destination is checked before anything is sent: a symbolic link is followed (the file it
 points to is replaced atomically, with the temp files next to that file, and the link stays);
 an existing directory, FIFO, device or socket is refused with an ``OSError`` instead of being
@@ -86,6 +100,8 @@ __all__ = [
 ]
 
 MakeIncompleteError = Callable[[int, int | None], Exception]
+OnProgress = Callable[[int, int | None], object]
+"""Called with ``(bytes written so far, total size or None)`` as a download to a path goes."""
 RaiseForStatus = Callable[[httpx.Response], None]
 AsyncRaiseForStatus = Callable[[httpx.Response], Awaitable[None] | None]
 
@@ -667,18 +683,31 @@ def _open_regular(path: Path) -> IO[bytes]:
 class _PartFile:
     """The temp file plus its record; applies download events to them."""
 
-    def __init__(self, target: Path, url_key: str, position: int) -> None:
+    def __init__(
+        self, target: Path, url_key: str, position: int, on_progress: OnProgress | None
+    ) -> None:
         self.part = partial_path(target)
         self._meta = _meta_path(self.part)
         self._url_key = url_key
         self._recorded: tuple[str | None, int | None] | None = None
+        self._on_progress = on_progress
+        self._written = position
+        self._total: int | None = None
+        self._reported: tuple[int, int | None] | None = None
         self.file = _open_regular(self.part)
         self.file.seek(position)
         self.file.truncate()
 
+    def _report(self) -> None:
+        if self._on_progress is not None:
+            self._reported = (self._written, self._total)
+            self._on_progress(self._written, self._total)
+
     def apply(self, event: bytes | _Start) -> None:
         if isinstance(event, bytes):
             self.file.write(event)
+            self._written += len(event)
+            self._report()
             return
         if event.position != self.file.tell():
             self.file.seek(event.position)
@@ -690,12 +719,18 @@ class _PartFile:
                 meta.truncate()
                 meta.write(json.dumps(record).encode())
             self._recorded = (event.etag, event.total)
+        self._written = event.position
+        self._total = event.total
+        self._report()
 
     def verify(self, state: _Resume) -> None:
         self.file.flush()
         size = self.file.tell()
         if state.total is not None and size != state.total:
             state.fail(f"the file has {size} bytes, the server announced {state.total}")
+        self._written, self._total = size, size
+        if self._reported != (size, size):
+            self._report()
 
     def discard_if_empty(self) -> None:
         """After a failure: keep a partial file for the next attempt, but not an empty one."""
@@ -713,6 +748,112 @@ class _PartFile:
         self._meta.unlink(missing_ok=True)
 
 
+class _Probe(enum.Enum):
+    SAME = "same"
+    DIFFERS = "differs"
+    COMPARE = "compare"
+    ERROR = "error"
+
+
+def _probe_request(template: httpx.Request, size: int) -> httpx.Request:
+    headers = template.headers.copy()
+    headers["Range"] = f"bytes={size}-"
+    return httpx.Request(
+        template.method, template.url, headers=headers, extensions=dict(template.extensions)
+    )
+
+
+def _probe_verdict(response: httpx.Response, size: int) -> _Probe:
+    """What the answer to ``Range: bytes=<size>-`` says about a local file of ``size`` bytes."""
+    status = response.status_code
+    if status == 416:
+        match = _UNSATISFIED_RANGE.match(response.headers.get("Content-Range", ""))
+        return _Probe.SAME if match is not None and int(match[1]) == size else _Probe.DIFFERS
+    if status == 206:
+        return _Probe.DIFFERS  # the server's file goes on after ``size`` bytes
+    if not 200 <= status < 300:
+        return _Probe.ERROR
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    length = _parse_int(response.headers.get("Content-Length"))
+    if encoding in ("", "identity") and length is not None and length != size:
+        return _Probe.DIFFERS
+    return _Probe.COMPARE  # Range ignored: compare the body with the file
+
+
+def _differs(path: Path) -> FileExistsError:
+    return FileExistsError(
+        errno.EEXIST,
+        "already exists and is not the server's file (pass overwrite=True to replace it)",
+        str(path),
+    )
+
+
+def _existing_size(target: Path, overwrite: bool) -> int | None:
+    if overwrite:
+        return None
+    try:
+        return target.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+def _confirm_existing(
+    client: httpx.Client,
+    template: httpx.Request,
+    target: Path,
+    size: int,
+    raise_for_status: RaiseForStatus,
+) -> bool:
+    """Whether the existing ``target`` is the server's whole file; nothing is written."""
+    response = client.send(_probe_request(template, size), stream=True)
+    try:
+        verdict = _probe_verdict(response, size)
+        if verdict is _Probe.ERROR:
+            raise_for_status(response)
+            response.raise_for_status()
+        if verdict is not _Probe.COMPARE:
+            return verdict is _Probe.SAME
+        with target.open("rb") as local:
+            for piece in response.iter_bytes():
+                if local.read(len(piece)) != piece:
+                    return False
+            return local.read(1) == b""
+    finally:
+        response.close()
+
+
+async def _aconfirm_existing(
+    client: httpx.AsyncClient,
+    template: httpx.Request,
+    target: Path,
+    size: int,
+    raise_for_status: AsyncRaiseForStatus,
+) -> bool:
+    """The async twin of `_confirm_existing`."""
+    response = await client.send(_probe_request(template, size), stream=True)
+    try:
+        verdict = _probe_verdict(response, size)
+        if verdict is _Probe.ERROR:
+            outcome = raise_for_status(response)
+            if inspect.isawaitable(outcome):
+                await outcome
+            response.raise_for_status()
+        if verdict is not _Probe.COMPARE:
+            return verdict is _Probe.SAME
+        with target.open("rb") as local:
+            async for piece in response.aiter_bytes():
+                if local.read(len(piece)) != piece:
+                    return False
+            return local.read(1) == b""
+    finally:
+        await response.aclose()
+
+
+def _check_progress(on_progress: OnProgress | None) -> None:
+    if on_progress is not None and not callable(on_progress):
+        raise TypeError(f"on_progress must be callable, got {type(on_progress).__name__}")
+
+
 def download_to_path(
     client: httpx.Client,
     request: httpx.Request,
@@ -722,11 +863,26 @@ def download_to_path(
     raise_for_status: RaiseForStatus,
     make_incomplete_error: MakeIncompleteError,
     max_resumes: int = 5,
+    overwrite: bool = True,
+    on_progress: OnProgress | None = None,
 ) -> Path:
-    """Download into ``path`` atomically, resuming a partial temp file; returns ``path``."""
+    """Download into ``path`` atomically, resuming a partial temp file; returns ``path``.
+
+    With ``overwrite=False`` an existing ``path`` is kept when it is the server's whole file
+    (the rule is in the module docstring) and ``FileExistsError`` is raised when it is not;
+    nothing is written either way.
+    """
     _check_options(chunk_size, max_resumes)
+    _check_progress(on_progress)
     target = _target(path)
     template = _template(request)
+    size = _existing_size(target, overwrite)
+    if size is not None:
+        if not _confirm_existing(client, template, target, size, raise_for_status):
+            raise _differs(Path(path))
+        if on_progress is not None:
+            on_progress(size, size)
+        return Path(path)
     key = _url_key(template)
     position, etag, total = _load_partial(partial_path(target), key)
     state = _Resume(
@@ -738,7 +894,7 @@ def download_to_path(
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
     )
-    out = _PartFile(target, key, position)
+    out = _PartFile(target, key, position, on_progress)
     try:
         events = _events(client, state, chunk_size, raise_for_status)
         try:
@@ -764,13 +920,24 @@ async def adownload_to_path(
     raise_for_status: AsyncRaiseForStatus,
     make_incomplete_error: MakeIncompleteError,
     max_resumes: int = 5,
+    overwrite: bool = True,
+    on_progress: OnProgress | None = None,
 ) -> Path:
-    """The async twin of `download_to_path` (file writes are local and synchronous)."""
+    """The async twin of `download_to_path` (file writes are local and synchronous;
+    ``on_progress`` is a plain function, called without awaiting)."""
     import asyncio  # lazy: sync users never load asyncio
 
     _check_options(chunk_size, max_resumes)
+    _check_progress(on_progress)
     target = _target(path)
     template = _template(request)
+    size = _existing_size(target, overwrite)
+    if size is not None:
+        if not await _aconfirm_existing(client, template, target, size, raise_for_status):
+            raise _differs(Path(path))
+        if on_progress is not None:
+            on_progress(size, size)
+        return Path(path)
     key = _url_key(template)
     position, etag, total = _load_partial(partial_path(target), key)
     state = _Resume(
@@ -782,7 +949,7 @@ async def adownload_to_path(
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
     )
-    out = _PartFile(target, key, position)
+    out = _PartFile(target, key, position, on_progress)
     try:
         events = _aevents(client, state, chunk_size, raise_for_status)
         try:
