@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from qhub.api.service import (
     HubServiceClientEnvironment,
     InternalServerError,
     NotFoundError,
+    RetryPolicy,
 )
 from qhub.api.service.core.api_error import ApiError
 
@@ -252,6 +254,64 @@ def test_max_retries_request_option(driver: Driver) -> None:
     with pytest.raises(InternalServerError):
         driver.call(client, "get_logs", "e", request_options={"max_retries": 0})
     assert len(seen) == 3
+
+
+def _recording_policy(driver: Driver, waits: list[float], **kwargs: Any) -> RetryPolicy:
+    """A jitter-free policy whose waits are recorded (``async_sleep`` on the async client)."""
+    if driver.is_async:
+
+        async def record(delay: float) -> None:
+            waits.append(delay)
+
+        return RetryPolicy(jitter=0.0, async_sleep=record, **kwargs)
+    return RetryPolicy(jitter=0.0, sleep=waits.append, **kwargs)
+
+
+def test_retry_policy_sleep_hook_sees_the_backoff(driver: Driver) -> None:
+    waits: list[float] = []
+    seen, handler = _counting(503)
+    policy = _recording_policy(driver, waits, max_retries=3, initial_delay=0.25)
+    client = driver.client(handler, retry_policy=policy)
+    with pytest.raises(InternalServerError):
+        driver.call(client, "get_status", "e")
+    assert len(seen) == 4
+    assert waits == [0.25, 0.5, 1.0]
+    with pytest.raises(InternalServerError):
+        driver.call(client, "get_logs", "e", request_options={"max_retries": 1})
+    assert waits == [0.25, 0.5, 1.0, 0.25]
+
+
+def test_sync_sleep_hook_also_serves_the_async_client() -> None:
+    driver = Driver("async")
+    try:
+        waits: list[float] = []
+        _, handler = _counting(502)
+        policy = RetryPolicy(jitter=0.0, sleep=waits.append)
+        client = driver.client(handler, retry_policy=policy)
+        with pytest.raises(InternalServerError):
+            driver.call(client, "get_status", "e")
+        assert waits == [0.5, 1.0]
+    finally:
+        driver.close()
+
+
+@pytest.mark.parametrize(("max_retries", "sent"), [(None, 6), (1, 2), (5, 6)])
+def test_max_retries_argument_replaces_the_policy_count(
+    driver: Driver, max_retries: int | None, sent: int
+) -> None:
+    waits: list[float] = []
+    seen, handler = _counting(500)
+    policy = _recording_policy(driver, waits, max_retries=5)
+    client = driver.client(handler, retry_policy=policy, max_retries=max_retries)
+    with pytest.raises(InternalServerError):
+        driver.call(client, "get_status", "e")
+    assert len(seen) == sent
+    assert len(waits) == sent - 1
+
+
+def test_retry_policy_must_be_a_policy() -> None:
+    with pytest.raises(TypeError, match="RetryPolicy"):
+        HubServiceClient(base_url=BASE, token=TOKEN, retry_policy={"max_retries": 1})  # type: ignore[arg-type]
 
 
 def test_transient_then_success_is_retried(driver: Driver) -> None:

@@ -185,6 +185,18 @@ def make_logger(config: logging.Logger | Mapping[str, Any] | None) -> logging.Lo
     return logger
 
 
+def make_policy(max_retries: int | None, retry_policy: RetryPolicy | None) -> RetryPolicy:
+    """The client's retry policy: ``retry_policy`` (default ``RetryPolicy()``, 2 retries), with
+    its ``max_retries`` replaced by the ``max_retries`` argument when that is given."""
+    if retry_policy is None:
+        return RetryPolicy() if max_retries is None else RetryPolicy(max_retries=max_retries)
+    if not isinstance(retry_policy, RetryPolicy):
+        raise TypeError(f"retry_policy must be a RetryPolicy, got {type(retry_policy).__name__}")
+    if max_retries is None or max_retries == retry_policy.max_retries:
+        return retry_policy
+    return retry_policy.with_max_retries(max_retries)
+
+
 def check_segment(value: object, what: str) -> str:
     """An execution id or file name: a non-empty str, encodable as UTF-8 (no lone surrogates),
     of at most ``MAX_SEGMENT_BYTES`` bytes so encoded (later percent-encoded as one segment)."""
@@ -246,7 +258,8 @@ class ClientCore:
         async_token: AsyncTokenSource | None = None,
         headers: Mapping[str, str] | None,
         timeout: float | httpx.Timeout | None,
-        max_retries: int,
+        max_retries: int | None,
+        retry_policy: RetryPolicy | None = None,
         follow_redirects: bool,
         logging_config: logging.Logger | Mapping[str, Any] | None,
         injected: bool,
@@ -268,7 +281,7 @@ class ClientCore:
             given_timeout if injected and given_timeout is not None else httpx.USE_CLIENT_DEFAULT
         )
         """Per-request timeout: only set for an injected client when ``timeout`` was passed."""
-        self.policy = RetryPolicy(max_retries=max_retries)
+        self.policy = make_policy(max_retries, retry_policy)
         self.follow_redirects = bool(follow_redirects)
         self.logger = make_logger(logging_config)
 

@@ -39,6 +39,7 @@ from ._core import (
     request_body,
 )
 from ._helpers import _AsyncHelpers, _SyncHelpers
+from ._retry import RetryPolicy
 from .core.request_options import RequestOptions
 from .environment import HubServiceClientEnvironment
 
@@ -254,7 +255,11 @@ class HubServiceClient:
         timeout: Seconds (or an ``httpx.Timeout``). Defaults to 60 when the SDK creates the HTTP
             client; for an injected ``httpx_client`` its own timeout applies unless this is given.
         max_retries: Retries of transient failures (connection errors, timeouts, 408, 429, 5xx
-            except 501) of idempotent requests; default 2.
+            except 501) of idempotent requests; default 2, or ``retry_policy.max_retries``.
+            When given together with ``retry_policy`` it replaces the policy's count.
+        retry_policy: A :class:`RetryPolicy` for every call: backoff, jitter, time budget,
+            ``Retry-After`` cap, and ``sleep=`` / ``async_sleep=`` hooks that wait (or record
+            the waits) instead of ``time.sleep`` / ``asyncio.sleep``.
         follow_redirects: Follow redirects (default True). The token is sent only to
             ``base_url``'s origin, never to another host a redirect points at.
         httpx_client: A preconfigured ``httpx.Client`` (its transport, proxies, TLS, limits).
@@ -271,7 +276,8 @@ class HubServiceClient:
         token: str | Callable[[], str],
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
         follow_redirects: bool = True,
         httpx_client: httpx.Client | None = None,
         logging: _logging.Logger | Mapping[str, Any] | None = None,
@@ -288,6 +294,7 @@ class HubServiceClient:
             headers=headers,
             timeout=timeout,
             max_retries=max_retries,
+            retry_policy=retry_policy,
             follow_redirects=follow_redirects,
             logging_config=logging,
             injected=httpx_client is not None,
@@ -344,7 +351,8 @@ class AsyncHubServiceClient:
         async_token: Callable[[], Awaitable[str]] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
         follow_redirects: bool = True,
         httpx_client: httpx.AsyncClient | None = None,
         logging: _logging.Logger | Mapping[str, Any] | None = None,
@@ -362,6 +370,7 @@ class AsyncHubServiceClient:
             headers=headers,
             timeout=timeout,
             max_retries=max_retries,
+            retry_policy=retry_policy,
             follow_redirects=follow_redirects,
             logging_config=logging,
             injected=httpx_client is not None,
