@@ -455,6 +455,46 @@ def test_a_failing_token_command_is_one_clear_line(gateway: str, tmp_path: Path)
     missing.assert_one_line_error("not found")
 
 
+def test_a_token_command_printing_an_unusable_token_exits_3(gateway: str, tmp_path: Path) -> None:
+    script = tmp_path / "spaced.py"
+    script.write_text("print('two words')\n")
+    result = cli(
+        "list", "--token-command", f"{sys.executable} {script}",
+        env=_env(HUB_SERVICE_BASE_URL=gateway),
+    )  # fmt: skip
+    assert result.code == 3
+    result.assert_one_line_error("token command", "spaces or non-ASCII")
+    assert "two words" not in result.err
+
+
+# Closed stdout
+
+
+@pytest.mark.parametrize("json_mode", [True, False])
+def test_a_closed_stdout_pipe_ends_quietly_with_exit_1(
+    gateway: str, succeeded: str, json_mode: bool
+) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| true` that has already exited: every write gets EPIPE
+    try:
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "qhub.api.service.cli",
+                *(["--json"] if json_mode else []), "logs", "--follow", succeeded,
+            ],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(HUB_SERVICE_BASE_URL=gateway, HUB_SERVICE_TOKEN=TOKEN),
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 1
+
+
 # Interrupts and the plain fallback
 
 

@@ -1,13 +1,15 @@
 """``hub-service``: the service gateway from the command line.
 
 Run ``hub-service --help`` for the commands. Exit codes: 0 success, 1 the execution
-FAILED or was CANCELLED, 2 usage error, 3 API or connection error, 4 gave up waiting
-(``--wait-timeout``), 130 interrupted.
+FAILED or was CANCELLED (or stdout was a pipe closed by its reader, which ends the command
+quietly), 2 usage error, 3 API or connection error (a failing token command included),
+4 gave up waiting (``--wait-timeout``), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -19,6 +21,7 @@ __all__ = [
     "EXIT_EXECUTION_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_STDOUT_CLOSED",
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
     "main",
@@ -36,6 +39,8 @@ EXIT_TIMEOUT = 4
 """``--wait-timeout`` expired; the execution is still running."""
 EXIT_INTERRUPTED = 130
 """Interrupted with Ctrl-C."""
+EXIT_STDOUT_CLOSED = 1
+"""Standard output was a pipe whose reader closed it; the command stopped quietly."""
 
 ENV_BASE_URL = "HUB_SERVICE_BASE_URL"
 ENV_TOKEN = "HUB_SERVICE_TOKEN"
@@ -51,8 +56,9 @@ Global options may come before or after the command.
 """
 
 _EPILOG = """\
-exit codes: 0 success; 1 the execution FAILED or was CANCELLED; 2 usage error;
-3 API or connection error; 4 --wait-timeout expired; 130 interrupted.
+exit codes: 0 success; 1 the execution FAILED or was CANCELLED (or stdout was closed);
+2 usage error; 3 API or connection error (token command failures included);
+4 --wait-timeout expired; 130 interrupted.
 
 examples:
   hub-service run --input '{"molecule": "H2"}' -o results/
@@ -308,4 +314,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, SystemExit):
             # argparse's --help and the like.
             return exc.code if isinstance(exc.code, int) else EXIT_OK
+        if isinstance(exc, BrokenPipeError):
+            return _stdout_closed()
         return report_error(exc, json_mode=json_mode)
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``| head``, ``| true``): stop quietly.
+
+    As the Python docs advise for SIGPIPE, stdout is pointed at devnull so that the flush at
+    exit cannot fail again, and the exit code is 1. Nothing is printed: the reader is gone.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_STDOUT_CLOSED

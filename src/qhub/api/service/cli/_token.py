@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import threading
 
 _COMMAND_TIMEOUT = 60.0
+_NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
 
 
 class TokenCommandError(Exception):
@@ -81,5 +83,10 @@ class CommandToken:
         if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in token):
             raise TokenCommandError(
                 f"token command {name} printed more than one line or control characters"
+            )
+        if _NOT_TOKEN_CHARS.search(token):
+            raise TokenCommandError(
+                f"token command {name} printed a token with spaces or non-ASCII characters, "
+                "which cannot be sent as a bearer token"
             )
         return token
