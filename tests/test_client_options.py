@@ -524,6 +524,28 @@ def test_default_logger_is_qhub_api_service(
     assert any(r.name == "qhub.api.service" for r in caplog.records)
 
 
+def test_logging_level_without_logger_sets_the_shared_logger(
+    driver: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As documented: ``level`` alone changes the shared logger, seen by every client."""
+    shared = logging.getLogger("qhub.api.service")
+    before = shared.level
+    caplog.set_level(logging.DEBUG)
+    try:
+        shared.setLevel(logging.WARNING)
+        driver.client(FakeGateway(), logging={"level": "DEBUG"})
+        assert shared.level == logging.DEBUG
+        other = driver.client(FakeGateway())
+        driver.call(other, "get_service_executions")
+        assert any(r.name == "qhub.api.service" for r in caplog.records)
+        own = logging.getLogger("test.facade.own-level")
+        driver.client(FakeGateway(), logging={"level": "ERROR", "logger": own})
+        assert own.level == logging.ERROR
+        assert shared.level == logging.DEBUG
+    finally:
+        shared.setLevel(before)
+
+
 def test_bad_logging_config_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown logging keys"):
         HubServiceClient(base_url=BASE, token=TOKEN, logging={"lvl": "debug"})

@@ -35,7 +35,13 @@ from qhub_service_gen.models import (
 )
 
 from ._auth import AsyncTokenSource, TokenAuth, TokenSource
-from ._download import adownload_to_path, aiter_result_file, download_to_path, iter_result_file
+from ._download import (
+    OnProgress,
+    adownload_to_path,
+    aiter_result_file,
+    download_to_path,
+    iter_result_file,
+)
 from ._retry import (
     POLICY_EXTENSION,
     RetryPolicy,
@@ -163,7 +169,8 @@ def make_logger(config: logging.Logger | Mapping[str, Any] | None) -> logging.Lo
 
     ``config`` is a ``logging.Logger``, or a dict with optional keys ``logger`` (a Logger, default
     ``logging.getLogger("qhub.api.service")``), ``level`` (a level name or number, set on that
-    logger) and ``silent`` (True: the client logs nothing).
+    logger, so on the shared SDK logger, for every client, when no ``logger`` is given) and
+    ``silent`` (True: this client logs nothing).
     """
     if config is None:
         return logging.getLogger(LOGGER_NAME)
@@ -864,7 +871,13 @@ class SyncIO:
             chunks.close()  # type: ignore[attr-defined]
 
     def download(
-        self, request: httpx.Request, path: str | os.PathLike[str], chunk_size: int | None
+        self,
+        request: httpx.Request,
+        path: str | os.PathLike[str],
+        chunk_size: int | None,
+        *,
+        overwrite: bool = True,
+        on_progress: OnProgress | None = None,
     ) -> Path:
         """Download a result file atomically to ``path``, resuming a partial one."""
         try:
@@ -875,6 +888,8 @@ class SyncIO:
                 chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
                 raise_for_status=self.raise_for_status,
                 make_incomplete_error=self.core.incomplete_error_factory(request),
+                overwrite=overwrite,
+                on_progress=on_progress,
             )
         except httpx.RequestError as exc:
             raise self.core.connection_error(exc, request) from exc
@@ -968,7 +983,13 @@ class AsyncIO:
             await chunks.aclose()  # type: ignore[attr-defined]
 
     async def download(
-        self, request: httpx.Request, path: str | os.PathLike[str], chunk_size: int | None
+        self,
+        request: httpx.Request,
+        path: str | os.PathLike[str],
+        chunk_size: int | None,
+        *,
+        overwrite: bool = True,
+        on_progress: OnProgress | None = None,
     ) -> Path:
         try:
             return await adownload_to_path(
@@ -978,6 +999,8 @@ class AsyncIO:
                 chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
                 raise_for_status=self.raise_for_status,
                 make_incomplete_error=self.core.incomplete_error_factory(request),
+                overwrite=overwrite,
+                on_progress=on_progress,
             )
         except httpx.RequestError as exc:
             raise self.core.connection_error(exc, request) from exc

@@ -137,14 +137,21 @@ class ServiceApi(_SyncHelpers):
         file: str,
         path: str | os.PathLike[str],
         *,
+        overwrite: bool = True,
+        on_progress: Callable[[int, int | None], object] | None = None,
         request_options: RequestOptions | None = None,
     ) -> Path:
         """Download one result file to ``path``: atomic (temp file, then rename), resumes a
-        partial file left by an earlier attempt, verifies the size; returns ``path``."""
+        partial file left by an earlier attempt, verifies the size; returns ``path``.
+
+        ``on_progress(written, total)`` is called as bytes are written (``total`` is None while
+        unknown). ``overwrite=False`` keeps an existing ``path`` that the server confirms is
+        the whole file (nothing is fetched) and raises ``FileExistsError`` for any other."""
         io = self._io
         kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
         chunk_size = check_chunk_size(request_options)
-        return io.download(self._core.build(io.client, kwargs, request_options), path, chunk_size)
+        request = self._core.build(io.client, kwargs, request_options)
+        return io.download(request, path, chunk_size, overwrite=overwrite, on_progress=on_progress)
 
 
 class AsyncServiceApi(_AsyncHelpers):
@@ -231,15 +238,22 @@ class AsyncServiceApi(_AsyncHelpers):
         file: str,
         path: str | os.PathLike[str],
         *,
+        overwrite: bool = True,
+        on_progress: Callable[[int, int | None], object] | None = None,
         request_options: RequestOptions | None = None,
     ) -> Path:
         """Download one result file to ``path``: atomic (temp file, then rename), resumes a
-        partial file left by an earlier attempt, verifies the size; returns ``path``."""
+        partial file left by an earlier attempt, verifies the size; returns ``path``.
+
+        ``on_progress(written, total)`` is a plain function (called, not awaited);
+        ``overwrite`` works as on the sync client."""
         io = self._io
         kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
         chunk_size = check_chunk_size(request_options)
         request = self._core.build(io.client, kwargs, request_options)
-        return await io.download(request, path, chunk_size)
+        return await io.download(
+            request, path, chunk_size, overwrite=overwrite, on_progress=on_progress
+        )
 
 
 class HubServiceClient:
@@ -265,7 +279,11 @@ class HubServiceClient:
         httpx_client: A preconfigured ``httpx.Client`` (its transport, proxies, TLS, limits).
             Requests still go to ``base_url``. Not closed by :meth:`close`.
         logging: A ``logging.Logger``, or a dict ``{"level": ..., "logger": ..., "silent": ...}``.
-            Default: the ``qhub.api.service`` logger. Tokens and headers are never logged.
+            Default: the ``qhub.api.service`` logger. ``level`` is set on the logger itself
+            (``logger.setLevel``): without ``logger`` that is the shared ``qhub.api.service``
+            logger, so it changes the level for every client in the process; pass your own
+            ``logger`` to set a level for this client only. ``{"silent": True}`` silences this
+            client only. Tokens and headers are never logged.
     """
 
     def __init__(
