@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -505,3 +507,87 @@ def _assert_result_types(result: Any) -> None:
         result.embedded.status, Unset
     ):
         _assert_execution_types(result.embedded.status)
+
+
+# The garbage-collector pause around large bodies ---------------------------------------------
+
+_LARGE_LIST = json.dumps([execution_json(f"exec-{i}") for i in range(5000)]).encode()
+
+
+def _large_list_client() -> HubServiceClient:
+    assert len(_LARGE_LIST) > 256 * 1024
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=_LARGE_LIST))
+    return HubServiceClient(
+        base_url=BASE, token=TOKEN, httpx_client=httpx.Client(transport=transport)
+    )
+
+
+def _hook_from_dict(monkeypatch: pytest.MonkeyPatch, hook: Callable[[], None]) -> None:
+    original = ServiceExecution.from_dict.__func__  # type: ignore[attr-defined]
+
+    def from_dict(cls: type[ServiceExecution], src: dict[str, Any]) -> ServiceExecution:
+        hook()
+        return original(cls, src)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(ServiceExecution, "from_dict", classmethod(from_dict))
+
+
+def test_large_body_is_parsed_with_gc_paused_and_gc_is_restored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    states: list[bool] = []
+    _hook_from_dict(monkeypatch, lambda: states.append(gc.isenabled()))
+    assert gc.isenabled()
+    with _large_list_client() as client:
+        assert len(client.service_api.get_service_executions()) == 5000
+        assert gc.isenabled()
+        assert not any(states)
+        gc.disable()
+        try:
+            client.service_api.get_service_executions()
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+
+
+def test_gc_stays_paused_until_the_last_overlapping_parse_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first_in, second_in, first_done = threading.Event(), threading.Event(), threading.Event()
+    seen_by_second: list[bool] = []
+    blocked: set[str] = set()
+
+    def hook() -> None:
+        name = threading.current_thread().name
+        if name in blocked:
+            return
+        blocked.add(name)
+        if name == "first":
+            first_in.set()
+            assert second_in.wait(10)
+        elif name == "second":
+            second_in.set()
+            assert first_done.wait(10)
+            seen_by_second.append(gc.isenabled())
+
+    _hook_from_dict(monkeypatch, hook)
+    with _large_list_client() as client:
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                client.service_api.get_service_executions()
+            except BaseException as exc:
+                errors.append(exc)
+
+        first = threading.Thread(target=run, name="first")
+        second = threading.Thread(target=run, name="second")
+        first.start()
+        assert first_in.wait(10)
+        second.start()
+        first.join(10)
+        first_done.set()
+        second.join(10)
+    assert not errors
+    assert seen_by_second == [False]
+    assert gc.isenabled()

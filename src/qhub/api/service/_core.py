@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -472,13 +473,13 @@ class ClientCore:
     def parse(self, response: httpx.Response, content: bytes, parser: Callable[[bytes], T]) -> T:
         """``parser(content)``; any failure becomes a ``ResponseValidationError``.
 
-        A large body is parsed with the cyclic garbage collector paused: building tens of
-        thousands of objects otherwise triggers collection passes that find nothing to free
-        and cost about a third of the time.
+        A body over 256 KiB is parsed with the cyclic garbage collector paused: building tens
+        of thousands of objects otherwise triggers collection passes that find nothing to free
+        and cost about a third of the time. The collector is enabled again only by the parse
+        that paused it, once no other parse (in another thread) still holds the pause; when
+        it was already off, it is left alone.
         """
-        pause = len(content) > _GC_PAUSE_BYTES and gc.isenabled()
-        if pause:
-            gc.disable()
+        pause = len(content) > _GC_PAUSE_BYTES and _pause_gc()
         try:
             return parser(content)
         except _Invalid as exc:
@@ -487,7 +488,34 @@ class ClientCore:
             raise self.invalid(response, content, f"{type(exc).__name__}: {exc}") from exc
         finally:
             if pause:
-                gc.enable()
+                _resume_gc()
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+"""Parses currently holding the garbage-collector pause (the SDK disabled the collector)."""
+
+
+def _pause_gc() -> bool:
+    """Pause the cyclic garbage collector for one parse; True when this parse holds the pause
+    and must call :func:`_resume_gc`. False when the collector was off without the SDK."""
+    global _gc_holders
+    with _gc_lock:
+        if _gc_holders == 0:
+            if not gc.isenabled():
+                return False
+            gc.disable()
+        _gc_holders += 1
+        return True
+
+
+def _resume_gc() -> None:
+    """Release one parse's pause; the last one out enables the collector again."""
+    global _gc_holders
+    with _gc_lock:
+        _gc_holders -= 1
+        if _gc_holders == 0:
+            gc.enable()
 
 
 # Parsing ---------------------------------------------------------------------------------------
