@@ -1019,40 +1019,86 @@ async def test_a_bad_on_progress_is_refused(mode: str, tmp_path: Path) -> None:
     assert server.requests == []
 
 
+def record_of(target: Path) -> dict[str, Any]:
+    part = partial_path(target)
+    record: dict[str, Any] = json.loads(part.with_name(part.name + ".json").read_text())
+    return record
+
+
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("ignore_range", [False, True])
-async def test_without_overwrite_a_complete_file_is_kept_without_fetching_it(
-    mode: str, tmp_path: Path, ignore_range: bool
+async def test_without_overwrite_a_file_it_downloaded_is_kept_after_one_range_check(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    await save(mode, FileServer(CONTENT), target, overwrite=False)
+    assert record_of(target)["done"]["size"] == len(CONTENT)
+    before = target.stat()
+    seen: list[tuple[int, int | None]] = []
+    server = FileServer(CONTENT)
+    done = await save(mode, server, target, overwrite=False, on_progress=lambda *a: seen.append(a))
+    assert done == target
+    assert ranges(server) == [(f"bytes={len(CONTENT)}-", None)]
+    assert server.bodies == []  # a 416: no byte of the file was sent again
+    assert (target.stat().st_ino, target.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert seen == [(len(CONTENT), len(CONTENT))]
+    assert leftovers(tmp_path) == [".result.bin.part.json", "result.bin"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_without_overwrite_a_file_it_did_not_write_is_compared_byte_by_byte(
+    mode: str, tmp_path: Path
 ) -> None:
     target = tmp_path / "result.bin"
     target.write_bytes(CONTENT)
     before = target.stat()
-    seen: list[tuple[int, int | None]] = []
-    server = FileServer(CONTENT, faults=[Fault(ignore_range=ignore_range)])
-    done = await save(mode, server, target, overwrite=False, on_progress=lambda *a: seen.append(a))
-    assert done == target
-    assert ranges(server) == [(f"bytes={len(CONTENT)}-", None)]
-    assert target.stat().st_ino == before.st_ino and target.stat().st_mtime == before.st_mtime
-    assert seen == [(len(CONTENT), len(CONTENT))]
-    assert leftovers(tmp_path) == ["result.bin"]
+    server = FileServer(CONTENT)
+    await save(mode, server, target, overwrite=False)
+    assert ranges(server) == [(None, None)]
+    assert target.stat().st_mtime_ns == before.st_mtime_ns
+    # Now recorded as complete: the next check is a bodiless one.
+    again = FileServer(CONTENT)
+    await save(mode, again, target, overwrite=False)
+    assert ranges(again) == [(f"bytes={len(CONTENT)}-", None)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_without_overwrite_a_server_ignoring_range_is_compared(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    await save(mode, FileServer(CONTENT), target, overwrite=False)
+    server = FileServer(CONTENT, faults=[Fault(ignore_range=True)])
+    await save(mode, server, target, overwrite=False)
+    assert len(server.requests) == 1
+    assert sha(target.read_bytes()) == sha(CONTENT)
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
-    ("local", "ignore_range"),
+    ("local", "downloaded", "server_content"),
     [
-        (CONTENT[:4_000], False),  # shorter: the server answers 206 from byte 4000
-        (CONTENT + b"more", False),  # longer: 416 with another size
-        (CONTENT[::-1], True),  # same size, other bytes, Range ignored: compared
-        (CONTENT[:4_000], True),  # Range ignored, another Content-Length
+        (CONTENT[:4_000], False, CONTENT),  # not ours, another Content-Length
+        (CONTENT[::-1], False, CONTENT),  # not ours, same size, other bytes
+        (CONTENT, True, NEW_CONTENT),  # ours, the server's file grew: a 206
+        (CONTENT, True, CONTENT[:4_000]),  # ours, the server's file shrank: 416, another size
+        (CONTENT, True, CONTENT[::-1]),  # ours, same size, new ETag on the 416
+        (CONTENT, True, CONTENT),  # ours, but edited since (mtime): compared, differs
     ],
 )
 async def test_without_overwrite_another_file_is_refused_and_kept(
-    mode: str, tmp_path: Path, local: bytes, ignore_range: bool
+    mode: str, tmp_path: Path, local: bytes, downloaded: bool, server_content: bytes
 ) -> None:
     target = tmp_path / "result.bin"
-    target.write_bytes(local)
-    server = FileServer(CONTENT, faults=[Fault(ignore_range=ignore_range)])
+    if downloaded:
+        await save(mode, FileServer(CONTENT), target, overwrite=False)
+        if server_content == CONTENT:
+            target.write_bytes(CONTENT[:-1] + b"!")
+            os.utime(target, ns=(1, 1))
+            local = target.read_bytes()
+    else:
+        target.write_bytes(local)
+    faults = [] if server_content == CONTENT else [Fault(replace_with=server_content)]
+    server = FileServer(CONTENT, faults=faults)
     with pytest.raises(FileExistsError) as caught:
         await save(mode, server, target, overwrite=False)
     assert caught.value.filename == str(target)
@@ -1060,7 +1106,8 @@ async def test_without_overwrite_another_file_is_refused_and_kept(
     assert target.read_bytes() == local
     assert len(server.requests) == 1
     assert all(body.closed for body in server.bodies)
-    assert leftovers(tmp_path) == ["result.bin"]
+    assert "result.bin" in leftovers(tmp_path)
+    assert not partial_path(target).exists()
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -1074,9 +1121,22 @@ async def test_without_overwrite_a_missing_or_empty_file_is_handled(
     empty.write_bytes(b"")
     server = FileServer(b"")
     await save(mode, server, empty, overwrite=False)
-    assert ranges(server) == [("bytes=0-", None)]
+    assert ranges(server) == [(None, None)]
     with pytest.raises(FileExistsError):
         await save(mode, FileServer(CONTENT), empty, overwrite=False)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_with_overwrite_the_record_of_a_finished_file_is_removed(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    await save(mode, FileServer(CONTENT), target, overwrite=False)
+    server = FileServer(NEW_CONTENT)
+    await save(mode, server, target)
+    assert ranges(server) == [(None, None)]
+    assert sha(target.read_bytes()) == sha(NEW_CONTENT)
+    assert leftovers(tmp_path) == ["result.bin"]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from qhub.api.service import (
     ExecutionFailedError,
     ExecutionTimeoutError,
     HubServiceClient,
+    IncompleteDownloadError,
     NotFoundError,
     ServiceApi,
     ServiceExecution,
@@ -60,6 +61,7 @@ class Gateway:
         self.result_status = result_status
         self.polls = 0
         self.requests: list[httpx.Request] = []
+        self.cut_after: dict[str, int] = {}
 
     @property
     def status(self) -> str:
@@ -90,14 +92,54 @@ class Gateway:
                 return httpx.Response(self.result_status, json={"message": "no result"})
             return httpx.Response(200, json=self.result_body())
         if request.method == "GET" and len(parts) == 3 and parts[:2] == [EID, "result"]:
-            content = self.files.get(parts[2])
-            if content is None:
-                return httpx.Response(404, json={"message": "no such file"})
-            return httpx.Response(200, content=content)
+            return self.result_file(request, parts[2])
         if request.method == "GET" and parts == [EID, "log"]:
             logs = self.logs[min(max(self.polls - 1, 0), len(self.logs) - 1)]
             return httpx.Response(204) if logs is None else httpx.Response(200, json=logs)
         return httpx.Response(404, json={"message": "not found"})
+
+    def result_file(self, request: httpx.Request, name: str) -> httpx.Response:
+        """A file, honouring ``Range: bytes=N-``; ``cut_after[name]`` drops the connection
+        once that many bytes of the file have been sent."""
+        content = self.files.get(name)
+        if content is None:
+            return httpx.Response(404, json={"message": "no such file"})
+        headers = {"ETag": f'"{len(content)}"'}
+        start = int(request.headers.get("Range", "bytes=0-")[6:-1])
+        if start >= len(content) and "Range" in request.headers:
+            headers["Content-Range"] = f"bytes */{len(content)}"
+            return httpx.Response(416, headers=headers, json={"message": "range"})
+        status = 200
+        if "Range" in request.headers:
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{len(content) - 1}/{len(content)}"
+        headers["Content-Length"] = str(len(content) - start)
+        cut = self.cut_after.get(name)
+        body = _Cut(content[start:], None if cut is None else max(cut - start, 0))
+        return httpx.Response(status, headers=headers, stream=body)
+
+
+class _Cut(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body that drops the connection after ``cut`` bytes (or never, with None)."""
+
+    def __init__(self, data: bytes, cut: int | None) -> None:
+        self.data = data
+        self.cut = cut
+
+    def _pieces(self) -> Iterator[bytes]:
+        if self.cut is None:
+            yield self.data
+            return
+        if self.cut:
+            yield self.data[: self.cut]
+        raise httpx.ReadError("connection dropped mid-body")
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._pieces()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self._pieces():
+            yield piece
 
 
 def sync_client(handler: Callable[[httpx.Request], Any]) -> HubServiceClient:
@@ -357,7 +399,12 @@ def test_download_all_writes_every_linked_file(tmp_path: Path) -> None:
     for path in paths:
         assert path.read_bytes() == FILES[path.name]
     assert done == ["result.json", "histogram.bin"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["histogram.bin", "result.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        ".histogram.bin.part.json",  # the records that let a second call skip finished files
+        ".result.json.part.json",
+        "histogram.bin",
+        "result.json",
+    ]
 
 
 def test_download_all_with_no_files_returns_an_empty_list(tmp_path: Path) -> None:
@@ -365,7 +412,15 @@ def test_download_all_with_no_files_returns_an_empty_list(tmp_path: Path) -> Non
         assert client.service_api.download_all_result_files(EID, tmp_path) == []
 
 
-def test_download_all_refuses_to_overwrite_before_downloading_anything(tmp_path: Path) -> None:
+def file_requests(gateway: Gateway) -> list[tuple[str, str | None]]:
+    return [
+        (r.url.path.rsplit("/", 1)[-1], r.headers.get("Range"))
+        for r in gateway.requests
+        if "/result/" in r.url.path
+    ]
+
+
+def test_download_all_refuses_another_file_before_downloading_anything(tmp_path: Path) -> None:
     (tmp_path / "histogram.bin").write_bytes(b"mine")
     gateway = Gateway(["SUCCEEDED"], files=FILES)
     with sync_client(gateway) as client, pytest.raises(FileExistsError) as caught:
@@ -373,7 +428,83 @@ def test_download_all_refuses_to_overwrite_before_downloading_anything(tmp_path:
     assert caught.value.filename == str(tmp_path / "histogram.bin")
     assert (tmp_path / "histogram.bin").read_bytes() == b"mine"
     assert not (tmp_path / "result.json").exists()
-    assert [p for p in gateway.paths() if "/result/" in p] == []
+    # Only the check of the existing file (its Content-Length differs, so it stops there).
+    assert file_requests(gateway) == [("histogram.bin", None)]
+
+
+async def test_async_download_all_refuses_another_file_before_downloading_anything(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "histogram.bin").write_bytes(b"mine")
+    gateway = Gateway(["SUCCEEDED"], files=FILES)
+    async with async_client(gateway) as client:
+        with pytest.raises(FileExistsError):
+            await client.service_api.download_all_result_files(EID, tmp_path)
+    assert not (tmp_path / "result.json").exists()
+    assert file_requests(gateway) == [("histogram.bin", None)]
+
+
+RESUME_FILES = {
+    "a.bin": bytes(range(256)) * 20,
+    "b.bin": bytes(range(255, -1, -1)) * 30,
+    "c.json": b'{"energy": -1.137}',
+}
+
+
+def test_download_all_called_again_resumes_without_fetching_finished_files(
+    tmp_path: Path,
+) -> None:
+    gateway = Gateway(["SUCCEEDED"], files=RESUME_FILES)
+    gateway.cut_after["b.bin"] = 3_000  # every attempt stops there: resumes run out
+    with sync_client(gateway) as client:
+        with pytest.raises(IncompleteDownloadError):
+            client.service_api.download_all_result_files(EID, tmp_path)
+        assert (tmp_path / "a.bin").read_bytes() == RESUME_FILES["a.bin"]
+        assert not (tmp_path / "b.bin").exists() and not (tmp_path / "c.json").exists()
+        gateway.cut_after.clear()
+        gateway.requests.clear()
+        done: list[str] = []
+        paths = client.service_api.download_all_result_files(
+            EID, tmp_path, on_file=lambda name, path: done.append(name)
+        )
+    assert [p.name for p in paths] == list(RESUME_FILES)
+    assert {p.name: p.read_bytes() for p in paths} == RESUME_FILES
+    assert file_requests(gateway) == [
+        ("a.bin", f"bytes={len(RESUME_FILES['a.bin'])}-"),  # a 416: nothing fetched again
+        ("b.bin", "bytes=3000-"),  # the partial file goes on
+        ("c.json", None),
+    ]
+    assert done == ["a.bin", "b.bin", "c.json"]
+
+
+async def test_async_download_all_called_again_resumes_without_fetching_finished_files(
+    tmp_path: Path,
+) -> None:
+    gateway = Gateway(["SUCCEEDED"], files=RESUME_FILES)
+    gateway.cut_after["b.bin"] = 3_000
+    async with async_client(gateway) as client:
+        with pytest.raises(IncompleteDownloadError):
+            await client.service_api.download_all_result_files(EID, tmp_path, max_concurrency=1)
+        gateway.cut_after.clear()
+        gateway.requests.clear()
+        paths = await client.service_api.download_all_result_files(EID, tmp_path)
+    assert {p.name: p.read_bytes() for p in paths} == RESUME_FILES
+    requests = dict(file_requests(gateway))
+    assert len(requests) == 3
+    assert requests["a.bin"] == f"bytes={len(RESUME_FILES['a.bin'])}-"
+    assert requests["b.bin"] == "bytes=3000-"
+    # c.json may have finished before b.bin's failure cancelled the rest.
+    assert requests["c.json"] in (None, f"bytes={len(RESUME_FILES['c.json'])}-")
+
+
+def test_download_all_with_overwrite_fetches_everything_again(tmp_path: Path) -> None:
+    gateway = Gateway(["SUCCEEDED"], files=RESUME_FILES)
+    with sync_client(gateway) as client:
+        client.service_api.download_all_result_files(EID, tmp_path)
+        gateway.requests.clear()
+        client.service_api.download_all_result_files(EID, tmp_path, overwrite=True)
+    assert file_requests(gateway) == [(name, None) for name in RESUME_FILES]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(RESUME_FILES)
 
 
 def test_download_all_overwrites_when_asked(tmp_path: Path) -> None:

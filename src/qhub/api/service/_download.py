@@ -50,13 +50,16 @@ destination path at a time.
   after each chunk written, and at the end with the final size as both numbers; ``total`` is
   None while the size is unknown. After a restart (the file changed on the server) the count
   starts again from 0. An exception it raises stops the download; the partial file is kept.
-* ``overwrite`` (default True: an existing ``path`` is replaced). With False, an existing
-  ``path`` is checked, never written: one ``Range: bytes=<size>-`` request is sent for its
-  size, and a 416 ``bytes */<size>`` confirms the server's file has exactly that size; a
-  server that ignores Range (200) has its body compared with the file byte by byte. A match
-  returns at once ("already downloaded"); anything else (a 206: the server's file is longer,
-  another size, other bytes) raises ``FileExistsError``. Finished files keep no ETag, so a
-  same-sized file that the server confirms by size alone counts as complete.
+* ``overwrite`` (default True: an existing ``path`` is replaced, and the record is removed).
+  With False, an existing ``path`` is never written; it is kept when it is the server's whole
+  file and ``FileExistsError`` is raised otherwise. A download made with ``overwrite=False``
+  leaves its record next to the finished file (``.<name>.part.json`` with the URL's hash, the
+  ETag, and the file's size and mtime). When that record vouches for the file (same URL,
+  size and mtime unchanged) one ``Range: bytes=<size>-`` request checks it: a 416
+  ``bytes */<size>`` (with the same ETag, if the answer has one) means complete, and no byte
+  is fetched again. Any other file (no record, or edited since) is compared with the server's
+  body byte by byte as it streams, and gets a record when it matches. A 206 (the server's
+  file is longer), another size or ETag, or another byte means it is not the server's file.
 
 The destination is checked before anything is sent: a symbolic link is followed (the file it
 points to is replaced atomically, with the temp files next to that file, and the link stays);
@@ -82,6 +85,7 @@ from collections.abc import (
     Callable,
     Generator,
     Iterator,
+    Mapping,
 )
 from dataclasses import dataclass
 from pathlib import Path
@@ -640,7 +644,7 @@ def _load_partial(part: Path, url_key: str) -> tuple[int, str | None, int | None
         record = json.loads(_meta_path(part).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return 0, None, None
-    if not isinstance(record, dict) or record.get("url") != url_key:
+    if not isinstance(record, dict) or record.get("url") != url_key or "done" in record:
         return 0, None, None
     etag, total = record.get("etag"), record.get("total")
     if not (etag is None or isinstance(etag, str)):
@@ -715,9 +719,7 @@ class _PartFile:
         if self._recorded != (event.etag, event.total):
             self.file.flush()
             record = {"url": self._url_key, "etag": event.etag, "total": event.total}
-            with _open_regular(self._meta) as meta:
-                meta.truncate()
-                meta.write(json.dumps(record).encode())
+            _write_record(self._meta, record)
             self._recorded = (event.etag, event.total)
         self._written = event.position
         self._total = event.total
@@ -742,10 +744,29 @@ class _PartFile:
         except OSError:
             pass
 
-    def commit(self, target: Path) -> None:
+    def commit(self, target: Path, keep_record: bool) -> None:
+        """Rename the temp file over ``target``; keep a record of it, or remove the record."""
         self.file.close()
         os.replace(self.part, target)
-        self._meta.unlink(missing_ok=True)
+        if keep_record:
+            etag = None if self._recorded is None else self._recorded[0]
+            _record_done(target, self._url_key, etag)
+        else:
+            self._meta.unlink(missing_ok=True)
+
+
+def _write_record(meta: Path, record: Mapping[str, object]) -> None:
+    with _open_regular(meta) as file:
+        file.truncate()
+        file.write(json.dumps(record).encode())
+
+
+def _record_done(target: Path, url_key: str, etag: str | None) -> None:
+    """Note next to a finished file which download wrote it, and its size and mtime then."""
+    info = target.stat()
+    done = {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
+    record = {"url": url_key, "etag": etag, "total": info.st_size, "done": done}
+    _write_record(_meta_path(partial_path(target)), record)
 
 
 class _Probe(enum.Enum):
@@ -755,29 +776,63 @@ class _Probe(enum.Enum):
     ERROR = "error"
 
 
-def _probe_request(template: httpx.Request, size: int) -> httpx.Request:
+@dataclass(frozen=True)
+class _Existing:
+    """A file already at the destination; ``vouched`` when its record says this download
+    (same URL) wrote it and it still has the size and mtime it had then."""
+
+    size: int
+    vouched: bool
+    etag: str | None
+
+
+def _existing(target: Path, url_key: str, overwrite: bool) -> _Existing | None:
+    if overwrite:
+        return None
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(_meta_path(partial_path(target)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict) or record.get("url") != url_key:
+        return _Existing(info.st_size, False, None)
+    done = record.get("done")
+    vouched = done == {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
+    etag = record.get("etag")
+    return _Existing(info.st_size, vouched, etag if vouched and isinstance(etag, str) else None)
+
+
+def _existing_request(template: httpx.Request, existing: _Existing) -> httpx.Request:
+    """A vouched file is checked with ``Range: bytes=<size>-`` (a bodiless 416 when it is
+    complete); any other file is compared with the whole body."""
     headers = template.headers.copy()
-    headers["Range"] = f"bytes={size}-"
+    if existing.vouched:
+        headers["Range"] = f"bytes={existing.size}-"
     return httpx.Request(
         template.method, template.url, headers=headers, extensions=dict(template.extensions)
     )
 
 
-def _probe_verdict(response: httpx.Response, size: int) -> _Probe:
-    """What the answer to ``Range: bytes=<size>-`` says about a local file of ``size`` bytes."""
+def _existing_verdict(response: httpx.Response, existing: _Existing) -> _Probe:
     status = response.status_code
-    if status == 416:
+    etag = response.headers.get("ETag")
+    new_etag = existing.etag is not None and etag is not None and etag != existing.etag
+    if status == 416 and existing.vouched:
         match = _UNSATISFIED_RANGE.match(response.headers.get("Content-Range", ""))
-        return _Probe.SAME if match is not None and int(match[1]) == size else _Probe.DIFFERS
+        same = match is not None and int(match[1]) == existing.size and not new_etag
+        return _Probe.SAME if same else _Probe.DIFFERS
     if status == 206:
         return _Probe.DIFFERS  # the server's file goes on after ``size`` bytes
     if not 200 <= status < 300:
         return _Probe.ERROR
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
     length = _parse_int(response.headers.get("Content-Length"))
-    if encoding in ("", "identity") and length is not None and length != size:
+    if new_etag or (encoding in ("", "identity") and length not in (None, existing.size)):
         return _Probe.DIFFERS
-    return _Probe.COMPARE  # Range ignored: compare the body with the file
+    return _Probe.COMPARE
 
 
 def _differs(path: Path) -> FileExistsError:
@@ -788,36 +843,28 @@ def _differs(path: Path) -> FileExistsError:
     )
 
 
-def _existing_size(target: Path, overwrite: bool) -> int | None:
-    if overwrite:
-        return None
-    try:
-        return target.stat().st_size
-    except FileNotFoundError:
-        return None
-
-
 def _confirm_existing(
     client: httpx.Client,
     template: httpx.Request,
     target: Path,
-    size: int,
+    existing: _Existing,
     raise_for_status: RaiseForStatus,
-) -> bool:
-    """Whether the existing ``target`` is the server's whole file; nothing is written."""
-    response = client.send(_probe_request(template, size), stream=True)
+) -> tuple[bool, str | None]:
+    """Whether ``target`` is the server's whole file, and the file's ETag; nothing is written."""
+    response = client.send(_existing_request(template, existing), stream=True)
     try:
-        verdict = _probe_verdict(response, size)
+        verdict = _existing_verdict(response, existing)
+        etag = response.headers.get("ETag", existing.etag)
         if verdict is _Probe.ERROR:
             raise_for_status(response)
             response.raise_for_status()
         if verdict is not _Probe.COMPARE:
-            return verdict is _Probe.SAME
+            return verdict is _Probe.SAME, etag
         with target.open("rb") as local:
             for piece in response.iter_bytes():
                 if local.read(len(piece)) != piece:
-                    return False
-            return local.read(1) == b""
+                    return False, etag
+            return local.read(1) == b"", etag
     finally:
         response.close()
 
@@ -826,27 +873,47 @@ async def _aconfirm_existing(
     client: httpx.AsyncClient,
     template: httpx.Request,
     target: Path,
-    size: int,
+    existing: _Existing,
     raise_for_status: AsyncRaiseForStatus,
-) -> bool:
+) -> tuple[bool, str | None]:
     """The async twin of `_confirm_existing`."""
-    response = await client.send(_probe_request(template, size), stream=True)
+    response = await client.send(_existing_request(template, existing), stream=True)
     try:
-        verdict = _probe_verdict(response, size)
+        verdict = _existing_verdict(response, existing)
+        etag = response.headers.get("ETag", existing.etag)
         if verdict is _Probe.ERROR:
             outcome = raise_for_status(response)
             if inspect.isawaitable(outcome):
                 await outcome
             response.raise_for_status()
         if verdict is not _Probe.COMPARE:
-            return verdict is _Probe.SAME
+            return verdict is _Probe.SAME, etag
         with target.open("rb") as local:
             async for piece in response.aiter_bytes():
                 if local.read(len(piece)) != piece:
-                    return False
-            return local.read(1) == b""
+                    return False, etag
+            return local.read(1) == b"", etag
     finally:
         await response.aclose()
+
+
+def _kept(
+    path: str | os.PathLike[str],
+    target: Path,
+    key: str,
+    existing: _Existing,
+    verdict: tuple[bool, str | None],
+    on_progress: OnProgress | None,
+) -> Path:
+    """The end of a download that found ``target`` already complete (or raises)."""
+    same, etag = verdict
+    if not same:
+        raise _differs(Path(path))
+    if not existing.vouched:
+        _record_done(target, key, etag)
+    if on_progress is not None:
+        on_progress(existing.size, existing.size)
+    return Path(path)
 
 
 def _check_progress(on_progress: OnProgress | None) -> None:
@@ -876,14 +943,11 @@ def download_to_path(
     _check_progress(on_progress)
     target = _target(path)
     template = _template(request)
-    size = _existing_size(target, overwrite)
-    if size is not None:
-        if not _confirm_existing(client, template, target, size, raise_for_status):
-            raise _differs(Path(path))
-        if on_progress is not None:
-            on_progress(size, size)
-        return Path(path)
     key = _url_key(template)
+    existing = _existing(target, key, overwrite)
+    if existing is not None:
+        verdict = _confirm_existing(client, template, target, existing, raise_for_status)
+        return _kept(path, target, key, existing, verdict, on_progress)
     position, etag, total = _load_partial(partial_path(target), key)
     state = _Resume(
         template,
@@ -907,7 +971,7 @@ def download_to_path(
     except BaseException:
         out.discard_if_empty()
         raise
-    out.commit(target)
+    out.commit(target, keep_record=not overwrite)
     return Path(path)
 
 
@@ -931,14 +995,11 @@ async def adownload_to_path(
     _check_progress(on_progress)
     target = _target(path)
     template = _template(request)
-    size = _existing_size(target, overwrite)
-    if size is not None:
-        if not await _aconfirm_existing(client, template, target, size, raise_for_status):
-            raise _differs(Path(path))
-        if on_progress is not None:
-            on_progress(size, size)
-        return Path(path)
     key = _url_key(template)
+    existing = _existing(target, key, overwrite)
+    if existing is not None:
+        verdict = await _aconfirm_existing(client, template, target, existing, raise_for_status)
+        return _kept(path, target, key, existing, verdict, on_progress)
     position, etag, total = _load_partial(partial_path(target), key)
     state = _Resume(
         template,
@@ -962,5 +1023,5 @@ async def adownload_to_path(
     except BaseException:
         out.discard_if_empty()
         raise
-    out.commit(target)
+    out.commit(target, keep_record=not overwrite)
     return Path(path)

@@ -7,7 +7,6 @@ log to each user. These helpers do it once, correctly, using only the public
 
 from __future__ import annotations
 
-import errno
 import inspect
 import os
 import time
@@ -223,18 +222,22 @@ def result_file_names(result: ResultResponse) -> list[str]:
 
 
 def _plan_downloads(
-    result: ResultResponse, directory: str | os.PathLike[str], overwrite: bool
+    result: ResultResponse, directory: str | os.PathLike[str]
 ) -> list[tuple[str, Path]]:
     target = Path(directory)
     plan = [(name, target / name) for name in result_file_names(result)]
-    if not overwrite:
-        for _, path in plan:
-            if path.exists():
-                raise FileExistsError(
-                    errno.EEXIST, "already exists (pass overwrite=True to replace it)", str(path)
-                )
     target.mkdir(parents=True, exist_ok=True)
     return plan
+
+
+def _rounds(plan: list[tuple[str, Path]], overwrite: bool) -> list[list[tuple[str, Path]]]:
+    """The downloads in rounds: without ``overwrite``, files already at their destination
+    are checked first, so one that is not the server's file stops everything before any
+    download starts."""
+    if overwrite:
+        return [plan]
+    present = [(name, path) for name, path in plan if os.path.lexists(path)]
+    return [present, [item for item in plan if item not in present]]
 
 
 def _next_interval(interval: float, max_poll_interval: float) -> float:
@@ -262,7 +265,14 @@ class _SyncCalls(Protocol):
     ) -> list[LogEntry] | None: ...
 
     def download_result_file(
-        self, id: str, file: str, path: Any, /, *, request_options: RequestOptions | None = ...
+        self,
+        id: str,
+        file: str,
+        path: Any,
+        /,
+        *,
+        overwrite: bool = ...,
+        request_options: RequestOptions | None = ...,
     ) -> Path: ...
 
 
@@ -284,7 +294,14 @@ class _AsyncCalls(Protocol):
     ) -> list[LogEntry] | None: ...
 
     async def download_result_file(
-        self, id: str, file: str, path: Any, /, *, request_options: RequestOptions | None = ...
+        self,
+        id: str,
+        file: str,
+        path: Any,
+        /,
+        *,
+        overwrite: bool = ...,
+        request_options: RequestOptions | None = ...,
     ) -> Path: ...
 
 
@@ -442,31 +459,41 @@ class _SyncHelpers:
 
         The files are the keys of the result envelope's ``_links`` other than
         ``status``; each is saved under its own name. Every name is checked first: one
-        that is not a single plain file name (empty, ``.``/``..``, path separators or
-        control characters) raises :class:`UnsafeResultFileNameError` before anything
-        is written. Each file is written atomically and an interrupted download resumes
-        where it stopped (see ``download_result_file``).
+        that is not a single plain file name (empty, ``.``/``..``, path separators,
+        control characters, too long, or another file's temp name) raises
+        :class:`UnsafeResultFileNameError` before anything is written. Each file is
+        written atomically.
+
+        Calling it again after an interruption resumes: files already complete are kept
+        without being fetched again, partial ones go on where they stopped, and the rest
+        are downloaded (see ``download_result_file(..., overwrite=False)`` for how a
+        file is recognised as complete).
 
         Args:
             id: The execution id.
             directory: Target directory, created if missing.
-            overwrite: Replace files that already exist. When false (the default) an
-                existing target raises ``FileExistsError`` before any download starts.
-            on_file: Called with ``(name, path)`` after each file is complete.
+            overwrite: Download every file again and replace what exists. When false
+                (the default) existing files are checked first, and one that is not the
+                server's file raises ``FileExistsError`` before any download starts.
+            on_file: Called with ``(name, path)`` after each file is complete (files that
+                already were come first).
             request_options: Passed to every request made.
 
         Returns:
-            The written paths, in the order the envelope lists them.
+            The paths, in the order the envelope lists them.
         """
         _check_id(id)
         result = self.get_result(id, request_options=request_options)
-        paths: list[Path] = []
-        for name, path in _plan_downloads(result, directory, overwrite):
-            written = self.download_result_file(id, name, path, request_options=request_options)
-            if on_file is not None:
-                on_file(name, written)
-            paths.append(written)
-        return paths
+        plan = _plan_downloads(result, directory)
+        paths: dict[str, Path] = {}
+        for batch in _rounds(plan, overwrite):
+            for name, path in batch:
+                paths[name] = self.download_result_file(
+                    id, name, path, overwrite=overwrite, request_options=request_options
+                )
+                if on_file is not None:
+                    on_file(name, paths[name])
+        return [paths[name] for name, _ in plan]
 
     def follow_logs(
         self: _SyncCalls,
@@ -653,10 +680,11 @@ class _AsyncHelpers:
     ) -> list[Path]:
         """Download every result file of an execution into ``directory``, concurrently.
 
-        Same contract as the sync client's ``download_all_result_files``, with up to
-        ``max_concurrency`` downloads in flight at once. If one download fails the
-        others are cancelled and the first error is raised; files already complete stay
-        in place and partial ones resume on the next call.
+        Same contract as the sync client's ``download_all_result_files`` (including
+        resuming when called again), with up to ``max_concurrency`` downloads in flight at
+        once. If one download fails the others are cancelled and the first error is
+        raised; files already complete stay in place and partial ones resume on the next
+        call.
 
         Returns:
             The written paths, in the order the envelope lists them.
@@ -667,34 +695,35 @@ class _AsyncHelpers:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
         result = await self.get_result(id, request_options=request_options)
-        plan = _plan_downloads(result, directory, overwrite)
+        plan = _plan_downloads(result, directory)
         gate = asyncio.Semaphore(max_concurrency)
+        paths: dict[str, Path] = {}
 
-        async def fetch(name: str, path: Path) -> Path:
+        async def fetch(name: str, path: Path) -> None:
             async with gate:
-                written = await self.download_result_file(
-                    id, name, path, request_options=request_options
+                paths[name] = await self.download_result_file(
+                    id, name, path, overwrite=overwrite, request_options=request_options
                 )
             if on_file is not None:
-                on_file(name, written)
-            return written
+                on_file(name, paths[name])
 
-        tasks = [asyncio.ensure_future(fetch(name, path)) for name, path in plan]
-        if not tasks:
-            return []
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in tasks:
-                error = task.exception() if task in done else None
-                if error is not None:
-                    raise error
-            return [task.result() for task in tasks]
-        finally:
-            pending = [task for task in tasks if not task.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        for batch in _rounds(plan, overwrite):
+            tasks = [asyncio.ensure_future(fetch(name, path)) for name, path in batch]
+            if not tasks:
+                continue
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for task in tasks:
+                    error = task.exception() if task in done else None
+                    if error is not None:
+                        raise error
+            finally:
+                pending = [task for task in tasks if not task.done()]
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    await asyncio.gather(*pending, return_exceptions=True)
+        return [paths[name] for name, _ in plan]
 
     def follow_logs(
         self: _AsyncCalls,
