@@ -790,22 +790,31 @@ _REDIRECT_FAILURES = (httpx.InvalidURL, httpx.RemoteProtocolError, ValueError)
 """What ``httpx.Client.send`` raises for a 3xx whose ``Location`` it cannot make a URL of."""
 
 
-def unfollowable_redirect(exc: BaseException) -> httpx.Response | None:
-    """The 3xx response ``httpx`` was working out the next request of when it raised ``exc``.
+REDIRECT_RESPONSE = "qhub.redirect_response"
+"""Request extension holding the 3xx answer to it, for when httpx cannot build the next hop."""
+
+
+def note_redirect(response: httpx.Response) -> None:
+    """Response hook: park a redirect answer on its request.
 
     ``httpx.Client.send`` builds the follow-up request of every redirect, even with
-    ``follow_redirects=False``, so a ``Location`` such as ``javascript:...`` fails inside
-    ``send`` after the response arrived. That response is only reachable through the
-    traceback; None when ``exc`` did not come from there.
+    ``follow_redirects=False``, and raises when the ``Location`` is unusable (``javascript:``,
+    no host ...), after the response arrived. Response hooks run before that, so the 3xx is
+    kept where the sender can turn it into an ``APIStatusError``.
     """
-    found: httpx.Response | None = None
-    tb = exc.__traceback__
-    while tb is not None:
-        candidate = tb.tb_frame.f_locals.get("response")
-        if isinstance(candidate, httpx.Response) and candidate.has_redirect_location:
-            found = candidate
-        tb = tb.tb_next
-    return found
+    if response.has_redirect_location:
+        response.request.extensions[REDIRECT_RESPONSE] = response
+
+
+async def anote_redirect(response: httpx.Response) -> None:
+    """``note_redirect`` for ``httpx.AsyncClient``."""
+    note_redirect(response)
+
+
+def unfollowable_redirect(request: httpx.Request) -> httpx.Response | None:
+    """The 3xx answer to ``request`` that ``httpx`` failed to build the next hop of, if any."""
+    response = request.extensions.pop(REDIRECT_RESPONSE, None)
+    return response if isinstance(response, httpx.Response) else None
 
 
 class SyncIO:
@@ -816,15 +825,21 @@ class SyncIO:
         self.client = client
         auth = core.auth
         client_send = client.send
+        hooks = client.event_hooks["response"]
+        if note_redirect not in hooks:
+            hooks.append(note_redirect)
 
         def send(request: httpx.Request) -> httpx.Response:
             """``client.send`` with a redirect whose ``Location`` is unusable as APIStatusError."""
             try:
-                return client_send(request, auth=auth, follow_redirects=False, stream=True)
-            except _REDIRECT_FAILURES as exc:
-                redirect = unfollowable_redirect(exc)
+                response = client_send(request, auth=auth, follow_redirects=False, stream=True)
+            except _REDIRECT_FAILURES:
+                redirect = unfollowable_redirect(request)
                 if redirect is None:
                     raise
+            else:
+                request.extensions.pop(REDIRECT_RESPONSE, None)
+                return response
             raise core.status_error(redirect, b"", False)
 
         def send_buffered(request: httpx.Request) -> httpx.Response:
@@ -931,14 +946,22 @@ class AsyncIO:
         self.client = client
         auth = core.auth
         client_send = client.send
+        hooks = client.event_hooks["response"]
+        if anote_redirect not in hooks:
+            hooks.append(anote_redirect)
 
         async def send(request: httpx.Request) -> httpx.Response:
             try:
-                return await client_send(request, auth=auth, follow_redirects=False, stream=True)
-            except _REDIRECT_FAILURES as exc:
-                redirect = unfollowable_redirect(exc)
+                response = await client_send(
+                    request, auth=auth, follow_redirects=False, stream=True
+                )
+            except _REDIRECT_FAILURES:
+                redirect = unfollowable_redirect(request)
                 if redirect is None:
                     raise
+            else:
+                request.extensions.pop(REDIRECT_RESPONSE, None)
+                return response
             raise core.status_error(redirect, b"", False)
 
         async def send_buffered(request: httpx.Request) -> httpx.Response:
