@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from qhub.api.service import HubServiceClient
-from qhub.api.service.mock import Timing
+from qhub.api.service.mock import MockGateway, Timing
 from qhub.api.service.testing import running_mock_gateway
 
 TOKEN = "cli-test-token"
@@ -284,13 +284,20 @@ def test_download_all_one_and_overwrite(
     assert files["result.bin"]["size"] == 5000
     expected = b"".join(client.service_api.get_result_file(succeeded, "result.bin"))
     assert (out / "result.bin").read_bytes() == expected
-    assert sorted(p.name for p in out.iterdir()) == ["result.bin", "result.json"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "result.bin",
+        "result.json",
+    ]
 
     again = cli("download", succeeded, "result.json", "-o", str(out), gateway=gateway)
-    assert again.code == 2
-    again.assert_one_line_error("result.json", "--overwrite")
+    assert again.code == 0, again.err  # already complete: kept
+    assert "result.json" in again.out
 
     (out / "result.json").write_text("stale")
+    refused = cli("download", succeeded, "result.json", "-o", str(out), gateway=gateway)
+    assert refused.code == 2
+    refused.assert_one_line_error("result.json", "not the server's file", "--overwrite")
+    assert (out / "result.json").read_text() == "stale"
     replaced = cli(
         "download", succeeded, "result.json", "-o", str(out), "--overwrite", gateway=gateway
     )
@@ -366,6 +373,27 @@ def test_unknown_execution_is_an_api_error(gateway: str) -> None:
         "exitCode": 3,
         "statusCode": 404,
     }
+
+
+def test_an_output_directory_that_cannot_be_created_exits_3(
+    gateway: str, succeeded: str, tmp_path: Path
+) -> None:
+    # A path under a regular file (chmod would not stop root, who runs the tests).
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = cli("download", succeeded, "-o", str(blocker / "sub"), gateway=gateway)
+    assert result.code == 3
+    result.assert_one_line_error(str(blocker / "sub"), "Not a directory")
+    assert blocker.read_text() == "not a directory"
+
+
+def test_a_destination_that_is_not_a_regular_file_exits_3(
+    gateway: str, succeeded: str, tmp_path: Path
+) -> None:
+    os.mkfifo(tmp_path / "result.json")
+    result = cli("download", succeeded, "result.json", "-o", str(tmp_path), gateway=gateway)
+    assert result.code == 3
+    result.assert_one_line_error("result.json", "FIFO, not a regular file")
 
 
 def test_a_rejected_token_is_an_api_error_that_never_shows_the_token(gateway: str) -> None:
@@ -530,6 +558,61 @@ def test_ctrl_c_while_waiting_exits_130_and_names_the_execution(
     client.service_api.cancel_execution(execution_id)
 
 
+@pytest.fixture
+def own_gateway() -> Iterator[MockGateway]:
+    """A mock gateway of one's own (faults and counters), finishing executions at once."""
+    with MockGateway(tokens=[TOKEN], timing=Timing(pending=0.0, running=0.0)) as running:
+        yield running
+
+
+FILE_REQUESTS = frozenset({"getResultFile"})
+
+
+def test_download_run_again_after_an_interruption_resumes(
+    own_gateway: MockGateway, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    env = _env(HUB_SERVICE_BASE_URL=own_gateway.url, HUB_SERVICE_TOKEN=TOKEN)
+    with HubServiceClient(base_url=own_gateway.url, token=TOKEN) as sdk:
+        api = sdk.service_api
+        execution = api.start_execution(request={"input": {"result_size": 300_000}})
+        api.wait_for_completion(execution.id, poll_interval=0.01)
+        expected = {
+            name: b"".join(api.get_result_file(execution.id, name))
+            for name in ("result.json", "result.bin")
+        }
+
+        def stop_early(written: int, total: int | None) -> None:
+            if written >= 100_000:
+                raise KeyboardInterrupt  # as if Ctrl-C hit the first run mid-file
+
+        with pytest.raises(KeyboardInterrupt):
+            api.download_result_file(
+                execution.id, "result.bin", out / "result.bin", on_progress=stop_early
+            )
+    partial = (out / ".result.bin.part").stat().st_size
+    assert 100_000 <= partial < 300_000
+    first = cli("download", execution.id, "result.json", "-o", str(out), env=dict(env))
+    assert first.code == 0, first.err
+
+    before = own_gateway.stats()
+    again = cli("download", execution.id, "-o", str(out), "--json", env=dict(env))
+    after = own_gateway.stats()
+    assert again.code == 0, again.err
+    assert {f["name"]: f["size"] for f in again.json()["files"]} == {
+        name: len(content) for name, content in expected.items()
+    }
+    for name, content in expected.items():
+        assert (out / name).read_bytes() == content
+    # One request per file: result.json is checked (a bodiless 416), result.bin goes on from
+    # where it stopped; only the missing bytes are sent.
+    sent = after["streams"]["bytes_sent"] - before["streams"]["bytes_sent"]
+    assert sent == 300_000 - partial
+    files = after["requests"]["getResultFile"] - before["requests"]["getResultFile"]
+    assert files == 2
+
+
 def test_without_rich_the_output_is_plain_text(
     gateway: str, succeeded: str, tmp_path: Path
 ) -> None:
@@ -557,14 +640,18 @@ def test_on_a_terminal_waiting_shows_a_spinner_and_downloads_show_progress_bars(
     )
     env.pop("NO_COLOR", None)
     result = cli(
-        "run", "--input", '{"result_size": 200000}', "-o", "res", *FAST_POLL,
+        "run", "--input", '{"result_size": 2000000}', "-o", "res", *FAST_POLL,
         env=env, cwd=tmp_path,
     )  # fmt: skip
     assert result.code == 0, result.err
     drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.err)
     execution_id = drawn.split()[1]
-    assert f"Waiting for {execution_id}" in drawn
-    assert "result.bin" in drawn  # its progress bar
-    assert "200.0/200.0 kB" in drawn
+    # The spinner line: the id, the current status and the elapsed time.
+    spinner = re.compile(rf"Waiting for {execution_id}\s+(PENDING|RUNNING|SUCCEEDED) \d:\d\d:\d\d")
+    assert spinner.search(drawn), drawn
+    assert re.search(rf"Waiting for {execution_id}\s+SUCCEEDED", drawn), drawn
+    # The progress bar of result.bin: bytes, transfer rate and time remaining.
+    bar = re.compile(r"result\.bin .*2\.0/2\.0 MB\s+\d+(\.\d+)? [kMG]?B/s\s+\d:\d\d:\d\d")
+    assert bar.search(drawn), drawn
     assert "Traceback" not in drawn
-    assert (tmp_path / "res" / "result.bin").stat().st_size == 200000
+    assert (tmp_path / "res" / "result.bin").stat().st_size == 2_000_000

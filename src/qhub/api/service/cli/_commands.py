@@ -6,9 +6,8 @@ import argparse
 import errno
 import json
 import sys
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ import httpx
 from qhub_service_gen.models import ResultResponse, ResultResponseEmbedded, ServiceExecution
 
 from .. import _helpers
-from .._download import partial_path
 from ..client import HubServiceClient, ServiceApi
 from ..core.api_error import ApiError
 from . import (
@@ -31,12 +29,11 @@ from . import (
     EXIT_USAGE,
     UsageError,
 )
-from ._output import FileProgress, Output, execution_fields, human_bytes, text_of
+from ._output import Output, execution_fields, human_bytes, text_of
 from ._token import CommandToken, TokenCommandError
 
 _SUCCEEDED = "SUCCEEDED"
 _FAILURE_LOG_TAIL = 5
-_PROGRESS_PERIOD = 0.1
 _DEFAULT_HTTP_TIMEOUT = 60.0
 
 
@@ -283,59 +280,34 @@ def _download(
     overwrite: bool,
     out: Output,
 ) -> list[dict[str, Any]]:
-    targets = [(name, directory / name) for name in names]
-    if not overwrite:
-        for _, path in targets:
-            if path.exists():
-                raise FileExistsError(errno.EEXIST, "already exists (pass --overwrite)", str(path))
-    directory.mkdir(parents=True, exist_ok=True)
-    saved = []
-    with out.downloading() as bars:
-        for name, path in targets:
-            bar = bars.file(name)
-            with _watch_partial(path, bar):
-                written = api.download_result_file(execution_id, name, path)
-            size = written.stat().st_size
-            bar.finish(size)
-            saved.append({"name": name, "path": str(written), "size": size})
-    return saved
+    """Download ``names`` into ``directory``; files already there are checked first.
 
-
-@contextmanager
-def _watch_partial(path: Path, bar: FileProgress) -> Iterator[None]:
-    """Feed ``bar`` from the growing temp file of the SDK's atomic, resumable download.
-
-    ``download_result_file`` writes ``partial_path(path)`` and records the announced size
-    next to it; reading both from a side thread gives live bytes, rate and ETA without
-    giving up the SDK's atomic rename and resume.
+    Without ``--overwrite`` this resumes: a file already complete is kept (not fetched
+    again), a partial one goes on, and one that is not the server's file stops the command
+    before anything else is downloaded.
     """
-    if not bar.live:
-        yield
-        return
-    part = partial_path(path)
-    record = part.with_name(part.name + ".json")
-    stop = threading.Event()
-
-    def poll() -> None:
-        total: int | None = None
-        while not stop.wait(_PROGRESS_PERIOD):
-            try:
-                received = part.stat().st_size
-            except OSError:
-                continue
-            if total is None:
-                with suppress(OSError, ValueError, AttributeError):
-                    value = json.loads(record.read_text("utf-8")).get("total")
-                    total = value if isinstance(value, int) else None
-            bar.advance(received, total)
-
-    watcher = threading.Thread(target=poll, name="hub-service-progress", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join()
+    plan = [(name, directory / name) for name in names]
+    directory.mkdir(parents=True, exist_ok=True)
+    saved: dict[str, dict[str, Any]] = {}
+    with out.downloading() as bars:
+        for batch in _helpers._rounds(plan, overwrite):
+            for name, path in batch:
+                bar = bars.file(name)
+                try:
+                    written = api.download_result_file(
+                        execution_id, name, path, overwrite=overwrite, on_progress=bar.advance
+                    )
+                except FileExistsError as exc:
+                    raise FileExistsError(
+                        errno.EEXIST,
+                        "already exists and is not the server's file (pass --overwrite to "
+                        "replace it)",
+                        exc.filename,
+                    ) from None
+                size = written.stat().st_size
+                bar.finish(size)
+                saved[name] = {"name": name, "path": str(written), "size": size}
+    return [saved[name] for name in names]
 
 
 def _show_saved(out: Output, saved: list[dict[str, Any]]) -> None:
@@ -356,7 +328,13 @@ def _cmd_download(api: ServiceApi, args: argparse.Namespace, out: Output) -> int
             raise UsageError(f"FILE must be a single file name, got {args.file!r}") from None
     else:
         names = _helpers.result_file_names(api.get_result(args.id))
-    saved = _download(api, args.id, names, Path(args.output_dir), args.overwrite, out)
+    try:
+        saved = _download(api, args.id, names, Path(args.output_dir), args.overwrite, out)
+    except KeyboardInterrupt:
+        raise _Interrupted(
+            "interrupted; run the same command again to resume (complete files are kept, "
+            "partial ones go on)"
+        ) from None
     if out.json_mode:
         out.json({"executionId": args.id, "files": saved})
     else:

@@ -79,14 +79,13 @@ class StatusView(Protocol):
 class FileProgress(Protocol):
     """Shows the progress of one file download."""
 
-    @property
-    def live(self) -> bool:
-        """Whether byte-level updates are shown (otherwise only ``finish`` matters)."""
+    def advance(self, received: int, total: int | None) -> None:
+        """Bytes written so far, and the file's size if known (the SDK's ``on_progress``)."""
         ...
 
-    def advance(self, received: int, total: int | None) -> None: ...
-
-    def finish(self, size: int) -> None: ...
+    def finish(self, size: int) -> None:
+        """The file is complete with ``size`` bytes."""
+        ...
 
 
 class Output:
@@ -314,8 +313,6 @@ class _Downloads:
 
 
 class _RichFile:
-    live = True
-
     def __init__(self, progress: Any, task: Any) -> None:
         self._progress = progress
         self._task = task
@@ -328,8 +325,6 @@ class _RichFile:
 
 
 class _PlainFile:
-    live = False
-
     def __init__(self, stream: IO[str] | None, name: str) -> None:
         self._stream = stream
         self._name = name
