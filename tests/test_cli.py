@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from qhub.api.service import HubServiceClient
-from qhub.api.service.mock import MockGateway, Timing
+from qhub.api.service.mock import FaultConfig, FaultKind, MockGateway, Timing
 from qhub.api.service.testing import running_mock_gateway
 
 TOKEN = "cli-test-token"
@@ -566,6 +566,52 @@ def own_gateway() -> Iterator[MockGateway]:
 
 
 FILE_REQUESTS = frozenset({"getResultFile"})
+
+
+def test_ctrl_c_while_run_downloads_says_how_to_resume_and_resuming_works(
+    own_gateway: MockGateway, tmp_path: Path
+) -> None:
+    # Every file request hangs for a while, so the Ctrl-C lands in the download.
+    own_gateway.set_faults(
+        FaultConfig(rates={FaultKind.LATENCY: 1.0}, operations=FILE_REQUESTS, latency=3.0)
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qhub.api.service.cli", "run", "-o", "res", *FAST_POLL],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(HUB_SERVICE_BASE_URL=own_gateway.url, HUB_SERVICE_TOKEN=TOKEN),
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while own_gateway.stats()["faults"]["latency"] == 0:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert "Traceback" not in rest
+    assert rest.startswith("started ")
+    execution_id = rest.split()[1]
+    message = rest.strip().splitlines()[-1]
+    assert "keeps running" not in message and "cancel" not in message
+    assert f"execution {execution_id} already SUCCEEDED" in message
+    assert f"hub-service download {execution_id} -o res" in message
+    own_gateway.set_faults(None)
+    resumed = cli(
+        "download", execution_id, "-o", "res",
+        env=_env(HUB_SERVICE_BASE_URL=own_gateway.url, HUB_SERVICE_TOKEN=TOKEN), cwd=tmp_path,
+    )  # fmt: skip
+    assert resumed.code == 0, resumed.err
+    with HubServiceClient(base_url=own_gateway.url, token=TOKEN) as sdk:
+        for name in ("result.json", "result.bin"):
+            expected = b"".join(sdk.service_api.get_result_file(execution_id, name))
+            assert (tmp_path / "res" / name).read_bytes() == expected
 
 
 def test_download_run_again_after_an_interruption_resumes(

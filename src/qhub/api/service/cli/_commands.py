@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -187,14 +188,26 @@ def _outcome(status: str) -> int:
     return EXIT_OK if status == _SUCCEEDED else EXIT_EXECUTION_FAILED
 
 
-def _wait(api: ServiceApi, execution_id: str, args: argparse.Namespace, out: Output) -> Any:
+def _wait(
+    api: ServiceApi,
+    execution_id: str,
+    args: argparse.Namespace,
+    out: Output,
+    seen: Callable[[ServiceExecution], None] | None = None,
+) -> Any:
     with out.waiting(execution_id) as view:
+
+        def on_status(execution: ServiceExecution) -> None:
+            if seen is not None:
+                seen(execution)
+            view.update(execution)
+
         return api.wait_for_completion(
             execution_id,
             timeout=args.wait_timeout,
             poll_interval=args.poll_interval,
             max_poll_interval=max(args.max_poll_interval, args.poll_interval),
-            on_status=view.update,
+            on_status=on_status,
         )
 
 
@@ -346,22 +359,21 @@ def _cmd_run(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
     body = _request_body(args)
     execution = api.start_execution(request=body)
     out.note(f"started {execution.id}")
+    known = [execution]
+    directory = Path(args.output_dir or execution.id)
     try:
         if not _helpers.is_terminal(execution.status):
-            execution = _wait(api, execution.id, args, out)
+            execution = _wait(api, execution.id, args, out, seen=known.append)
+            known.append(execution)
         if str(execution.status) != _SUCCEEDED:
             return _run_failed(api, execution, out)
         result = api.get_result(execution.id)
         saved: list[dict[str, Any]] = []
         if not args.no_download:
-            directory = Path(args.output_dir or execution.id)
             names = _helpers.result_file_names(result)
             saved = _download(api, execution.id, names, directory, args.overwrite, out)
     except KeyboardInterrupt:
-        raise _Interrupted(
-            f"interrupted; execution {execution.id} keeps running "
-            f"(stop it with: hub-service cancel {execution.id})"
-        ) from None
+        raise _Interrupted(_interrupted_run(known[-1], directory, args.no_download)) from None
     except _helpers.ExecutionTimeoutError as exc:
         exc.args = (f"{exc} (stop it with: hub-service cancel {execution.id})",)
         raise
@@ -374,6 +386,23 @@ def _cmd_run(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
         if not args.no_download:
             _show_saved(out, saved)
     return EXIT_OK
+
+
+def _interrupted_run(last: ServiceExecution, directory: Path, no_download: bool) -> str:
+    """What to tell a user who pressed Ctrl-C during ``run``, from the last status seen."""
+    status = str(last.status)
+    if not _helpers.is_terminal(last.status):
+        return (
+            f"interrupted; execution {last.id} keeps running "
+            f"(stop it with: hub-service cancel {last.id})"
+        )
+    if status != _SUCCEEDED or no_download:
+        return f"interrupted; execution {last.id} already ended {status}"
+    command = shlex.join(["hub-service", "download", last.id, "-o", str(directory)])
+    return (
+        f"interrupted; execution {last.id} already SUCCEEDED, its result files stay on the "
+        f"server (get them with: {command}, which keeps complete files and resumes partial ones)"
+    )
 
 
 def _run_failed(api: ServiceApi, execution: Any, out: Output) -> int:
