@@ -135,6 +135,45 @@ async def test_downloads_cut_mid_body_are_byte_identical_async(
     assert gateway.stats()["faults"]["truncate"] >= 3
 
 
+def assert_progress(seen: list[tuple[int, int | None]], size: int) -> None:
+    counts = [written for written, _ in seen]
+    assert counts == sorted(counts)
+    assert seen[-1] == (size, size)
+    assert {total for _, total in seen} == {size}
+    assert len(seen) > size // (64 * 1024)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_download_progress_counts_up_to_the_size_through_cuts(
+    gateway: MockGateway, tmp_path: Path, mode: str
+) -> None:
+    seen: list[tuple[int, int | None]] = []
+
+    def on_progress(written: int, total: int | None) -> None:
+        seen.append((written, total))
+
+    target = tmp_path / "result.bin"
+    if mode == "sync":
+        with HubServiceClient(base_url=gateway.url, token="t") as client:
+            api = client.service_api
+            execution = api.start_execution(request={"input": {"result_size": SIZE}})
+            api.wait_for_completion(execution.id, poll_interval=0.01)
+            gateway.set_faults(CUTS)
+            api.download_result_file(execution.id, "result.bin", target, on_progress=on_progress)
+    else:
+        async with AsyncHubServiceClient(base_url=gateway.url, token="t") as aclient:
+            aapi = aclient.service_api
+            execution = await aapi.start_execution(request={"input": {"result_size": SIZE}})
+            await aapi.wait_for_completion(execution.id, poll_interval=0.01)
+            gateway.set_faults(CUTS)
+            await aapi.download_result_file(
+                execution.id, "result.bin", target, on_progress=on_progress
+            )
+    assert gateway.stats()["faults"]["truncate"] >= 1
+    assert sha(target.read_bytes()) == expected_bin(execution.id, SIZE)
+    assert_progress(seen, SIZE)
+
+
 # --- soak ------------------------------------------------------------------------------------
 
 SOAK_ROUNDS = 850  # x 6 calls = 5,100 calls
