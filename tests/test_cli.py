@@ -273,6 +273,27 @@ def test_result(gateway: str, succeeded: str) -> None:
     assert "result.bin" in human.out and "SUCCEEDED" in human.out
 
 
+@pytest.mark.parametrize("size", [100, 1_500_000])
+def test_result_highlights_small_outputs_and_prints_large_ones_plain(
+    gateway: str, client: HubServiceClient, tmp_path: Path, size: int
+) -> None:
+    blob = "x" * size
+    execution_id = _finished(client, {"input": {"blob": blob}})
+    env = _env(
+        HUB_SERVICE_BASE_URL=gateway, HUB_SERVICE_TOKEN=TOKEN, FORCE_COLOR="1", COLUMNS="160"
+    )
+    env.pop("NO_COLOR", None)
+    human = cli("result", execution_id, env=env)
+    assert human.code == 0, human.err
+    plain_line = f'"blob": "{blob}"'
+    if size > 64 * 1024:
+        assert plain_line in human.out  # no colour codes inside the JSON
+    else:
+        assert plain_line not in human.out and blob in human.out  # highlighted
+    machine = cli("--json", "result", execution_id, gateway=gateway)
+    assert machine.json()["output"] == {"input": {"blob": blob}}
+
+
 def test_download_all_one_and_overwrite(
     gateway: str, client: HubServiceClient, succeeded: str, tmp_path: Path
 ) -> None:

@@ -18,6 +18,8 @@ from qhub_service_gen.models import LogEntry, ServiceExecution
 from qhub_service_gen.types import Unset
 
 _PIPED_WIDTH = 1000
+HIGHLIGHT_LIMIT = 64 * 1024
+"""Longest JSON text (characters) that human output highlights; larger is printed plain."""
 _STATUS_STYLE = {
     "SUCCEEDED": "green",
     "FAILED": "red",
@@ -193,9 +195,10 @@ class Output:
         self._stdout.flush()
 
     def pretty_json(self, data: Any) -> None:
-        """Indented, highlighted JSON on stdout."""
+        """Indented JSON on stdout, highlighted unless it is over ``HIGHLIGHT_LIMIT``
+        characters (highlighting a megabyte of JSON takes rich seconds)."""
         text = json.dumps(data, indent=2, ensure_ascii=False)
-        if self._out is not None:
+        if self._out is not None and len(text) <= HIGHLIGHT_LIMIT:
             self._out.print(self._rich.json.JSON(text))
         else:
             self._stdout.write(text + "\n")
