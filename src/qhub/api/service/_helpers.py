@@ -367,7 +367,9 @@ class _SyncHelpers:
             timeout: Overall limit in seconds; ``None`` waits forever. When it expires
                 :class:`ExecutionTimeoutError` (a ``TimeoutError``) is raised; the
                 execution itself keeps running. The limit is checked between polls: a
-                poll already in flight is bounded by the client's request timeout.
+                poll already in flight finishes first, and it includes its retries, so
+                it can overrun by up to the retry budget plus one request timeout
+                (``request_options={"max_retries": 0}`` narrows that to one request).
             poll_interval: First pause between polls, in seconds.
             max_poll_interval: Longest pause between polls, in seconds.
             on_status: Called with the execution snapshot on the first poll and on each
