@@ -720,6 +720,16 @@ def test_helpers_are_documented_on_both_clients() -> None:
         assert error.__doc__
 
 
+def test_every_public_name_of_the_helper_and_download_modules_is_documented() -> None:
+    from test_cli import _undocumented
+
+    import qhub.api.service._download as download_module
+    import qhub.api.service._helpers as helpers_module
+
+    for module in (helpers_module, download_module):
+        assert _undocumented(Path(str(module.__file__))) == [], module.__name__
+
+
 # Pickling (errors cross process boundaries: multiprocessing, concurrent.futures)
 
 

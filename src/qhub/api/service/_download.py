@@ -104,10 +104,13 @@ __all__ = [
 ]
 
 MakeIncompleteError = Callable[[int, int | None], Exception]
+"""Builds the error for a file that cannot be completed, from (bytes delivered, size or None)."""
 OnProgress = Callable[[int, int | None], object]
 """Called with ``(bytes written so far, total size or None)`` as a download to a path goes."""
 RaiseForStatus = Callable[[httpx.Response], None]
+"""Raises the caller's error for a non-2xx response (it must raise)."""
 AsyncRaiseForStatus = Callable[[httpx.Response], Awaitable[None] | None]
+"""`RaiseForStatus` of the async variants: a plain function or a coroutine function."""
 
 _DROPS: tuple[type[Exception], ...] = (
     httpx.ReadError,

@@ -43,8 +43,11 @@ EXIT_STDOUT_CLOSED = 1
 """Standard output was a pipe whose reader closed it; the command stopped quietly."""
 
 ENV_BASE_URL = "HUB_SERVICE_BASE_URL"
+"""Environment variable with the gateway URL, used when ``--base-url`` is not given."""
 ENV_TOKEN = "HUB_SERVICE_TOKEN"
+"""Environment variable with the bearer token, used when no token option is given."""
 ENV_TOKEN_COMMAND = "HUB_SERVICE_TOKEN_COMMAND"
+"""Environment variable with a command that prints a token (like ``--token-command``)."""
 
 _DESCRIPTION = """\
 Start, watch and collect executions of a service deployed on the Kipu Quantum Hub,

@@ -75,7 +75,9 @@ def human_bytes(count: float) -> str:
 class StatusView(Protocol):
     """Shows the status of a wait as it changes."""
 
-    def update(self, execution: ServiceExecution) -> None: ...
+    def update(self, execution: ServiceExecution) -> None:
+        """Show ``execution``'s status (called on the first poll and on each change)."""
+        ...
 
 
 class FileProgress(Protocol):

@@ -46,6 +46,7 @@ class CommandToken:
             self._token = None
 
     def __call__(self) -> str:
+        """The cached token, running the command first if there is none."""
         with self._lock:
             if self._token is None:
                 self._token = self._run()
