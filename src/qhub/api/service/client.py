@@ -145,8 +145,9 @@ class ServiceApi(_SyncHelpers):
         partial file left by an earlier attempt, verifies the size; returns ``path``.
 
         ``on_progress(written, total)`` is called as bytes are written (``total`` is None while
-        unknown). ``overwrite=False`` keeps an existing ``path`` that the server confirms is
-        the whole file (nothing is fetched) and raises ``FileExistsError`` for any other."""
+        unknown). ``overwrite=False`` never writes an existing ``path``: it is kept when it is
+        the server's whole file (one bodiless check for a file this download wrote, a byte
+        comparison for any other) and ``FileExistsError`` is raised otherwise."""
         io = self._io
         kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
         chunk_size = check_chunk_size(request_options)
