@@ -770,3 +770,12 @@ def test_execution_failed_error_survives_pickling() -> None:
             assert copy.result is None
         else:
             assert copy.result is not None and copy.result["error"] == "diverged"
+
+
+def test_unsafe_result_file_name_error_survives_pickling() -> None:
+    import pickle
+
+    error = UnsafeResultFileNameError("x" * 300, "is too long")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is UnsafeResultFileNameError
+    assert (copy.name, copy.reason, str(copy)) == (error.name, error.reason, str(error))
