@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import pickle
 from typing import Any
 
 import attrs
@@ -147,3 +148,13 @@ def test_malformed_envelope_part_raises_instead_of_staying_a_raw_value(
 ) -> None:
     with pytest.raises(error):
         ResultResponse.from_dict(body)
+
+
+def test_models_survive_pickling_with_unset_fields() -> None:
+    execution = ServiceExecution.from_dict({"id": "e1", "createdAt": "t", "status": "PENDING"})
+    assert pickle.loads(pickle.dumps(execution)) == execution
+    result = ResultResponse.from_dict({"energy": -1.0})
+    clone = pickle.loads(pickle.dumps(result))
+    assert clone == result
+    assert clone["energy"] == -1.0
+    assert not clone.links

@@ -8,8 +8,17 @@ from attrs import define
 
 
 class Unset:
+    """The type of ``UNSET``: a field that was absent from the JSON (unlike an explicit null)."""
+
     def __bool__(self) -> Literal[False]:
         return False
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self) -> str:
+        """Unpickle as the one ``UNSET``, so pickled models compare equal to the originals."""
+        return "UNSET"
 
 
 UNSET: Unset = Unset()
