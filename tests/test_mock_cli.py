@@ -188,3 +188,31 @@ def test_fault_rate_is_shared_among_kinds() -> None:
     assert fault_config(build_parser().parse_args([])) is None
     everything = fault_config(build_parser().parse_args(["--fault-rate", "0.6"]))
     assert everything is not None and len(everything.rates) == 6
+
+
+_WITHOUT_EXTRA = "import sys; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None; "
+
+
+def test_missing_mock_extra_is_one_line_not_a_traceback() -> None:
+    code = _WITHOUT_EXTRA + (
+        "from qhub.api.service.mock.__main__ import main; sys.exit(main(['--port', '0']))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "hub-service-mock: the mock gateway needs the 'mock' extra (starlette, uvicorn): "
+        "pip install 'kipu-hub-service[mock]'"
+    ]
+
+
+def test_missing_mock_extra_names_the_extra_on_import() -> None:
+    code = _WITHOUT_EXTRA + (
+        "import qhub.api.service.mock as m\n"
+        "assert m.FaultConfig and m.Timing\n"
+        "try:\n    m.MockGateway\n"
+        "except ModuleNotFoundError as exc:\n    print(exc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "pip install 'kipu-hub-service[mock]'" in proc.stdout

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from . import MISSING_EXTRA
 from .faults import OPERATIONS, FaultConfig, FaultKind, parse_kind
 from .state import Timing
 
@@ -125,6 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        import starlette  # noqa: F401
+        import uvicorn
+    except ModuleNotFoundError:
+        print(f"hub-service-mock: {MISSING_EXTRA}", file=sys.stderr)
+        return 2
+    try:
         faults = fault_config(args)
         timing = Timing(pending=args.pending_seconds, running=args.running_seconds)
         from .app import MockGatewayApp
@@ -140,8 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be between 0 and 65535, got {args.port}")
-
-    import uvicorn
 
     from .server import _url, bind, uvicorn_config
 
