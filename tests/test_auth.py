@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 import pickle
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -379,3 +383,90 @@ def test_every_recent_callable_token_is_redacted(driver: Driver) -> None:
         driver.call(client, "get_status", "x")
     assert seen == ["first-token-aaaa", "second-token-bbbb"]
     assert info.value.body == {"detail": "tokens seen: *** ***"}
+
+
+_CONCURRENT = 10
+
+
+def _fresh_tokens() -> Callable[[], str]:
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def token() -> str:
+        with lock:
+            return f"tok-{next(counter):06d}-secret"
+
+    return token
+
+
+def _echo(request: httpx.Request, invalid: bool = False) -> httpx.Response:
+    token = request.headers["Authorization"].removeprefix("Bearer ")
+    if invalid:
+        return httpx.Response(200, json={"id": 1, "echo": f"token {token} lacks scope"})
+    return httpx.Response(403, json={"message": f"token {token} lacks scope"})
+
+
+def _assert_no_token_leaked(results: list[object], invalid: bool = False) -> None:
+    assert len(results) == _CONCURRENT
+    for error in results:
+        expected = ResponseValidationError if invalid else PermissionDeniedError
+        assert isinstance(error, expected)
+        assert "secret" not in str(error)
+        assert "secret" not in repr(error.body)
+        assert b"secret" not in pickle.dumps(error)
+        assert "token *** lacks scope" in (error.body if invalid else str(error))
+
+
+@pytest.mark.parametrize("invalid", [False, True], ids=["403", "invalid-2xx"])
+@pytest.mark.parametrize("kind", ["token", "async_token"])
+async def test_concurrent_calls_with_a_fresh_token_each_redact_their_own(
+    kind: str, invalid: bool
+) -> None:
+    arrived = 0
+    all_in = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal arrived
+        arrived += 1
+        if arrived == _CONCURRENT:
+            all_in.set()
+        await asyncio.wait_for(all_in.wait(), 5)
+        return _echo(request, invalid)
+
+    fresh = _fresh_tokens()
+
+    async def async_fresh() -> str:
+        return fresh()
+
+    source: dict[str, object] = (
+        {"token": fresh} if kind == "token" else {"async_token": async_fresh}
+    )
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        client = AsyncHubServiceClient(base_url=BASE, httpx_client=http, **source)  # type: ignore[arg-type]
+        results = await asyncio.gather(
+            *[client.service_api.get_status(f"e{i}") for i in range(_CONCURRENT)],
+            return_exceptions=True,
+        )
+    _assert_no_token_leaked(list(results), invalid)
+
+
+def test_concurrent_threads_with_a_fresh_token_each_redact_their_own() -> None:
+    barrier = threading.Barrier(_CONCURRENT, timeout=5)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        barrier.wait()
+        return _echo(request)
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    client = HubServiceClient(base_url=BASE, token=_fresh_tokens(), httpx_client=http)
+
+    def call(index: int) -> object:
+        try:
+            return client.service_api.get_status(f"e{index}")
+        except PermissionDeniedError as exc:
+            return exc
+
+    with ThreadPoolExecutor(_CONCURRENT) as pool:
+        results = list(pool.map(call, range(_CONCURRENT)))
+    http.close()
+    _assert_no_token_leaked(results)

@@ -14,12 +14,16 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 
 import httpx
 
+from .core.api_error import SENT_TOKENS_EXTENSION
+
 TokenSource = str | Callable[[], str]
 AsyncTokenSource = Callable[[], Awaitable[str]]
 
 MIN_REDACTED = 4
 """Tokens shorter than this are not redacted from server text: they would match ordinary words."""
-_RECENT = 4
+SENT_TOKENS = SENT_TOKENS_EXTENSION
+"""Request extension: the tokens a callable put on this request (a 401 refresh or a retry sends
+the same request again with a new one), so an error about it redacts each of them."""
 _NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
 
 
@@ -71,9 +75,6 @@ class TokenAuth(httpx.Auth):
         if token is None and async_token is None:
             raise TypeError("token is required: pass a str or a callable returning one")
         self._origin = None if base_url is None else _origin(httpx.URL(base_url))
-        self._last: str | None = None
-        self._recent: tuple[str, ...] = ()
-        """The last few distinct values a token callable returned (redacted from errors)."""
 
     def __repr__(self) -> str:
         kind = "fixed" if self._fixed is not None else "callable"
@@ -83,40 +84,63 @@ class TokenAuth(httpx.Auth):
         """Whether a request to ``url`` may carry the token (same origin as ``base_url``)."""
         return self._origin is None or _origin(url) == self._origin
 
-    def secrets(self) -> list[str]:
-        """The tokens to redact: the fixed one, or the last few a callable returned, of at
-        least ``MIN_REDACTED`` characters, longest first."""
-        values = (self._fixed,) if self._fixed is not None else self._recent
-        found = {v[len("Bearer ") :] for v in values}
+    def secrets(self, *requests: httpx.Request | None) -> list[str]:
+        """The tokens to redact from an error about ``requests``: the fixed token, and every
+        value sent on those requests themselves (never another request's, so concurrent calls
+        with a fresh token each are all redacted); those of at least ``MIN_REDACTED``
+        characters, longest first."""
+        found: set[str] = set()
+        if self._fixed is not None:
+            found.add(self._fixed[len("Bearer ") :])
+        for request in requests:
+            if request is None:
+                continue
+            found.update(request.extensions.get(SENT_TOKENS, ()))
+            header = request.headers.get("Authorization")
+            if header:
+                scheme, _, value = header.partition(" ")
+                found.add(value.strip() if value.strip() else scheme)
         return sorted((s for s in found if len(s) >= MIN_REDACTED), key=len, reverse=True)
 
-    def redact(self, text: str) -> str:
-        """``text`` with the token replaced by ``***`` (for errors built from server text).
+    def redactor(self, *requests: httpx.Request | None) -> Callable[[str], str] | None:
+        """A function replacing the tokens of :meth:`secrets` by ``***`` in a text, or None
+        when there is nothing to redact."""
+        secrets = self.secrets(*requests)
+        if not secrets:
+            return None
+
+        def redact(text: str) -> str:
+            for secret in secrets:
+                if secret in text:
+                    text = text.replace(secret, "***")
+            return text
+
+        return redact
+
+    def redact(self, text: str, request: httpx.Request | None = None) -> str:
+        """``text`` with the tokens of :meth:`secrets` replaced by ``***``.
 
         Tokens shorter than ``MIN_REDACTED`` (4) characters are not redacted: they would match
         ordinary words.
         """
-        for secret in self.secrets():
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+        redact = self.redactor(request)
+        return text if redact is None else redact(text)
 
-    def _remember(self, value: str) -> str:
-        if value != self._last:
-            self._last = value
-            if value not in self._recent:
-                self._recent = (*self._recent[-(_RECENT - 1) :], value)
-        return value
+    @staticmethod
+    def _put(request: httpx.Request, value: str) -> None:
+        request.headers["Authorization"] = value
+        sent = request.extensions.get(SENT_TOKENS, ())
+        request.extensions[SENT_TOKENS] = (*sent, value[len("Bearer ") :])
 
     def _sync_value(self) -> str:
         if self._token_fn is None:
             raise TypeError("this client has only an async_token; use the async client")
-        return self._remember(bearer_value(self._token_fn()))
+        return bearer_value(self._token_fn())
 
     async def _async_value(self) -> str:
         if self._async_token_fn is None:
             return self._sync_value()
-        return self._remember(bearer_value(await self._async_token_fn()))
+        return bearer_value(await self._async_token_fn())
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -130,12 +154,12 @@ class TokenAuth(httpx.Auth):
             yield request
             return
         value = self._sync_value()
-        request.headers["Authorization"] = value
+        self._put(request, value)
         response = yield request
         if response.status_code == 401:
             fresh = self._sync_value()
             if fresh != value:
-                request.headers["Authorization"] = fresh
+                self._put(request, fresh)
                 yield request
 
     async def async_auth_flow(
@@ -150,10 +174,10 @@ class TokenAuth(httpx.Auth):
             yield request
             return
         value = await self._async_value()
-        request.headers["Authorization"] = value
+        self._put(request, value)
         response = yield request
         if response.status_code == 401:
             fresh = await self._async_value()
             if fresh != value:
-                request.headers["Authorization"] = fresh
+                self._put(request, fresh)
                 yield request

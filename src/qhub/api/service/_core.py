@@ -57,6 +57,7 @@ from .core.api_error import (
     APITimeoutError,
     IncompleteDownloadError,
     ResponseValidationError,
+    _has_request,
     _make_status_error,
     decode_body,
     describe_request,
@@ -384,10 +385,12 @@ class ClientCore:
     ) -> APIStatusError:
         """The error for a non-2xx response whose body (at most ``BODY_CAP`` bytes) was read."""
         body = decode_body(content, response.headers.get("content-type"), truncated=truncated)
-        if self.auth.secrets():
-            body = redact_body(body, self.auth.redact, content)
+        redact = self.auth.redactor(response.request if _has_request(response) else None)
+        if redact is not None:
+            body = redact_body(body, redact, content)
         error = _make_status_error(response, body, body_truncated=truncated)
-        self._redact(error, content)
+        if redact is not None:
+            redact_error(error, redact, content)
         return error
 
     def connection_error(self, exc: httpx.RequestError, request: httpx.Request) -> ApiError:
@@ -396,11 +399,12 @@ class ClientCore:
         The failed request (also reachable as ``exc.request`` from the error's ``__cause__``)
         loses its credential headers; an ``APITimeoutError``'s ``request`` is a copy without them.
         """
-        strip_credentials(request)
         try:
             failed = exc.request
         except RuntimeError:
             failed = request
+        redact = self.auth.redactor(request, failed)
+        strip_credentials(request)
         if failed is not request:
             strip_credentials(failed)
         method, url = describe_request(request)
@@ -415,7 +419,8 @@ class ClientCore:
             error = APIConnectionError(
                 f"{where}: connection failed: {detail}", method=method, url=url
             )
-        self._redact(error)
+        if redact is not None:
+            redact_error(error, redact)
         return error
 
     def too_many_redirects(self, response: httpx.Response) -> ApiError:
@@ -427,7 +432,7 @@ class ClientCore:
             method=method,
             url=url,
         )
-        self._redact(error)
+        self._redact(error, response.request)
         return error
 
     def incomplete_error_factory(
@@ -462,13 +467,15 @@ class ClientCore:
             url=url,
             body_truncated=truncated,
         )
-        self._redact(error, content)
+        self._redact(error, response.request, content)
         return error
 
-    def _redact(self, error: ApiError, raw: bytes = b"") -> None:
-        """Replace an echoed token in the error's message, body and headers (see ``_auth``)."""
-        if self.auth.secrets():
-            redact_error(error, self.auth.redact, raw)
+    def _redact(self, error: ApiError, request: httpx.Request | None, raw: bytes = b"") -> None:
+        """Replace an echoed token (the fixed one, or any sent on ``request``) in the error's
+        message, body and headers (see ``_auth``)."""
+        redact = self.auth.redactor(request)
+        if redact is not None:
+            redact_error(error, redact, raw)
 
     def parse(self, response: httpx.Response, content: bytes, parser: Callable[[bytes], T]) -> T:
         """``parser(content)``; any failure becomes a ``ResponseValidationError``.

@@ -28,6 +28,8 @@ BODY_CAP = 64 * 1024
 """Bytes of an error body that are read and kept; the rest is discarded unread."""
 
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+SENT_TOKENS_EXTENSION = "qhub.sent_tokens"
+"""Request extension in which the client's auth records the tokens it sent (see ``_auth``)."""
 
 _DETAIL_CHARS = 200
 
@@ -247,7 +249,8 @@ def redact_error(error: ApiError, redact: Callable[[str], str], raw: bytes = b""
 
 
 def strip_credentials(request: httpx.Request) -> None:
-    """Remove ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` from a request that failed.
+    """Remove ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and the record of the tokens
+    sent from a request that failed.
 
     The ``httpx`` exception an error is chained to (``__cause__``) holds the request it failed
     on; once the call is over nothing sends that request again, so it loses its credentials.
@@ -256,6 +259,7 @@ def strip_credentials(request: httpx.Request) -> None:
     for name in _CREDENTIAL_HEADERS:
         if name in headers:
             del headers[name]
+    request.extensions.pop(SENT_TOKENS_EXTENSION, None)
 
 
 def safe_request(request: httpx.Request) -> httpx.Request:
