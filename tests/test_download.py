@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qhub.api.service import AsyncHubServiceClient, HubServiceClient, IncompleteDownloadError
 from qhub.api.service._download import (
     adownload_to_path,
     aiter_result_file,
@@ -27,7 +28,7 @@ from qhub.api.service._download import (
     iter_result_file,
     partial_path,
 )
-from qhub.api.service._retry import AsyncRetryTransport, RetryPolicy, RetryTransport
+from qhub.api.service._retry import RetryPolicy
 
 URL = "http://gateway.test/acme/vqe/v1/exec-1/result/result.bin"
 OTHER_URL = "http://gateway.test/acme/vqe/v1/exec-2/result/result.bin"
@@ -192,15 +193,16 @@ NO_WAIT = RetryPolicy(sleep=lambda _delay: None)
 
 
 def sync_client(server: FileServer) -> httpx.Client:
-    return httpx.Client(transport=RetryTransport(httpx.MockTransport(server), NO_WAIT))
+    return httpx.Client(transport=httpx.MockTransport(server))
 
 
 def async_client(server: FileServer) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=AsyncRetryTransport(httpx.MockTransport(server), NO_WAIT))
+    return httpx.AsyncClient(transport=httpx.MockTransport(server))
 
 
 def fetch_sync(server: FileServer, into: bytearray, url: str, **options: Any) -> bytes:
     options.setdefault("chunk_size", 1000)
+    options.setdefault("retry_policy", NO_WAIT)
     with sync_client(server) as client:
         for chunk in iter_result_file(
             client,
@@ -227,6 +229,7 @@ async def fetch(
     if mode == "sync":
         return fetch_sync(server, into, url, **options)
     options.setdefault("chunk_size", 1000)
+    options.setdefault("retry_policy", NO_WAIT)
     async with async_client(server) as client:
         async for chunk in aiter_result_file(
             client,
@@ -523,14 +526,6 @@ async def test_download_restarts_when_a_416_shows_the_file_changed(
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_resume_rides_on_the_retry_transport(mode: str) -> None:
-    faults = [Fault(drop_after=3_000), Fault(status=503), Fault(status=502)]
-    server = FileServer(CONTENT, faults=faults)
-    assert sha(await fetch(mode, server)) == sha(CONTENT)
-    assert [r for r, _ in ranges(server)] == [None] + ["bytes=3000-"] * 3
-
-
-@pytest.mark.parametrize("mode", MODES)
 async def test_error_status_goes_to_raise_for_status(mode: str) -> None:
     server = FileServer(CONTENT, faults=[Fault(status=404)])
     with pytest.raises(StatusError) as caught:
@@ -624,6 +619,7 @@ def test_random_drop_points_never_duplicate_or_lose_bytes(
 
 def save_sync(server: FileServer, path: Path, url: str, **options: Any) -> Path:
     options.setdefault("chunk_size", 1000)
+    options.setdefault("retry_policy", NO_WAIT)
     with sync_client(server) as client:
         return download_to_path(
             client,
@@ -639,6 +635,7 @@ async def save(mode: str, server: FileServer, path: Path, url: str = URL, **opti
     if mode == "sync":
         return save_sync(server, path, url, **options)
     options.setdefault("chunk_size", 1000)
+    options.setdefault("retry_policy", NO_WAIT)
     async with async_client(server) as client:
         return await adownload_to_path(
             client,
@@ -1237,3 +1234,106 @@ def test_without_a_chunk_size_no_chunk_is_over_64_kib() -> None:
     chunks = _stream([big + b"tail"], None)
     assert b"".join(chunks) == big + b"tail"
     assert [len(chunk) for chunk in chunks] == [64 * 1024] * 4 + [4]
+
+
+# --- through the SDK client: pacing of resumes, credentials in errors ----------------------------
+
+TOKEN = "SECRET-TOKEN-8c1f"
+GATEWAY = "https://gateway.test/acme/vqe/v1"
+
+
+class DropsAtTheSamePlace(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A 200 body that ignores Range: always 3 bytes from the start, then the connection drops."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b"abc"
+        raise httpx.ReadError("dropped")
+
+    async def __aiter__(self) -> Any:
+        yield b"abc"
+        raise httpx.ReadError("dropped")
+
+
+class IgnoresRange:
+    """An endpoint that answers every request with `DropsAtTheSamePlace`."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if len(self.requests) > 50:
+            raise AssertionError("the download keeps resuming without progress")
+        return httpx.Response(200, headers={"Content-Length": "10"}, stream=DropsAtTheSamePlace())
+
+
+def sdk_client(mode: str, handler: Any, retry_policy: RetryPolicy = NO_WAIT) -> Any:
+    transport = httpx.MockTransport(handler)
+    if mode == "sync":
+        return HubServiceClient(
+            base_url=GATEWAY,
+            token=TOKEN,
+            httpx_client=httpx.Client(transport=transport),
+            retry_policy=retry_policy,
+        )
+    return AsyncHubServiceClient(
+        base_url=GATEWAY,
+        token=TOKEN,
+        httpx_client=httpx.AsyncClient(transport=transport),
+        retry_policy=retry_policy,
+    )
+
+
+async def sdk_get(mode: str, client: Any) -> bytes:
+    if mode == "sync":
+        return b"".join(client.service_api.get_result_file("e1", "f.bin"))
+    return b"".join([c async for c in client.service_api.get_result_file("e1", "f.bin")])
+
+
+async def sdk_download(mode: str, client: Any, path: Path) -> Path:
+    if mode == "sync":
+        result: Path = client.service_api.download_result_file("e1", "f.bin", path)
+        return result
+    return await client.service_api.download_result_file("e1", "f.bin", path)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("how", ["iterate", "path"])
+async def test_a_server_ignoring_range_that_drops_at_the_same_place_gives_up(
+    mode: str, how: str, tmp_path: Path
+) -> None:
+    server = IgnoresRange()
+    sleeps: list[float] = []
+    client = sdk_client(mode, server, RetryPolicy(sleep=sleeps.append, jitter=0.0))
+    with pytest.raises(IncompleteDownloadError) as caught:
+        if how == "iterate":
+            await sdk_get(mode, client)
+        else:
+            await sdk_download(mode, client, tmp_path / "f.bin")
+    assert len(server.requests) == 1 + 5
+    assert sleeps == [0.5, 1.0, 2.0, 4.0, 8.0]
+    assert any("5 resumes in a row" in note for note in caught.value.__notes__)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_resumes_stop_when_their_waits_would_pass_the_time_budget(
+    mode: str, tmp_path: Path
+) -> None:
+    server = IgnoresRange()
+    sleeps: list[float] = []
+    budget = RetryPolicy(sleep=sleeps.append, jitter=0.0, initial_delay=1.0, max_elapsed=3.5)
+    client = sdk_client(mode, server, budget)
+    with pytest.raises(IncompleteDownloadError) as caught:
+        await sdk_download(mode, client, tmp_path / "f.bin")
+    assert sleeps == [1.0, 2.0]
+    assert len(server.requests) == 3
+    assert any("time budget" in note for note in caught.value.__notes__)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_resume_after_a_drop_is_retried_by_the_client(mode: str, tmp_path: Path) -> None:
+    faults = [Fault(drop_after=3_000), Fault(status=503), Fault(status=502)]
+    server = FileServer(CONTENT, faults=faults)
+    target = await sdk_download(mode, sdk_client(mode, server), tmp_path / "f.bin")
+    assert sha(target.read_bytes()) == sha(CONTENT)
+    assert [r for r, _ in ranges(server)] == [None] + ["bytes=3000-"] * 3

@@ -11,14 +11,22 @@
 All four take keyword arguments ``chunk_size`` (bytes per chunk; None: as they arrive),
 ``raise_for_status`` (called with a non-2xx response; must raise — the async variants also
 accept a coroutine function), ``make_incomplete_error(delivered, expected)`` (builds the
-exception for a body that cannot be completed) and ``max_resumes`` (resumes in a row that may
-bring no new byte; default 5).
+exception for a body that cannot be completed), ``max_resumes`` (resumes in a row that may
+bring no byte past the furthest one reached so far; default 5) and ``retry_policy`` (the wait
+between resumes; default: the SDK client's own policy).
+
+Resumes are paced like retries: before resume *n* without progress the download waits
+``retry_policy.delay_for(n)`` (exponential, jittered; the ``QHUB_SERVICE_RETRY_NO_DELAY`` switch
+and injected ``sleep``/``async_sleep`` apply), and gives up when the next wait would take the
+time since the last progress past ``max_elapsed``. Only bytes past the furthest position ever
+reached count as progress, so a server that ignores ``Range`` and drops at the same place each
+time cannot keep a download looping.
 
 How a download stays correct:
 
 * The request asks for ``Accept-Encoding: identity`` so byte offsets mean file offsets, and is
-  marked with `STREAM_EXTENSION` so the retry transport hands the body over unread: the first
-  chunk is yielded while the rest is still on the wire. Chunks are ``chunk_size`` bytes except
+  sent with ``stream=True`` so the body is handed over unread: the first chunk is yielded
+  while the rest is still on the wire. Chunks are ``chunk_size`` bytes except
   the last one and the one flushed where a connection dropped (arrived bytes are never lost);
   with ``chunk_size=None`` pieces are passed on as they arrive, uncopied, at most 64 KiB each.
 * When the connection drops mid-body (`httpx.ReadError`, `httpx.RemoteProtocolError`,
@@ -93,7 +101,7 @@ from typing import IO, NoReturn
 
 import httpx
 
-from ._retry import STREAM_EXTENSION
+from ._retry import RetryPolicy, _async_sleep, _Budget, _sleep
 
 __all__ = [
     "adownload_to_path",
@@ -167,6 +175,7 @@ class _Resume:
         restartable: bool,
         max_resumes: int,
         make_incomplete_error: MakeIncompleteError,
+        policy: RetryPolicy,
     ) -> None:
         self._template = template
         self.position = position
@@ -176,6 +185,10 @@ class _Resume:
         self._max_resumes = max_resumes
         self._make_error = make_incomplete_error
         self._tries = 0
+        self._furthest = position
+        self.policy = policy
+        self.budget: _Budget | None = None
+        self.delay: float | None = None
         self._skip = 0
         self._end: int | None = None
         self.decoded = False
@@ -282,14 +295,33 @@ class _Resume:
             self.fail("the server sent more bytes than it announced")
         if chunk:
             self.position += len(chunk)
-            self._tries = 0
+            if self.position > self._furthest:
+                self._furthest = self.position
+                self._tries = 0
+                self.budget = None
         return chunk
 
     def _again(self, reason: str, cause: BaseException | None = None) -> _Action:
+        """Count a resume that brought nothing past the furthest byte so far; set its wait."""
         self._tries += 1
         if self._tries > self._max_resumes:
             self.fail(f"{reason}; gave up after {self._max_resumes} resumes in a row", cause)
+        if self.budget is None:
+            self.budget = _Budget(self.policy.max_elapsed)
+        delay = self.policy.delay_for(self._tries, None)
+        if not self.budget.allows(delay):
+            self.fail(
+                f"{reason}; gave up after {self._tries} resumes without progress "
+                f"(retry time budget of {self.policy.max_elapsed}s)",
+                cause,
+            )
+        self.delay = delay
         return _Action.AGAIN
+
+    def take_delay(self) -> float | None:
+        """The wait due before the next request, once."""
+        delay, self.delay = self.delay, None
+        return delay
 
     def on_drop(self, exc: Exception) -> None:
         reason = f"the connection dropped ({type(exc).__name__})"
@@ -385,8 +417,16 @@ def _template(request: httpx.Request) -> httpx.Request:
     for name in ("Range", "If-Range"):
         headers.pop(name, None)
     extensions = dict(request.extensions)
-    extensions[STREAM_EXTENSION] = True
     return httpx.Request(request.method, request.url, headers=headers, extensions=extensions)
+
+
+def _policy(client: object, given: RetryPolicy | None) -> RetryPolicy:
+    """The backoff between resumes: ``given``, else the SDK client's own retry policy (its IO
+    object carries ``core.policy``), else a default `RetryPolicy`."""
+    if given is not None:
+        return given
+    policy = getattr(getattr(client, "core", None), "policy", None)
+    return policy if isinstance(policy, RetryPolicy) else RetryPolicy()
 
 
 def _check_options(chunk_size: int | None, max_resumes: int) -> None:
@@ -405,6 +445,9 @@ def _events(
     raise_for_status: RaiseForStatus,
 ) -> Generator[bytes | _Start, None, None]:
     while True:
+        delay = state.take_delay()
+        if delay is not None and state.budget is not None:
+            _sleep(state.policy, delay, state.budget)
         response = client.send(state.next_request(), stream=True)
         try:
             action = state.on_response(response)
@@ -449,6 +492,9 @@ async def _aevents(
     raise_for_status: AsyncRaiseForStatus,
 ) -> AsyncGenerator[bytes | _Start, None]:
     while True:
+        delay = state.take_delay()
+        if delay is not None and state.budget is not None:
+            await _async_sleep(state.policy, delay, state.budget)
         response = await client.send(state.next_request(), stream=True)
         try:
             action = state.on_response(response)
@@ -497,6 +543,7 @@ def iter_result_file(
     raise_for_status: RaiseForStatus,
     make_incomplete_error: MakeIncompleteError,
     max_resumes: int = 5,
+    retry_policy: RetryPolicy | None = None,
 ) -> Iterator[bytes]:
     """Yield the file's bytes as they arrive, resuming after drops; closes the response on exit."""
     _check_options(chunk_size, max_resumes)
@@ -508,6 +555,7 @@ def iter_result_file(
         restartable=False,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
+        policy=_policy(client, retry_policy),
     )
     events = _events(client, state, chunk_size, raise_for_status)
     try:
@@ -526,6 +574,7 @@ async def aiter_result_file(
     raise_for_status: AsyncRaiseForStatus,
     make_incomplete_error: MakeIncompleteError,
     max_resumes: int = 5,
+    retry_policy: RetryPolicy | None = None,
 ) -> AsyncIterator[bytes]:
     """The async twin of `iter_result_file`; use ``contextlib.aclosing`` to stop early cleanly."""
     _check_options(chunk_size, max_resumes)
@@ -537,6 +586,7 @@ async def aiter_result_file(
         restartable=False,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
+        policy=_policy(client, retry_policy),
     )
     events = _aevents(client, state, chunk_size, raise_for_status)
     try:
@@ -935,6 +985,7 @@ def download_to_path(
     max_resumes: int = 5,
     overwrite: bool = True,
     on_progress: OnProgress | None = None,
+    retry_policy: RetryPolicy | None = None,
 ) -> Path:
     """Download into ``path`` atomically, resuming a partial temp file; returns ``path``.
 
@@ -960,6 +1011,7 @@ def download_to_path(
         restartable=True,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
+        policy=_policy(client, retry_policy),
     )
     out = _PartFile(target, key, position, on_progress)
     try:
@@ -989,6 +1041,7 @@ async def adownload_to_path(
     max_resumes: int = 5,
     overwrite: bool = True,
     on_progress: OnProgress | None = None,
+    retry_policy: RetryPolicy | None = None,
 ) -> Path:
     """The async twin of `download_to_path` (file writes are local and synchronous;
     ``on_progress`` is a plain function, called without awaiting)."""
@@ -1012,6 +1065,7 @@ async def adownload_to_path(
         restartable=True,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
+        policy=_policy(client, retry_policy),
     )
     out = _PartFile(target, key, position, on_progress)
     try:
