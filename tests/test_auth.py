@@ -283,6 +283,58 @@ def test_user_authorization_header_not_sent_to_another_origin(driver: Driver) ->
     assert "Authorization" not in seen[1].headers
 
 
+_CREDENTIALS = {"Cookie": "session=abc", "Proxy-Authorization": "Basic cHJveHk="}
+
+
+def _client_with_credentials(driver: Driver, handler: object, setup: str) -> object:
+    """A client whose requests carry ``_CREDENTIALS`` and ``X-Other``: passed as ``headers=``
+    to an SDK-made or an injected client, or as the injected client's own default headers."""
+    headers = {**_CREDENTIALS, "X-Other": "kept"}
+    if setup == "sdk":
+        client = driver.client(inject=False, token=SECRET, headers=headers)
+        client.httpx_client._transport = httpx.MockTransport(handler)  # type: ignore[arg-type]
+        return client
+    if setup == "injected":
+        return driver.client(handler, token=SECRET, headers=headers)
+    transport = httpx.MockTransport(handler)  # type: ignore[arg-type]
+    http = (
+        httpx.AsyncClient(transport=transport, headers=headers)
+        if driver.is_async
+        else httpx.Client(transport=transport, headers=headers)
+    )
+    return driver.client(token=SECRET, httpx_client=http)
+
+
+_SETUPS = ["sdk", "injected", "injected-defaults"]
+
+
+@pytest.mark.parametrize("setup", _SETUPS)
+def test_cookie_and_credentials_not_sent_to_another_origin(driver: Driver, setup: str) -> None:
+    seen, handler = _redirect_chain("https://evil.example/x", BASE + "/back")
+    client = _client_with_credentials(driver, handler, setup)
+    driver.call(client, "get_status", "x")
+    assert [r.url.host for r in seen] == ["gateway.test", "evil.example", "gateway.test"]
+    assert seen[0].headers["Cookie"] == "session=abc"
+    assert seen[0].headers["Proxy-Authorization"] == "Basic cHJveHk="
+    for request in seen[1:]:
+        assert "Cookie" not in request.headers
+        assert "Proxy-Authorization" not in request.headers
+        assert request.headers["X-Other"] == "kept"
+    assert "Authorization" not in seen[1].headers
+    assert seen[2].headers["Authorization"] == f"Bearer {SECRET}"
+
+
+@pytest.mark.parametrize("setup", _SETUPS)
+def test_cookie_and_credentials_kept_on_a_same_origin_redirect(driver: Driver, setup: str) -> None:
+    seen, handler = _redirect_chain("/acme/vqe/v1/moved")
+    client = _client_with_credentials(driver, handler, setup)
+    driver.call(client, "get_status", "x")
+    assert len(seen) == 2
+    for name, value in _CREDENTIALS.items():
+        assert seen[1].headers[name] == value
+    assert seen[1].headers["Authorization"] == f"Bearer {SECRET}"
+
+
 def test_result_file_redirect_to_storage_drops_the_token(driver: Driver) -> None:
     seen: list[httpx.Request] = []
 

@@ -94,6 +94,7 @@ _BAD_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e]")
 MAX_SEGMENT_BYTES = 4096
 """Longest execution id or file name accepted, in bytes of UTF-8."""
 _SPACE_BEFORE_OFFSET = re.compile(r"\s+(?=(?:Z|[+-]\d\d(?::?\d\d)?)$)", re.IGNORECASE)
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _NO_BASE_URL = "Please pass in either base_url or environment to construct the client"
 
 
@@ -106,6 +107,10 @@ def user_agent() -> str:
         return f"kipu-hub-service-python/{version('kipu-hub-service')}"
     except PackageNotFoundError:
         return "kipu-hub-service-python"
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
 # Configuration ---------------------------------------------------------------------------------
@@ -340,15 +345,14 @@ class ClientCore:
             extensions=extensions,
         )
 
-    def redirect(
-        self,
-        client: httpx.Client | httpx.AsyncClient,
-        request: httpx.Request,
-        response: httpx.Response,
-    ) -> httpx.Request:
-        """The request that follows ``response``'s redirect, without the token or stale headers.
+    def redirect(self, request: httpx.Request, response: httpx.Response) -> httpx.Request:
+        """The request that follows ``response``'s redirect.
 
-        ``TokenAuth`` attaches the token again only if the new URL has ``base_url``'s origin.
+        It is built as an ``httpx.Request`` from the previous request's headers (which already
+        hold the client's defaults), never through ``client.build_request``, which would merge
+        those defaults back in. When the new URL leaves the origin of the previous request or of
+        ``base_url``, it carries no ``Authorization``, ``Proxy-Authorization`` or ``Cookie``;
+        ``TokenAuth`` attaches the token again only on ``base_url``'s origin.
         """
         location = response.headers["Location"]
         try:
@@ -361,14 +365,16 @@ class ClientCore:
         status = response.status_code
         if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
             method = "GET"
-        drop = {"host", "authorization", "cookie"}
+        drop = {"host"}
+        if not (self.auth.applies_to(url) and _same_origin(url, request.url)):
+            drop |= _CREDENTIAL_HEADERS
         content: bytes | None = None
         if method == request.method:
             content = request.content or None
         else:
             drop |= {"content-length", "content-type", "transfer-encoding"}
         headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in drop]
-        return client.build_request(
+        return httpx.Request(
             method, url, headers=headers, content=content, extensions=request.extensions
         )
 
@@ -883,7 +889,7 @@ class SyncIO:
                 response.close()
                 raise core.too_many_redirects(response)
             try:
-                request = core.redirect(self.client, request, response)
+                request = core.redirect(request, response)
             finally:
                 response.close()
 
@@ -1006,7 +1012,7 @@ class AsyncIO:
                 await response.aclose()
                 raise core.too_many_redirects(response)
             try:
-                request = core.redirect(self.client, request, response)
+                request = core.redirect(request, response)
             finally:
                 await response.aclose()
 
