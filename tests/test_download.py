@@ -1337,3 +1337,45 @@ async def test_resume_after_a_drop_is_retried_by_the_client(mode: str, tmp_path:
     target = await sdk_download(mode, sdk_client(mode, server), tmp_path / "f.bin")
     assert sha(target.read_bytes()) == sha(CONTENT)
     assert [r for r, _ in ranges(server)] == [None] + ["bytes=3000-"] * 3
+
+
+def reachable(error: BaseException) -> list[BaseException]:
+    """``error`` and every exception it chains to (``__cause__`` and ``__context__``)."""
+    found: list[BaseException] = []
+    stack = [error]
+    while stack:
+        current = stack.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return found
+
+
+def assert_no_token(error: BaseException) -> None:
+    chain = reachable(error)
+    assert any(isinstance(e, httpx.ReadError) for e in chain)
+    for current in chain:
+        assert TOKEN not in str(current) and TOKEN not in repr(current)
+        try:
+            request = getattr(current, "request", None)
+        except RuntimeError:
+            request = None
+        if isinstance(request, httpx.Request):
+            assert TOKEN not in repr(request.headers.raw)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("how", ["iterate", "path"])
+async def test_a_failed_download_does_not_expose_the_token(
+    mode: str, how: str, tmp_path: Path
+) -> None:
+    server = IgnoresRange()
+    client = sdk_client(mode, server)
+    with pytest.raises(IncompleteDownloadError) as caught:
+        if how == "iterate":
+            await sdk_get(mode, client)
+        else:
+            await sdk_download(mode, client, tmp_path / "f.bin")
+    assert server.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
+    assert_no_token(caught.value)

@@ -129,6 +129,30 @@ _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECA
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
 
 
+_CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
+
+
+def _scrub(exc: BaseException) -> None:
+    """Remove credentials from every request reachable through ``exc`` and the exceptions it
+    chains to: an httpx error keeps the request it failed on, and a failed request is never
+    sent again."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        error = stack.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        try:
+            request = getattr(error, "request", None)
+        except RuntimeError:  # an httpx error that was never given its request
+            request = None
+        if isinstance(request, httpx.Request):
+            for name in _CREDENTIAL_HEADERS:
+                request.headers.pop(name, None)
+        stack.extend(e for e in (error.__cause__, error.__context__) if e is not None)
+
+
 class _Action(enum.Enum):
     BODY = "body"
     DONE = "done"
@@ -444,45 +468,49 @@ def _events(
     chunk_size: int | None,
     raise_for_status: RaiseForStatus,
 ) -> Generator[bytes | _Start, None, None]:
-    while True:
-        delay = state.take_delay()
-        if delay is not None and state.budget is not None:
-            _sleep(state.policy, delay, state.budget)
-        response = client.send(state.next_request(), stream=True)
-        try:
-            action = state.on_response(response)
-            if action is _Action.ERROR:
-                raise_for_status(response)
-                response.raise_for_status()
-                state.fail(f"unexpected status {response.status_code}")
-            if action is _Action.DONE:
-                return
-            if action is _Action.AGAIN:
-                continue
-            yield state.start_event()
-            pieces = response.iter_bytes() if state.decoded else response.iter_raw()
-            chunker = _chunker(chunk_size)
-            drop: Exception | None = None
-            while True:
-                try:
-                    piece = next(pieces)
-                except StopIteration:
-                    break
-                except _DROPS as exc:
-                    drop = exc
-                    break
-                data = state.feed(piece)
-                if data:
-                    yield from chunker.push(data)
-            rest = chunker.flush()
-            if rest:
-                yield rest
-            if drop is not None:
-                state.on_drop(drop)
-            elif state.on_end():
-                return
-        finally:
-            response.close()
+    try:
+        while True:
+            delay = state.take_delay()
+            if delay is not None and state.budget is not None:
+                _sleep(state.policy, delay, state.budget)
+            response = client.send(state.next_request(), stream=True)
+            try:
+                action = state.on_response(response)
+                if action is _Action.ERROR:
+                    raise_for_status(response)
+                    response.raise_for_status()
+                    state.fail(f"unexpected status {response.status_code}")
+                if action is _Action.DONE:
+                    return
+                if action is _Action.AGAIN:
+                    continue
+                yield state.start_event()
+                pieces = response.iter_bytes() if state.decoded else response.iter_raw()
+                chunker = _chunker(chunk_size)
+                drop: Exception | None = None
+                while True:
+                    try:
+                        piece = next(pieces)
+                    except StopIteration:
+                        break
+                    except _DROPS as exc:
+                        drop = exc
+                        break
+                    data = state.feed(piece)
+                    if data:
+                        yield from chunker.push(data)
+                rest = chunker.flush()
+                if rest:
+                    yield rest
+                if drop is not None:
+                    state.on_drop(drop)
+                elif state.on_end():
+                    return
+            finally:
+                response.close()
+    except Exception as exc:
+        _scrub(exc)
+        raise
 
 
 async def _aevents(
@@ -491,48 +519,52 @@ async def _aevents(
     chunk_size: int | None,
     raise_for_status: AsyncRaiseForStatus,
 ) -> AsyncGenerator[bytes | _Start, None]:
-    while True:
-        delay = state.take_delay()
-        if delay is not None and state.budget is not None:
-            await _async_sleep(state.policy, delay, state.budget)
-        response = await client.send(state.next_request(), stream=True)
-        try:
-            action = state.on_response(response)
-            if action is _Action.ERROR:
-                outcome = raise_for_status(response)
-                if inspect.isawaitable(outcome):
-                    await outcome
-                response.raise_for_status()
-                state.fail(f"unexpected status {response.status_code}")
-            if action is _Action.DONE:
-                return
-            if action is _Action.AGAIN:
-                continue
-            yield state.start_event()
-            pieces = response.aiter_bytes() if state.decoded else response.aiter_raw()
-            chunker = _chunker(chunk_size)
-            drop: Exception | None = None
-            while True:
-                try:
-                    piece = await anext(pieces)
-                except StopAsyncIteration:
-                    break
-                except _DROPS as exc:
-                    drop = exc
-                    break
-                data = state.feed(piece)
-                if data:
-                    for chunk in chunker.push(data):
-                        yield chunk
-            rest = chunker.flush()
-            if rest:
-                yield rest
-            if drop is not None:
-                state.on_drop(drop)
-            elif state.on_end():
-                return
-        finally:
-            await response.aclose()
+    try:
+        while True:
+            delay = state.take_delay()
+            if delay is not None and state.budget is not None:
+                await _async_sleep(state.policy, delay, state.budget)
+            response = await client.send(state.next_request(), stream=True)
+            try:
+                action = state.on_response(response)
+                if action is _Action.ERROR:
+                    outcome = raise_for_status(response)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+                    response.raise_for_status()
+                    state.fail(f"unexpected status {response.status_code}")
+                if action is _Action.DONE:
+                    return
+                if action is _Action.AGAIN:
+                    continue
+                yield state.start_event()
+                pieces = response.aiter_bytes() if state.decoded else response.aiter_raw()
+                chunker = _chunker(chunk_size)
+                drop: Exception | None = None
+                while True:
+                    try:
+                        piece = await anext(pieces)
+                    except StopAsyncIteration:
+                        break
+                    except _DROPS as exc:
+                        drop = exc
+                        break
+                    data = state.feed(piece)
+                    if data:
+                        for chunk in chunker.push(data):
+                            yield chunk
+                rest = chunker.flush()
+                if rest:
+                    yield rest
+                if drop is not None:
+                    state.on_drop(drop)
+                elif state.on_end():
+                    return
+            finally:
+                await response.aclose()
+    except Exception as exc:
+        _scrub(exc)
+        raise
 
 
 def iter_result_file(
@@ -918,6 +950,9 @@ def _confirm_existing(
                 if local.read(len(piece)) != piece:
                     return False, etag
             return local.read(1) == b"", etag
+    except Exception as exc:
+        _scrub(exc)
+        raise
     finally:
         response.close()
 
@@ -946,6 +981,9 @@ async def _aconfirm_existing(
                 if local.read(len(piece)) != piece:
                     return False, etag
             return local.read(1) == b"", etag
+    except Exception as exc:
+        _scrub(exc)
+        raise
     finally:
         await response.aclose()
 
