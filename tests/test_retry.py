@@ -16,10 +16,7 @@ from qhub.api.service import _retry
 from qhub.api.service._retry import (
     NO_DELAY_ENV,
     POLICY_EXTENSION,
-    STREAM_EXTENSION,
-    AsyncRetryTransport,
     RetryPolicy,
-    RetryTransport,
     async_send_with_retries,
     send_with_retries,
 )
@@ -103,9 +100,19 @@ def send_sync(
     logger: logging.Logger | None,
     **request_kwargs: Any,
 ) -> httpx.Response:
-    transport = RetryTransport(httpx.MockTransport(script), retry_policy, logger)
-    with httpx.Client(transport=transport) as client:
-        return client.send(client.build_request(method, URL, **request_kwargs))
+    with httpx.Client(transport=httpx.MockTransport(script)) as client:
+
+        def once(request: httpx.Request) -> httpx.Response:
+            response = client.send(request, stream=True)
+            try:
+                response.read()
+            except BaseException:
+                response.close()
+                raise
+            return response
+
+        request = client.build_request(method, URL, **request_kwargs)
+        return send_with_retries(once, request, retry_policy, logger)
 
 
 async def send(
@@ -119,13 +126,24 @@ async def send(
     extensions: dict[str, Any] | None = None,
     logger: logging.Logger | None = None,
 ) -> httpx.Response:
-    """One request through a client whose transport is the retry transport."""
+    """One request through the retry loop, sent the way the clients send (the body is read
+    inside the loop, so a drop mid-body is retried)."""
     kwargs: dict[str, Any] = {"headers": headers, "content": content, "extensions": extensions}
     if mode == "sync":
         return send_sync(script, retry_policy, method, logger, **kwargs)
-    transport = AsyncRetryTransport(httpx.MockTransport(script), retry_policy, logger)
-    async with httpx.AsyncClient(transport=transport) as client:
-        return await client.send(client.build_request(method, URL, **kwargs))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(script)) as client:
+
+        async def once(request: httpx.Request) -> httpx.Response:
+            response = await client.send(request, stream=True)
+            try:
+                await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+            return response
+
+        request = client.build_request(method, URL, **kwargs)
+        return await async_send_with_retries(once, request, retry_policy, logger)
 
 
 TRANSIENT: list[Outcome] = [
@@ -403,37 +421,6 @@ async def test_a_body_dropped_mid_way_is_retried(mode: str) -> None:
     assert len(script.requests) == 2
 
 
-def test_streamed_requests_are_handed_over_unread() -> None:
-    stream = ClosingStream(b"0123456789abcdef", fail_after=10)
-    script = Script(httpx.Response(200, stream=stream), 200)
-    retry_policy, _ = policy()
-    with httpx.Client(transport=RetryTransport(httpx.MockTransport(script), retry_policy)) as c:
-        request = c.build_request("GET", URL, extensions={STREAM_EXTENSION: True})
-        response = c.send(request, stream=True)
-        assert not stream.closed
-        with pytest.raises(httpx.ReadError):
-            response.read()
-        response.close()
-    assert len(script.requests) == 1
-    assert stream.closed
-
-
-async def test_streamed_requests_are_handed_over_unread_async() -> None:
-    stream = ClosingStream(b"0123456789abcdef", fail_after=10)
-    script = Script(httpx.Response(200, stream=stream), 200)
-    retry_policy, _ = policy()
-    transport = AsyncRetryTransport(httpx.MockTransport(script), retry_policy)
-    async with httpx.AsyncClient(transport=transport) as client:
-        request = client.build_request("GET", URL, extensions={STREAM_EXTENSION: True})
-        response = await client.send(request, stream=True)
-        assert not stream.closed
-        with pytest.raises(httpx.ReadError):
-            await response.aread()
-        await response.aclose()
-    assert len(script.requests) == 1
-    assert stream.closed
-
-
 @pytest.mark.parametrize("mode", MODES)
 async def test_retries_are_logged_without_headers_or_query(
     mode: str, caplog: pytest.LogCaptureFixture
@@ -464,9 +451,7 @@ def test_retry_logging_is_skipped_when_debug_is_off(caplog: pytest.LogCaptureFix
     script = Script(503, 200)
     retry_policy, _ = policy()
     with caplog.at_level(logging.INFO, logger=logger.name):
-        transport = RetryTransport(httpx.MockTransport(script), retry_policy, logger)
-        with httpx.Client(transport=transport) as client:
-            assert client.get(URL).status_code == 200
+        assert send_sync(script, retry_policy, "GET", logger).status_code == 200
     assert [r for r in caplog.records if r.name == logger.name] == []
 
 
@@ -487,9 +472,7 @@ def test_no_delay_switch_skips_real_sleeping(
     monkeypatch.setattr(_retry.time, "sleep", real_sleeps.append)
     monkeypatch.setenv(NO_DELAY_ENV, "1" if no_delay else "0")
     script = Script(503, 503, 200)
-    transport = RetryTransport(httpx.MockTransport(script), RetryPolicy(initial_delay=0.01))
-    with httpx.Client(transport=transport) as client:
-        assert client.get(URL).status_code == 200
+    assert send_sync(script, RetryPolicy(initial_delay=0.01), "GET", None).status_code == 200
     assert len(script.requests) == 3
     assert len(real_sleeps) == (0 if no_delay else 2)
 
@@ -506,9 +489,7 @@ async def test_no_delay_switch_skips_real_sleeping_async(
     monkeypatch.setattr(asyncio, "sleep", fake_sleep)
     monkeypatch.setenv(NO_DELAY_ENV, "1" if no_delay else "0")
     script = Script(503, 503, 200)
-    transport = AsyncRetryTransport(httpx.MockTransport(script), RetryPolicy(initial_delay=0.01))
-    async with httpx.AsyncClient(transport=transport) as client:
-        assert (await client.get(URL)).status_code == 200
+    assert (await send("async", script, RetryPolicy(initial_delay=0.01))).status_code == 200
     assert len(real_sleeps) == (0 if no_delay else 2)
 
 
@@ -521,9 +502,7 @@ async def test_async_sleep_hook_is_awaited() -> None:
 
     script = Script(503, 200)
     retry_policy = RetryPolicy(async_sleep=record, initial_delay=0.25, jitter=0.0)
-    transport = AsyncRetryTransport(httpx.MockTransport(script), retry_policy)
-    async with httpx.AsyncClient(transport=transport) as client:
-        assert (await client.get(URL)).status_code == 200
+    assert (await send("async", script, retry_policy)).status_code == 200
     assert delays == [0.25]
 
 
@@ -561,40 +540,8 @@ async def test_async_send_with_retries_wraps_any_send_function() -> None:
     assert calls == 2
 
 
-class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    def __init__(self) -> None:
-        self.closed = 0
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200)
-
-    def close(self) -> None:
-        self.closed += 1
-
-    async def aclose(self) -> None:
-        self.closed += 1
-
-
-def test_sync_transport_forwards_close() -> None:
-    inner = RecordingTransport()
-    with httpx.Client(transport=RetryTransport(inner, RetryPolicy())) as client:
-        client.get(URL)
-    assert inner.closed == 1
-
-
-async def test_async_transport_forwards_aclose() -> None:
-    inner = RecordingTransport()
-    async with httpx.AsyncClient(transport=AsyncRetryTransport(inner, RetryPolicy())) as client:
-        await client.get(URL)
-    assert inner.closed == 1
-
-
-def test_transport_defaults_and_policy_helpers() -> None:
-    transport = RetryTransport(RecordingTransport())
-    assert transport.policy.max_retries == 2
+def test_policy_defaults_and_helpers() -> None:
+    assert RetryPolicy().max_retries == 2
     base = RetryPolicy(max_retries=2, initial_delay=0.1)
     assert base.with_max_retries(7) == RetryPolicy(max_retries=7, initial_delay=0.1)
     assert base.max_retries == 2

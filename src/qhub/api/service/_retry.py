@@ -1,14 +1,11 @@
-"""Safe retries for transient failures: one retry loop, used by the sync and async transports.
+"""Safe retries for transient failures: one retry loop, used by the sync and async clients.
 
 | name | what |
 | --- | --- |
 | `RetryPolicy` | frozen settings: how often, how long to wait, total time budget, sleep hooks |
 | `send_with_retries(send, request, policy, logger)` | the retry loop around any sync ``send`` |
 | `async_send_with_retries(...)` | the same loop around an async ``send`` |
-| `RetryTransport(inner, policy, logger)` | `httpx.BaseTransport` retrying what it carries |
-| `AsyncRetryTransport(inner, policy, logger)` | the `httpx.AsyncBaseTransport` twin |
 | `POLICY_EXTENSION` | ``request.extensions`` key: a `RetryPolicy` for this request only |
-| `STREAM_EXTENSION` | ``request.extensions`` key marking a streamed response (not buffered) |
 
 Rules:
 
@@ -24,8 +21,8 @@ Rules:
   sees the same decisions as a real one.
 * When retries run out the last response is returned (the caller maps its status to an error) or
   the last exception is raised again.
-* The transports read the body of a non-streamed response inside the loop, so a connection that
-  drops mid-body is retried too. Requests marked with `STREAM_EXTENSION` are handed over unread.
+* ``send`` decides what a response is: the clients read a non-streamed body inside ``send``, so
+  a connection that drops mid-body is retried too; a streamed body is handed over unread.
 
 Testing switch: set ``QHUB_SERVICE_RETRY_NO_DELAY=1`` in the environment before the client (its
 `RetryPolicy`) is created, and retries happen without waiting; or pass ``sleep=`` /
@@ -50,17 +47,13 @@ import httpx
 __all__ = [
     "NO_DELAY_ENV",
     "POLICY_EXTENSION",
-    "STREAM_EXTENSION",
-    "AsyncRetryTransport",
     "RetryPolicy",
-    "RetryTransport",
     "async_send_with_retries",
     "send_with_retries",
 ]
 
 NO_DELAY_ENV = "QHUB_SERVICE_RETRY_NO_DELAY"
 POLICY_EXTENSION = "qhub.retry"
-STREAM_EXTENSION = "qhub.stream"
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
@@ -318,78 +311,3 @@ async def _async_sleep(policy: RetryPolicy, delay: float, budget: _Budget) -> No
 
         await asyncio.sleep(delay)
     budget.record(delay, time.monotonic() - began)
-
-
-def _buffered(response: httpx.Response, raw: bytes) -> httpx.Response:
-    return httpx.Response(
-        status_code=response.status_code,
-        headers=response.headers,
-        stream=httpx.ByteStream(raw),
-        extensions=response.extensions,
-    )
-
-
-class RetryTransport(httpx.BaseTransport):
-    """Wraps a transport so every request it carries gets `send_with_retries`."""
-
-    def __init__(
-        self,
-        inner: httpx.BaseTransport,
-        policy: RetryPolicy | None = None,
-        logger: logging.Logger | None = None,
-    ) -> None:
-        self._inner = inner
-        self.policy = policy if policy is not None else RetryPolicy()
-        self._logger = logger
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        policy = _policy_for(request, self.policy)
-        if policy.max_retries > 0 and policy.is_retryable_method(request):
-            request.read()
-        return send_with_retries(self._send_once, request, self.policy, self._logger)
-
-    def _send_once(self, request: httpx.Request) -> httpx.Response:
-        response = self._inner.handle_request(request)
-        if request.extensions.get(STREAM_EXTENSION) or response.is_stream_consumed:
-            return response
-        try:
-            raw = b"".join(response.iter_raw())
-        finally:
-            response.close()
-        return _buffered(response, raw)
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class AsyncRetryTransport(httpx.AsyncBaseTransport):
-    """Wraps an async transport so every request it carries gets `async_send_with_retries`."""
-
-    def __init__(
-        self,
-        inner: httpx.AsyncBaseTransport,
-        policy: RetryPolicy | None = None,
-        logger: logging.Logger | None = None,
-    ) -> None:
-        self._inner = inner
-        self.policy = policy if policy is not None else RetryPolicy()
-        self._logger = logger
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        policy = _policy_for(request, self.policy)
-        if policy.max_retries > 0 and policy.is_retryable_method(request):
-            await request.aread()
-        return await async_send_with_retries(self._send_once, request, self.policy, self._logger)
-
-    async def _send_once(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        if request.extensions.get(STREAM_EXTENSION) or response.is_stream_consumed:
-            return response
-        try:
-            raw = b"".join([chunk async for chunk in response.aiter_raw()])
-        finally:
-            await response.aclose()
-        return _buffered(response, raw)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
