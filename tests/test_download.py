@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1379,3 +1380,37 @@ async def test_a_failed_download_does_not_expose_the_token(
             await sdk_download(mode, client, tmp_path / "f.bin")
     assert server.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
     assert_no_token(caught.value)
+
+
+async def test_cancelling_during_the_final_fsync_closes_the_file_only_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, release, checked = threading.Event(), threading.Event(), threading.Event()
+    outcome: list[str] = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        inode = os.fstat(fd).st_ino
+        started.set()
+        release.wait(1.0)  # released early only when the file was closed underneath
+        try:
+            still_open = os.fstat(fd).st_ino == inode
+        except OSError:
+            still_open = False
+        outcome.append("open" if still_open else "closed underneath")
+        checked.set()
+        if still_open:
+            real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    target = tmp_path / "result.bin"
+    task = asyncio.create_task(save("async", FileServer(CONTENT), target))
+    assert await asyncio.to_thread(started.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+    assert await asyncio.to_thread(checked.wait, 10)
+    assert outcome == ["open"]
+    assert not target.exists()
+    assert partial_path(target).read_bytes() == CONTENT

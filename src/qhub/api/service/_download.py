@@ -86,6 +86,7 @@ import json
 import os
 import re
 import stat
+import threading
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -783,6 +784,7 @@ class _PartFile:
         self._written = position
         self._total: int | None = None
         self._reported: tuple[int, int | None] | None = None
+        self._closing = threading.Lock()
         self.file = _open_regular(self.part)
         self.file.seek(position)
         self.file.truncate()
@@ -819,9 +821,19 @@ class _PartFile:
         if self._reported != (size, size):
             self._report()
 
+    def fsync(self) -> None:
+        """Flush the file to disk; safe to run in a worker thread: `close` waits for it."""
+        with self._closing:
+            if not self.file.closed:
+                os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        with self._closing:
+            self.file.close()
+
     def discard_if_empty(self) -> None:
         """After a failure: keep a partial file for the next attempt, but not an empty one."""
-        self.file.close()
+        self.close()
         try:
             if self.part.stat().st_size == 0:
                 self.part.unlink()
@@ -831,7 +843,7 @@ class _PartFile:
 
     def commit(self, target: Path, keep_record: bool) -> None:
         """Rename the temp file over ``target``; keep a record of it, or remove the record."""
-        self.file.close()
+        self.close()
         os.replace(self.part, target)
         if keep_record:
             etag = None if self._recorded is None else self._recorded[0]
@@ -1060,7 +1072,7 @@ def download_to_path(
         finally:
             events.close()
         out.verify(state)
-        os.fsync(out.file.fileno())
+        out.fsync()
     except BaseException:
         out.discard_if_empty()
         raise
@@ -1114,7 +1126,7 @@ async def adownload_to_path(
         finally:
             await events.aclose()
         out.verify(state)
-        await asyncio.to_thread(os.fsync, out.file.fileno())
+        await asyncio.to_thread(out.fsync)
     except BaseException:
         out.discard_if_empty()
         raise
