@@ -12,6 +12,7 @@ import pytest
 from _client_support import BASE, TOKEN, Driver, FakeGateway, execution_json
 
 from qhub.api.service import (
+    APIConnectionError,
     APIStatusError,
     AsyncHubServiceClient,
     BadRequestError,
@@ -408,26 +409,65 @@ def test_redirect_307_keeps_method_and_body(driver: Driver) -> None:
 )
 @pytest.mark.parametrize("follow", [True, False])
 @pytest.mark.parametrize("operation", ["get_status", "get_result_file"])
-def test_redirect_to_an_unusable_location_is_a_status_error(
-    driver: Driver, location: str, follow: bool, operation: str
+@pytest.mark.parametrize("injected", [False, True], ids=["sdk-client", "injected-client"])
+def test_redirect_to_an_unusable_location_is_an_api_error(
+    driver: Driver, location: str, follow: bool, operation: str, injected: bool
 ) -> None:
+    """A client the SDK made raises ``APIStatusError`` with the 3xx; on an injected client
+    (which the SDK adds no hook to) the 3xx is out of reach, so it is an ``APIConnectionError``
+    chained to what httpx raised. (``http:`` is one httpx can follow: there the SDK sees the 3xx.)
+    Never a bare httpx error or ``ValueError``, never retried."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(302, headers={"Location": location})
 
-    client = driver.client(handler, follow_redirects=follow)
-    with pytest.raises(APIStatusError) as info:
+    if injected:
+        client = driver.client(handler, follow_redirects=follow)
+    else:
+        client = driver.client(inject=False, follow_redirects=follow)
+        client.httpx_client._transport = httpx.MockTransport(handler)
+    with pytest.raises(ApiError) as info:
         if operation == "get_status":
             driver.call(client, "get_status", "x")
         else:
             driver.file(client, "x", "out.bin")
-    assert info.value.status_code == 302
-    assert info.value.headers is not None
-    assert info.value.headers["location"] == location
-    assert "302" in str(info.value)
+    if injected and location != "http:":
+        assert type(info.value) is APIConnectionError
+        assert "redirect to an unusable Location" in str(info.value)
+        assert isinstance(info.value.__cause__, ValueError | httpx.InvalidURL | httpx.HTTPError)
+    else:
+        assert isinstance(info.value, APIStatusError)
+        assert info.value.status_code == 302
+        assert info.value.headers is not None
+        assert info.value.headers["location"] == location
+        assert "302" in str(info.value)
+    assert TOKEN not in str(info.value)
     assert len(seen) == 1
+    assert (client.httpx_client.event_hooks["response"] == []) is injected
+
+
+def test_injected_client_gets_no_response_hook(driver: Driver) -> None:
+    seen: list[int] = []
+
+    def own_hook(response: httpx.Response) -> None:
+        seen.append(response.status_code)
+
+    async def own_async_hook(response: httpx.Response) -> None:
+        own_hook(response)
+
+    transport = httpx.MockTransport(FakeGateway())
+    hooks = {"response": [own_async_hook if driver.is_async else own_hook]}
+    http = (
+        httpx.AsyncClient(transport=transport, event_hooks=hooks)
+        if driver.is_async
+        else httpx.Client(transport=transport, event_hooks=hooks)
+    )
+    client = driver.client(httpx_client=http)
+    driver.call(client, "get_service_executions")
+    assert http.event_hooks["response"] == hooks["response"]
+    assert seen == [200]
 
 
 def test_redirect_loop_is_bounded(driver: Driver) -> None:

@@ -283,6 +283,8 @@ class ClientCore:
         self.display_url = str(self.base_url.copy_with(username=None, password=None))
         """``base_url`` without user info (a password), for reprs."""
         self.auth = TokenAuth(token, async_token=async_token, base_url=self.base_url)
+        self.injected = injected
+        """Whether the HTTP client is the user's (``httpx_client``) rather than the SDK's."""
         self.headers: dict[str, str] = {"User-Agent": user_agent()}
         self.headers.update(check_headers(headers, "headers"))
         self.request_headers: dict[str, str] | None = self.headers if injected else None
@@ -425,6 +427,21 @@ class ClientCore:
             error = APIConnectionError(
                 f"{where}: connection failed: {detail}", method=method, url=url
             )
+        if redact is not None:
+            redact_error(error, redact)
+        return error
+
+    def unusable_redirect(self, exc: Exception, request: httpx.Request) -> ApiError:
+        """``APIConnectionError`` for a redirect whose ``Location`` httpx could not follow, on an
+        injected client (where the 3xx answer itself is out of reach, see ``note_redirect``)."""
+        redact = self.auth.redactor(request)
+        strip_credentials(request)
+        method, url = describe_request(request)
+        error = APIConnectionError(
+            f"{method} {request_path(request)}: redirect to an unusable Location",
+            method=method,
+            url=url,
+        )
         if redact is not None:
             redact_error(error, redact)
         return error
@@ -808,7 +825,7 @@ REDIRECT_RESPONSE = "qhub.redirect_response"
 
 
 def note_redirect(response: httpx.Response) -> None:
-    """Response hook: park a redirect answer on its request.
+    """Response hook, on HTTP clients the SDK creates only: park a redirect answer on its request.
 
     ``httpx.Client.send`` builds the follow-up request of every redirect, even with
     ``follow_redirects=False``, and raises when the ``Location`` is unusable (``javascript:``,
@@ -822,6 +839,17 @@ def note_redirect(response: httpx.Response) -> None:
 async def anote_redirect(response: httpx.Response) -> None:
     """``note_redirect`` for ``httpx.AsyncClient``."""
     note_redirect(response)
+
+
+def building_next_hop(exc: BaseException) -> bool:
+    """Whether httpx raised ``exc`` while building a redirect's follow-up request, rather than
+    the transport (a failure that is retried) or the token (refused before sending)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "_build_redirect_request":
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def unfollowable_redirect(request: httpx.Request) -> httpx.Response | None:
@@ -838,17 +866,22 @@ class SyncIO:
         self.client = client
         auth = core.auth
         client_send = client.send
-        hooks = client.event_hooks["response"]
-        if note_redirect not in hooks:
-            hooks.append(note_redirect)
+        injected = core.injected
+        if not injected:
+            hooks = client.event_hooks["response"]
+            if note_redirect not in hooks:
+                hooks.append(note_redirect)
 
         def send(request: httpx.Request) -> httpx.Response:
-            """``client.send`` with a redirect whose ``Location`` is unusable as APIStatusError."""
+            """``client.send``; a redirect to an unusable ``Location`` raises ``APIStatusError``
+            on a client the SDK made, ``APIConnectionError`` on an injected one."""
             try:
                 response = client_send(request, auth=auth, follow_redirects=False, stream=True)
-            except _REDIRECT_FAILURES:
+            except _REDIRECT_FAILURES as exc:
                 redirect = unfollowable_redirect(request)
                 if redirect is None:
+                    if injected and building_next_hop(exc):
+                        raise core.unusable_redirect(exc, request) from exc
                     raise
             else:
                 request.extensions.pop(REDIRECT_RESPONSE, None)
@@ -959,18 +992,22 @@ class AsyncIO:
         self.client = client
         auth = core.auth
         client_send = client.send
-        hooks = client.event_hooks["response"]
-        if anote_redirect not in hooks:
-            hooks.append(anote_redirect)
+        injected = core.injected
+        if not injected:
+            hooks = client.event_hooks["response"]
+            if anote_redirect not in hooks:
+                hooks.append(anote_redirect)
 
         async def send(request: httpx.Request) -> httpx.Response:
             try:
                 response = await client_send(
                     request, auth=auth, follow_redirects=False, stream=True
                 )
-            except _REDIRECT_FAILURES:
+            except _REDIRECT_FAILURES as exc:
                 redirect = unfollowable_redirect(request)
                 if redirect is None:
+                    if injected and building_next_hop(exc):
+                        raise core.unusable_redirect(exc, request) from exc
                     raise
             else:
                 request.extensions.pop(REDIRECT_RESPONSE, None)
