@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,12 @@ def test_demo_shows_a_failed_execution(tmp_path: Path) -> None:
     assert "ERROR    Execution failed" in result.stdout
     assert "no result files" in result.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_without_output_dir_leaves_no_temporary_folder(tmp_path: Path) -> None:
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    result = subprocess.run(DEMO, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "result.bin" in result.stdout
+    assert "removed with their temporary folder" in result.stdout
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("hub-service-demo-")] == []

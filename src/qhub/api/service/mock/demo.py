@@ -109,12 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--output-dir",
         type=Path,
         default=None,
-        help="where result files are written (default: a new temporary directory)",
+        help="where result files are written (default: a temporary folder, removed afterwards)",
     )
     parser.add_argument("--fail", action="store_true", help="ask the service to fail")
     args = parser.parse_args(argv)
-    output_dir = args.output_dir or Path(tempfile.mkdtemp(prefix="hub-service-demo-"))
-    final = run(output_dir, fail=args.fail)
+    if args.output_dir is not None:
+        final = run(args.output_dir, fail=args.fail)
+    else:
+        with tempfile.TemporaryDirectory(prefix="hub-service-demo-") as scratch:
+            final = run(Path(scratch), fail=args.fail)
+        print("Result files removed with their temporary folder (keep them: --output-dir DIR).")
     return 0 if final == "SUCCEEDED" or args.fail else 1
 
 
