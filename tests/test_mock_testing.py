@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,18 @@ def test_the_plugin_module_is_cheap_to_import() -> None:
         cwd=Path(__file__).parent,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_stopping_with_a_request_stuck_in_injected_latency_logs_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    faults = FaultConfig(rates={"latency": 1.0}, latency=30.0)
+    with (
+        caplog.at_level(logging.DEBUG),
+        running_mock_gateway(faults=faults) as url,
+        pytest.raises(httpx.TimeoutException),
+    ):
+        httpx.get(url + "/", headers={"Authorization": "Bearer t"}, timeout=0.2)
+    messages = [record.getMessage() for record in caplog.records]
+    assert not [m for m in messages if "Exception in ASGI application" in m], messages
+    assert not [r for r in caplog.records if r.exc_info], messages

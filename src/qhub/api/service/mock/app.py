@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,6 +140,9 @@ class MockGatewayApp:
         # Streamed result-file bodies: being sent, sent to the end, stopped because the client
         # went away, and body bytes handed to the server. Written by the event loop only.
         self._streams = {"active": 0, "completed": 0, "abandoned": 0, "bytes_sent": 0}
+        #: Set when the server stops: injected latency ends at once, so shutting down never
+        #: has to cancel a request that is only waiting (and log its traceback).
+        self.stopping = threading.Event()
 
     def stats(self) -> dict[str, Any]:
         """Counters: executions created, idempotent replays, requests per operation, faults,
@@ -248,7 +252,7 @@ class MockGatewayApp:
         kind = fault.kind
         if kind is FaultKind.LATENCY:
             self.faults.record(kind)
-            await asyncio.sleep(config.latency)
+            await self._delay(config.latency)
             return None
         if kind is FaultKind.ERROR:
             self.faults.record(kind)
@@ -348,6 +352,16 @@ class MockGatewayApp:
         finally:
             streams["active"] -= 1
             watcher.cancel()
+
+    async def _delay(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the server is stopping."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self.stopping.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, 0.05))
 
     @staticmethod
     async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:

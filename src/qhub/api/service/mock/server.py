@@ -117,6 +117,7 @@ class MockGateway:
             raise RuntimeError("the mock gateway is already running")
         sock = bind(self.host, self.port)
         self.port = sock.getsockname()[1]
+        self.app.stopping.clear()
         config = uvicorn_config(self.app, log_level=self._log_level, own_logging=False)
         server = uvicorn.Server(config)
 
@@ -144,6 +145,7 @@ class MockGateway:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        self.app.stopping.set()
         server.should_exit = True
         thread.join(timeout)
         if thread.is_alive():
