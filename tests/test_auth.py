@@ -522,3 +522,72 @@ def test_concurrent_threads_with_a_fresh_token_each_redact_their_own() -> None:
         results = list(pool.map(call, range(_CONCURRENT)))
     http.close()
     _assert_no_token_leaked(results)
+
+
+class _CachedToken:
+    """A token callable caching its token until ``invalidate()``, like the CLI's."""
+
+    def __init__(self, *tokens: str, awaitable_invalidate: bool = False) -> None:
+        self._tokens = iter(tokens)
+        self._cached: str | None = None
+        self._awaitable = awaitable_invalidate
+        self.events: list[str] = []
+
+    def invalidate(self) -> object:
+        self.events.append("invalidate")
+        self._cached = None
+        if self._awaitable:
+
+            async def done() -> None:
+                self.events.append("awaited")
+
+            return done()
+        return None
+
+    def _get(self) -> str:
+        if self._cached is None:
+            self._cached = next(self._tokens)
+            self.events.append(f"fetch {self._cached}")
+        return self._cached
+
+    def __call__(self) -> str:
+        return self._get()
+
+
+class _AsyncCachedToken(_CachedToken):
+    async def __call__(self) -> str:  # type: ignore[override]
+        return self._get()
+
+
+def test_token_callable_invalidate_is_called_after_a_401_before_the_fresh_token(
+    driver: Driver,
+) -> None:
+    seen, handler = _auth_gateway({"fresh"})
+    token = _CachedToken("stale", "fresh")
+    client = driver.client(handler, token=token)
+    assert driver.call(client, "get_status", "x").id == "exec-1"
+    assert driver.call(client, "get_status", "y").id == "exec-1"
+    assert seen == ["Bearer stale", "Bearer fresh", "Bearer fresh"]
+    assert token.events == ["fetch stale", "invalidate", "fetch fresh"]
+
+
+def test_token_callable_invalidate_is_not_called_without_a_401(driver: Driver) -> None:
+    token = _CachedToken("only")
+    client = driver.client(
+        lambda request: httpx.Response(403, json={"detail": "no"}), token=token, max_retries=0
+    )
+    with pytest.raises(PermissionDeniedError):
+        driver.call(client, "get_status", "x")
+    assert token.events == ["fetch only"]
+
+
+@pytest.mark.parametrize("awaitable", [False, True])
+async def test_async_token_invalidate_is_called_after_a_401(awaitable: bool) -> None:
+    seen, handler = _auth_gateway({"fresh"})
+    token = _AsyncCachedToken("stale", "fresh", awaitable_invalidate=awaitable)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:  # type: ignore[arg-type]
+        client = AsyncHubServiceClient(base_url=BASE, async_token=token, httpx_client=http)
+        assert (await client.service_api.get_status("x")).id == "exec-1"
+    assert seen == ["Bearer stale", "Bearer fresh"]
+    awaited = ["awaited"] if awaitable else []
+    assert token.events == ["fetch stale", "invalidate", *awaited, "fetch fresh"]

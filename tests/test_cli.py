@@ -762,3 +762,17 @@ def test_every_public_name_of_the_command_line_is_documented() -> None:
 
     for path in sorted(Path(package.__file__).parent.glob("*.py")):
         assert _undocumented(path) == [], path.name
+
+
+def test_token_command_uses_the_sdk_refresh_protocol_not_a_client_hook(tmp_path: Path) -> None:
+    """The CLI lets the SDK create its HTTP client (no event hook of its own): a 401 reaches the
+    cached token through ``invalidate()``, so a 401 from another origin cannot reset it."""
+    from qhub.api.service.cli import build_parser
+    from qhub.api.service.cli._commands import _client
+
+    command, _ = _token_command(tmp_path, TOKEN)
+    args = build_parser().parse_args(["list", "--token-command", command])
+    client = _client(args, {"HUB_SERVICE_BASE_URL": "http://127.0.0.1:9/x"})
+    with client:
+        hooks = client.httpx_client.event_hooks["response"]
+        assert [hook.__module__ for hook in hooks] == ["qhub.api.service._core"]

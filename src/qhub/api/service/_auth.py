@@ -5,10 +5,16 @@ may instead use an ``async_token`` coroutine function. The ``Authorization`` hea
 attached to requests for the gateway's own origin (scheme, host and port of ``base_url``), so a
 redirect to another host never carries the token. A callable token is asked once more after a
 401 and the request is repeated once with the fresh token; a fixed token's 401 is final.
+
+A token callable that caches its token may have an ``invalidate()`` method: after a 401 it is
+called before the callable is asked for the fresh token, so a cache knows the token is stale
+(no event hook on the HTTP client needed). For ``async_token``, ``invalidate()`` may also
+return an awaitable, which is awaited.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 
@@ -132,6 +138,12 @@ class TokenAuth(httpx.Auth):
         sent = request.extensions.get(SENT_TOKENS, ())
         request.extensions[SENT_TOKENS] = (*sent, value[len("Bearer ") :])
 
+    @staticmethod
+    def _invalidate(source: object) -> object:
+        """Call ``source.invalidate()`` when the token callable has one (see the module doc)."""
+        invalidate = getattr(source, "invalidate", None)
+        return invalidate() if callable(invalidate) else None
+
     def _sync_value(self) -> str:
         if self._token_fn is None:
             raise TypeError("this client has only an async_token; use the async client")
@@ -157,6 +169,7 @@ class TokenAuth(httpx.Auth):
         self._put(request, value)
         response = yield request
         if response.status_code == 401:
+            self._invalidate(self._token_fn)
             fresh = self._sync_value()
             if fresh != value:
                 self._put(request, fresh)
@@ -177,6 +190,10 @@ class TokenAuth(httpx.Auth):
         self._put(request, value)
         response = yield request
         if response.status_code == 401:
+            source = self._async_token_fn or self._token_fn
+            pending = self._invalidate(source)
+            if inspect.isawaitable(pending):
+                await pending
             fresh = await self._async_value()
             if fresh != value:
                 self._put(request, fresh)

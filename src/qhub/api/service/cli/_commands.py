@@ -35,7 +35,6 @@ from ._token import CommandToken, TokenCommandError
 
 _SUCCEEDED = "SUCCEEDED"
 _FAILURE_LOG_TAIL = 5
-_DEFAULT_HTTP_TIMEOUT = 60.0
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -87,27 +86,7 @@ def _client(args: argparse.Namespace, env: Mapping[str, str]) -> HubServiceClien
         options["timeout"] = args.timeout
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
-    if isinstance(token, CommandToken):
-        options["httpx_client"] = _refreshing_http_client(token, args.timeout)
     return HubServiceClient(base_url=base_url, token=token, **options)
-
-
-def _refreshing_http_client(token: CommandToken, timeout: float | None) -> httpx.Client:
-    """An HTTP client on which a 401 makes the next token request run the command again.
-
-    httpx runs response hooks before the auth flow asks for a fresh token, so forgetting
-    the cached token here turns the SDK's one refresh after a 401 into a new command run.
-    """
-
-    def forget_on_401(response: httpx.Response) -> None:
-        if response.status_code == 401:
-            token.invalidate()
-
-    return httpx.Client(
-        timeout=_DEFAULT_HTTP_TIMEOUT if timeout is None else timeout,
-        follow_redirects=False,
-        event_hooks={"response": [forget_on_401]},
-    )
 
 
 def _request_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -445,7 +424,7 @@ _COMMANDS: dict[str, Callable[[ServiceApi, argparse.Namespace, Output], int]] = 
 
 def dispatch(args: argparse.Namespace, out: Output, env: Mapping[str, str]) -> int:
     """Run the parsed command; exceptions are left to :func:`report_error`."""
-    with _client(args, env) as client, client.httpx_client:
+    with _client(args, env) as client:
         return _COMMANDS[args.command](client.service_api, args, out)
 
 

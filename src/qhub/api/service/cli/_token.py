@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import subprocess
 import threading
 
+from .._auth import bearer_value
+
 _COMMAND_TIMEOUT = 60.0
-_NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
 
 
 class TokenCommandError(Exception):
@@ -18,9 +18,9 @@ class TokenCommandError(Exception):
 class CommandToken:
     """A callable token for the SDK that runs ``command`` (no shell) and caches its output.
 
-    The SDK calls a callable token before every request, and once more to refresh it
-    after a 401. The command runs on first use; afterwards the cached token is returned
-    until :meth:`invalidate` is called, when the next call runs the command again.
+    The SDK calls a callable token before every request; after a 401 it calls
+    :meth:`invalidate` and then asks once more. The command runs on first use; afterwards the
+    cached token is returned until :meth:`invalidate`, when the next call runs it again.
     """
 
     def __init__(self, command: str, *, timeout: float = _COMMAND_TIMEOUT) -> None:
@@ -85,9 +85,11 @@ class CommandToken:
             raise TokenCommandError(
                 f"token command {name} printed more than one line or control characters"
             )
-        if _NOT_TOKEN_CHARS.search(token):
+        try:
+            bearer_value(token)
+        except ValueError:
             raise TokenCommandError(
                 f"token command {name} printed a token with spaces or non-ASCII characters, "
                 "which cannot be sent as a bearer token"
-            )
+            ) from None
         return token
