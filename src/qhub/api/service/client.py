@@ -265,7 +265,9 @@ class HubServiceClient:
             ``https://gateway.hub.kipu-quantum.com/acme/vqe/v1``. Always wins over ``environment``.
         environment: Used when ``base_url`` is not given. ``DEFAULT`` is an un-substituted template.
         token: Bearer token, or a callable returning one (called for every request; called again
-            once after a 401, and the request repeated once with the new token).
+            once after a 401, and the request repeated once with the new token). A callable that
+            caches its token may have an ``invalidate()`` method: it is called after a 401,
+            before the callable is asked for the fresh token.
         headers: Headers added to every request.
         timeout: Seconds (or an ``httpx.Timeout``). Defaults to 60 when the SDK creates the HTTP
             client; for an injected ``httpx_client`` its own timeout applies unless this is given.
@@ -278,7 +280,8 @@ class HubServiceClient:
         follow_redirects: Follow redirects (default True). The token is sent only to
             ``base_url``'s origin, never to another host a redirect points at.
         httpx_client: A preconfigured ``httpx.Client`` (its transport, proxies, TLS, limits).
-            Requests still go to ``base_url``. Not closed by :meth:`close`.
+            Requests still go to ``base_url``. Not closed by :meth:`close`; the SDK adds no
+            event hooks to it.
         logging: A ``logging.Logger``, or a dict ``{"level": ..., "logger": ..., "silent": ...}``.
             Default: the ``qhub.api.service`` logger. ``level`` is set on the logger itself
             (``logger.setLevel``): without ``logger`` that is the shared ``qhub.api.service``
@@ -356,7 +359,9 @@ class AsyncHubServiceClient:
     """Async client of one deployed service's gateway; see :class:`HubServiceClient`.
 
     Adds ``async_token``: a coroutine function returning the token, used instead of ``token``
-    when given. ``httpx_client`` is an ``httpx.AsyncClient``. When the SDK creates the client and
+    when given. A plain ``token=`` callable is called on the event loop, blocking it while it
+    runs: keep it fast (e.g. return a cached value), or use ``async_token`` for a token that
+    needs I/O. ``httpx_client`` is an ``httpx.AsyncClient``. When the SDK creates the client and
     ``httpx-aiohttp`` is installed (the ``fast`` extra) it runs on aiohttp; set
     ``QHUB_SERVICE_NO_AIOHTTP=1`` (or inject a client) to use httpx's own transport.
     """
