@@ -458,6 +458,11 @@ class ClientCore:
         self._redact(error, response.request)
         return error
 
+    def policy_for(self, request: httpx.Request) -> RetryPolicy:
+        """The retry policy of ``request``: its ``request_options`` override, else the client's."""
+        policy = request.extensions.get(POLICY_EXTENSION)
+        return policy if isinstance(policy, RetryPolicy) else self.policy
+
     def incomplete_error_factory(
         self, request: httpx.Request
     ) -> Callable[[int, int | None], IncompleteDownloadError]:
@@ -951,6 +956,7 @@ class SyncIO:
             chunk_size=chunk_size,
             raise_for_status=self.raise_for_status,
             make_incomplete_error=self.core.incomplete_error_factory(request),
+            retry_policy=self.core.policy_for(request),
         )
         try:
             yield from chunks
@@ -977,6 +983,7 @@ class SyncIO:
                 chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
                 raise_for_status=self.raise_for_status,
                 make_incomplete_error=self.core.incomplete_error_factory(request),
+                retry_policy=self.core.policy_for(request),
                 overwrite=overwrite,
                 on_progress=on_progress,
             )
@@ -1074,6 +1081,7 @@ class AsyncIO:
             chunk_size=chunk_size,
             raise_for_status=self.raise_for_status,
             make_incomplete_error=self.core.incomplete_error_factory(request),
+            retry_policy=self.core.policy_for(request),
         )
         try:
             async for chunk in chunks:
@@ -1100,6 +1108,7 @@ class AsyncIO:
                 chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
                 raise_for_status=self.raise_for_status,
                 make_incomplete_error=self.core.incomplete_error_factory(request),
+                retry_policy=self.core.policy_for(request),
                 overwrite=overwrite,
                 on_progress=on_progress,
             )

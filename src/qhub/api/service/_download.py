@@ -445,13 +445,9 @@ def _template(request: httpx.Request) -> httpx.Request:
     return httpx.Request(request.method, request.url, headers=headers, extensions=extensions)
 
 
-def _policy(client: object, given: RetryPolicy | None) -> RetryPolicy:
-    """The backoff between resumes: ``given``, else the SDK client's own retry policy (its IO
-    object carries ``core.policy``), else a default `RetryPolicy`."""
-    if given is not None:
-        return given
-    policy = getattr(getattr(client, "core", None), "policy", None)
-    return policy if isinstance(policy, RetryPolicy) else RetryPolicy()
+def _policy(given: RetryPolicy | None) -> RetryPolicy:
+    """The backoff between resumes: the caller's retry policy, else a default one."""
+    return given if given is not None else RetryPolicy()
 
 
 def _check_options(chunk_size: int | None, max_resumes: int) -> None:
@@ -588,7 +584,7 @@ def iter_result_file(
         restartable=False,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
-        policy=_policy(client, retry_policy),
+        policy=_policy(retry_policy),
     )
     events = _events(client, state, chunk_size, raise_for_status)
     try:
@@ -619,7 +615,7 @@ async def aiter_result_file(
         restartable=False,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
-        policy=_policy(client, retry_policy),
+        policy=_policy(retry_policy),
     )
     events = _aevents(client, state, chunk_size, raise_for_status)
     try:
@@ -1061,7 +1057,7 @@ def download_to_path(
         restartable=True,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
-        policy=_policy(client, retry_policy),
+        policy=_policy(retry_policy),
     )
     out = _PartFile(target, key, position, on_progress)
     try:
@@ -1115,7 +1111,7 @@ async def adownload_to_path(
         restartable=True,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
-        policy=_policy(client, retry_policy),
+        policy=_policy(retry_policy),
     )
     out = _PartFile(target, key, position, on_progress)
     try:
