@@ -157,6 +157,73 @@ def test_json_mode_reports_errors_as_one_json_line() -> None:
     assert result.out == ""
 
 
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--json", "status"), "required: ID"),
+        (("--json", "bogus"), "invalid choice"),
+        (("status", "--json"), "required: ID"),
+        (("--json", "wait", "x", "--poll-interval", "0"), "must be > 0"),
+    ],
+)
+def test_json_mode_reports_argparse_usage_errors_as_json(
+    args: tuple[str, ...], fragment: str
+) -> None:
+    result = cli(*args, env=_env(HUB_SERVICE_TOKEN="t"))
+    assert result.code == 2
+    (line,) = result.err.strip().splitlines()
+    error = json.loads(line)["error"]
+    assert error["exitCode"] == 2 and error["type"] == "UsageError"
+    assert fragment in error["message"]
+
+
+_INTERRUPT_IMPORT = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class Interrupt(MetaPathFinder):
+    def __init__(self, times):
+        self.times = times
+
+    def find_spec(self, name, path, target=None):
+        if name == "qhub.api.service.cli._commands" and self.times:
+            self.times -= 1
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupt(int(sys.argv[1])))
+from qhub.api.service.cli import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("times", [1, 1000])
+@pytest.mark.parametrize("json_flag", [(), ("--json",)])
+def test_ctrl_c_while_main_imports_its_commands_exits_130_without_a_traceback(
+    times: int, json_flag: tuple[str, ...]
+) -> None:
+    """Ctrl-C in the first moments (the commands still importing) is an interrupt like any other.
+
+    ``times`` 1: the import works again when the error is reported; 1000: it never does.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_IMPORT, str(times), *json_flag, "list"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    if json_flag:
+        error = json.loads(line)["error"]
+        assert error["exitCode"] == 130 and error["type"] == "KeyboardInterrupt"
+    else:
+        assert line == "hub-service: error: interrupted"
+
+
 # Commands (exit 0) and their --json shapes
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -296,12 +297,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     Never raises and never prints a traceback: every failure becomes one line on stderr
     and an exit code (see the module docstring).
     """
-    from ._commands import dispatch, report_error
-    from ._output import default_output
-
-    json_mode = False
-    args = None
+    argv = sys.argv[1:] if argv is None else list(argv)
+    json_mode = "--json" in argv
     try:
+        from ._commands import dispatch
+        from ._output import default_output
+
         args = build_parser().parse_args(argv)
         json_mode = bool(args.json)
         if args.version:
@@ -319,7 +320,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exc.code if isinstance(exc.code, int) else EXIT_OK
         if isinstance(exc, BrokenPipeError):
             return _stdout_closed()
-        return report_error(exc, json_mode=json_mode)
+        return _report(exc, json_mode=json_mode)
+
+
+def _report(exc: BaseException, *, json_mode: bool) -> int:
+    """Report ``exc``; a Ctrl-C that came before the commands were imported still exits 130."""
+    try:
+        from ._commands import report_error
+    except BaseException:
+        if not isinstance(exc, KeyboardInterrupt):
+            raise
+        with contextlib.suppress(OSError, ValueError):
+            if json_mode:
+                error = {"type": "KeyboardInterrupt", "message": "interrupted", "exitCode": 130}
+                sys.stderr.write(json.dumps({"error": error}) + "\n")
+            else:
+                sys.stderr.write("hub-service: error: interrupted\n")
+            sys.stderr.flush()
+        return EXIT_INTERRUPTED
+    return report_error(exc, json_mode=json_mode)
 
 
 def _stdout_closed() -> int:
