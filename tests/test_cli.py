@@ -437,6 +437,7 @@ def test_run_of_a_failing_execution_exits_1_and_shows_the_log_tail(
     assert result.code == 1
     assert "FAILED" in result.out
     assert "Execution failed" in result.out
+    assert "reason: The input asked for a failure (REQUESTED_FAILURE)" in result.out
     assert list(tmp_path.iterdir()) == []
     machine = cli(
         "run", "--input", '{"fail": true}', "--json", *FAST_POLL, gateway=gateway, cwd=tmp_path

@@ -765,7 +765,8 @@ def test_execution_failed_error_survives_pickling() -> None:
         assert type(copy) is ExecutionFailedError
         assert copy.execution.to_dict() == execution.to_dict()
         assert copy.status == "FAILED" and copy.execution_id == EID
-        assert str(copy) == f"execution {EID} ended FAILED"
+        reason = "" if envelope is None else ": diverged"
+        assert str(copy) == f"execution {EID} ended FAILED{reason}"
         if envelope is None:
             assert copy.result is None
         else:
@@ -779,3 +780,49 @@ def test_unsafe_result_file_name_error_survives_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is UnsafeResultFileNameError
     assert (copy.name, copy.reason, str(copy)) == (error.name, error.reason, str(error))
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        (
+            {"error": {"message": "The input asked for a failure", "code": "BOOM"}},
+            "The input asked for a failure (BOOM)",
+        ),
+        ({"error": {"message": "no code"}}, "no code"),
+        ({"error": {"code": 42}}, "42"),
+        ({"error": "  two\n lines  "}, "two lines"),
+        ({"output": {"error": "inside the output"}}, "inside the output"),
+        ({"error": "x" * 2000}, "x" * 499 + "…"),
+        ({}, None),
+        ({"error": None}, None),
+        ({"error": {"message": "", "code": True}}, None),
+        ({"error": ["not", "a", "reason"]}, None),
+        ({"output": "plain"}, None),
+    ],
+)
+def test_execution_failed_error_names_the_servers_reason(
+    fields: dict[str, Any], reason: str | None
+) -> None:
+    from qhub.api.service import ResultResponse
+
+    execution = ServiceExecution.from_dict(_execution("FAILED"))
+    result = ResultResponse.from_dict({**fields, "_links": {"status": {"href": "/x"}}})
+    error = ExecutionFailedError(execution, result)
+    assert error.reason == reason
+    expected = f"execution {EID} ended FAILED"
+    assert str(error) == (expected if reason is None else f"{expected}: {reason}")
+
+
+def test_run_against_the_mock_gateway_reports_its_failure_reason() -> None:
+    from qhub.api.service.mock import Timing
+    from qhub.api.service.testing import running_mock_gateway
+
+    with (
+        running_mock_gateway(tokens=["t"], timing=Timing(pending=0.01, running=0.02)) as url,
+        HubServiceClient(base_url=url, token="t") as client,
+        pytest.raises(ExecutionFailedError) as failed,
+    ):
+        client.service_api.run(request={"input": {"fail": True}}, poll_interval=0.01)
+    assert failed.value.reason == "The input asked for a failure (REQUESTED_FAILURE)"
+    assert str(failed.value).endswith(": The input asked for a failure (REQUESTED_FAILURE)")

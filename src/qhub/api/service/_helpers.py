@@ -99,7 +99,9 @@ class ExecutionFailedError(Exception):
         """The final status snapshot of the execution."""
         self.result = result
         """The execution's result envelope, ``None`` if the gateway served none."""
-        super().__init__(f"execution {execution.id} ended {execution.status}")
+        message = f"execution {execution.id} ended {execution.status}"
+        reason = self.reason
+        super().__init__(message if reason is None else f"{message}: {reason}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle support: rebuild from the constructor arguments, keep any later state."""
@@ -114,6 +116,48 @@ class ExecutionFailedError(Exception):
     def status(self) -> ServiceExecutionStatus:
         """The terminal status: ``FAILED`` or ``CANCELLED``."""
         return self.execution.status
+
+    @property
+    def reason(self) -> str | None:
+        """The server's reason for the failure, ``None`` if the result carries none.
+
+        Read from the result's ``error`` field (or ``output.error``): a string, or an object
+        with a ``message`` (and an optional ``code``), as one line of at most 500 characters.
+        """
+        return _failure_reason(self.result)
+
+
+_REASON_LIMIT = 500
+
+
+def _failure_reason(result: ResultResponse | None) -> str | None:
+    """The reason a failed execution's result envelope gives, as one short line, or ``None``."""
+    if result is None:
+        return None
+    error = result.additional_properties.get("error")
+    output = result.additional_properties.get("output")
+    if error is None and isinstance(output, dict):
+        error = output.get("error")
+    if isinstance(error, dict):
+        message, code = error.get("message"), error.get("code")
+        if not isinstance(message, str) or not message.strip():
+            message = None
+        code = code if isinstance(code, str | int) and not isinstance(code, bool) else None
+        if message is None and code is None:
+            return None
+        text = str(code) if message is None else message
+        if message is not None and code is not None:
+            text = f"{message} ({code})"
+    elif isinstance(error, str):
+        text = error
+    else:
+        return None
+    text = " ".join(text.split())
+    if not text:
+        return None
+    if len(text) > _REASON_LIMIT:
+        text = text[: _REASON_LIMIT - 1] + "…"
+    return text
 
 
 class UnsafeResultFileNameError(ResponseValidationError, ValueError):

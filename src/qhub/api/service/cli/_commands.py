@@ -398,6 +398,9 @@ def _run_failed(api: ServiceApi, execution: Any, out: Output) -> int:
         )
         return EXIT_EXECUTION_FAILED
     _summary(out, execution)
+    reason = _helpers._failure_reason(result)
+    if reason is not None:
+        out.line(f"reason: {reason}")
     try:
         entries = api.get_logs(execution.id) or []
     except ApiError:
