@@ -29,7 +29,8 @@ from qhub.api.service._download import (
     iter_result_file,
     partial_path,
 )
-from qhub.api.service._retry import RetryPolicy
+from qhub.api.service._retry import NO_DELAY_ENV, RetryPolicy
+from qhub.api.service.mock import FaultConfig, FaultKind, MockGateway, Timing
 
 URL = "http://gateway.test/acme/vqe/v1/exec-1/result/result.bin"
 OTHER_URL = "http://gateway.test/acme/vqe/v1/exec-2/result/result.bin"
@@ -1060,6 +1061,111 @@ async def test_without_overwrite_a_file_it_did_not_write_is_compared_byte_by_byt
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("error", [httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout])
+async def test_without_overwrite_a_drop_during_the_comparison_resumes_it(
+    mode: str, tmp_path: Path, error: type[Exception]
+) -> None:
+    target = tmp_path / "result.bin"
+    target.write_bytes(CONTENT)
+    before = target.stat()
+    server = FileServer(CONTENT, faults=[Fault(drop_after=3_000, error=error)])
+    assert await save(mode, server, target, overwrite=False) == target
+    assert ranges(server) == [(None, None), ("bytes=3000-", '"v1"')]
+    assert target.read_bytes() == CONTENT
+    assert (target.stat().st_ino, target.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert record_of(target)["done"]["size"] == len(CONTENT)
+    assert all(body.closed for body in server.bodies)
+    assert not partial_path(target).exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_without_overwrite_a_comparison_resumed_from_the_start_is_checked_again(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    target.write_bytes(CONTENT[:-1] + b"!")
+    faults = [Fault(drop_after=3_000), Fault(ignore_range=True)]
+    server = FileServer(CONTENT, faults=faults)
+    with pytest.raises(FileExistsError):
+        await save(mode, server, target, overwrite=False)
+    assert ranges(server) == [(None, None), ("bytes=3000-", '"v1"')]
+    assert target.read_bytes() == CONTENT[:-1] + b"!"
+    same = tmp_path / "same.bin"
+    same.write_bytes(CONTENT)
+    again = FileServer(CONTENT, faults=[Fault(drop_after=3_000), Fault(ignore_range=True)])
+    await save(mode, again, same, overwrite=False)
+    assert len(again.requests) == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_without_overwrite_a_file_changed_during_the_comparison_is_refused(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    target.write_bytes(CONTENT)
+    faults = [Fault(drop_after=3_000), Fault(replace_with=NEW_CONTENT)]
+    server = FileServer(CONTENT, faults=faults)
+    with pytest.raises(FileExistsError):
+        await save(mode, server, target, overwrite=False)
+    assert target.read_bytes() == CONTENT
+    assert len(server.requests) <= 3
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_without_overwrite_a_comparison_that_keeps_dropping_gives_up(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    target.write_bytes(CONTENT)
+    server = FileServer(CONTENT, faults=[Fault(drop_after=0)] * 20)
+    with pytest.raises(Incomplete):
+        await save(mode, server, target, overwrite=False, max_resumes=3)
+    assert len(server.requests) == 4
+    assert target.read_bytes() == CONTENT
+    assert not partial_path(target).exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_without_overwrite_the_comparison_drops_credentials_from_its_errors(
+    mode: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.bin"
+    target.write_bytes(CONTENT)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    server = FileServer(CONTENT)
+    request = httpx.Request("GET", URL, headers={"Authorization": "Bearer secret-token"})
+    with pytest.raises(httpx.ConnectError) as caught:
+        if mode == "sync":
+            with httpx.Client(transport=httpx.MockTransport(refuse)) as client:
+                download_to_path(
+                    client,
+                    request,
+                    target,
+                    chunk_size=None,
+                    raise_for_status=raise_for_status,
+                    make_incomplete_error=Incomplete,
+                    overwrite=False,
+                )
+        else:
+            async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as aclient:
+                await adownload_to_path(
+                    aclient,
+                    request,
+                    target,
+                    chunk_size=None,
+                    raise_for_status=araise_for_status,
+                    make_incomplete_error=Incomplete,
+                    overwrite=False,
+                )
+    assert "Authorization" not in caught.value.request.headers
+    assert server.requests == []
+    assert target.read_bytes() == CONTENT
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_without_overwrite_a_server_ignoring_range_is_compared(
     mode: str, tmp_path: Path
 ) -> None:
@@ -1414,3 +1520,43 @@ async def test_cancelling_during_the_final_fsync_closes_the_file_only_after_it(
     assert outcome == ["open"]
     assert not target.exists()
     assert partial_path(target).read_bytes() == CONTENT
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_touched_file_survives_a_drop_while_it_is_compared_end_to_end(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's repro: download, touch the file, cut the next result-file body once, download
+    again without overwrite: the comparison resumes, and the file is kept as it is."""
+    monkeypatch.setenv(NO_DELAY_ENV, "1")
+    cut_once = FaultConfig(
+        rates={FaultKind.TRUNCATE: 1.0}, operations=frozenset({"getResultFile"}), limit=1
+    )
+    target = tmp_path / "result.bin"
+    with MockGateway(timing=Timing(pending=0.0, running=0.0)) as gateway:
+        if mode == "sync":
+            with HubServiceClient(base_url=gateway.url, token="t") as client:
+                api = client.service_api
+                execution = api.start_execution(request={"input": {"result_size": 300_000}})
+                api.wait_for_completion(execution.id, poll_interval=0.01)
+                api.download_result_file(execution.id, "result.bin", target, overwrite=False)
+                want = target.read_bytes()
+                os.utime(target)
+                gateway.set_faults(cut_once)
+                api.download_result_file(execution.id, "result.bin", target, overwrite=False)
+        else:
+            async with AsyncHubServiceClient(base_url=gateway.url, token="t") as aclient:
+                aapi = aclient.service_api
+                execution = await aapi.start_execution(request={"input": {"result_size": 300_000}})
+                await aapi.wait_for_completion(execution.id, poll_interval=0.01)
+                await aapi.download_result_file(execution.id, "result.bin", target, overwrite=False)
+                want = target.read_bytes()
+                os.utime(target)
+                gateway.set_faults(cut_once)
+                await aapi.download_result_file(execution.id, "result.bin", target, overwrite=False)
+        stats = gateway.stats()
+    assert stats["faults"]["truncate"] == 1
+    assert stats["requests"]["getResultFile"] == 3
+    assert len(want) == 300_000
+    assert target.read_bytes() == want
+    assert leftovers(tmp_path) == [".result.bin.part.json", "result.bin"]

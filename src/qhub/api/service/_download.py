@@ -66,7 +66,9 @@ destination path at a time.
   size and mtime unchanged) one ``Range: bytes=<size>-`` request checks it: a 416
   ``bytes */<size>`` (with the same ETag, if the answer has one) means complete, and no byte
   is fetched again. Any other file (no record, or edited since) is compared with the server's
-  body byte by byte as it streams, and gets a record when it matches. A 206 (the server's
+  body byte by byte as it streams, and gets a record when it matches. The comparison goes on
+  after a dropped connection like a download (``Range`` from the compared offset, the same
+  ETag checks, the same paced ``max_resumes`` budget). A 206 (the server's
   file is longer), another size or ETag, or another byte means it is not the server's file.
 
 The destination is checked before anything is sent: a symbolic link is followed (the file it
@@ -464,13 +466,18 @@ def _events(
     state: _Resume,
     chunk_size: int | None,
     raise_for_status: RaiseForStatus,
+    first: httpx.Response | None = None,
 ) -> Generator[bytes | _Start, None, None]:
+    """The download's events; ``first`` is a response to ``state.next_request()`` already sent."""
     try:
         while True:
             delay = state.take_delay()
             if delay is not None and state.budget is not None:
                 _sleep(state.policy, delay, state.budget)
-            response = client.send(state.next_request(), stream=True)
+            if first is not None:
+                response, first = first, None
+            else:
+                response = client.send(state.next_request(), stream=True)
             try:
                 action = state.on_response(response)
                 if action is _Action.ERROR:
@@ -515,13 +522,18 @@ async def _aevents(
     state: _Resume,
     chunk_size: int | None,
     raise_for_status: AsyncRaiseForStatus,
+    first: httpx.Response | None = None,
 ) -> AsyncGenerator[bytes | _Start, None]:
+    """The async twin of `_events`."""
     try:
         while True:
             delay = state.take_delay()
             if delay is not None and state.budget is not None:
                 await _async_sleep(state.policy, delay, state.budget)
-            response = await client.send(state.next_request(), stream=True)
+            if first is not None:
+                response, first = first, None
+            else:
+                response = await client.send(state.next_request(), stream=True)
             try:
                 action = state.on_response(response)
                 if action is _Action.ERROR:
@@ -936,16 +948,59 @@ def _differs(path: Path) -> FileExistsError:
     )
 
 
+class _Comparison:
+    """Compares the events of a download with a local file instead of writing them."""
+
+    def __init__(self, local: IO[bytes], existing: _Existing) -> None:
+        self._local = local
+        self._existing = existing
+
+    def matches(self, event: bytes | _Start) -> bool:
+        """False as soon as the server's file is known to differ from the local one."""
+        if isinstance(event, bytes):
+            return self._local.read(len(event)) == event
+        existing = self._existing
+        if event.total is not None and event.total != existing.size:
+            return False
+        if existing.etag is not None and event.etag not in (None, existing.etag):
+            return False
+        self._local.seek(event.position)
+        return True
+
+    def at_end(self) -> bool:
+        return self._local.read(1) == b""
+
+
+def _compare_state(
+    template: httpx.Request,
+    max_resumes: int,
+    make_incomplete_error: MakeIncompleteError,
+    retry_policy: RetryPolicy | None,
+) -> _Resume:
+    """A comparison goes on after a drop like a download (a restart re-reads the local file)."""
+    return _Resume(
+        template,
+        position=0,
+        etag=None,
+        total=None,
+        restartable=True,
+        max_resumes=max_resumes,
+        make_incomplete_error=make_incomplete_error,
+        policy=_policy(retry_policy),
+    )
+
+
 def _confirm_existing(
     client: httpx.Client,
-    template: httpx.Request,
+    state: _Resume,
     target: Path,
     existing: _Existing,
     raise_for_status: RaiseForStatus,
 ) -> tuple[bool, str | None]:
     """Whether ``target`` is the server's whole file, and the file's ETag; nothing is written."""
-    response = client.send(_existing_request(template, existing), stream=True)
+    response: httpx.Response | None = None
     try:
+        response = client.send(_existing_request(state.next_request(), existing), stream=True)
         verdict = _existing_verdict(response, existing)
         etag = response.headers.get("ETag", existing.etag)
         if verdict is _Probe.ERROR:
@@ -953,28 +1008,36 @@ def _confirm_existing(
             response.raise_for_status()
         if verdict is not _Probe.COMPARE:
             return verdict is _Probe.SAME, etag
-        with target.open("rb") as local:
-            for piece in response.iter_bytes():
-                if local.read(len(piece)) != piece:
-                    return False, etag
-            return local.read(1) == b"", etag
+        events = _events(client, state, None, raise_for_status, first=response)
+        try:
+            with target.open("rb") as local:
+                comparison = _Comparison(local, existing)
+                for event in events:
+                    if not comparison.matches(event):
+                        return False, state.etag
+                return comparison.at_end(), state.etag or existing.etag
+        finally:
+            events.close()
     except Exception as exc:
         _scrub(exc)
         raise
     finally:
-        response.close()
+        if response is not None:
+            response.close()
 
 
 async def _aconfirm_existing(
     client: httpx.AsyncClient,
-    template: httpx.Request,
+    state: _Resume,
     target: Path,
     existing: _Existing,
     raise_for_status: AsyncRaiseForStatus,
 ) -> tuple[bool, str | None]:
     """The async twin of `_confirm_existing`."""
-    response = await client.send(_existing_request(template, existing), stream=True)
+    response: httpx.Response | None = None
     try:
+        request = _existing_request(state.next_request(), existing)
+        response = await client.send(request, stream=True)
         verdict = _existing_verdict(response, existing)
         etag = response.headers.get("ETag", existing.etag)
         if verdict is _Probe.ERROR:
@@ -984,16 +1047,22 @@ async def _aconfirm_existing(
             response.raise_for_status()
         if verdict is not _Probe.COMPARE:
             return verdict is _Probe.SAME, etag
-        with target.open("rb") as local:
-            async for piece in response.aiter_bytes():
-                if local.read(len(piece)) != piece:
-                    return False, etag
-            return local.read(1) == b"", etag
+        events = _aevents(client, state, None, raise_for_status, first=response)
+        try:
+            with target.open("rb") as local:
+                comparison = _Comparison(local, existing)
+                async for event in events:
+                    if not comparison.matches(event):
+                        return False, state.etag
+                return comparison.at_end(), state.etag or existing.etag
+        finally:
+            await events.aclose()
     except Exception as exc:
         _scrub(exc)
         raise
     finally:
-        await response.aclose()
+        if response is not None:
+            await response.aclose()
 
 
 def _kept(
@@ -1046,7 +1115,8 @@ def download_to_path(
     key = _url_key(template)
     existing = _existing(target, key, overwrite)
     if existing is not None:
-        verdict = _confirm_existing(client, template, target, existing, raise_for_status)
+        state = _compare_state(template, max_resumes, make_incomplete_error, retry_policy)
+        verdict = _confirm_existing(client, state, target, existing, raise_for_status)
         return _kept(path, target, key, existing, verdict, on_progress)
     position, etag, total = _load_partial(partial_path(target), key)
     state = _Resume(
@@ -1100,7 +1170,8 @@ async def adownload_to_path(
     key = _url_key(template)
     existing = _existing(target, key, overwrite)
     if existing is not None:
-        verdict = await _aconfirm_existing(client, template, target, existing, raise_for_status)
+        state = _compare_state(template, max_resumes, make_incomplete_error, retry_policy)
+        verdict = await _aconfirm_existing(client, state, target, existing, raise_for_status)
         return _kept(path, target, key, existing, verdict, on_progress)
     position, etag, total = _load_partial(partial_path(target), key)
     state = _Resume(
