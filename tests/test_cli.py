@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from qhub.api.service import HubServiceClient
@@ -314,6 +315,19 @@ def test_logs(gateway: str, succeeded: str) -> None:
     human = cli("logs", succeeded, gateway=gateway)
     first = human.out.splitlines()[0].split(maxsplit=2)
     assert first[1:] == ["INFO", "Execution started"]
+
+
+def test_json_logs_keep_the_wire_form_of_timestamps(gateway: str, succeeded: str) -> None:
+    """``--json logs`` writes timestamps as the gateway does (``…068Z``), like other JSON output."""
+    wire = httpx.get(
+        f"{gateway}/{succeeded}/log", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    ).json()
+    assert all(entry["timestamp"].endswith("Z") for entry in wire)
+    listed = cli("logs", succeeded, "--json", gateway=gateway)
+    assert [e["timestamp"] for e in listed.json()] == [e["timestamp"] for e in wire]
+    followed = cli("--json", "logs", "--follow", succeeded, gateway=gateway)
+    stamps = [json.loads(line)["timestamp"] for line in followed.out.splitlines()]
+    assert stamps == [e["timestamp"] for e in wire]
 
 
 def test_logs_follow_streams_json_lines_until_the_end(

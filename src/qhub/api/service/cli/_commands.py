@@ -30,7 +30,7 @@ from . import (
     EXIT_USAGE,
     UsageError,
 )
-from ._output import Output, execution_fields, human_bytes, text_of
+from ._output import Output, execution_fields, human_bytes, log_entry_json, text_of
 from ._token import CommandToken, TokenCommandError
 
 _SUCCEEDED = "SUCCEEDED"
@@ -209,13 +209,13 @@ def _cmd_logs(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
     if args.follow:
         for entry in api.follow_logs(args.id, poll_interval=args.poll_interval):
             if out.json_mode:
-                out.json_line(entry.to_dict())
+                out.json_line(log_entry_json(entry))
             else:
                 out.log_entry(entry)
         return EXIT_OK
     entries = api.get_logs(args.id) or []
     if out.json_mode:
-        out.json([entry.to_dict() for entry in entries])
+        out.json([log_entry_json(entry) for entry in entries])
     elif not entries:
         out.note("no log entries yet")
     else:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import IO, Any, Protocol
 
 from qhub_service_gen.models import LogEntry, ServiceExecution
@@ -59,6 +60,23 @@ def execution_fields(execution: ServiceExecution) -> list[tuple[str, str]]:
         ("application", text_of(execution.application_id)),
         ("tags", text_of(execution.tags)),
     ]
+
+
+def wire_time(moment: datetime) -> str:
+    """A timestamp as the gateway writes them: ``2026-11-25T14:17:43.068Z`` for UTC.
+
+    Milliseconds unless the value has finer digits; a non-UTC offset is kept as is.
+    """
+    spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+    text = moment.isoformat(timespec=spec)
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def log_entry_json(entry: LogEntry) -> dict[str, Any]:
+    """A log entry as JSON, with its timestamp in the wire form other JSON output uses."""
+    data = entry.to_dict()
+    data["timestamp"] = wire_time(entry.timestamp)
+    return data
 
 
 def human_bytes(count: float) -> str:
