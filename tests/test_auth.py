@@ -232,6 +232,40 @@ def test_token_never_logged(driver: Driver, caplog: pytest.LogCaptureFixture) ->
     assert SECRET not in caplog.text
 
 
+def test_the_401_before_a_token_refresh_is_logged(
+    driver: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="qhub.api.service")
+    seen, handler = _auth_gateway({SECRET + "fresh"})
+    _, token = _token_sequence(SECRET + "stale", SECRET + "fresh")
+    client = driver.client(handler, token=token)
+    assert driver.call(client, "get_status", "exec-1").id == "exec-1"
+    assert len(seen) == 2
+    lines = [r.getMessage() for r in caplog.records if r.name == "qhub.api.service"]
+    prefix = httpx.URL(BASE).path.rstrip("/")
+    assert lines == [f"GET {prefix}/exec-1 -> 401", f"GET {prefix}/exec-1 -> 200"]
+    assert SECRET not in caplog.text
+
+
+def test_the_401_before_a_token_refresh_is_logged_for_a_streamed_file(
+    driver: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="qhub.api.service")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("Authorization") != f"Bearer {SECRET}fresh":
+            return httpx.Response(401, json={"detail": "token expired"})
+        return httpx.Response(200, content=b"data")
+
+    _, token = _token_sequence(SECRET + "stale", SECRET + "fresh")
+    client = driver.client(handler, token=token)
+    assert b"".join(driver.file(client, "exec-1", "f.bin")) == b"data"
+    lines = [r.getMessage() for r in caplog.records if r.name == "qhub.api.service"]
+    path = httpx.URL(BASE).path.rstrip("/") + "/exec-1/result/f.bin"
+    assert lines == [f"GET {path} -> 401", f"GET {path} -> 200"]
+    assert SECRET not in caplog.text
+
+
 # Redirects ---------------------------------------------------------------------------------
 
 

@@ -381,10 +381,13 @@ class ClientCore:
         )
 
     def log_response(self, response: httpx.Response) -> None:
+        """One DEBUG line per request sent: the answers that came before ``response`` in
+        httpx's ``history`` (the 401 that made a token callable refresh) are logged first."""
         logger = self.logger
         if logger is not None and logger.isEnabledFor(logging.DEBUG):
-            request = response.request
-            logger.debug("%s %s -> %d", request.method, request.url.path, response.status_code)
+            for answer in (*response.history, response):
+                request = answer.request
+                logger.debug("%s %s -> %d", request.method, request.url.path, answer.status_code)
 
     # Errors ------------------------------------------------------------------------------------
 
@@ -812,13 +815,15 @@ def _restream(response: httpx.Response) -> httpx.Response:
     ``content=``) as an unread stream again, so raw streaming works on it like on the wire."""
     if not response.is_stream_consumed:
         return response
-    return httpx.Response(
+    fresh = httpx.Response(
         response.status_code,
         headers=response.headers,
         stream=httpx.ByteStream(response.content),
         request=response.request,
         extensions=response.extensions,
     )
+    fresh.history = response.history
+    return fresh
 
 
 _REDIRECT_FAILURES = (httpx.InvalidURL, httpx.RemoteProtocolError, ValueError)
