@@ -391,9 +391,15 @@ def test_download_all_one_and_overwrite(
         "result.json",
     ]
 
+    assert all(item["fetched"] for item in files.values())
+
     again = cli("download", succeeded, "result.json", "-o", str(out), gateway=gateway)
     assert again.code == 0, again.err  # already complete: kept
     assert "result.json" in again.out
+    assert "already complete, kept result.json" in again.err
+    assert "downloaded" not in again.err
+    kept = cli("download", succeeded, "-o", str(out), "--json", gateway=gateway)
+    assert [item["fetched"] for item in kept.json()["files"]] == [False, False]
 
     (out / "result.json").write_text("stale")
     refused = cli("download", succeeded, "result.json", "-o", str(out), gateway=gateway)
@@ -752,6 +758,8 @@ def test_download_run_again_after_an_interruption_resumes(
     assert {f["name"]: f["size"] for f in again.json()["files"]} == {
         name: len(content) for name, content in expected.items()
     }
+    fetched = {f["name"]: f["fetched"] for f in again.json()["files"]}
+    assert fetched == {"result.json": False, "result.bin": True}
     for name, content in expected.items():
         assert (out / name).read_bytes() == content
     # One request per file: result.json is checked (a bodiless 416), result.bin goes on from

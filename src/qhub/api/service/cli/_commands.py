@@ -285,6 +285,7 @@ def _download(
         for batch in _helpers._rounds(plan, overwrite):
             for name, path in batch:
                 bar = bars.file(name)
+                before = _identity(path)
                 try:
                     written = api.download_result_file(
                         execution_id, name, path, overwrite=overwrite, on_progress=bar.advance
@@ -296,10 +297,21 @@ def _download(
                         "replace it)",
                         exc.filename,
                     ) from None
+                fetched = before is None or _identity(written) != before
                 size = written.stat().st_size
-                bar.finish(size)
+                bar.finish(size, fetched=fetched)
                 saved[name] = {"name": name, "path": str(written), "size": size}
+                saved[name]["fetched"] = fetched
     return [saved[name] for name in names]
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    """What tells a file kept as it was from one written again: a new file gets a new inode."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def _show_saved(out: Output, saved: list[dict[str, Any]]) -> None:

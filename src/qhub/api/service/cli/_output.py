@@ -105,8 +105,8 @@ class FileProgress(Protocol):
         """Bytes written so far, and the file's size if known (the SDK's ``on_progress``)."""
         ...
 
-    def finish(self, size: int) -> None:
-        """The file is complete with ``size`` bytes."""
+    def finish(self, size: int, *, fetched: bool = True) -> None:
+        """The file is complete with ``size`` bytes; ``fetched`` False: it already was."""
         ...
 
 
@@ -331,20 +331,25 @@ class _Downloads:
 
     def file(self, name: str) -> FileProgress:
         if self._progress is not None:
-            return _RichFile(self._progress, self._progress.add_task(name, total=None))
+            return _RichFile(self._progress, self._progress.add_task(name, total=None), name)
         return _PlainFile(self._stream, name)
 
 
 class _RichFile:
-    def __init__(self, progress: Any, task: Any) -> None:
+    def __init__(self, progress: Any, task: Any, name: str) -> None:
         self._progress = progress
         self._task = task
+        self._name = name
 
     def advance(self, received: int, total: int | None) -> None:
         self._progress.update(self._task, completed=received, total=total)
 
-    def finish(self, size: int) -> None:
-        self._progress.update(self._task, completed=size, total=size)
+    def finish(self, size: int, *, fetched: bool = True) -> None:
+        if fetched:
+            self._progress.update(self._task, completed=size, total=size)
+        else:
+            name = f"{self._name} (already complete)"
+            self._progress.update(self._task, completed=size, total=size, description=name)
 
 
 class _PlainFile:
@@ -355,9 +360,10 @@ class _PlainFile:
     def advance(self, received: int, total: int | None) -> None:
         pass
 
-    def finish(self, size: int) -> None:
+    def finish(self, size: int, *, fetched: bool = True) -> None:
         if self._stream is not None:
-            self._stream.write(f"downloaded {self._name} ({human_bytes(size)})\n")
+            done = "downloaded" if fetched else "already complete, kept"
+            self._stream.write(f"{done} {self._name} ({human_bytes(size)})\n")
             self._stream.flush()
 
 
