@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import signal
@@ -141,6 +142,30 @@ def test_console_script_is_installed() -> None:
         assert flag in result.stdout
 
 
+def test_help_explains_every_option() -> None:
+    """Each option in ``--help`` has a line of explanation, not just its metavar."""
+    result = subprocess.run(
+        [*MODULE, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0
+    lines = result.stdout.split("\n\n", 1)[1].splitlines()  # past the usage
+    option = re.compile(r"  -\S+(?: \S+)?(?:, -\S+(?: \S+)?)*")
+    bare = [
+        line.strip()
+        for line, following in zip(lines, [*lines[1:], ""], strict=True)
+        if option.fullmatch(line) and not following.startswith(" " * 8)
+    ]
+    assert bare == []
+    for flag in ("--pending-seconds", "--running-seconds", "--fault-latency", "--retry-after"):
+        assert flag in result.stdout
+    assert "--fault-limit" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -155,6 +180,9 @@ def test_console_script_is_installed() -> None:
         (["--token", ""], "tokens"),
         (["--port", "70000"], "--port"),
         (["--fault", "error=0.5", "--error-status", "404"], "5xx"),
+        (["--error-status", "404"], "5xx code (500-599)"),
+        (["--error-status", "600"], "5xx code (500-599)"),
+        (["--error-status", "x"], "not an integer"),
     ],
 )
 def test_bad_flags_exit_2_with_a_message(args: list[str], fragment: str) -> None:

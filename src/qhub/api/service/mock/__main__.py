@@ -38,8 +38,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept only this bearer token (repeatable); default: any non-empty token",
     )
     timing = parser.add_argument_group("timing")
-    timing.add_argument("--pending-seconds", type=float, default=Timing().pending, metavar="S")
-    timing.add_argument("--running-seconds", type=float, default=Timing().running, metavar="S")
+    timing.add_argument(
+        "--pending-seconds",
+        type=float,
+        default=Timing().pending,
+        metavar="S",
+        help="how long a new execution stays PENDING (default: %(default)s)",
+    )
+    timing.add_argument(
+        "--running-seconds",
+        type=float,
+        default=Timing().running,
+        metavar="S",
+        help="how long it then stays RUNNING, unless its input sets 'duration' "
+        "(default: %(default)s)",
+    )
     add("--seed", type=int, default=0, help="seed of execution ids and faults (default: 0)")
     faults = parser.add_argument_group(
         "fault injection", "A seeded, reproducible fraction of requests fails."
@@ -72,20 +85,54 @@ def build_parser() -> argparse.ArgumentParser:
         dest="fault_operations",
         help="inject faults only into this operation (repeatable; default: all)",
     )
-    faults.add_argument("--fault-latency", type=float, default=0.5, metavar="S")
-    faults.add_argument("--retry-after", type=int, default=1, metavar="S")
-    faults.add_argument("--fault-limit", type=int, default=None, metavar="N")
+    faults.add_argument(
+        "--fault-latency",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="delay added by 'latency' faults, in seconds (default: %(default)s)",
+    )
+    faults.add_argument(
+        "--retry-after",
+        type=int,
+        default=1,
+        metavar="S",
+        help="Retry-After header of injected 429 and 503 answers, in whole seconds "
+        "(default: %(default)s)",
+    )
+    faults.add_argument(
+        "--fault-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop injecting after N faults (default: no limit)",
+    )
     faults.add_argument(
         "--error-status",
-        type=int,
+        type=_server_error_status,
         action="append",
         dest="error_statuses",
         metavar="CODE",
         help="5xx codes of 'error' faults (repeatable; default: 500 and 503)",
     )
-    add("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    add(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default: %(default)s)",
+    )
     add("--access-log", action="store_true", help="log every request")
     return parser
+
+
+def _server_error_status(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 500 <= value <= 599:
+        raise argparse.ArgumentTypeError(f"must be a 5xx code (500-599), got {value}")
+    return value
 
 
 def fault_config(args: argparse.Namespace) -> FaultConfig | None:
