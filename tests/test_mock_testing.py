@@ -94,6 +94,74 @@ def test_fixtures_in_a_users_test_suite(tmp_path: Path, conftest: str | None) ->
     assert "warning" not in result.stdout.lower()
 
 
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+
+OPTIONS_CONFTEST = """
+import pytest
+
+from qhub.api.service.mock import Timing
+
+
+@pytest.fixture
+def hub_service_mock_options():
+    return {"timing": Timing(pending=0, running=0), "tokens": ["t"]}
+"""
+
+OPTIONS_TESTS = """
+import httpx
+import pytest
+
+from qhub.api.service.mock import Timing
+
+AUTH = {"Authorization": "Bearer t"}
+
+
+def _status_right_after_start(url, auth=AUTH):
+    created = httpx.post(url + "/", json={"input": {}}, headers=auth)
+    assert created.status_code == 201
+    return httpx.get(url + "/" + created.json()["id"], headers=auth).json()["status"]
+
+
+def test_options_fixture_sets_timing_and_tokens(hub_service_mock_url):
+    assert _status_right_after_start(hub_service_mock_url) == "SUCCEEDED"
+    other = {"Authorization": "Bearer other"}
+    assert httpx.get(hub_service_mock_url + "/", headers=other).status_code == 401
+
+
+@pytest.mark.hub_service_mock(timing=Timing(pending=600, running=0))
+def test_a_marker_overrides_the_options(hub_service_mock_url):
+    assert _status_right_after_start(hub_service_mock_url) == "PENDING"
+
+
+@pytest.mark.hub_service_mock(tokens=None, base_path="/acme/vqe/v1")
+def test_a_marker_keeps_the_other_options(hub_service_mock):
+    assert hub_service_mock.url.endswith("/acme/vqe/v1")
+    any_token = {"Authorization": "Bearer anything"}
+    assert _status_right_after_start(hub_service_mock.url, any_token) == "SUCCEEDED"
+
+
+@pytest.mark.hub_service_mock(timming=1)
+def test_a_misspelt_option_is_a_clear_error(hub_service_mock_url):
+    pass
+"""
+
+
+def test_the_fixture_gateway_is_configurable(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(OPTIONS_CONFTEST)
+    (tmp_path / "test_user.py").write_text(OPTIONS_TESTS)
+    result = subprocess.run(
+        [*PYTEST, "--strict-markers", "-rE", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    output = result.stdout + result.stderr
+    assert "3 passed, 1 error" in result.stdout, output
+    assert "unknown hub_service_mock option(s) timming" in result.stdout, output
+
+
 def test_the_plugin_module_is_cheap_to_import() -> None:
     """Every pytest session imports it (pytest11 entry point): no web stack, no httpx."""
     code = (
