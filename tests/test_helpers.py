@@ -826,3 +826,13 @@ def test_run_against_the_mock_gateway_reports_its_failure_reason() -> None:
         client.service_api.run(request={"input": {"fail": True}}, poll_interval=0.01)
     assert failed.value.reason == "The input asked for a failure (REQUESTED_FAILURE)"
     assert str(failed.value).endswith(": The input asked for a failure (REQUESTED_FAILURE)")
+
+
+def test_dir_of_the_package_shows_the_public_api_only() -> None:
+    import qhub.api.service as service
+
+    names = dir(service)
+    assert set(service.__all__) <= set(names)
+    assert {"__name__", "__doc__", "__all__"} <= set(names)
+    assert not {"Any", "TYPE_CHECKING", "importlib", "annotations", "_LAZY"} & set(names)
+    assert [n for n in names if not n.startswith("__")] == sorted(service.__all__)
