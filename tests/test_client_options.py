@@ -685,3 +685,9 @@ def test_repr_hides_user_info_of_base_url(driver: Driver) -> None:
     assert "pa55word-xyz" not in repr(client)
     assert "user" not in repr(client)
     assert repr(client).endswith("(base_url='https://gateway.test/acme/vqe/v1')")
+
+
+def test_a_bad_per_call_max_retries_names_the_option(driver: Driver) -> None:
+    client = driver.client(FakeGateway())
+    with pytest.raises(ValueError, match=r"^request_options\['max_retries'\]: .*>= 0"):
+        driver.call(client, "get_status", "e", request_options={"max_retries": -1})

@@ -193,3 +193,12 @@ def test_stopping_with_a_request_stuck_in_injected_latency_logs_no_traceback(
     messages = [record.getMessage() for record in caplog.records]
     assert not [m for m in messages if "Exception in ASGI application" in m], messages
     assert not [r for r in caplog.records if r.exc_info], messages
+
+
+def test_a_started_gateway_can_be_used_as_a_context_manager() -> None:
+    with mock_gateway(timing=Timing(0, 0)) as gateway:
+        url = gateway.url
+        response = httpx.get(url + "/", headers={"Authorization": "Bearer t"})
+        assert response.status_code == 200
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/", headers={"Authorization": "Bearer t"})

@@ -325,7 +325,11 @@ class ClientCore:
                 timeout = to_timeout(value, "request_options['timeout']")
             retries = options.get("max_retries")
             if retries is not None:
-                extensions = {POLICY_EXTENSION: self.policy.with_max_retries(retries)}
+                try:
+                    policy = self.policy.with_max_retries(retries)
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"request_options[{'max_retries'!r}]: {exc}") from None
+                extensions = {POLICY_EXTENSION: policy}
             if options.get("chunk_size") is not None:
                 check_chunk_size(options)
             additional = options.get("additional_headers")

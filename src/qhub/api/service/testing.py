@@ -37,8 +37,8 @@ def mock_gateway(
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> MockGateway:
-    """A started :class:`MockGateway`; stop it with ``stop()`` (it is already started, so
-    ``with`` does not fit: use :func:`running_mock_gateway` for that)."""
+    """A started :class:`MockGateway`: stop it with ``stop()``, or use it in a ``with``
+    block, which stops it at the end."""
     try:
         from .mock import MockGateway
     except ImportError as exc:  # pragma: no cover - depends on the installed extras

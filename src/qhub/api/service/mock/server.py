@@ -154,7 +154,8 @@ class MockGateway:
         self._server = self._thread = None
 
     def __enter__(self) -> MockGateway:
-        return self.start()
+        """Start the gateway unless it already runs (``with mock_gateway() as g:`` works)."""
+        return self if self._server is not None else self.start()
 
     def __exit__(
         self,
