@@ -196,13 +196,13 @@ class _Resume:
         self,
         template: httpx.Request,
         *,
-        position: int,
-        etag: str | None,
-        total: int | None,
-        restartable: bool,
         max_resumes: int,
         make_incomplete_error: MakeIncompleteError,
-        policy: RetryPolicy,
+        policy: RetryPolicy | None,
+        restartable: bool,
+        position: int = 0,
+        etag: str | None = None,
+        total: int | None = None,
     ) -> None:
         self._template = template
         self.position = position
@@ -213,7 +213,7 @@ class _Resume:
         self._make_error = make_incomplete_error
         self._tries = 0
         self._furthest = position
-        self.policy = policy
+        self.policy = policy if policy is not None else RetryPolicy()
         self.budget: _Budget | None = None
         self.delay: float | None = None
         self._skip = 0
@@ -447,11 +447,6 @@ def _template(request: httpx.Request) -> httpx.Request:
     return httpx.Request(request.method, request.url, headers=headers, extensions=extensions)
 
 
-def _policy(given: RetryPolicy | None) -> RetryPolicy:
-    """The backoff between resumes: the caller's retry policy, else a default one."""
-    return given if given is not None else RetryPolicy()
-
-
 def _check_options(chunk_size: int | None, max_resumes: int) -> None:
     if chunk_size is None:
         pass
@@ -590,13 +585,10 @@ def iter_result_file(
     _check_options(chunk_size, max_resumes)
     state = _Resume(
         _template(request),
-        position=0,
-        etag=None,
-        total=None,
-        restartable=False,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
-        policy=_policy(retry_policy),
+        policy=retry_policy,
+        restartable=False,
     )
     events = _events(client, state, chunk_size, raise_for_status)
     try:
@@ -621,13 +613,10 @@ async def aiter_result_file(
     _check_options(chunk_size, max_resumes)
     state = _Resume(
         _template(request),
-        position=0,
-        etag=None,
-        total=None,
-        restartable=False,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
-        policy=_policy(retry_policy),
+        policy=retry_policy,
+        restartable=False,
     )
     events = _aevents(client, state, chunk_size, raise_for_status)
     try:
@@ -980,13 +969,10 @@ def _compare_state(
     """A comparison goes on after a drop like a download (a restart re-reads the local file)."""
     return _Resume(
         template,
-        position=0,
-        etag=None,
-        total=None,
-        restartable=True,
         max_resumes=max_resumes,
         make_incomplete_error=make_incomplete_error,
-        policy=_policy(retry_policy),
+        policy=retry_policy,
+        restartable=True,
     )
 
 
@@ -1121,13 +1107,13 @@ def download_to_path(
     position, etag, total = _load_partial(partial_path(target), key)
     state = _Resume(
         template,
+        max_resumes=max_resumes,
+        make_incomplete_error=make_incomplete_error,
+        policy=retry_policy,
+        restartable=True,
         position=position,
         etag=etag,
         total=total,
-        restartable=True,
-        max_resumes=max_resumes,
-        make_incomplete_error=make_incomplete_error,
-        policy=_policy(retry_policy),
     )
     out = _PartFile(target, key, position, on_progress)
     try:
@@ -1176,13 +1162,13 @@ async def adownload_to_path(
     position, etag, total = _load_partial(partial_path(target), key)
     state = _Resume(
         template,
+        max_resumes=max_resumes,
+        make_incomplete_error=make_incomplete_error,
+        policy=retry_policy,
+        restartable=True,
         position=position,
         etag=etag,
         total=total,
-        restartable=True,
-        max_resumes=max_resumes,
-        make_incomplete_error=make_incomplete_error,
-        policy=_policy(retry_policy),
     )
     out = _PartFile(target, key, position, on_progress)
     try:
