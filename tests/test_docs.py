@@ -26,7 +26,8 @@ from qhub.api.service import HubServiceClient
 from qhub.api.service.mock import DEFAULT_RESULT_SIZE, MockGateway, Timing, iter_result_bin
 from qhub.api.service.testing import running_mock_gateway
 
-ROOT = Path(__file__).parents[1]
+# The checkout: the folder of mkdocs.yml, wherever in tests/ this file lives.
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "mkdocs.yml").is_file())
 EXAMPLE_URL = "https://gateway.hub.kipu-quantum.com/acme/vqe/v1"
 EXAMPLE_TOKEN = "YOUR_GATEWAY_TOKEN"
 BASE_PATH = "/acme/vqe/v1"
