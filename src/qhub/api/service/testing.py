@@ -17,7 +17,7 @@ The mock needs the ``mock`` extra (starlette, uvicorn); it is imported only when
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,9 +36,16 @@ def mock_gateway(
     clock: Callable[[], float] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    access_keys: Mapping[str, str] | Iterable[str] | None = None,
+    token_lifetime: int = 3600,
 ) -> MockGateway:
     """A started :class:`MockGateway`: stop it with ``stop()``, or use it in a ``with``
-    block, which stops it at the end."""
+    block, which stops it at the end.
+
+    ``access_keys`` (``"ID:SECRET"`` strings or ``{id: secret}``) turn on the token endpoint
+    ``POST /token`` on the gateway's root (``gateway.token_url``); its tokens are accepted for
+    ``token_lifetime`` seconds (default 3600), and then only those and ``tokens`` are.
+    """
     try:
         from .mock import MockGateway
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -54,6 +61,8 @@ def mock_gateway(
         faults=faults,
         seed=seed,
         clock=clock,
+        access_keys=access_keys,
+        token_lifetime=token_lifetime,
     )
     return gateway.start()
 
@@ -69,8 +78,13 @@ def running_mock_gateway(
     clock: Callable[[], float] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    access_keys: Mapping[str, str] | Iterable[str] | None = None,
+    token_lifetime: int = 3600,
 ) -> Iterator[str]:
-    """Run the mock gateway on a free port for the ``with`` block; yields its base URL."""
+    """Run the mock gateway on a free port for the ``with`` block; yields its base URL.
+
+    With ``access_keys``, the token endpoint is ``/token`` on the same scheme, host and port.
+    """
     gateway = mock_gateway(
         base_path=base_path,
         tokens=tokens,
@@ -80,6 +94,8 @@ def running_mock_gateway(
         clock=clock,
         host=host,
         port=port,
+        access_keys=access_keys,
+        token_lifetime=token_lifetime,
     )
     try:
         yield gateway.url
@@ -94,7 +110,18 @@ except ImportError:  # pragma: no cover - pytest is only needed for the fixtures
 else:
     _MARKER = "hub_service_mock"
     _OPTIONS = frozenset(
-        ["base_path", "tokens", "timing", "faults", "seed", "clock", "host", "port"]
+        [
+            "base_path",
+            "tokens",
+            "timing",
+            "faults",
+            "seed",
+            "clock",
+            "host",
+            "port",
+            "access_keys",
+            "token_lifetime",
+        ]
     )
 
     def pytest_configure(config: pytest.Config) -> None:
@@ -102,7 +129,8 @@ else:
         config.addinivalue_line(
             "markers",
             f"{_MARKER}(**options): options of the hub_service_mock fixture's gateway "
-            "(timing=, faults=, tokens=, base_path=, seed=, ...), over hub_service_mock_options",
+            "(timing=, faults=, tokens=, access_keys=, token_lifetime=, base_path=, seed=, ...), "
+            "over hub_service_mock_options",
         )
 
     @pytest.fixture

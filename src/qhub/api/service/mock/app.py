@@ -24,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 from .faults import Fault, FaultConfig, FaultInjector, FaultKind
 from .files import DEFAULT_CHUNK, bin_etag, iter_result_bin, json_etag, result_json_bytes
 from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput, Timing
+from .token import DEFAULT_TOKEN_LIFETIME, INVALID_TOKEN_CHALLENGE, TOKEN_PATH, TokenIssuer
 
 __all__ = ["ADMIN_PREFIX", "InjectedDisconnect", "MockGatewayApp"]
 
@@ -115,7 +116,9 @@ class MockGatewayApp:
     ``tokens`` restricts the accepted bearer tokens (any non-empty token when
     ``None``); ``timing`` sets how long executions stay PENDING and RUNNING;
     ``faults`` injects faults; ``seed`` fixes the sequence of execution ids;
-    ``clock`` (monotonic seconds) lets tests drive time.
+    ``clock`` (monotonic seconds) lets tests drive time. ``access_keys`` (``ID:SECRET``
+    strings, or a mapping of id to secret) enable ``POST /token``; then only the tokens it
+    issued (for ``token_lifetime`` seconds) and ``tokens`` are accepted (see ``mock.token``).
     """
 
     def __init__(
@@ -127,8 +130,12 @@ class MockGatewayApp:
         faults: FaultConfig | None = None,
         seed: int = 0,
         clock: Callable[[], float] | None = None,
+        access_keys: Mapping[str, str] | Iterable[str] | None = None,
+        token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
     ) -> None:
         self.base_path = normalize_base_path(base_path)
+        #: The token endpoint: access keys, issued tokens, counters.
+        self.token_issuer = TokenIssuer(access_keys, lifetime=token_lifetime, clock=clock)
         accepted = None if tokens is None else frozenset(tokens)
         if accepted is not None and not (accepted and all(t and t.strip() == t for t in accepted)):
             raise ValueError("tokens must be non-empty strings without surrounding whitespace")
@@ -146,9 +153,15 @@ class MockGatewayApp:
 
     def stats(self) -> dict[str, Any]:
         """Counters: executions created, idempotent replays, requests per operation, faults,
-        and streamed downloads (``streams``: active, completed, abandoned, bytes_sent)."""
+        and streamed downloads (``streams``: active, completed, abandoned, bytes_sent); token
+        requests (``tokens``: requests, issued, rejected, live)."""
         faults = self.faults.counts()
-        return {**self.store.counters(), "faults": faults, "streams": dict(self._streams)}
+        return {
+            **self.store.counters(),
+            "faults": faults,
+            "streams": dict(self._streams),
+            "tokens": self.token_issuer.counts(),
+        }
 
     # -- ASGI -------------------------------------------------------------------------------
 
@@ -183,6 +196,11 @@ class MockGatewayApp:
             return
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
             await self._transmit(self._admin(method, path, body), send, receive)
+            return
+        if path == TOKEN_PATH:
+            answer = self.token_issuer.handle(method, request.headers, body)
+            reply = _json(answer.status, answer.payload, answer.headers)
+            await self._transmit(reply, send, receive)
             return
         found = self._route(path)
         if found is None:
@@ -387,6 +405,11 @@ class MockGatewayApp:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise _HTTPError(401, missing, challenge)
+        if self.token_issuer.enabled:
+            if token in (self.tokens or ()) or self.token_issuer.accepts(token):
+                return
+            invalid = {"www-authenticate": INVALID_TOKEN_CHALLENGE}
+            raise _HTTPError(401, "Invalid or expired token", invalid)
         if self.tokens is not None and token not in self.tokens:
             raise _HTTPError(401, "Invalid token", challenge)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -14,6 +14,7 @@ import uvicorn
 from .app import MockGatewayApp
 from .faults import FaultConfig
 from .state import Timing
+from .token import DEFAULT_TOKEN_LIFETIME, TOKEN_PATH
 
 __all__ = ["MockGateway", "bind"]
 
@@ -72,6 +73,8 @@ class MockGateway:
 
     ``faults`` can be changed while it runs (``gateway.set_faults(...)``);
     ``gateway.stats()`` counts executions created and faults injected.
+    ``access_keys`` (``"ID:SECRET"`` strings or ``{id: secret}``) turn on ``POST /token`` at
+    :attr:`token_url`; its tokens live ``token_lifetime`` seconds.
     """
 
     def __init__(
@@ -86,9 +89,18 @@ class MockGateway:
         seed: int = 0,
         clock: Callable[[], float] | None = None,
         log_level: str = "warning",
+        access_keys: Mapping[str, str] | Iterable[str] | None = None,
+        token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
     ) -> None:
         self.app = MockGatewayApp(
-            base_path=base_path, tokens=tokens, timing=timing, faults=faults, seed=seed, clock=clock
+            base_path=base_path,
+            tokens=tokens,
+            timing=timing,
+            faults=faults,
+            seed=seed,
+            clock=clock,
+            access_keys=access_keys,
+            token_lifetime=token_lifetime,
         )
         self.host = host
         self.port = port
@@ -103,6 +115,13 @@ class MockGateway:
         if self._server is None:
             raise RuntimeError("the mock gateway is not running; call start() first")
         return _url(self.host, self.port, self.app.base_path)
+
+    @property
+    def token_url(self) -> str:
+        """The token endpoint, on the root outside the base path: ``http://127.0.0.1:54321/token``."""
+        if self._server is None:
+            raise RuntimeError("the mock gateway is not running; call start() first")
+        return _url(self.host, self.port, TOKEN_PATH)
 
     def set_faults(self, faults: FaultConfig | None) -> None:
         """Inject these faults from now on (``None`` stops injecting); restarts the seed."""
