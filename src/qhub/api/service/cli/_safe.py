@@ -22,8 +22,14 @@ _ONE_LINE = re.compile(rf"[\x00-\x1f{_ALWAYS}]")
 _JSON_UNSAFE = re.compile(rf"[{_ALWAYS}]")
 
 
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _escaped(match: re.Match[str]) -> str:
-    code = ord(match.group())
+    char = match.group()
+    code = ord(char)
+    if char in _SHORT:
+        return _SHORT[char]
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
@@ -36,7 +42,7 @@ def printable(text: str, *, one_line: bool = False) -> str:
 
     Control characters (C0 except newline and tab, DEL, C1: so ESC sequences and BEL too),
     bidi controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), U+2028, U+2029
-    and lone surrogates become ``\\x1b`` or ``\\u202e``. With ``one_line``, newline and tab
+    and lone surrogates become ``\\x1b``, ``\\r`` or ``\\u202e``. With ``one_line``, newline and tab
     are escaped too, for text that must stay on its line (ids, names, table cells).
     Backslashes are left as they are.
     """
