@@ -14,13 +14,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import IO, Any, Protocol, cast
+from typing import IO, Any, Protocol
 
 from qhub_service_gen.models import LogEntry, ServiceExecution
 from qhub_service_gen.types import Unset
 
 from ._safe import json_text, printable
-from ._streams import FullWriter, console_class
+from ._streams import FullWriter, console_class, full_writer
 
 _PIPED_WIDTH = 1000
 HIGHLIGHT_LIMIT = 64 * 1024
@@ -243,16 +243,17 @@ class Output:
 
     def log_entry(self, entry: LogEntry) -> None:
         """One log entry as ``timestamp SEVERITY message``."""
-        severity = printable(text_of(entry.severity), one_line=True) or "-"
-        message = printable(entry.message)
+        severity = text_of(entry.severity) or "-"
         stamp = entry.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         if self._out is not None:
             text = self._rich.text.Text(f"{stamp} ", style="dim")
-            text.append(f"{severity:<7}", style=_SEVERITY_STYLE.get(severity, ""))
-            text.append(f" {message}")
+            shown = printable(severity, one_line=True)
+            text.append(f"{shown:<7}", style=_SEVERITY_STYLE.get(severity, ""))
+            text.append(f" {printable(entry.message)}")
             self._out.print(text)
         else:
-            self._stdout.write(f"{stamp} {severity:<7} {message}\n")
+            shown = f"{printable(severity, one_line=True):<7} {printable(entry.message)}"
+            self._stdout.write(f"{stamp} {shown}\n")
             self._stdout.flush()
 
     def error(self, message: str, *, kind: str, exit_code: int, status: int | None) -> None:
@@ -396,6 +397,5 @@ class _PlainFile:
 def default_output(json_mode: bool) -> Output:
     """The output of a real CLI run, on the process's stdout and stderr, written in full
     (a closed pipe raises ``BrokenPipeError``, never loses text silently)."""
-    stdout = cast(IO[str], FullWriter(sys.stdout))
-    stderr = cast(IO[str], FullWriter(sys.stderr))
+    stdout, stderr = full_writer(sys.stdout), full_writer(sys.stderr)
     return Output(json_mode=json_mode, stdout=stdout, stderr=stderr)

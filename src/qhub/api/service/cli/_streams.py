@@ -13,7 +13,7 @@ import codecs
 import errno
 import functools
 import os
-from typing import IO, Any
+from typing import IO, Any, cast
 
 
 class FullWriter:
@@ -67,6 +67,11 @@ class FullWriter:
     def writable(self) -> bool:
         """Always true: this is an output stream."""
         return True
+
+
+def full_writer(stream: IO[str]) -> IO[str]:
+    """``stream`` wrapped in a :class:`FullWriter`, typed as the stream it stands for."""
+    return cast(IO[str], FullWriter(stream))
 
 
 def pipe_closed() -> BrokenPipeError:
