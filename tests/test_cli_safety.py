@@ -445,6 +445,16 @@ def test_a_shell_pipeline_into_head_reports_141_through_pipestatus(gateway: Scri
     assert done.stderr == "status=141\n"
 
 
+def test_help_documents_the_closed_pipe_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    from qhub.api.service.cli import EXIT_EXECUTION_FAILED, EXIT_STDOUT_CLOSED
+
+    assert main(["--help"]) == 0
+    epilog = " ".join(capsys.readouterr().out.split())
+    assert "1 the execution FAILED or was CANCELLED; 2 usage error" in epilog
+    assert "141 stdout was a pipe closed by its reader" in epilog
+    assert (EXIT_STDOUT_CLOSED, EXIT_EXECUTION_FAILED) == (141, 1)
+
+
 BAD_BASE_URLS = {
     "http://127.0.0.1:99999/x": "invalid port '99999'",
     "http://127.0.0.1:65536": "invalid port '65536'",
