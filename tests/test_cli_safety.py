@@ -133,6 +133,33 @@ def _env(url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def _hide_rich(env: dict[str, str], tmp_path: Path) -> None:
+    """Make ``import rich`` fail in the subprocesses that get ``env``."""
+    shim = tmp_path / "shim" / "rich"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text('raise ImportError("rich is hidden for this test")\n')
+    env["PYTHONPATH"] = os.pathsep.join([str(shim.parent), env.get("PYTHONPATH", "")])
+
+
+@contextmanager
+def started(args: list[str], env: dict[str, str], **options: Any) -> Iterator[Any]:
+    """``python -m qhub.api.service.cli *args`` with piped stdout and stderr, killed at the
+    end of the block if it is still running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qhub.api.service.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        **options,
+    )
+    with process:
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
 def cli(url: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
     """Run ``python -m qhub.api.service.cli`` as a subprocess against ``url``."""
     return subprocess.run(
@@ -226,23 +253,10 @@ def test_a_stream_that_cannot_encode_unicode_still_gets_valid_json(gateway: Scri
 
 def _interrupted(command: list[str], script: Script, cwd: Path) -> tuple[int, str]:
     """Run ``command``, press Ctrl-C once the held request has reached the gateway."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qhub.api.service.cli", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(script.url),
-        cwd=cwd,
-    )
-    try:
+    with started(command, _env(script.url), text=True, cwd=cwd) as process:
         assert script.arrived.wait(RUN_TIMEOUT), "the request never arrived"
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=RUN_TIMEOUT)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        script.release.set()
     return process.returncode, err
 
 
@@ -312,10 +326,7 @@ def test_server_text_is_escaped_in_human_output(
     if display == "terminal":  # rich draws as on a terminal: colours, live progress bars
         env.update(FORCE_COLOR="1", COLUMNS="200", TERM="xterm-256color")
     elif display == "no-rich":
-        shim = tmp_path / "shim" / "rich"
-        shim.mkdir(parents=True)
-        (shim / "__init__.py").write_text('raise ImportError("rich is hidden for this test")\n')
-        env["PYTHONPATH"] = os.pathsep.join([str(shim.parent), env.get("PYTHONPATH", "")])
+        _hide_rich(env, tmp_path)
     commands = [["list"], ["status", "e1"], ["logs", "e1"], ["result", "e1"]]
     commands.append(["download", "e1", "-o", str(tmp_path / "out")])
     for command in commands:
@@ -401,27 +412,13 @@ def test_a_pipe_closed_early_exits_141_without_noise(
     gateway.routes = {"GET /": (200, _big_listing(LISTING))}
     env = _env(gateway.url)
     if display == "no-rich":
-        shim = tmp_path / "shim" / "rich"
-        shim.mkdir(parents=True)
-        (shim / "__init__.py").write_text('raise ImportError("rich is hidden for this test")\n')
-        env["PYTHONPATH"] = os.pathsep.join([str(shim.parent), env.get("PYTHONPATH", "")])
+        _hide_rich(env, tmp_path)
     args = ["--json", "list"] if display == "json" else ["list"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qhub.api.service.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None and process.stderr is not None
+    with started(args, env) as process:
         first = process.stdout.read(100)  # like `head -c 100`: read a little, then leave
         process.stdout.close()
         err = process.stderr.read()
         process.wait(RUN_TIMEOUT)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert len(first) == 100
     assert err == b""
     assert process.returncode == 141
