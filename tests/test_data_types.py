@@ -19,7 +19,8 @@ import pytest
 from _client_support import BASE, TOKEN
 from hypothesis import given
 from hypothesis import strategies as st
-from qhub_service_gen.models import Error
+from qhub_service_gen.models import Error, ResultResponseEmbedded
+from qhub_service_gen.models import RequestBody as RequestBodyModel
 from qhub_service_gen.models import service_execution as service_execution_module
 from qhub_service_gen.types import (
     RESULT_FILE_NAME_MAX_BYTES,
@@ -32,9 +33,7 @@ from qhub.api.service import (
     HalLink,
     HubServiceClient,
     LogEntry,
-    RequestBodyModel,
     ResultResponse,
-    ResultResponseEmbedded,
     ResultResponseLinks,
     ServiceExecution,
     ServiceExecutionStatus,
