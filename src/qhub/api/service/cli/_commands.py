@@ -16,6 +16,7 @@ import httpx
 from qhub_service_gen.models import ResultResponse, ResultResponseEmbedded, ServiceExecution
 
 from .. import _helpers
+from .._display import EXECUTION_COLUMNS, execution_row
 from ..client import ServiceApi
 from ..core.api_error import ApiError
 from . import (
@@ -88,13 +89,7 @@ def _cmd_list(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
     if not executions:
         out.note("no executions")
         return EXIT_OK
-    out.table(
-        ["ID", "STATUS", "CREATED", "ENDED", "TAGS"],
-        [
-            [e.id, str(e.status), e.created_at, text_of(e.ended_at), text_of(e.tags)]
-            for e in executions
-        ],
-    )
+    out.table(EXECUTION_COLUMNS, [execution_row(e) for e in executions])
     return EXIT_OK
 
 

@@ -17,37 +17,17 @@ from datetime import datetime
 from typing import IO, Any, Protocol
 
 from qhub_service_gen.models import LogEntry, ServiceExecution
-from qhub_service_gen.types import Unset
 
+from .._display import SEVERITY_STYLE as _SEVERITY_STYLE
+from .._display import STATUS_STYLE as _STATUS_STYLE
+from .._display import log_severity, log_stamp, plain_table, rich_table
+from .._display import text_of as text_of
 from ._safe import json_text, printable
 from ._streams import FullWriter, console_class, full_writer
 
 _PIPED_WIDTH = 1000
 HIGHLIGHT_LIMIT = 64 * 1024
 """Longest JSON text (characters) that human output highlights; larger is printed plain."""
-_STATUS_STYLE = {
-    "SUCCEEDED": "green",
-    "FAILED": "red",
-    "CANCELLED": "yellow",
-    "RUNNING": "cyan",
-    "PENDING": "blue",
-}
-_SEVERITY_STYLE = {
-    "DEBUG": "dim",
-    "NOTICE": "cyan",
-    "INFO": "",
-    "WARNING": "yellow",
-    "ERROR": "bold red",
-}
-
-
-def text_of(value: object) -> str:
-    """A model field as display text: unset and ``None`` become an empty string."""
-    if value is None or isinstance(value, Unset):
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return str(value)
 
 
 def execution_fields(execution: ServiceExecution) -> list[tuple[str, str]]:
@@ -189,29 +169,11 @@ class Output:
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         """A table on stdout; a status column is coloured."""
-        rows = [[printable(cell, one_line=True) for cell in row] for row in rows]
         if self._out is not None:
-            table = self._rich.table.Table(
-                show_header=True, header_style="bold", box=None, pad_edge=False
-            )
-            for i, name in enumerate(columns):
-                # The first column is the key (an id or a name): never wrapped.
-                table.add_column(name, no_wrap=i == 0, overflow="fold")
-            status_at = [i for i, name in enumerate(columns) if name.upper() == "STATUS"]
-            for row in rows:
-                cells: list[Any] = []
-                for i, cell in enumerate(row):
-                    style = _STATUS_STYLE.get(cell, "") if i in status_at else ""
-                    cells.append(self._rich.text.Text(cell, style=style))
-                table.add_row(*cells)
-            self._out.print(table)
+            self._out.print(rich_table(self._rich, columns, rows))
             return
-        widths = [len(name) for name in columns]
-        for row in rows:
-            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-        for row in [list(columns), *rows]:
-            text = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-            self._stdout.write(text.rstrip() + "\n")
+        for line in plain_table(columns, rows):
+            self._stdout.write(line + "\n")
         self._stdout.flush()
 
     def fields(self, pairs: Sequence[tuple[str, str]]) -> None:
@@ -243,8 +205,8 @@ class Output:
 
     def log_entry(self, entry: LogEntry) -> None:
         """One log entry as ``timestamp SEVERITY message``."""
-        severity = text_of(entry.severity) or "-"
-        stamp = entry.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        severity = log_severity(entry)
+        stamp = log_stamp(entry)
         if self._out is not None:
             text = self._rich.text.Text(f"{stamp} ", style="dim")
             shown = printable(severity, one_line=True)

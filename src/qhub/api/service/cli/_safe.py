@@ -13,40 +13,16 @@ import logging
 import re
 from typing import Any
 
-# C0 controls but newline and tab, DEL, C1 controls, the Unicode Bidi_Control characters,
-# the line and paragraph separators, and surrogates (only lone ones can be in a str).
-_ALWAYS = r"\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-_MULTI_LINE = re.compile(rf"[\x00-\x08\x0b-\x1f{_ALWAYS}]")
-_ONE_LINE = re.compile(rf"[\x00-\x1f{_ALWAYS}]")
+from .._text import ALWAYS_ESCAPED, printable
+
+__all__ = ["json_text", "printable", "public_name"]
+
 # json.dumps already escapes C0 controls; these are the rest, inside string literals only.
-_JSON_UNSAFE = re.compile(rf"[{_ALWAYS}]")
-
-
-_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escaped(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    if char in _SHORT:
-        return _SHORT[char]
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+_JSON_UNSAFE = re.compile(rf"[{ALWAYS_ESCAPED}]")
 
 
 def _json_escaped(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
-
-
-def printable(text: str, *, one_line: bool = False) -> str:
-    """``text`` with every character that could drive a terminal shown as an escape.
-
-    Control characters (C0 except newline and tab, DEL, C1: so ESC sequences and BEL too),
-    bidi controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), U+2028, U+2029
-    and lone surrogates become ``\\x1b``, ``\\r`` or ``\\u202e``. With ``one_line``, newline and tab
-    are escaped too, for text that must stay on its line (ids, names, table cells).
-    Backslashes are left as they are.
-    """
-    return (_ONE_LINE if one_line else _MULTI_LINE).sub(_escaped, text)
 
 
 def _finite(data: Any) -> Any:
