@@ -137,12 +137,10 @@ class _ResponseStream(httpx.AsyncByteStream):
             raise map_exception(exc) from exc
 
     async def aclose(self) -> None:
-        # Read to its end: the connection goes back to the pool. Otherwise it carries the rest
-        # of this body, so it is closed rather than reused.
-        if self._response.content.at_eof():
-            self._response.release()
-        else:
-            self._response.close()
+        # A body read to its end already gave its connection back to the pool (aiohttp does
+        # that on its own); otherwise the connection still carries the rest of this body, and
+        # close() closes it instead of letting it be reused.
+        self._response.close()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
