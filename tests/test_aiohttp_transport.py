@@ -201,7 +201,13 @@ async def test_headers_go_out_as_httpx_sends_them_with_none_of_aiohttps() -> Non
                 await client.get(server.url + "/g", headers=headers)
                 await client.post(server.url + "/p", content=b"raw", headers=headers)
                 await client.post(server.url + "/j", json={"a": 1})
-    ours, httpx_own = server.seen[:3], server.seen[3:]
+                # Without the headers aiohttp would otherwise fill in with its own.
+                for method, content in (("GET", None), ("PUT", b"raw")):
+                    request = client.build_request(method, server.url + "/bare", content=content)
+                    for name in ("User-Agent", "Accept", "Accept-Encoding"):
+                        del request.headers[name]
+                    await client.send(request)
+    ours, httpx_own = server.seen[:5], server.seen[5:]
     for mine, theirs in zip(ours, httpx_own, strict=True):
         assert mine.request_line == theirs.request_line
         assert sorted(mine.headers) == sorted(theirs.headers)
@@ -209,6 +215,10 @@ async def test_headers_go_out_as_httpx_sends_them_with_none_of_aiohttps() -> Non
     assert (b"X-Mixed-Case", b"1") in ours[0].headers
     assert ours[1].values(b"content-type") == []  # raw bytes: aiohttp adds no Content-Type
     assert not any(b"aiohttp" in v.lower() for s in ours for _, v in s.headers)
+    for bare in ours[3:]:
+        assert {name.lower() for name, _ in bare.headers}.isdisjoint(
+            {b"user-agent", b"accept", b"accept-encoding", b"content-type"}
+        )
 
 
 @bounded

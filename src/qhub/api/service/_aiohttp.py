@@ -45,8 +45,14 @@ else:
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 """httpx's own default: at most 100 connections, idle ones kept for 5 seconds."""
 
-# Headers aiohttp would add on its own; httpx already sent the ones it wants.
-_SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+# Headers aiohttp adds when a request lacks them (Content-Type only to a body); httpx already
+# sent the ones it wants, so the missing ones are named in ``skip_auto_headers``.
+_AUTO_HEADERS = {
+    b"user-agent": "User-Agent",
+    b"accept": "Accept",
+    b"accept-encoding": "Accept-Encoding",
+}
+_AUTO_BODY_HEADERS = {**_AUTO_HEADERS, b"content-type": "Content-Type"}
 _HTTP_VERSIONS: dict[object, bytes] = {(1, 1): b"HTTP/1.1", (1, 0): b"HTTP/1.0"}
 # The environment keys httpx reads proxies from (``no`` alone routes nothing through a proxy).
 _PROXY_KEYS = frozenset({"http", "https", "all"})
@@ -111,14 +117,24 @@ def _client_timeout(
     return aiohttp.ClientTimeout(total=None, connect=acquire, sock_connect=connect, sock_read=read)
 
 
-def _wire_headers(request: httpx.Request, streamed: bool) -> list[tuple[str, str]]:
-    """The request's headers, names in their original case, as aiohttp takes them."""
+def _wire_headers(
+    request: httpx.Request, streamed: bool, body: bool
+) -> tuple[list[tuple[str, str]], list[str] | None]:
+    """The request's headers (names in their original case) as aiohttp takes them, and the
+    headers aiohttp must not add (None, aiohttp's fast path, when httpx sent them all)."""
     headers = []
+    auto = _AUTO_BODY_HEADERS if body else _AUTO_HEADERS
+    found = set()
     for name, value in request.headers.raw:
-        if streamed and name.lower() == b"transfer-encoding":
+        lower = name.lower()
+        if lower in auto:
+            found.add(lower)
+        elif streamed and lower == b"transfer-encoding":
             continue  # aiohttp frames a streamed body itself and refuses a second framing
         headers.append((name.decode("utf-8"), value.decode("utf-8")))
-    return headers
+    if len(found) == len(auto):
+        return headers, None
+    return headers, [title for lower, title in auto.items() if lower not in found]
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -178,7 +194,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=_SKIP_AUTO_HEADERS,
             auto_decompress=False,
             trust_env=False,
             timeout=aiohttp.ClientTimeout(total=None),
@@ -200,10 +215,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions = request.extensions
         timeout = extensions.get("timeout") or {}
         try:
+            headers, skip_auto_headers = _wire_headers(request, streamed, data is not None)
             response = await session.request(
                 request.method,
                 target,
-                headers=_wire_headers(request, streamed),
+                headers=headers,
+                skip_auto_headers=skip_auto_headers,
                 data=data,
                 allow_redirects=False,
                 timeout=_client_timeout(
