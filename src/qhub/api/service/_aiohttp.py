@@ -27,7 +27,6 @@ Imported only when the SDK creates an async HTTP client.
 from __future__ import annotations
 
 import functools
-import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.request import getproxies
@@ -165,31 +164,27 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     The session is created on the first request, inside the running event loop (aiohttp binds it
     to that loop); ``aclose()`` closes it, and the transport cannot be used after that.
     ``limits`` maps ``max_connections`` and ``keepalive_expiry`` (aiohttp has no cap on idle
-    connections); ``ssl_context`` defaults to ``httpx.create_ssl_context()``, so certificates are
-    checked as httpx checks them (certifi, ``SSL_CERT_FILE``/``SSL_CERT_DIR``). Proxies are never
-    used: see ``make_aiohttp_transport``.
+    connections). TLS uses ``httpx.create_ssl_context()``, so certificates are checked as httpx
+    checks them (certifi, ``SSL_CERT_FILE``/``SSL_CERT_DIR``). Proxies are never used: see
+    ``make_aiohttp_transport``.
     """
 
-    def __init__(
-        self, *, limits: httpx.Limits = DEFAULT_LIMITS, ssl_context: ssl.SSLContext | None = None
-    ) -> None:
+    def __init__(self, *, limits: httpx.Limits = DEFAULT_LIMITS) -> None:
         if not HAVE_AIOHTTP:
             raise RuntimeError(
                 "AiohttpTransport needs aiohttp: pip install 'kipu-hub-service[fast]'"
             )
         self._limits = limits
-        self._ssl_context = ssl_context
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
     def _open_session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise RuntimeError("AiohttpTransport: cannot send a request, the transport is closed")
-        context = self._ssl_context or httpx.create_ssl_context()
         connector = aiohttp.TCPConnector(
             limit=self._limits.max_connections or 0,  # 0: no limit
             keepalive_timeout=self._limits.keepalive_expiry,
-            ssl=context,
+            ssl=httpx.create_ssl_context(),
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
