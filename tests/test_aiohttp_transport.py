@@ -617,6 +617,16 @@ def test_the_session_is_created_inside_the_running_loop_on_first_use() -> None:
 
 # The SDK on this transport ----------------------------------------------------------------------
 
+
+@pytest.fixture
+def direct(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy in the environment and no opt-out: the SDK picks the aiohttp transport."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.delenv("QHUB_SERVICE_NO_AIOHTTP", raising=False)
+
+
 STATUS = b'{"id":"e1","createdAt":"2026-01-01T00:00:00Z","status":"RUNNING"}'
 
 
@@ -625,13 +635,7 @@ async def _no_sleep(seconds: float) -> None:
 
 
 @bounded
-async def test_the_sdk_retries_a_dropped_connection_on_aiohttp(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    monkeypatch.delenv("QHUB_SERVICE_NO_AIOHTTP", raising=False)
+async def test_the_sdk_retries_a_dropped_connection_on_aiohttp(direct: None) -> None:
 
     async def first_drops(connection: Connection) -> None:
         if connection.number == 1:
@@ -651,12 +655,7 @@ async def test_the_sdk_retries_a_dropped_connection_on_aiohttp(
 
 
 @bounded
-async def test_the_sdk_reports_a_timeout_on_aiohttp_as_a_timeout(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+async def test_the_sdk_reports_a_timeout_on_aiohttp_as_a_timeout(direct: None) -> None:
 
     async def silent(connection: Connection) -> None:
         await connection.request()
@@ -674,11 +673,8 @@ async def test_the_sdk_reports_a_timeout_on_aiohttp_as_a_timeout(
 
 
 def test_make_aiohttp_transport_steps_aside_when_a_proxy_is_configured(
-    monkeypatch: pytest.MonkeyPatch,
+    direct: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
     assert isinstance(make_aiohttp_transport(), AiohttpTransport)
     monkeypatch.setenv("NO_PROXY", "localhost")  # names no proxy
     assert isinstance(make_aiohttp_transport(), AiohttpTransport)
