@@ -9,7 +9,6 @@ carries an ``Allow`` header listing exactly the documented methods.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -23,14 +22,15 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .faults import Fault, FaultConfig, FaultInjector, FaultKind
 from .files import DEFAULT_CHUNK, bin_etag, iter_result_bin, json_etag, result_json_bytes
+from .guard import ConnectionGuard, GuardedConnection
+from .limits import Limits
 from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput, Timing
+from .strict_json import InvalidJSON, dumps, loads
 
 __all__ = ["ADMIN_PREFIX", "InjectedDisconnect", "MockGatewayApp"]
 
 #: Where the gateway's own control endpoints live (outside the base path, no token).
 ADMIN_PREFIX = "/_mock"
-#: Largest request body read.
-MAX_BODY = 16 * 1024 * 1024
 _RANGE = re.compile(r"bytes=([0-9]+)-")
 
 # (path template segments, method -> operation id); one entry per path, all its methods.
@@ -45,7 +45,7 @@ _ROUTES: tuple[tuple[tuple[str, ...], dict[str, str]], ...] = (
 
 
 class InjectedDisconnect(ConnectionAbortedError):
-    """Raised to drop a connection when the server gives no access to its transport."""
+    """Raised to drop a connection the gateway cannot reach (not served by its own server)."""
 
 
 class _HTTPError(Exception):
@@ -70,8 +70,7 @@ class _Reply:
 
 
 def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> _Reply:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return _raw_json(status, body, headers)
+    return _raw_json(status, dumps(payload), headers)
 
 
 def _raw_json(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> _Reply:
@@ -94,13 +93,6 @@ def normalize_base_path(base_path: str) -> str:
     return "" if path == "/" else path
 
 
-def _parse_json(raw: bytes) -> Any:
-    def reject(constant: str) -> Any:
-        raise ValueError(f"{constant} is not valid JSON")
-
-    return json.loads(raw.decode("utf-8"), parse_constant=reject)
-
-
 @dataclass(slots=True)
 class _File:
     media_type: str
@@ -116,6 +108,7 @@ class MockGatewayApp:
     ``None``); ``timing`` sets how long executions stay PENDING and RUNNING;
     ``faults`` injects faults; ``seed`` fixes the sequence of execution ids;
     ``clock`` (monotonic seconds) lets tests drive time.
+    ``limits`` bounds connections, request bodies and stored executions.
     """
 
     def __init__(
@@ -127,8 +120,13 @@ class MockGatewayApp:
         faults: FaultConfig | None = None,
         seed: int = 0,
         clock: Callable[[], float] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.base_path = normalize_base_path(base_path)
+        self.limits = limits or Limits()
+        #: The open connections, when served by :class:`~.server.MockGateway` or the CLI.
+        self.connections = ConnectionGuard(self.limits)
+        self._stored_bytes = 0
         accepted = None if tokens is None else frozenset(tokens)
         if accepted is not None and not (accepted and all(t and t.strip() == t for t in accepted)):
             raise ValueError("tokens must be non-empty strings without surrounding whitespace")
@@ -146,9 +144,15 @@ class MockGatewayApp:
 
     def stats(self) -> dict[str, Any]:
         """Counters: executions created, idempotent replays, requests per operation, faults,
-        and streamed downloads (``streams``: active, completed, abandoned, bytes_sent)."""
+        streamed downloads (``streams``: active, completed, abandoned, bytes_sent) and
+        ``connections`` (open, accepted, shed, header_timeouts, peak)."""
         faults = self.faults.counts()
-        return {**self.store.counters(), "faults": faults, "streams": dict(self._streams)}
+        return {
+            **self.store.counters(),
+            "faults": faults,
+            "streams": dict(self._streams),
+            "connections": self.connections.counts(),
+        }
 
     # -- ASGI -------------------------------------------------------------------------------
 
@@ -156,7 +160,8 @@ class MockGatewayApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            await self._http(scope, receive, send)
+            with self.connections.serving(scope.get("client")) as connection:
+                await self._http(scope, receive, send, connection)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1003})
 
@@ -169,7 +174,9 @@ class MockGatewayApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _http(
+        self, scope: Scope, receive: Receive, send: Send, connection: GuardedConnection | None
+    ) -> None:
         request = Request(scope, receive)
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
@@ -199,7 +206,7 @@ class MockGatewayApp:
         self.store.count_request(operation)
         fault = self.faults.draw(operation)
         if fault is not None:
-            early = await self._early_fault(fault, send)
+            early = await self._early_fault(fault, connection)
             if isinstance(early, _Reply):
                 await self._transmit(early, send, receive)
                 return
@@ -209,16 +216,27 @@ class MockGatewayApp:
             reply = self._handle(operation, params, request.headers, body, scope)
         except _HTTPError as exc:
             reply = _error(exc.status, exc.detail, exc.headers)
-        await self._send_with_fault(reply, fault, send, receive)
+        await self._send_with_fault(reply, fault, send, receive, connection)
 
     async def _read_body(self, request: Request) -> bytes:
+        """The whole body: at most ``max_body`` bytes, in at most ``body_timeout`` seconds."""
+        limit, seconds = self.limits.max_body, self.limits.body_timeout
+        too_large = _HTTPError(400, f"Request body larger than {limit} bytes")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise _HTTPError(400, f"Request body larger than {MAX_BODY} bytes")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(seconds):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_large
+                    chunks.append(chunk)
+        except TimeoutError:
+            detail = f"Request body not received within {seconds:g} s"
+            raise _HTTPError(408, detail, {"connection": "close"}) from None
         return b"".join(chunks)
 
     def _route(self, path: str) -> tuple[dict[str, str], dict[str, str]] | None:
@@ -246,7 +264,9 @@ class MockGatewayApp:
 
     # -- faults ---------------------------------------------------------------------------
 
-    async def _early_fault(self, fault: Fault, send: Send) -> _Reply | bool | None:
+    async def _early_fault(
+        self, fault: Fault, connection: GuardedConnection | None
+    ) -> _Reply | bool | None:
         """Faults that strike before the request is handled: a reply, True when dropped."""
         config = self.faults.config
         kind = fault.kind
@@ -264,7 +284,7 @@ class MockGatewayApp:
             )
         if kind is FaultKind.DISCONNECT:
             self.faults.record(kind)
-            await self._drop(send)
+            await self._drop(connection)
             return True
         return None
 
@@ -275,37 +295,42 @@ class MockGatewayApp:
         return _error(status, f"Injected fault: server error {status}", headers)
 
     async def _send_with_fault(
-        self, reply: _Reply, fault: Fault | None, send: Send, receive: Receive
+        self,
+        reply: _Reply,
+        fault: Fault | None,
+        send: Send,
+        receive: Receive,
+        connection: GuardedConnection | None,
     ) -> None:
         if fault is not None and fault.kind is FaultKind.TRUNCATE and reply.size >= 2:
             self.faults.record(fault.kind)
-            await self._transmit(reply, send, receive, cut=fault.cut(reply.size))
+            await self._transmit(reply, send, receive, connection, cut=fault.cut(reply.size))
             return
         if fault is not None and fault.kind is FaultKind.LOST_RESPONSE and reply.status == 201:
             self.faults.record(fault.kind)
             if fault.lost_as_error:
                 await self._transmit(self._fault_error(fault), send, receive)
             else:
-                await self._drop(send)
+                await self._drop(connection)
             return
-        await self._transmit(reply, send, receive)
+        await self._transmit(reply, send, receive, connection)
 
-    async def _drop(self, send: Send) -> None:
+    @staticmethod
+    async def _drop(connection: GuardedConnection | None) -> None:
         """Close the connection now; bytes already written still reach the client."""
-        owner = getattr(send, "__self__", None)
-        transport = getattr(owner, "transport", None)
-        if not isinstance(transport, asyncio.BaseTransport):
+        if connection is None:
             raise InjectedDisconnect("injected fault: connection dropped")
-        transport.close()
-        for _ in range(500):
-            if getattr(owner, "disconnected", True):
-                return
-            await asyncio.sleep(0.01)
+        await connection.drop()
 
     # -- sending --------------------------------------------------------------------------
 
     async def _transmit(
-        self, reply: _Reply, send: Send, receive: Receive, cut: int | None = None
+        self,
+        reply: _Reply,
+        send: Send,
+        receive: Receive,
+        connection: GuardedConnection | None = None,
+        cut: int | None = None,
     ) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
         if reply.status not in (204, 304):
@@ -315,14 +340,13 @@ class MockGatewayApp:
             if cut is not None:
                 partial: Message = {"type": "http.response.body", "body": reply.body[:cut]}
                 await send({**partial, "more_body": True})
-                await self._drop(send)
+                await self._drop(connection)
                 return
             await send({"type": "http.response.body", "body": reply.body, "more_body": False})
             return
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(self._watch_disconnect(receive, gone))
-        transport = getattr(getattr(send, "__self__", None), "transport", None)
-        closing = transport.is_closing if isinstance(transport, asyncio.BaseTransport) else None
+        closing = connection.is_closing if connection is not None else None
         streams = self._streams
         streams["active"] += 1
         try:
@@ -339,7 +363,7 @@ class MockGatewayApp:
                     }
                     await send(part)
                     streams["bytes_sent"] += len(part["body"])
-                    await self._drop(send)
+                    await self._drop(connection)
                     return
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 sent += len(chunk)
@@ -437,18 +461,17 @@ class MockGatewayApp:
             raise _HTTPError(400, "Content-Type must be application/json")
         if not body.strip():
             raise _HTTPError(400, "A JSON object request body is required")
-        try:
-            payload = _parse_json(body)
-        except ValueError as exc:
-            raise _HTTPError(400, f"Request body is not valid JSON: {_shorten(str(exc))}") from None
+        payload = self._parse_json(body)
         if not isinstance(payload, dict):
             raise _HTTPError(400, "Request body must be a JSON object")
 
         def render(execution: Execution) -> bytes:
-            return json.dumps(self.store.snapshot(execution), separators=(",", ":")).encode()
+            return dumps(self.store.snapshot(execution))
 
         try:
-            execution, response, replayed = self.store.create(payload, key, render)
+            execution, response, replayed = self.store.create(
+                payload, key, render, admit=lambda stored: self._admit(stored, len(body))
+            )
         except InvalidInput as exc:
             raise _HTTPError(400, str(exc)) from None
         except IdempotencyConflict as exc:
@@ -457,6 +480,24 @@ class MockGatewayApp:
         if replayed:
             extra["idempotent-replayed"] = "true"
         return _raw_json(201, response, extra)
+
+    def _parse_json(self, body: bytes) -> Any:
+        try:
+            return loads(body, max_depth=self.limits.max_depth)
+        except InvalidJSON as exc:
+            raise _HTTPError(400, f"Request body is not valid JSON: {_shorten(str(exc))}") from None
+
+    def _admit(self, stored: int, size: int) -> None:
+        """Refuse a new execution past ``max_executions`` or ``max_stored_bytes``."""
+        limits = self.limits
+        if stored >= limits.max_executions or self._stored_bytes + size > limits.max_stored_bytes:
+            raise _HTTPError(
+                507,
+                f"The mock gateway holds {stored} executions ({self._stored_bytes} bytes of "
+                f"input), its limit ({limits.max_executions} executions, "
+                f"{limits.max_stored_bytes} bytes); restart it to start afresh",
+            )
+        self._stored_bytes += size
 
     def _files(self, execution: Execution) -> dict[str, _File]:
         if execution.status_at(self.store.now()) != "SUCCEEDED":
@@ -555,7 +596,9 @@ class MockGatewayApp:
                     405, f"Method {method} not allowed; allowed: GET, PUT", {"allow": "GET, PUT"}
                 )
             try:
-                config = FaultConfig.from_dict(_parse_json(body) if body.strip() else {})
+                config = FaultConfig.from_dict(self._parse_json(body) if body.strip() else {})
+            except _HTTPError as exc:
+                return _error(400, f"Invalid fault configuration: {exc.detail}")
             except (ValueError, TypeError) as exc:
                 return _error(400, f"Invalid fault configuration: {exc}")
             self.faults.configure(config)
