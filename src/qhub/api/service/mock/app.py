@@ -78,7 +78,8 @@ def _raw_json(status: int, body: bytes, headers: Mapping[str, str] | None = None
 
 
 def _error(status: int, detail: str, headers: Mapping[str, str] | None = None) -> _Reply:
-    return _json(status, {"detail": detail}, headers)
+    text = detail.encode("utf-8", "backslashreplace").decode()  # quoted input may not be UTF-8
+    return _json(status, {"detail": text}, headers)
 
 
 def _shorten(value: str, limit: int = 80) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from itertools import accumulate
 from typing import Any
 
 __all__ = ["InvalidJSON", "dumps", "loads"]
@@ -32,39 +34,25 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _where(path: list[str | int]) -> str:
-    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+#: A JSON string (an unterminated one runs to the end, so scanning stays linear).
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
-def _check_text(text: str, path: list[str | int], what: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        code = ord(text[exc.start])
-        where = _where(path) if path else "the top level"
-        raise InvalidJSON(
-            f"{what} at {where} holds a lone surrogate \\u{code:04x}, which is not Unicode text"
-        ) from None
+def _depth(raw: bytes) -> int:
+    """How deep the arrays and objects of JSON text ``raw`` nest, without parsing it."""
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
-def _check(value: Any, max_depth: int) -> None:
-    """Walk ``value`` without recursion: depth, and every string and key encodable."""
-    too_deep = InvalidJSON(f"JSON nested deeper than {max_depth} levels")
-    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
-    while stack:
-        item, path = stack.pop()
-        if isinstance(item, str):
-            _check_text(item, path, "a string")
-        elif isinstance(item, dict):
-            if len(path) >= max_depth:
-                raise too_deep
-            for key, child in item.items():
-                _check_text(key, [*path, key], "a key")
-                stack.append((child, [*path, key]))
-        elif isinstance(item, list):
-            if len(path) >= max_depth:
-                raise too_deep
-            stack.extend((child, [*path, index]) for index, child in enumerate(item))
+def _surrogate(exc: UnicodeEncodeError) -> InvalidJSON:
+    text = exc.object
+    code = ord(text[exc.start])
+    near = text[max(0, exc.start - 30) : exc.start + 10].encode("ascii", "backslashreplace")
+    return InvalidJSON(
+        f"lone surrogate \\u{code:04x} (not Unicode text) in a string, near {near.decode()}"
+    )
 
 
 def loads(raw: bytes, *, max_depth: int) -> Any:
@@ -73,15 +61,18 @@ def loads(raw: bytes, *, max_depth: int) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidJSON(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at {exc.start})") from None
+    if _depth(raw) > max_depth:
+        raise InvalidJSON(f"JSON nested deeper than {max_depth} levels")
     try:
         value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except RecursionError:
-        raise InvalidJSON(f"JSON nested deeper than {max_depth} levels") from None
     except InvalidJSON:
         raise
     except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
         raise InvalidJSON(str(exc)) from None
-    _check(value, max_depth)
+    try:
+        dumps(value)
+    except UnicodeEncodeError as exc:
+        raise _surrogate(exc) from None
     return value
 
 
