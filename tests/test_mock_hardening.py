@@ -3,6 +3,7 @@ it for the others, and connections that trickle or pile up are timed out or shed
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from qhub.api.service.mock import (
     MockGatewayApp,
     Timing,
 )
+from qhub.api.service.mock.__main__ import build_parser, limits_config
 from qhub.api.service.mock.__main__ import main as mock_main
 
 AUTH = {"Authorization": "Bearer t"}
@@ -263,6 +265,22 @@ def test_stored_executions_are_bounded_and_replays_still_work() -> None:
 def test_bad_limits_are_refused(options: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ValueError, match=re.escape(fragment)):
         Limits(**options)
+
+
+def test_limit_options_set_every_limit_and_default_to_limits() -> None:
+    argv = ["--max-connections", "7", "--header-timeout", "2.5", "--body-timeout", "3"]
+    argv += ["--max-body-bytes", "100", "--max-depth", "5", "--max-executions", "9"]
+    args = build_parser().parse_args([*argv, "--max-stored-bytes", "1000"])
+    assert limits_config(args) == Limits(
+        max_connections=7,
+        header_timeout=2.5,
+        body_timeout=3.0,
+        max_body=100,
+        max_depth=5,
+        max_executions=9,
+        max_stored_bytes=1000,
+    )
+    assert limits_config(build_parser().parse_args([])) == Limits()
 
 
 @pytest.mark.parametrize(
@@ -628,3 +646,40 @@ async def test_without_its_own_server_a_dropped_connection_raises() -> None:
     with pytest.raises(InjectedDisconnect):
         await app(scope, receive, send)
     assert sent == []
+
+
+class FakeTransport(asyncio.Transport):
+    """A transport that records what the guard does to it."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(extra={"peername": ("127.0.0.1", port)})
+        self.written = b""
+        self.state = "open"
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
+
+    def is_closing(self) -> bool:
+        return self.state != "open"
+
+    def close(self) -> None:
+        self.state = "closed"
+
+    def abort(self) -> None:
+        self.state = "aborted"
+
+
+async def test_stopping_aborts_every_connection_admitted_or_shed() -> None:
+    app = MockGatewayApp(limits=Limits(max_connections=1))
+    protocol = app.connections.protocol_class(asyncio.Protocol)
+    admitted, shed = FakeTransport(1001), FakeTransport(1002)
+    protocol().connection_made(admitted)
+    protocol().connection_made(shed)  # over the cap: answered 503, left to linger
+    assert admitted.written == b"" and shed.written.startswith(b"HTTP/1.1 503 ")
+    assert app.connections.find(("127.0.0.1", 1001)) is not None
+    assert app.connections.counts()["open"] == 1
+    assert admitted.state == shed.state == "open"
+    app.connections.close_all()
+    assert admitted.state == shed.state == "aborted"
+    assert app.connections.counts()["open"] == 0
+    assert app.connections.find(("127.0.0.1", 1001)) is None

@@ -172,6 +172,7 @@ class MockGatewayApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.connections.close_all()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

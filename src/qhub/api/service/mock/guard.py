@@ -62,7 +62,7 @@ class ConnectionGuard:
         self.cap = self.limits.connection_cap()
         self._open: set[GuardedConnection] = set()
         self._by_client: dict[Address, GuardedConnection] = {}
-        self._lingering = 0
+        self._shedding: set[GuardedConnection] = set()
         self._counts = {"accepted": 0, "shed": 0, "header_timeouts": 0, "peak": 0}
         self._busy = _canned(
             503,
@@ -93,6 +93,14 @@ class ConnectionGuard:
             yield connection
         finally:
             connection.request_finished()
+
+    def close_all(self) -> None:
+        """Abort every connection still open (the server is stopping)."""
+        for connection in [*self._open, *self._shedding]:
+            connection.abort()
+        self._open.clear()
+        self._by_client.clear()
+        self._shedding.clear()
 
     def protocol_class(self, inner: Callable[..., asyncio.Protocol]) -> type[asyncio.Protocol]:
         """A protocol class for ``uvicorn.Config(http=...)`` that guards ``inner``."""
@@ -135,7 +143,6 @@ class GuardedConnection(asyncio.Protocol):
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._partial = False
         self._in_flight = 0
-        self._lingering = False
         #: Set once the connection is closed.
         self.lost = asyncio.Event()
 
@@ -150,11 +157,10 @@ class GuardedConnection(asyncio.Protocol):
         guard = self._guard
         if not guard._admit(self, self._address):
             transport.write(guard._busy)
-            if guard._lingering >= MAX_LINGERING:
+            if len(guard._shedding) >= MAX_LINGERING:
                 self._close()
                 return
-            guard._lingering += 1
-            self._lingering = True
+            guard._shedding.add(self)
             self._later("linger", SHED_LINGER, self._close)
             return
         self._inner = self._make_inner()
@@ -175,9 +181,7 @@ class GuardedConnection(asyncio.Protocol):
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        if self._lingering:
-            self._lingering = False
-            self._guard._lingering -= 1
+        self._guard._shedding.discard(self)
         if self._inner is not None:
             self._guard._release(self, self._address)
             self._inner.connection_lost(exc)
@@ -205,6 +209,11 @@ class GuardedConnection(asyncio.Protocol):
         self._close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.lost.wait(), wait)
+
+    def abort(self) -> None:
+        """Close the connection at once, dropping anything not yet sent."""
+        if self._transport is not None:
+            self._transport.abort()
 
     def request_started(self) -> None:
         """A request's headers have arrived: its header deadline is met."""
