@@ -187,6 +187,13 @@ def _exchange(gateway: MockGateway, request: bytes, wait: float = 20.0) -> bytes
         return received
 
 
+def _post_unfinished(gateway: MockGateway, length: int, sent: bytes = b"") -> bytes:
+    """A POST that announces a ``length``-byte body but sends only ``sent``: the answer."""
+    head = "POST / HTTP/1.1\r\nHost: m\r\nAuthorization: Bearer t\r\n"
+    head += f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    return _exchange(gateway, head.encode() + sent)
+
+
 def _json_body(raw: bytes) -> Any:
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"content-type: application/json" in head.lower(), head
@@ -195,12 +202,9 @@ def _json_body(raw: bytes) -> Any:
 
 def test_a_body_over_the_size_limit_is_refused_without_waiting_for_it() -> None:
     with MockGateway(limits=Limits(max_body=1000)) as gw:
-        # Claims a gigabyte and sends none of it: answered at once from Content-Length.
-        raw = _exchange(
-            gw,
-            b"POST / HTTP/1.1\r\nHost: m\r\nAuthorization: Bearer t\r\nConnection: close\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n",
-        )
+        # Claims a gigabyte and sends none of it: answered at once from Content-Length, and
+        # the connection closed (_exchange reads up to the end).
+        raw = _post_unfinished(gw, 1_000_000_000)
         assert raw.startswith(b"HTTP/1.1 400 "), raw[:200]
         assert "larger than 1000 bytes" in _json_body(raw)["detail"]
         fits = b'{"input": "' + b"a" * (1000 - 13) + b'"}'
@@ -215,11 +219,7 @@ def test_a_body_over_the_size_limit_is_refused_without_waiting_for_it() -> None:
 
 def test_a_body_that_does_not_arrive_in_time_is_answered_408() -> None:
     with MockGateway(limits=Limits(body_timeout=0.5)) as gw:
-        raw = _exchange(
-            gw,
-            b"POST / HTTP/1.1\r\nHost: m\r\nAuthorization: Bearer t\r\n"
-            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"input": ',
-        )
+        raw = _post_unfinished(gw, 100, b'{"input": ')
         # The connection is closed after the answer: _exchange read up to the end.
         assert raw.startswith(b"HTTP/1.1 408 "), raw[:200]
         assert _json_body(raw) == {"detail": "Request body not received within 0.5 s"}

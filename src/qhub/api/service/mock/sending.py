@@ -82,7 +82,8 @@ def error_reply(status: int, detail: str, headers: Mapping[str, str] | None = No
 async def read_body(request: Request, limits: Limits) -> bytes:
     """The whole body: at most ``max_body`` bytes, in at most ``body_timeout`` seconds."""
     limit, seconds = limits.max_body, limits.body_timeout
-    too_large = HTTPError(400, f"Request body larger than {limit} bytes")
+    # Answered before the body is read: the connection cannot carry another request.
+    too_large = HTTPError(400, f"Request body larger than {limit} bytes", {"connection": "close"})
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
