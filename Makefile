@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SPEC := openapi/hub-service.yaml
 GEN_PKG := generated/qhub_service_gen
 
-.PHONY: install generate lint test demo bench clean
+.PHONY: install generate lint test demo bench docs clean
 
 install: $(STAMP)
 
@@ -35,5 +35,9 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+# The documentation site, built offline into site/ (no fonts, scripts or styles fetched).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
