@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS", "Limits", "descriptor_limit"]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "Limits", "accept_backlog", "descriptor_limit"]
 
 #: Connections served at once unless the file-descriptor limit is lower (see ``Limits``).
 DEFAULT_MAX_CONNECTIONS = 512
@@ -22,6 +22,14 @@ def descriptor_limit() -> int | None:
         return None
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     return None if soft == resource.RLIM_INFINITY else soft
+
+
+def accept_backlog() -> int:
+    """Connections the kernel queues, and the most asyncio accepts in one go: 1/16 of the
+    descriptor limit, from 8 to 128. Each accepted connection holds a descriptor until it is
+    admitted or shed, so a burst must be small next to what the connection cap leaves."""
+    fds = descriptor_limit()
+    return 128 if fds is None else max(8, min(128, fds // 16))
 
 
 def _check(name: str, value: object, *, whole: bool) -> None:

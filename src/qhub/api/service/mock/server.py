@@ -14,14 +14,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .app import MockGatewayApp
 from .faults import FaultConfig
-from .limits import Limits
+from .limits import Limits, accept_backlog
 from .state import Timing
 
 __all__ = ["MockGateway", "bind"]
-
-#: Pending connections the kernel queues, and the most asyncio accepts in one go: small
-#: enough that a burst is shed before it can use up the file descriptors.
-ACCEPT_BACKLOG = 64
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -34,7 +30,7 @@ def bind(host: str, port: int) -> socket.socket:
         # Nagle's algorithm with delayed ACKs would add ~40 ms to every response.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
-        sock.listen(ACCEPT_BACKLOG)
+        sock.listen(accept_backlog())
     except OSError:
         sock.close()
         raise
@@ -68,7 +64,7 @@ def uvicorn_config(
         http=app.connections.protocol_class(H11Protocol),
         ws="none",
         proxy_headers=False,
-        backlog=ACCEPT_BACKLOG,
+        backlog=accept_backlog(),
         lifespan="on",
         log_level=log_level,
         access_log=access_log,
