@@ -161,7 +161,11 @@ def test_async_client_lifecycle(
     if backend == "httpx":
         monkeypatch.setenv("QHUB_SERVICE_NO_AIOHTTP", "1")
 
+    # Anything left unclosed (an aiohttp session, say) is reported to the loop's handler.
+    reports: list[dict[str, Any]] = []
+
     async def run() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, report: reports.append(report))
         async with AsyncHubServiceClient(base_url=gateway.url, token=TOKEN) as client:
             assert ("Aiohttp" in type(client.httpx_client._transport).__name__) is (
                 backend == "aiohttp"
@@ -185,8 +189,13 @@ def test_async_client_lifecycle(
                 await api.get_status("..")
             many = await asyncio.gather(*(api.get_status(started.id) for _ in range(50)))
             assert {e.id for e in many} == {started.id}
+            half_read = api.get_result_file(started.id, "result.bin")
+            assert await anext(aiter(half_read))
+            await half_read.aclose()
+            assert (await api.get_status(started.id)).id == started.id
 
     asyncio.run(run())
+    assert [report.get("message") for report in reports] == []
 
 
 def test_tokens_against_a_gateway_that_checks_them() -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .faults import OPERATIONS, Fault, FaultConfig, FaultInjector, FaultKind
 from .files import iter_result_bin
+from .limits import Limits
 from .state import DEFAULT_RESULT_SIZE, MAX_RESULT_SIZE, Timing
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ __all__ = [
     "FaultInjector",
     "FaultKind",
     "InjectedDisconnect",
+    "Limits",
     "MockGateway",
     "MockGatewayApp",
     "Timing",

@@ -213,12 +213,14 @@ class ExecutionStore:
         body: dict[str, Any],
         idempotency_key: str | None,
         render: Callable[[Execution], bytes],
+        admit: Callable[[int], None] | None = None,
     ) -> tuple[Execution, bytes, bool]:
         """Start an execution, or find the one started with the same key.
 
         Returns the execution, the response body to send and whether it is a
         replay. ``render`` makes the 201 body of a new execution; a replay gets
-        the very bytes of the first answer.
+        the very bytes of the first answer. ``admit`` is called with the number of
+        executions held before a new one is made, and raises to refuse it.
         """
         fail, size, duration = _parse_input(body)
         fingerprint = _canonical(body)
@@ -231,6 +233,8 @@ class ExecutionStore:
                     )
                 self._counters.idempotent_replays += 1
                 return self._executions[stored.execution_id], stored.response, True
+            if admit is not None:
+                admit(len(self._executions))
             tags = body.get("tags")
             execution = Execution(
                 id=str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),

@@ -34,12 +34,12 @@ __all__ = [
     "parse_access_key",
 ]
 
-#: Where the token endpoint lives, on the gateway's root.
 TOKEN_PATH = "/token"
-#: Seconds an issued token is accepted, unless ``--token-lifetime`` says otherwise.
+"""Where the token endpoint lives, on the gateway's root."""
 DEFAULT_TOKEN_LIFETIME = 3600
-#: Live issued tokens kept; past this the oldest is forgotten (and no longer accepted).
+"""Seconds an issued token is accepted, unless ``--token-lifetime`` says otherwise."""
 MAX_ISSUED_TOKENS = 10_000
+"""Live issued tokens kept; past this the oldest is forgotten (and no longer accepted)."""
 _FORM = "application/x-www-form-urlencoded"
 _NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 _BASIC_CHALLENGE = {"www-authenticate": 'Basic realm="token"'}
@@ -67,8 +67,11 @@ class TokenReply:
     """What the endpoint answers: status, extra headers and a JSON payload."""
 
     status: int
+    """The HTTP status."""
     payload: dict[str, Any]
+    """The JSON body: a token, or an OAuth error."""
     headers: Mapping[str, str]
+    """Extra response headers (``Cache-Control``, ``WWW-Authenticate``, ``Allow``)."""
 
 
 def _oauth_error(
