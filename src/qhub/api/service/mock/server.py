@@ -72,6 +72,8 @@ class MockGateway:
 
     ``faults`` can be changed while it runs (``gateway.set_faults(...)``);
     ``gateway.stats()`` counts executions created and faults injected.
+    ``timestamp_format="iso"`` writes execution timestamps as ISO 8601 instead of the
+    real gateway's ``2026-11-27 14:31:44`` (UTC).
     """
 
     def __init__(
@@ -86,9 +88,16 @@ class MockGateway:
         seed: int = 0,
         clock: Callable[[], float] | None = None,
         log_level: str = "warning",
+        timestamp_format: str = "gateway",
     ) -> None:
         self.app = MockGatewayApp(
-            base_path=base_path, tokens=tokens, timing=timing, faults=faults, seed=seed, clock=clock
+            base_path=base_path,
+            tokens=tokens,
+            timing=timing,
+            faults=faults,
+            seed=seed,
+            clock=clock,
+            timestamp_format=timestamp_format,
         )
         self.host = host
         self.port = port
