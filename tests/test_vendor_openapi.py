@@ -17,8 +17,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from importlib.metadata import distribution
 from importlib.resources import files
@@ -29,6 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 import schemathesis
 import yaml
+from _oracle_support import run_schemathesis
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -382,46 +381,25 @@ def test_generated_positive_data_conforms_to_the_vendor_document(
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG.format(ids=json.dumps(sorted(ids.values()))))
     har = tmp_path / "run.har"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "schemathesis.cli",
-            "--config-file",
-            str(config),
-            "run",
-            str(spec),
-            "--url",
-            gateway.url,
-            "--header",
-            f"Authorization: Bearer {TOKEN}",
-            "--phases",
-            "examples,coverage,fuzzing",
-            "--checks",
-            "response_schema_conformance,content_type_conformance",
-            "--mode",
-            "positive",
-            "--seed",
-            "20261127",
-            "--max-examples",
-            "40",
-            "--workers",
-            "1",
-            "--generation-database",
-            "none",
-            "--request-timeout",
-            "30",
-            "--report",
-            "har",
-            "--report-har-path",
-            str(har),
-            "--no-color",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    result = run_schemathesis(
+        spec,
+        gateway.url,
+        TOKEN,
+        config,
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--checks",
+        "response_schema_conformance,content_type_conformance",
+        "--mode",
+        "positive",
+        "--seed",
+        "20261127",
+        "--max-examples",
+        "40",
+        "--report",
+        "har",
+        "--report-har-path",
+        str(har),
     )
     report = result.stdout[-15000:] + result.stderr[-3000:]
     assert result.returncode == 0, report

@@ -10,6 +10,10 @@ What it answers differs from our mock, and our SDK must cope: execution times as
 the execution under ``_embedded._embedded`` (not ``_embedded.status``), ``null`` with 200 as
 the log body, result files streamed without a length.
 
+The runtime registers an execution only after its ``201`` has been sent, so the tests reach
+it through a loopback proxy that holds that ``201`` until the execution can be read
+(tests/_vendor_proxy.py); every other answer passes through unchanged.
+
 These tests never skip: a missing runtime fails them with the command that installs it.
 """
 
@@ -23,7 +27,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +35,8 @@ from typing import Any
 
 import httpx
 import pytest
+from _oracle_support import run_hub_service
+from _vendor_proxy import settling_proxy
 
 from qhub.api.service import (
     AsyncHubServiceClient,
@@ -47,7 +52,6 @@ pytestmark = pytest.mark.vendor
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR_VENV = ROOT / ".venv-vendor"
 QHUB_SERVE = VENDOR_VENV / "bin" / "qhub-serve"
-HUB_SERVICE = Path(sys.executable).parent / "hub-service"
 TOKEN = "vendor-runtime-token"
 #: How the vendor's runtime writes execution times.
 GATEWAY_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
@@ -143,9 +147,7 @@ def _serve(workspace: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _warmed_up(url: str, deadline: float) -> bool:
-    """Run one execution to its end. The runtime registers an execution only after its 201
-    has been sent; its first one is slow enough that an immediate status read gets 404, so
-    the tests begin once that first one has run."""
+    """Run one execution to its end: the runtime answers and can run the program."""
     started = httpx.post(f"{url}/", json={"input": {"values": []}}, timeout=10)
     if started.status_code != 201:
         return False
@@ -179,7 +181,9 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
             if attempt == 2:
                 raise
     try:
-        yield Runtime(url, workspace)
+        # Starts are answered once the execution exists, as the platform does (see the proxy).
+        with settling_proxy(url) as (proxied, _):
+            yield Runtime(proxied, workspace)
     finally:
         (workspace / "release").write_text("")
         _stop(process)
@@ -352,18 +356,7 @@ async def test_async_client_cancels_an_execution(runtime: Runtime) -> None:
 
 
 def _cli(runtime: Runtime, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_SERVICE_")}
-    env.update(HUB_SERVICE_BASE_URL=runtime.url, HUB_SERVICE_TOKEN=TOKEN, NO_COLOR="1")
-    return subprocess.run(
-        [str(HUB_SERVICE), *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    return run_hub_service(runtime.url, TOKEN, *args, cwd=cwd)
 
 
 def test_cli_run_list_and_logs(runtime: Runtime, tmp_path: Path) -> None:
@@ -421,3 +414,9 @@ def test_runtime_answers_as_the_issue_describes(runtime: Runtime) -> None:
     assert "tags" not in body
     log = httpx.get(f"{runtime.url}/{body['id']}/log", timeout=10)
     assert (log.status_code, log.text) == (200, "null")
+    with HubServiceClient(base_url=runtime.url, token=TOKEN) as client:
+        client.service_api.wait_for_completion(body["id"], poll_interval=0.05, timeout=60)
+    file = httpx.get(f"{runtime.url}/{body['id']}/result/report.txt", timeout=10)
+    assert (file.status_code, file.content) == (200, b"sum=1\n")
+    assert file.headers["content-type"] == "application/octet-stream"
+    assert "content-length" not in file.headers  # streamed without a length

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _oracle_support import run_hub_service
 
 from qhub.api.service import AsyncHubServiceClient, HubServiceClient, ServiceExecution
 from qhub.api.service.mock import TIMESTAMP_FORMATS, MockGateway, MockGatewayApp, Timing
@@ -129,19 +129,7 @@ async def test_async_sdk_and_workflows_keep_the_servers_strings(
 
 
 def _cli(url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_SERVICE_")}
-    env.update(HUB_SERVICE_BASE_URL=url, HUB_SERVICE_TOKEN=TOKEN)
-    env.pop("COLUMNS", None)
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "hub-service"), *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_hub_service(url, TOKEN, *args, cwd=cwd, timeout=60)
 
 
 def test_cli_reads_each_form(gateway: MockGateway, form: str, tmp_path: Path) -> None:
