@@ -11,7 +11,7 @@ VENDOR_VENV := .venv-vendor
 VENDOR_CONSTRAINTS := tests/vendor/constraints.txt
 VENDOR_STAMP := $(VENDOR_VENV)/.installed-stamp
 
-.PHONY: install vendor-venv generate lint test demo bench clean
+.PHONY: install vendor-venv generate lint test demo bench docs clean
 
 install: $(STAMP)
 
@@ -52,5 +52,9 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+# The documentation site, built offline into site/ (no fonts, scripts or styles fetched).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) $(VENDOR_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENDOR_VENV) .pytest_cache .mypy_cache .ruff_cache site
