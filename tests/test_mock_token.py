@@ -198,9 +198,7 @@ def test_expired_tokens_are_forgotten_when_new_ones_are_issued(clock: Clock) -> 
     assert issuer.counts()["live"] == 1
 
 
-@pytest.mark.parametrize(
-    "text", ["nocolon", ":pw9x", "id:", "id:pw 9x", "i d:pw9x", "id:pw\n9x"]
-)
+@pytest.mark.parametrize("text", ["nocolon", ":pw9x", "id:", "id:pw 9x", "i d:pw9x", "id:pw\n9x"])
 def test_bad_access_keys_are_refused_without_echoing_the_secret(text: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_access_key(text)

@@ -36,11 +36,13 @@ def mock_gateway(
     clock: Callable[[], float] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    timestamp_format: str = "gateway",
     access_keys: Mapping[str, str] | Iterable[str] | None = None,
     token_lifetime: int = 3600,
 ) -> MockGateway:
     """A started :class:`MockGateway`: stop it with ``stop()``, or use it in a ``with``
-    block, which stops it at the end.
+    block, which stops it at the end. ``timestamp_format="iso"`` writes execution
+    timestamps as ISO 8601 instead of the real gateway's ``2026-11-27 14:31:44`` (UTC).
 
     ``access_keys`` (``"ID:SECRET"`` strings or ``{id: secret}``) turn on the token endpoint
     ``POST /token`` on the gateway's root (``gateway.token_url``); its tokens are accepted for
@@ -61,6 +63,7 @@ def mock_gateway(
         faults=faults,
         seed=seed,
         clock=clock,
+        timestamp_format=timestamp_format,
         access_keys=access_keys,
         token_lifetime=token_lifetime,
     )
@@ -78,6 +81,7 @@ def running_mock_gateway(
     clock: Callable[[], float] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    timestamp_format: str = "gateway",
     access_keys: Mapping[str, str] | Iterable[str] | None = None,
     token_lifetime: int = 3600,
 ) -> Iterator[str]:
@@ -94,6 +98,7 @@ def running_mock_gateway(
         clock=clock,
         host=host,
         port=port,
+        timestamp_format=timestamp_format,
         access_keys=access_keys,
         token_lifetime=token_lifetime,
     )
@@ -119,6 +124,7 @@ else:
             "clock",
             "host",
             "port",
+            "timestamp_format",
             "access_keys",
             "token_lifetime",
         ]
@@ -129,7 +135,8 @@ else:
         config.addinivalue_line(
             "markers",
             f"{_MARKER}(**options): options of the hub_service_mock fixture's gateway "
-            "(timing=, faults=, tokens=, access_keys=, token_lifetime=, base_path=, seed=, ...), "
+            "(timing=, faults=, tokens=, base_path=, seed=, timestamp_format=, access_keys=, "
+            "token_lifetime=, ...), "
             "over hub_service_mock_options",
         )
 

@@ -83,6 +83,8 @@ class MockGateway:
     ``faults`` can be changed while it runs (``gateway.set_faults(...)``);
     ``gateway.stats()`` counts executions created and faults injected.
     ``limits`` bounds connections, request bodies and stored executions (see :class:`Limits`).
+    ``timestamp_format="iso"`` writes execution timestamps as ISO 8601 instead of the
+    real gateway's ``2026-11-27 14:31:44`` (UTC).
     ``access_keys`` (``"ID:SECRET"`` strings or ``{id: secret}``) turn on ``POST /token`` at
     :attr:`token_url`; its tokens live ``token_lifetime`` seconds.
     """
@@ -100,6 +102,7 @@ class MockGateway:
         clock: Callable[[], float] | None = None,
         log_level: str = "warning",
         limits: Limits | None = None,
+        timestamp_format: str = "gateway",
         access_keys: Mapping[str, str] | Iterable[str] | None = None,
         token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
     ) -> None:
@@ -111,6 +114,7 @@ class MockGateway:
             seed=seed,
             clock=clock,
             limits=limits,
+            timestamp_format=timestamp_format,
             access_keys=access_keys,
             token_lifetime=token_lifetime,
         )
