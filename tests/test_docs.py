@@ -45,7 +45,8 @@ EXPECTED_BLOCKS = {
     "docs/downloads.md": 5,
     "docs/errors-and-retries.md": 2,
     "docs/index.md": 2,
-    "docs/mock-gateway-and-testing.md": 5,
+    "docs/limits.md": 1,
+    "docs/mock-gateway-and-testing.md": 6,
     "docs/performance.md": 0,
     "docs/reference/clients.md": 0,
     "docs/reference/errors.md": 0,
@@ -219,8 +220,16 @@ def check_downloads(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, 
     assert gateway.stats()["streams"]["completed"] == 5
 
 
+def check_limits(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
+    # The example ran its own gateway with its own limits, not the page's.
+    assert namespace["response"].status_code == 400
+    assert namespace["gateway"] is not gateway
+    assert gateway.stats()["connections"]["accepted"] == 0
+
+
 def check_mock(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
     assert out.startswith("SUCCEEDED\n" * 5)
+    assert namespace["refused"].json()["detail"].startswith("Request body is not valid JSON:")
     # The sample tests of the page pass when pytest would run them.
     with running_mock_gateway() as url:
         namespace["test_energy"](url)
@@ -236,6 +245,7 @@ CHECKS: dict[str, Check] = {
     "docs/workflows.md": check_workflows,
     "docs/errors-and-retries.md": check_errors,
     "docs/downloads.md": check_downloads,
+    "docs/limits.md": check_limits,
     "docs/mock-gateway-and-testing.md": check_mock,
 }
 
