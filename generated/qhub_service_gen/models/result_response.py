@@ -50,7 +50,7 @@ class ResultResponse(Mapping[str, Any]):
 
         Example:
             {'energy': -1.137, '_links': {'status': {'href': '/6f1c2d3e-0000-4000-8000-000000000001'}}, '_embedded':
-                {'status': {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25T12:00:00Z', 'status':
+                {'status': {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25 12:00:00', 'status':
                 'SUCCEEDED'}}}
 
     """

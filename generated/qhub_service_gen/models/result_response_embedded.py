@@ -30,7 +30,7 @@ class ResultResponseEmbedded:
     """`status` holds the full execution.
 
     Example:
-        {'status': {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25T12:00:00Z', 'status':
+        {'status': {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25 12:00:00', 'status':
             'SUCCEEDED'}}
 
     """

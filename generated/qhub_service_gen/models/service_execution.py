@@ -70,8 +70,8 @@ class ServiceExecution(_TimesSlot):
     """One execution of the deployed service.
 
     Example:
-        {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25T12:00:00Z', 'startedAt':
-            '2026-11-25T12:00:01Z', 'endedAt': None, 'status': 'RUNNING', 'type': 'MANAGED', 'serviceId':
+        {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25 12:00:00', 'startedAt': '2026-11-25
+            12:00:01', 'endedAt': None, 'status': 'RUNNING', 'type': 'MANAGED', 'serviceId':
             '2b9e8f00-0000-4000-8000-00000000000a', 'serviceDefinitionId': '2b9e8f00-0000-4000-8000-00000000000b',
             'applicationId': '2b9e8f00-0000-4000-8000-00000000000c', 'tags': ['demo']}
 
@@ -80,16 +80,19 @@ class ServiceExecution(_TimesSlot):
     id: str
     """ Service execution identifier. """
     created_at: str
-    """ When the execution was created. """
+    """ When the execution was created. UTC, written `YYYY-MM-DD HH:MM:SS` by the gateway (`2026-11-25 12:00:00`);
+    kept as the string the server sent. """
     status: ServiceExecutionStatus
     """ Lifecycle state. PENDING, then RUNNING, then one of the terminal states
     SUCCEEDED, FAILED or CANCELLED; a pending execution may be cancelled directly.
     UNKNOWN covers states the server has not yet resolved.
      """
     started_at: None | str | Unset = UNSET
-    """ When processing started. """
+    """ When processing started; null until then. UTC, written `YYYY-MM-DD HH:MM:SS` by the gateway (`2026-11-25
+    12:00:00`); kept as the string the server sent. """
     ended_at: None | str | Unset = UNSET
-    """ When processing ended. """
+    """ When processing ended; null until then. UTC, written `YYYY-MM-DD HH:MM:SS` by the gateway (`2026-11-25
+    12:00:00`); kept as the string the server sent. """
     type_: None | ServiceExecutionType | Unset = UNSET
     """ MANAGED or WORKFLOW. """
     service_id: None | str | Unset = UNSET

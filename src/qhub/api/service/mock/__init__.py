@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .faults import OPERATIONS, Fault, FaultConfig, FaultInjector, FaultKind
 from .files import iter_result_bin
 from .limits import Limits
-from .state import DEFAULT_RESULT_SIZE, MAX_RESULT_SIZE, Timing
+from .state import DEFAULT_RESULT_SIZE, MAX_RESULT_SIZE, TIMESTAMP_FORMATS, Timing
 
 if TYPE_CHECKING:
     from .app import ADMIN_PREFIX, InjectedDisconnect, MockGatewayApp
@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_RESULT_SIZE",
     "MAX_RESULT_SIZE",
     "OPERATIONS",
+    "TIMESTAMP_FORMATS",
     "Fault",
     "FaultConfig",
     "FaultInjector",

@@ -11,7 +11,7 @@ from types import FrameType
 from . import MISSING_EXTRA
 from .faults import OPERATIONS, FaultConfig, FaultKind, parse_kind
 from .limits import Limits
-from .state import Timing
+from .state import TIMESTAMP_FORMATS, Timing
 
 _KINDS = [k.value for k in FaultKind]
 
@@ -55,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     add("--seed", type=int, default=0, help="seed of execution ids and faults (default: 0)")
+    add(
+        "--timestamp-format",
+        choices=TIMESTAMP_FORMATS,
+        default=TIMESTAMP_FORMATS[0],
+        help="execution timestamps (createdAt, startedAt, endedAt) as the real gateway writes "
+        "them, 'gateway': 2026-11-27 14:31:44 (UTC), or 'iso': 2026-11-27T14:31:44.747Z; log "
+        "timestamps are ISO 8601 in both (default: %(default)s)",
+    )
     faults = parser.add_argument_group(
         "fault injection", "A seeded, reproducible fraction of requests fails."
     )
@@ -239,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             faults=faults,
             seed=args.seed,
             limits=limits_config(args),
+            timestamp_format=args.timestamp_format,
         )
     except ValueError as exc:
         parser.error(str(exc))

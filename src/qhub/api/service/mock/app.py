@@ -79,7 +79,9 @@ class MockGatewayApp:
     ``tokens`` restricts the accepted bearer tokens (any non-empty token when
     ``None``); ``timing`` sets how long executions stay PENDING and RUNNING;
     ``faults`` injects faults; ``seed`` fixes the sequence of execution ids;
-    ``clock`` (monotonic seconds) lets tests drive time.
+    ``clock`` (monotonic seconds) lets tests drive time; ``timestamp_format`` writes
+    execution timestamps as the real gateway does (``"gateway"``: ``2026-11-27 14:31:44``,
+    UTC) or as ISO 8601 (``"iso"``).
     ``limits`` bounds connections, request bodies and stored executions.
     """
 
@@ -93,6 +95,7 @@ class MockGatewayApp:
         seed: int = 0,
         clock: Callable[[], float] | None = None,
         limits: Limits | None = None,
+        timestamp_format: str = "gateway",
     ) -> None:
         self.base_path = normalize_base_path(base_path)
         self.limits = limits or Limits()
@@ -103,7 +106,9 @@ class MockGatewayApp:
         if accepted is not None and not (accepted and all(t and t.strip() == t for t in accepted)):
             raise ValueError("tokens must be non-empty strings without surrounding whitespace")
         self.tokens = accepted
-        self.store = ExecutionStore(timing=timing, seed=seed, clock=clock)
+        self.store = ExecutionStore(
+            timing=timing, seed=seed, clock=clock, timestamp_format=timestamp_format
+        )
         self.faults = FaultInjector(faults)
         #: API requests routed so far; a test clock can step with it.
         self.requests_seen = 0

@@ -82,6 +82,8 @@ class MockGateway:
     ``faults`` can be changed while it runs (``gateway.set_faults(...)``);
     ``gateway.stats()`` counts executions created and faults injected.
     ``limits`` bounds connections, request bodies and stored executions (see :class:`Limits`).
+    ``timestamp_format="iso"`` writes execution timestamps as ISO 8601 instead of the
+    real gateway's ``2026-11-27 14:31:44`` (UTC).
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class MockGateway:
         clock: Callable[[], float] | None = None,
         log_level: str = "warning",
         limits: Limits | None = None,
+        timestamp_format: str = "gateway",
     ) -> None:
         self.app = MockGatewayApp(
             base_path=base_path,
@@ -106,6 +109,7 @@ class MockGateway:
             seed=seed,
             clock=clock,
             limits=limits,
+            timestamp_format=timestamp_format,
         )
         self.host = host
         self.port = port
