@@ -40,11 +40,13 @@ EXPECTED_BLOCKS = {
     "docs/architecture.md": 0,
     "docs/cli.md": 0,
     "docs/client.md": 14,
+    "docs/data-types.md": 4,
     "docs/development.md": 0,
     "docs/downloads.md": 5,
     "docs/errors-and-retries.md": 2,
     "docs/index.md": 2,
-    "docs/mock-gateway-and-testing.md": 5,
+    "docs/limits.md": 1,
+    "docs/mock-gateway-and-testing.md": 6,
     "docs/performance.md": 0,
     "docs/reference/clients.md": 0,
     "docs/reference/errors.md": 0,
@@ -179,6 +181,18 @@ def check_client(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out
     assert gateway.stats()["requests"]["getResultFile"] == 1
 
 
+def check_data_types(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
+    assert gateway.stats()["executions_created"] == 1
+    execution = namespace["execution"]
+    # The repr as the page shows it: documented names, raw enum values, only set fields.
+    assert f"ServiceExecution(id='{execution.id}', " in out
+    assert "status=SUCCEEDED" in out and "type=MANAGED" in out and "tags=['demo'])" in out
+    assert "type_" not in out and "additional_properties" not in out
+    assert "\noutput {'input': {'molecule': 'H2'}}\n" in out
+    assert f"{execution.created} {execution.started} {execution.ended} " in out
+    assert namespace["data"] == {"output": {"input": {"molecule": "H2"}}}
+
+
 def check_workflows(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
     execution_id = namespace["execution"].id
     assert (cwd / "results" / execution_id / "result.bin").read_bytes() == expected_bin(
@@ -206,8 +220,16 @@ def check_downloads(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, 
     assert gateway.stats()["streams"]["completed"] == 5
 
 
+def check_limits(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
+    # The example ran its own gateway with its own limits, not the page's.
+    assert namespace["response"].status_code == 400
+    assert namespace["gateway"] is not gateway
+    assert gateway.stats()["connections"]["accepted"] == 0
+
+
 def check_mock(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
     assert out.startswith("SUCCEEDED\n" * 5)
+    assert namespace["refused"].json()["detail"].startswith("Request body is not valid JSON:")
     # The sample tests of the page pass when pytest would run them.
     with running_mock_gateway() as url:
         namespace["test_energy"](url)
@@ -219,9 +241,11 @@ CHECKS: dict[str, Check] = {
     "README.md": check_readme,
     "docs/index.md": check_index,
     "docs/client.md": check_client,
+    "docs/data-types.md": check_data_types,
     "docs/workflows.md": check_workflows,
     "docs/errors-and-retries.md": check_errors,
     "docs/downloads.md": check_downloads,
+    "docs/limits.md": check_limits,
     "docs/mock-gateway-and-testing.md": check_mock,
 }
 
