@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SPEC := openapi/hub-service.yaml
 GEN_PKG := generated/qhub_service_gen
 
-.PHONY: install generate lint test demo bench clean
+.PHONY: install generate lint unasync test demo bench clean
 
 install: $(STAMP)
 
@@ -21,10 +21,15 @@ generate: $(STAMP)
 		--path $(SPEC) --config generator-config.yaml --custom-template-path templates \
 		--meta none --output-path $(GEN_PKG) --overwrite
 
+# _sync/ is generated from _async/ by scripts/unasync.py: lint fails when it is stale.
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy src
+	$(BIN)/python scripts/unasync.py --check
+
+unasync: $(STAMP)
+	$(BIN)/python scripts/unasync.py
 
 test: $(STAMP) lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest

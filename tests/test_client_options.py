@@ -23,6 +23,7 @@ from qhub.api.service import (
     RetryPolicy,
 )
 from qhub.api.service.core.api_error import ApiError
+from qhub.api.service.testing import retries_without_delay
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -33,8 +34,9 @@ def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QHUB_SERVICE_RETRY_NO_DELAY", "1")
+def _no_retry_delay() -> Iterator[None]:
+    with retries_without_delay():
+        yield
 
 
 def _status_ok(request: httpx.Request) -> httpx.Response:
