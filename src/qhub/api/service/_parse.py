@@ -1,8 +1,10 @@
 """JSON bodies into the generated models, after checking their shape against the API.
 
-Every check here restates ``openapi/hub-service.yaml`` (required fields, types, enums as
-strings); ``tests/test_spec.py`` fails when the two disagree. A body that does not pass raises
-``InvalidBody``, which ``_errors`` turns into ``ResponseValidationError``.
+Every check here restates ``openapi/hub-service.yaml`` (required fields, types, nullability,
+enums as any string, array items); ``tests/test_spec_checks.py`` reads the spec and fails when a
+check and the spec disagree in either direction. One deliberate tolerance: a null result-file
+link in ``_links`` is dropped (the spec allows null for ``status`` only). A body that does not
+pass raises ``InvalidBody``, which ``_errors`` turns into ``ResponseValidationError``.
 """
 
 from __future__ import annotations
