@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import httpx
 
 from ._auth import TokenAuth
-from ._parse import InvalidBody
 from ._redirects import CREDENTIAL_HEADERS, MAX_REDIRECTS
 from .core.api_error import (
     BODY_CAP,
@@ -36,6 +35,12 @@ from .core.api_error import (
 )
 
 _T = TypeVar("_T")
+
+
+class InvalidBody(Exception):
+    """A body does not have the documented shape: raised by ``_parse``, turned into a
+    ``ResponseValidationError`` by :meth:`ErrorMapper.parsed`."""
+
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,

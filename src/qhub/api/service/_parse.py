@@ -17,11 +17,9 @@ from typing import Any
 from qhub_service_gen.models import LogEntry, LogEntrySeverity, ResultResponse, ServiceExecution
 from qhub_service_gen.types import UNSET
 
+from ._errors import InvalidBody
+
 _SPACE_BEFORE_OFFSET = re.compile(r"\s+(?=(?:Z|[+-]\d\d(?::?\d\d)?)$)", re.IGNORECASE)
-
-
-class InvalidBody(Exception):
-    """A body does not have the documented shape (turned into ResponseValidationError)."""
 
 
 def _kind(value: object) -> str:

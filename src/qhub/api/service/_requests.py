@@ -7,11 +7,12 @@ Every execution id and file name is checked here (a non-empty ``str`` of at most
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 import httpx
-from qhub_service_gen.models import RequestBody
 
 from ._config import ClientConfig, check_headers, to_timeout
 from ._retry import RetryPolicy
@@ -25,6 +26,23 @@ DEFAULT_CHUNK_SIZE = 64 * 1024
 a ``chunk_size`` asks for exact chunks."""
 
 _OPTION_KEYS = frozenset(RequestOptions.__annotations__)
+
+
+class LazyModule:
+    """A module imported on first attribute access, each attribute then kept on this object:
+    the generated builders and models load on the first call, not with the client."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> object:
+        value = getattr(self.module(), attr)
+        setattr(self, attr, value)
+        return value
+
+    def module(self) -> ModuleType:
+        """The module itself (imported now if it was not yet)."""
+        return importlib.import_module(self._name)
 
 
 def check_segment(value: object, what: str) -> str:
@@ -68,6 +86,8 @@ class _RawBody:
 
 def request_body(request: object) -> Any:
     """The body of ``start_execution``: a mapping (the documented dict) or a ``RequestBody``."""
+    from qhub_service_gen.models import RequestBody
+
     if isinstance(request, RequestBody):
         return request
     if isinstance(request, Mapping):

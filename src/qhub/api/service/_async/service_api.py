@@ -7,27 +7,38 @@ Each operation names the generated request builder and the parser and hands both
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qhub_service_gen.api.service_api import cancel_execution as _cancel_execution
-from qhub_service_gen.api.service_api import get_logs as _get_logs
-from qhub_service_gen.api.service_api import get_result as _get_result
-from qhub_service_gen.api.service_api import get_result_file as _get_result_file
-from qhub_service_gen.api.service_api import get_service_executions as _get_service_executions
-from qhub_service_gen.api.service_api import get_status as _get_status
-from qhub_service_gen.api.service_api import start_execution as _start_execution
-from qhub_service_gen.models import LogEntry, ResultResponse, ServiceExecution
-
-from .._parse import ignore_body, parse_execution, parse_executions, parse_logs, parse_result
-from .._requests import check_chunk_size, check_segment, request_body
+from .._requests import LazyModule, check_chunk_size, check_segment, request_body
 from ..core.request_options import RequestOptions
 from ._funnel import AsyncFunnel
 
 if TYPE_CHECKING:
+    from qhub_service_gen.api.service_api import cancel_execution as _cancel_execution
+    from qhub_service_gen.api.service_api import get_logs as _get_logs
+    from qhub_service_gen.api.service_api import get_result as _get_result
+    from qhub_service_gen.api.service_api import get_result_file as _get_result_file
+    from qhub_service_gen.api.service_api import (
+        get_service_executions as _get_service_executions,
+    )
+    from qhub_service_gen.api.service_api import get_status as _get_status
+    from qhub_service_gen.api.service_api import start_execution as _start_execution
+    from qhub_service_gen.models import LogEntry, ResultResponse, ServiceExecution
+
+    from .. import _parse
     from .._results import AsyncOnStatus, OnFile
+else:  # the generated builders and models, and the parsers, load on the first call
+    _GENERATED = "qhub_service_gen.api.service_api."
+    _cancel_execution = LazyModule(_GENERATED + "cancel_execution")
+    _get_logs = LazyModule(_GENERATED + "get_logs")
+    _get_result = LazyModule(_GENERATED + "get_result")
+    _get_result_file = LazyModule(_GENERATED + "get_result_file")
+    _get_service_executions = LazyModule(_GENERATED + "get_service_executions")
+    _get_status = LazyModule(_GENERATED + "get_status")
+    _start_execution = LazyModule(_GENERATED + "start_execution")
+    _parse = LazyModule("qhub.api.service._parse")
 
 
 class AsyncServiceApi:
@@ -48,7 +59,7 @@ class AsyncServiceApi:
     ) -> list[ServiceExecution]:
         """List every execution started through this gateway."""
         kwargs = _get_service_executions._get_kwargs()
-        return await self._funnel.call(kwargs, request_options, parse_executions)
+        return await self._funnel.call(kwargs, request_options, _parse.parse_executions)
 
     async def start_execution(
         self, *, request: Mapping[str, Any], request_options: RequestOptions | None = None
@@ -58,23 +69,25 @@ class AsyncServiceApi:
         Sends a fresh ``Idempotency-Key``, the same on every retry of this call, so a retry
         after a lost response cannot start a second execution.
         """
+        import uuid
+
         key = str(uuid.uuid4())
         kwargs = _start_execution._get_kwargs(body=request_body(request), idempotency_key=key)
-        return await self._funnel.call(kwargs, request_options, parse_execution)
+        return await self._funnel.call(kwargs, request_options, _parse.parse_execution)
 
     async def get_status(
         self, id: str, *, request_options: RequestOptions | None = None
     ) -> ServiceExecution:
         """A snapshot of one execution's lifecycle state."""
         kwargs = _get_status._get_kwargs(check_segment(id, "id"))
-        return await self._funnel.call(kwargs, request_options, parse_execution)
+        return await self._funnel.call(kwargs, request_options, _parse.parse_execution)
 
     async def get_result(
         self, id: str, *, request_options: RequestOptions | None = None
     ) -> ResultResponse:
         """The HAL result envelope: ``.links``, ``.embedded``, other keys as ``result[key]``."""
         kwargs = _get_result._get_kwargs(check_segment(id, "id"))
-        return await self._funnel.call(kwargs, request_options, parse_result)
+        return await self._funnel.call(kwargs, request_options, _parse.parse_result)
 
     def get_result_file(
         self, id: str, file: str, *, request_options: RequestOptions | None = None
@@ -96,14 +109,14 @@ class AsyncServiceApi:
     ) -> list[LogEntry] | None:
         """Log entries, oldest first; None while the execution has emitted none."""
         kwargs = _get_logs._get_kwargs(check_segment(id, "id"))
-        return await self._funnel.call(kwargs, request_options, parse_logs)
+        return await self._funnel.call(kwargs, request_options, _parse.parse_logs)
 
     async def cancel_execution(
         self, id: str, *, request_options: RequestOptions | None = None
     ) -> None:
         """Ask the gateway to cancel a pending or running execution."""
         kwargs = _cancel_execution._get_kwargs(check_segment(id, "id"))
-        await self._funnel.call(kwargs, request_options, ignore_body)
+        await self._funnel.call(kwargs, request_options, _parse.ignore_body)
 
     async def download_result_file(
         self,
