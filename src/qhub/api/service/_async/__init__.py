@@ -1,1 +1,2 @@
-"""The hand-written source of all I/O code (async); ``_sync/`` is generated from it."""
+"""The I/O code of the clients: ``_async/`` is written by hand, ``_sync/`` is generated from
+it by ``scripts/unasync.py``."""

@@ -47,8 +47,8 @@ class AsyncServiceApi:
     Every method accepts ``request_options`` (see :class:`RequestOptions`) overriding the
     client's timeout, retries and headers for that call. Errors are :class:`ApiError`
     subclasses; an ``id`` or ``file`` that is empty raises ``ValueError`` before anything is
-    sent. On :class:`AsyncHubServiceClient` the methods are coroutines, and
-    ``get_result_file``/``follow_logs`` return async iterators directly (no ``await``).
+    sent. On the async client the methods are coroutines, and ``get_result_file`` and
+    ``follow_logs`` return async iterators directly (used without ``await``).
     """
 
     def __init__(self, funnel: AsyncFunnel) -> None:
@@ -313,7 +313,7 @@ class AsyncServiceApi:
         before (the log is append-only, oldest first). Once a status read shows a
         terminal state, the log read after it is the last one, so no final entry is
         missed. Stop early by breaking out of the loop. On the async client it is an
-        async iterator (``async for``, no ``await``).
+        async iterator, used without ``await``.
 
         Args:
             id: The execution id.
