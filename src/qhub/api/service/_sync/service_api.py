@@ -12,7 +12,10 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from .._requests import LazyModule, check_chunk_size, check_segment, request_body
+from .._retry import RetryPolicy
 from ..core.request_options import RequestOptions
 from ._funnel import Funnel
 
@@ -100,10 +103,17 @@ class ServiceApi:
         """
         from .download import stream_result_file
 
-        kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
-        chunk_size = check_chunk_size(request_options)
-        request, policy = self._funnel.build(kwargs, request_options)
+        request, policy, chunk_size = self._file_request(id, file, request_options)
         return stream_result_file(self._funnel, request, policy, chunk_size)
+
+    def _file_request(
+        self, id: str, file: str, options: RequestOptions | None
+    ) -> tuple[httpx.Request, RetryPolicy, int | None]:
+        """The request of ``getResultFile``, its retry policy and its ``chunk_size``, checked
+        when the method is called (the request is sent later)."""
+        kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
+        request, policy = self._funnel.build(kwargs, options)
+        return request, policy, check_chunk_size(options)
 
     def get_logs(
         self, id: str, *, request_options: RequestOptions | None = None
@@ -137,9 +147,7 @@ class ServiceApi:
         raised otherwise."""
         from .download import download_result_file
 
-        kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
-        chunk_size = check_chunk_size(request_options)
-        request, policy = self._funnel.build(kwargs, request_options)
+        request, policy, chunk_size = self._file_request(id, file, request_options)
         return download_result_file(
             self._funnel,
             request,
