@@ -5,8 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SPEC := openapi/hub-service.yaml
 GEN_PKG := generated/qhub_service_gen
+# The vendor's runtime (qhub-serve) for the oracle tests: its own venv, because the vendor's
+# qhub-api writes files under qhub/api/service/ that collide with ours.
+VENDOR_VENV := .venv-vendor
+VENDOR_CONSTRAINTS := tests/vendor/constraints.txt
+VENDOR_STAMP := $(VENDOR_VENV)/.installed-stamp
 
-.PHONY: install generate lint unasync test demo bench clean
+.PHONY: install vendor-venv generate lint unasync test demo bench docs clean
 
 install: $(STAMP)
 
@@ -14,6 +19,18 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+vendor-venv: $(VENDOR_STAMP)
+
+# Rebuilt from scratch when its pins change; a failed install fails `make test` loudly.
+$(VENDOR_STAMP): $(VENDOR_CONSTRAINTS)
+	rm -rf $(VENDOR_VENV)
+	$(PYTHON) -m venv $(VENDOR_VENV)
+	$(VENDOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-c $(VENDOR_CONSTRAINTS) qhub-serve
+	$(VENDOR_VENV)/bin/python -m pip check --disable-pip-version-check
+	$(VENDOR_VENV)/bin/qhub-serve --help > /dev/null
+	touch $(VENDOR_STAMP)
 
 # The generator's ruff post-hooks need ruff on PATH.
 generate: $(STAMP)
@@ -31,7 +48,7 @@ lint: $(STAMP)
 unasync: $(STAMP)
 	$(BIN)/python scripts/unasync.py
 
-test: $(STAMP) lint
+test: $(STAMP) $(VENDOR_STAMP) lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 demo: $(STAMP)
@@ -40,5 +57,9 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+# The documentation site, built offline into site/ (no fonts, scripts or styles fetched).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENDOR_VENV) .pytest_cache .mypy_cache .ruff_cache site

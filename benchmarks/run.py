@@ -8,7 +8,7 @@ client construction and one warm-up request excluded) and its peak RSS (``ru_max
 Sides: ``raw`` is the floor (httpx + ``json.loads``, plus ``datetime.fromisoformat`` for log
 timestamps); ``sdk`` is ``qhub.api.service``; ``gen`` is raw httpx + the generated models'
 ``from_dict``, which shows what model construction alone costs; ``sdk-nofast`` is the async
-client with httpx-aiohttp made unimportable. W4big streams the large file to show memory stays
+client with aiohttp made unimportable. W4big streams the large file to show memory stays
 flat; W6 times one import statement in a fresh ``python -c``, with bytecode caches written and
 used as for an installed package. Ratios are medians over medians. Reports go to
 ``benchmarks/results/latest.{json,md}``; the exit status is 1 when a run failed.
@@ -230,7 +230,7 @@ def child_w5(side: str, base_url: str, sizes: Sizes) -> dict[str, Any]:
     import asyncio
 
     if side == "sdk-nofast":
-        sys.modules["httpx_aiohttp"] = None  # type: ignore[assignment]  # import now fails
+        sys.modules["aiohttp"] = None  # type: ignore[assignment]  # import now fails
     calls, concurrency = sizes.async_calls, sizes.concurrency
 
     async def main() -> dict[str, Any]:
@@ -428,7 +428,7 @@ def _machine() -> dict[str, Any]:
     except OSError:
         pass
     versions: dict[str, str] = {}
-    for dist in ("httpx", "httpx-aiohttp", "aiohttp", "attrs"):
+    for dist in ("httpx", "aiohttp", "attrs"):
         try:
             from importlib.metadata import version
 
@@ -528,8 +528,8 @@ def _markdown(report: dict[str, Any]) -> str:
         f"{sizes['concurrency']}; median of {sizes['runs']} runs "
         f"({sizes['import_runs']} for W6).",
         f"Machine: {machine['cpu']}, {machine['cpus']} CPUs, Python {machine['python']}, "
-        f"httpx {machine['versions']['httpx']}, httpx-aiohttp "
-        f"{machine['versions']['httpx-aiohttp']}; {report['date']}.",
+        f"httpx {machine['versions']['httpx']}, aiohttp "
+        f"{machine['versions']['aiohttp']}; {report['date']}.",
     ]
     return "\n".join(lines) + "\n"
 

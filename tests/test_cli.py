@@ -607,7 +607,7 @@ def test_a_token_command_printing_an_unusable_token_exits_3(gateway: str, tmp_pa
 
 
 @pytest.mark.parametrize("json_mode", [True, False])
-def test_a_closed_stdout_pipe_ends_quietly_with_exit_1(
+def test_a_closed_stdout_pipe_ends_quietly_with_exit_141(
     gateway: str, succeeded: str, json_mode: bool
 ) -> None:
     read_end, write_end = os.pipe()
@@ -628,7 +628,7 @@ def test_a_closed_stdout_pipe_ends_quietly_with_exit_1(
     finally:
         os.close(write_end)
     assert done.stderr == ""
-    assert done.returncode == 1
+    assert done.returncode == 141
 
 
 # Interrupts and the plain fallback
@@ -857,11 +857,11 @@ def test_token_command_uses_the_sdk_refresh_protocol_not_a_client_hook(tmp_path:
     """The CLI lets the SDK create its HTTP client (no event hook of its own): a 401 reaches the
     cached token through ``invalidate()``, so a 401 from another origin cannot reset it."""
     from qhub.api.service.cli import build_parser
-    from qhub.api.service.cli._commands import _client
+    from qhub.api.service.cli._config import make_client
 
     command, _ = _token_command(tmp_path, TOKEN)
     args = build_parser().parse_args(["list", "--token-command", command])
-    client = _client(args, {"HUB_SERVICE_BASE_URL": "http://127.0.0.1:9/x"})
+    client = make_client(args, {"HUB_SERVICE_BASE_URL": "http://127.0.0.1:9/x"})
     with client:
         hooks = client.httpx_client.event_hooks["response"]
         assert [hook.__module__ for hook in hooks] == ["qhub.api.service._sync._funnel"]

@@ -672,14 +672,21 @@ def test_async_client_runs_on_aiohttp_unless_opted_out(monkeypatch: pytest.Monke
         client = AsyncHubServiceClient(base_url=BASE, token=TOKEN)
         return type(client.httpx_client._transport).__name__
 
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+    proxy_variables = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+    for name in proxy_variables:
         monkeypatch.delenv(name, raising=False)
-    assert "Aiohttp" in transport_name()
+        monkeypatch.delenv(name.lower(), raising=False)
+    assert transport_name() == "AiohttpTransport"
     monkeypatch.setenv("QHUB_SERVICE_NO_AIOHTTP", "1")
-    assert "Aiohttp" not in transport_name()
+    assert transport_name() == "AsyncHTTPTransport"
     monkeypatch.delenv("QHUB_SERVICE_NO_AIOHTTP")
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
-    assert "Aiohttp" not in transport_name()
+    # The aiohttp transport never uses a proxy: with one configured, httpx's transport (and its
+    # proxy rules) stays in charge.
+    for name in ("HTTPS_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:3128")
+        assert transport_name() == "AsyncHTTPTransport", name
+        monkeypatch.delenv(name)
+    assert transport_name() == "AiohttpTransport"
 
 
 def test_repr_hides_user_info_of_base_url(driver: Driver) -> None:

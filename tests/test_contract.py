@@ -9,11 +9,10 @@ count and a timeout rather than by --max-time.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from _oracle_support import run_schemathesis
 
 from qhub.api.service.mock import MockGateway, Timing
 
@@ -52,42 +51,21 @@ def test_mock_gateway_honours_the_openapi_contract(tmp_path: Path) -> None:
         base_path=BASE_PATH, tokens=[TOKEN], timing=Timing(pending=1, running=3), clock=clock
     ) as gateway:
         started.append(gateway)
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "schemathesis.cli",
-                "--config-file",
-                str(config),
-                "run",
-                str(SPEC),
-                "--url",
-                gateway.url,
-                "--header",
-                f"Authorization: Bearer {TOKEN}",
-                "--phases",
-                "examples,coverage,fuzzing,stateful",
-                "--checks",
-                "all",
-                "--mode",
-                "all",
-                "--seed",
-                "20261125",
-                "--max-examples",
-                "100",
-                "--workers",
-                "1",
-                "--generation-database",
-                "none",
-                "--request-timeout",
-                "30",
-                "--no-color",
-            ],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
+        result = run_schemathesis(
+            SPEC,
+            gateway.url,
+            TOKEN,
+            config,
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--checks",
+            "all",
+            "--mode",
+            "all",
+            "--seed",
+            "20261125",
+            "--max-examples",
+            "100",
         )
         stats = gateway.stats()
     report = result.stdout[-15000:] + result.stderr[-3000:]

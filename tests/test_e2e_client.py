@@ -158,7 +158,11 @@ def test_async_client_lifecycle(
     if backend == "httpx":
         monkeypatch.setenv("QHUB_SERVICE_NO_AIOHTTP", "1")
 
+    # Anything left unclosed (an aiohttp session, say) is reported to the loop's handler.
+    reports: list[dict[str, Any]] = []
+
     async def run() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, report: reports.append(report))
         async with AsyncHubServiceClient(base_url=gateway.url, token=TOKEN) as client:
             assert ("Aiohttp" in type(client.httpx_client._transport).__name__) is (
                 backend == "aiohttp"
@@ -182,8 +186,13 @@ def test_async_client_lifecycle(
                 await api.get_status("..")
             many = await asyncio.gather(*(api.get_status(started.id) for _ in range(50)))
             assert {e.id for e in many} == {started.id}
+            half_read = api.get_result_file(started.id, "result.bin")
+            assert await anext(aiter(half_read))
+            await half_read.aclose()
+            assert (await api.get_status(started.id)).id == started.id
 
     asyncio.run(run())
+    assert [report.get("message") for report in reports] == []
 
 
 def test_tokens_against_a_gateway_that_checks_them() -> None:
@@ -206,59 +215,6 @@ def test_tokens_against_a_gateway_that_checks_them() -> None:
                 assert await client.service_api.get_service_executions() == []
 
         asyncio.run(run())
-
-
-class _AsyncToLoopback(httpx.AsyncBaseTransport):
-    """The async twin of ``_ToLoopback``."""
-
-    def __init__(self, url: str) -> None:
-        self._target = httpx.URL(url)
-        self._inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host == REAL_HOST:
-            request.url = request.url.copy_with(
-                scheme=self._target.scheme, host=self._target.host, port=self._target.port
-            )
-            request.headers["Host"] = self._target.netloc.decode("ascii")
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-README = Path(__file__).parents[1] / "README.md"
-
-
-def readme_facade_examples() -> list[str]:
-    """The python blocks of the README's facade sections (Quickstart up to Layout)."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Quickstart") : text.index("## Layout")]
-    blocks = section.split("```python\n")[1:]
-    return [block.split("```", 1)[0] for block in blocks]
-
-
-def test_readme_examples_run_against_the_mock_gateway(
-    gateway: MockGateway,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    examples = readme_facade_examples()
-    assert len(examples) >= 12
-    loopback = sdk_transport(_ToLoopback(gateway.url), _AsyncToLoopback(gateway.url))
-    with loopback, HubServiceClient(base_url=gateway.url, token=TOKEN) as service:
-        finished = service.service_api.start_execution(request={"input": {}})
-        running = service.service_api.start_execution(request={"input": {"duration": 600}})
-        for example in examples:
-            namespace: dict[str, Any] = {"service": service, "execution_id": finished.id}
-            if "cancel_execution(execution_id)" in example:
-                namespace["execution_id"] = running.id
-            exec(compile(example, "<README>", "exec"), namespace)
-        assert service.service_api.get_status(running.id).status == "CANCELLED"
-    assert (tmp_path / "result.bin").read_bytes() == expected_bin(finished.id, DEFAULT_RESULT_SIZE)
-    assert "SUCCEEDED" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("backend", ["sync", "aiohttp", "httpx"])

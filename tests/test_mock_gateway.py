@@ -369,13 +369,24 @@ def test_a_finished_download_counts_as_completed(
     assert streams == {"active": 0, "completed": 1, "abandoned": 0, "bytes_sent": len(body)}
 
 
-class _DeadTransport(asyncio.BaseTransport):
+_PEER = ("10.0.0.7", 50123)
+
+
+class _DeadTransport(asyncio.Transport):
+    """A socket that dies when told: is_closing() turns true, writes go nowhere."""
+
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(extra={"peername": _PEER})
         self.closing = False
 
     def is_closing(self) -> bool:
         return self.closing
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closing = True
 
 
 class _DyingConnection:
@@ -407,7 +418,7 @@ class _DyingConnection:
         return {"type": "http.disconnect"}
 
 
-def _scope(method: str, path: str) -> Scope:
+def _scope(method: str, path: str, client: tuple[str, int] | None = None) -> Scope:
     return {
         "type": "http",
         "method": method,
@@ -417,6 +428,7 @@ def _scope(method: str, path: str) -> Scope:
         "headers": [(b"authorization", b"Bearer t"), (b"host", b"mock")],
         "scheme": "http",
         "server": ("127.0.0.1", 80),
+        "client": client,
     }
 
 
@@ -441,19 +453,24 @@ async def test_a_stream_stops_soon_after_the_socket_dies(transport: bool) -> Non
     app = MockGatewayApp(timing=Timing(pending=0, running=0))
     size = 1024**3
     execution_id = await _start_in(app, size)
-    connection = _DyingConnection(alive=3, transport=_DeadTransport() if transport else None)
-
-    async def send(message: Message) -> None:  # a plain function: no transport to look at
-        await connection.send(message)
-
+    dead = _DeadTransport() if transport else None
+    connection = _DyingConnection(alive=3, transport=dead)
+    if dead is not None:  # the connection as the gateway's server hands it over
+        guarded = app.connections.protocol_class(asyncio.Protocol)()
+        guarded.connection_made(dead)
+        assert app.stats()["connections"]["open"] == 1
     await app(
-        _scope("GET", f"/{execution_id}/result/result.bin"),
+        _scope("GET", f"/{execution_id}/result/result.bin", _PEER if transport else None),
         connection.receive,
-        connection.send if transport else send,
+        connection.send,
     )
+    if dead is not None:
+        guarded.connection_lost(None)
+        assert app.stats()["connections"]["open"] == 0
     streams = app.stats()["streams"]
     assert streams["abandoned"] == 1 and streams["completed"] == 0 and streams["active"] == 0
-    assert connection.chunks <= connection.alive + 2, connection.chunks
+    # Seeing the socket close stops the stream at once; the disconnect message takes a turn.
+    assert connection.chunks <= connection.alive + (0 if transport else 2), connection.chunks
     assert streams["bytes_sent"] <= (connection.alive + 2) * DEFAULT_CHUNK, streams
 
 
@@ -670,7 +687,12 @@ def test_stats_endpoint_counts_requests(gateway: MockGateway, client: httpx.Clie
     client.get("/")
     root = gateway.url
     stats = httpx.get(f"{root}/_mock/stats").json()
-    assert stats == gateway.stats()
+    now = gateway.stats()
+    # Two connections were open while it answered: the client's and the stats request's own.
+    connections, connections_now = stats.pop("connections"), now.pop("connections")
+    assert connections["open"] == 2 and connections["accepted"] == 2, connections
+    assert {**connections, "open": 0} == {**connections_now, "open": 0}
+    assert stats == now
     assert stats["executions_created"] == 1
     assert stats["requests"] == {"startExecution": 1, "getServiceExecutions": 1}
     assert_error(httpx.post(f"{root}/_mock/stats"), 405)

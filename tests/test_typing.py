@@ -14,6 +14,9 @@ from pathlib import Path
 GOOD = """\
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from qhub.api.service import HubServiceClient, ServiceExecution, ServiceExecutionStatus
 
 
@@ -24,6 +27,19 @@ def latest(client: HubServiceClient, execution_id: str) -> ServiceExecutionStatu
     reveal_type(result.links)
     same: ServiceExecution = execution
     return same.status
+
+
+def data_types(client: HubServiceClient, execution_id: str) -> Mapping[str, Any]:
+    execution = client.service_api.get_status(execution_id)
+    reveal_type(execution.created)
+    reveal_type(execution.duration)
+    reveal_type(execution.is_terminal)
+    result = client.service_api.get_result(execution_id)
+    reveal_type(result.data)
+    reveal_type(result.files)
+    reveal_type(result.status)
+    reveal_type(result.keys())
+    return result
 """
 
 BAD = """\
@@ -70,6 +86,14 @@ def test_user_code_is_checked_against_the_real_model_types(tmp_path: Path) -> No
         'note: Revealed type is "qhub_service_gen.models.service_execution.ServiceExecution"',
         'note: Revealed type is "None | qhub_service_gen.models.result_response_links.'
         'ResultResponseLinks | qhub_service_gen.types.Unset"',
+        'note: Revealed type is "datetime.datetime | None"',
+        'note: Revealed type is "datetime.timedelta | None"',
+        'note: Revealed type is "bool"',
+        'note: Revealed type is "dict[str, Any]"',
+        'note: Revealed type is "list[str]"',
+        'note: Revealed type is "qhub_service_gen.models.service_execution.ServiceExecution'
+        ' | None"',
+        'note: Revealed type is "typing.KeysView[str]"',
     ], proc.stdout + proc.stderr
     assert len(bad) == 1, proc.stdout + proc.stderr
     assert 'expression has type "str", variable has type "int"' in bad[0]

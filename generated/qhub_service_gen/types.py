@@ -1,8 +1,15 @@
-"""Contains some shared types for properties"""
+"""Contains some shared types for properties, and the helpers the models' reprs, times and
+result-file names share with the SDK around them (which imports them from here, so there is
+one rule for each)."""
 
-from collections.abc import Mapping, MutableMapping
+import datetime
+import os
+import re
+from _thread import get_ident
+from collections.abc import Iterable, Mapping, MutableMapping
+from enum import Enum
 from http import HTTPStatus
-from typing import IO, BinaryIO, Generic, Literal, TypeVar
+from typing import IO, Any, BinaryIO, Generic, Literal, TypeVar
 
 from attrs import define
 
@@ -60,4 +67,207 @@ class Response(Generic[T]):
     parsed: T | None
 
 
-__all__ = ["UNSET", "File", "FileTypes", "RequestFiles", "Response", "Unset"]
+# Reprs ------------------------------------------------------------------------------------------
+
+
+class _Shown:
+    """A value that reprs as the given text: an enum member as its raw value, a datetime in ISO
+    8601, so ``status=SUCCEEDED`` reads like the wire rather than like Python internals."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def shown_fields(
+    obj: Any, fields: tuple[tuple[str, str, bool], ...]
+) -> list[tuple[str, Any]]:
+    """The ``(documented name, value)`` pairs a model's repr shows.
+
+    ``fields`` holds ``(attribute, documented name, required)`` in declaration order. Required
+    fields are always shown; optional ones only when set (neither ``UNSET`` nor ``None``).
+    ``additional_properties`` come last, and only when not empty. Enum members show their raw
+    value and datetimes their ISO 8601 text; nothing is shortened.
+    """
+    pairs: list[tuple[str, Any]] = []
+    for attribute, name, required in fields:
+        value = getattr(obj, attribute)
+        if not required and (value is None or value is UNSET):
+            continue
+        if isinstance(value, Enum):
+            value = _Shown(str(value.value))
+        elif isinstance(value, datetime.datetime):
+            value = _Shown(value.isoformat())
+        pairs.append((name, value))
+    extra = getattr(obj, "additional_properties", None)
+    if extra:
+        pairs.append(("additional_properties", extra))
+    return pairs
+
+
+_REPRS_RUNNING: set[tuple[int, int]] = set()
+"""(object id, thread id) of the model reprs in progress: a model inside itself shows ``...``."""
+
+
+def model_repr(obj: Any, fields: tuple[tuple[str, str, bool], ...]) -> str:
+    """``ClassName(name=value, ...)`` with the pairs of :func:`shown_fields`."""
+    key = (id(obj), get_ident())
+    if key in _REPRS_RUNNING:
+        return "..."
+    _REPRS_RUNNING.add(key)
+    try:
+        shown = ", ".join(
+            f"{name}={value!r}" for name, value in shown_fields(obj, fields)
+        )
+    finally:
+        _REPRS_RUNNING.discard(key)
+    return f"{type(obj).__name__}({shown})"
+
+
+# Wire times -------------------------------------------------------------------------------------
+
+_WIRE_TIME_MAX_CHARS = 64
+"""Longer text is not a timestamp (and is not scanned)."""
+_SPACE_BEFORE_OFFSET = re.compile(r"\s+(?=(?:Z|[+-]\d\d(?::?\d\d)?)$)", re.IGNORECASE)
+
+
+def parse_wire_time(value: object) -> datetime.datetime | None:
+    """A timezone-aware datetime from a gateway timestamp; ``None`` when it is not one.
+
+    Reads both wire forms: the platform's ``2022-01-01 22:38:08`` and ISO 8601 with an offset,
+    ``Z`` or neither (also basic, week and ordinal dates). Text without an offset is UTC; an
+    offset is kept. Anything else (not a string, over 64 characters, not a date-time) gives
+    ``None``: this never raises.
+    """
+    if not isinstance(value, str) or len(value) > _WIRE_TIME_MAX_CHARS:
+        return None
+    text = _SPACE_BEFORE_OFFSET.sub("", value.strip()).upper()
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        from dateutil.parser import isoparse  # type: ignore[import-untyped,unused-ignore]
+
+        try:
+            parsed = isoparse(text)
+        except (ValueError, OverflowError):
+            return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=datetime.UTC)
+    return parsed
+
+
+def utc_wire_time(value: object) -> datetime.datetime | None:
+    """:func:`parse_wire_time` converted to UTC (``None`` also when UTC cannot hold it)."""
+    parsed = parse_wire_time(value)
+    if parsed is None:
+        return None
+    try:
+        return parsed.astimezone(datetime.UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+# Result-file names ------------------------------------------------------------------------------
+
+_NAME_MAX_BYTES = 255
+"""What file systems allow for one name."""
+_TEMP_AFFIXES = (".", ".part.json")
+"""A download of ``name`` also writes ``.<name>.part`` and ``.<name>.part.json``."""
+RESULT_FILE_NAME_MAX_BYTES = _NAME_MAX_BYTES - sum(
+    len(affix) for affix in _TEMP_AFFIXES
+)
+"""Longest result file name (UTF-8 bytes) that can be saved: the rest of a file system's 255
+bytes is needed by the download's temp file ``.<name>.part.json``."""
+
+
+class UnsafeFileNameError(ValueError):
+    """A result file name that is not one plain file name, or cannot be saved as one.
+
+    ``name`` is the name as the gateway sent it and ``reason`` says what is wrong with it.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        """The rejected name, as the gateway sent it."""
+        self.reason = reason
+        """Why the name was rejected."""
+        shown = repr(name if len(name) <= 60 else name[:50] + "...")
+        super().__init__(f"the result links a file named {shown}, which {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: rebuild from the constructor arguments."""
+        return (type(self), (self.name, self.reason), self.__dict__)
+
+
+_SEPARATORS = tuple({"/", "\\", os.sep, *((os.altsep,) if os.altsep else ())})
+"""Path separators on any system (and this one's)."""
+
+
+def _is_path_like(name: str) -> bool:
+    return name in {"", ".", ".."} or any(sep in name for sep in _SEPARATORS)
+
+
+def file_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be saved as one file in a directory, or ``None`` if it can.
+
+    Refused: an empty name, ``.`` and ``..``, path separators, control characters, text that
+    is not valid Unicode, and names over :data:`RESULT_FILE_NAME_MAX_BYTES` bytes of UTF-8.
+    """
+    if _is_path_like(name) or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        return "is not a single plain file name"
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    if size > RESULT_FILE_NAME_MAX_BYTES:
+        return (
+            f"is {size} bytes long (at most {RESULT_FILE_NAME_MAX_BYTES} can be saved)"
+        )
+    return None
+
+
+def check_result_file_names(names: Iterable[str]) -> list[str]:
+    """``names`` as a list, once each is known to be safe to save side by side in one folder.
+
+    Raises :class:`UnsafeFileNameError` for the first name :func:`file_name_problem` refuses,
+    or for a name that is the temp file name of another one in the list (the two downloads
+    would overwrite each other).
+    """
+    checked = list(names)
+    for name in checked:
+        reason = file_name_problem(name)
+        if reason is not None:
+            raise UnsafeFileNameError(name, reason)
+    temp_owner = {}
+    for name in checked:
+        temp_owner[f".{name}.part"] = name
+        temp_owner[f".{name}.part.json"] = name
+    for name in checked:
+        owner = temp_owner.get(name)
+        if owner is not None:
+            raise UnsafeFileNameError(
+                name, f"is the name of the temp file that downloading {owner!r} writes"
+            )
+    return checked
+
+
+__all__ = [
+    "RESULT_FILE_NAME_MAX_BYTES",
+    "UNSET",
+    "File",
+    "FileTypes",
+    "RequestFiles",
+    "Response",
+    "UnsafeFileNameError",
+    "Unset",
+    "check_result_file_names",
+    "file_name_problem",
+    "model_repr",
+    "parse_wire_time",
+    "shown_fields",
+    "utc_wire_time",
+]

@@ -6,7 +6,7 @@ from typing import Any, Self, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset
+from ..types import UNSET, Unset, model_repr, shown_fields
 
 T = TypeVar("T", bound="HalLink")
 
@@ -22,6 +22,18 @@ _KNOWN_KEYS = frozenset(
         "title",
         "hreflang",
     }
+)
+
+# (attribute, documented name, required) of each field in declaration order, for the repr.
+_REPR_FIELDS = (
+    ("href", "href", True),
+    ("templated", "templated", False),
+    ("type_", "type", False),
+    ("deprecation", "deprecation", False),
+    ("name", "name", False),
+    ("profile", "profile", False),
+    ("title", "title", False),
+    ("hreflang", "hreflang", False),
 )
 
 
@@ -198,3 +210,12 @@ class HalLink:
     def __contains__(self, key: str) -> bool:
         """Whether ``key`` is an additional property (declared fields are not)."""
         return key in self.additional_properties
+
+    def __repr__(self) -> str:
+        """The fields that are set (absent and null ones left out) under their documented names;
+        enum members as their raw value; ``additional_properties`` only when not empty."""
+        return model_repr(self, _REPR_FIELDS)
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """The pairs ``repr()`` shows, for rich's pretty printer."""
+        return shown_fields(self, _REPR_FIELDS)

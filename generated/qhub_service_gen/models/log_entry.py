@@ -8,7 +8,7 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.log_entry_severity import LogEntrySeverity
-from ..types import UNSET, Unset
+from ..types import UNSET, Unset, model_repr, shown_fields
 
 T = TypeVar("T", bound="LogEntry")
 
@@ -19,6 +19,13 @@ _KNOWN_KEYS = frozenset(
         "timestamp",
         "severity",
     }
+)
+
+# (attribute, documented name, required) of each field in declaration order, for the repr.
+_REPR_FIELDS = (
+    ("message", "message", True),
+    ("timestamp", "timestamp", True),
+    ("severity", "severity", False),
 )
 
 
@@ -133,3 +140,12 @@ class LogEntry:
     def __contains__(self, key: str) -> bool:
         """Whether ``key`` is an additional property (declared fields are not)."""
         return key in self.additional_properties
+
+    def __repr__(self) -> str:
+        """The fields that are set (absent and null ones left out) under their documented names;
+        enum members as their raw value; ``additional_properties`` only when not empty."""
+        return model_repr(self, _REPR_FIELDS)
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """The pairs ``repr()`` shows, for rich's pretty printer."""
+        return shown_fields(self, _REPR_FIELDS)

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import (
+    ItemsView,
+    Iterator,
+    KeysView,
+    Mapping,
+    ValuesView,
+)
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset
+from ..types import UNSET, Unset, check_result_file_names, model_repr, shown_fields
+
+if TYPE_CHECKING:
+    from ..models.service_execution import ServiceExecution
+
 
 if TYPE_CHECKING:
     from ..models.result_response_embedded import ResultResponseEmbedded
@@ -23,15 +33,24 @@ _KNOWN_KEYS = frozenset(
     }
 )
 
+# (attribute, documented name, required) of each field in declaration order, for the repr.
+_REPR_FIELDS = (
+    ("links", "links", False),
+    ("embedded", "embedded", False),
+)
+
+_NOT_FILES = frozenset({"status", "self"})
+"""``_links`` keys that are not result files: the execution's status and the result itself."""
+
 
 @_attrs_define
-class ResultResponse:
+class ResultResponse(Mapping[str, Any]):
     """HAL envelope of an execution's result. Unknown top-level keys, the
     service's own output, are preserved.
 
         Example:
             {'energy': -1.137, '_links': {'status': {'href': '/6f1c2d3e-0000-4000-8000-000000000001'}}, '_embedded':
-                {'status': {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25T12:00:00Z', 'status':
+                {'status': {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25 12:00:00', 'status':
                 'SUCCEEDED'}}}
 
     """
@@ -122,6 +141,76 @@ class ResultResponse:
         """Remove the additional property ``key`` (``KeyError`` if absent)."""
         del self.additional_properties[key]
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: object) -> bool:
         """Whether ``key`` is an additional property (declared fields are not)."""
         return key in self.additional_properties
+
+    def __repr__(self) -> str:
+        """The fields that are set (absent and null ones left out) under their documented names;
+        enum members as their raw value; ``additional_properties`` only when not empty."""
+        return model_repr(self, _REPR_FIELDS)
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """The pairs ``repr()`` shows, for rich's pretty printer."""
+        return shown_fields(self, _REPR_FIELDS)
+
+    def __iter__(self) -> Iterator[str]:
+        """The service's keys (all but ``_links`` and ``_embedded``) in arrival order."""
+        return iter(self.additional_properties)
+
+    def __len__(self) -> int:
+        """How many keys the service's output has."""
+        return len(self.additional_properties)
+
+    def __bool__(self) -> bool:
+        """Always true, as before results were mappings: ``if result:`` tests for a result,
+        ``len(result)`` for output."""
+        return True
+
+    def keys(self) -> KeysView[str]:
+        """The service's keys (a live, read-only view)."""
+        return self.additional_properties.keys()
+
+    def values(self) -> ValuesView[Any]:
+        """The service's values (a live, read-only view)."""
+        return self.additional_properties.values()
+
+    def items(self) -> ItemsView[str, Any]:
+        """The service's ``(key, value)`` pairs (a live, read-only view)."""
+        return self.additional_properties.items()
+
+    def get(self, key: str, default: Any = None, /) -> Any:
+        """The service's value for ``key``, or ``default`` when it has none."""
+        return self.additional_properties.get(key, default)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The service's output as a new plain ``dict`` (the vendor's ``data()``).
+
+        Each access gives a fresh shallow copy, so changing it leaves the result as it was.
+        """
+        return dict(self.additional_properties)
+
+    @property
+    def files(self) -> list[str]:
+        """The names of the result files (the vendor's ``files()``): the ``_links`` keys other
+        than ``status`` and ``self``, in arrival order.
+
+        Raises ``UnsafeFileNameError`` (a ``ValueError``) for a name that downloading would
+        refuse: not one plain file name, too long to save, or another file's temp name.
+        """
+        links = self.links
+        if links is None or isinstance(links, Unset):
+            return []
+        return check_result_file_names(
+            name for name in links.additional_properties if name not in _NOT_FILES
+        )
+
+    @property
+    def status(self) -> ServiceExecution | None:
+        """The embedded execution (``_embedded.status``), or None when the result has none."""
+        embedded = self.embedded
+        if embedded is None or isinstance(embedded, Unset):
+            return None
+        status = embedded.status
+        return None if isinstance(status, Unset) else status

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset
+from ..types import UNSET, Unset, model_repr, shown_fields
 
 if TYPE_CHECKING:
     from ..models.service_execution import ServiceExecution
@@ -21,13 +21,16 @@ _KNOWN_KEYS = frozenset(
     }
 )
 
+# (attribute, documented name, required) of each field in declaration order, for the repr.
+_REPR_FIELDS = (("status", "status", False),)
+
 
 @_attrs_define
 class ResultResponseEmbedded:
     """`status` holds the full execution.
 
     Example:
-        {'status': {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25T12:00:00Z', 'status':
+        {'status': {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25 12:00:00', 'status':
             'SUCCEEDED'}}
 
     """
@@ -103,3 +106,12 @@ class ResultResponseEmbedded:
     def __contains__(self, key: str) -> bool:
         """Whether ``key`` is an additional property (declared fields are not)."""
         return key in self.additional_properties
+
+    def __repr__(self) -> str:
+        """The fields that are set (absent and null ones left out) under their documented names;
+        enum members as their raw value; ``additional_properties`` only when not empty."""
+        return model_repr(self, _REPR_FIELDS)
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """The pairs ``repr()`` shows, for rich's pretty printer."""
+        return shown_fields(self, _REPR_FIELDS)

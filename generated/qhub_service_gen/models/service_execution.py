@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any, Self, TypeVar
 
@@ -8,7 +9,7 @@ from attrs import field as _attrs_field
 
 from ..models.service_execution_status import ServiceExecutionStatus
 from ..models.service_execution_type import ServiceExecutionType
-from ..types import UNSET, Unset
+from ..types import UNSET, Unset, model_repr, shown_fields, utc_wire_time
 
 T = TypeVar("T", bound="ServiceExecution")
 
@@ -28,14 +29,49 @@ _KNOWN_KEYS = frozenset(
     }
 )
 
+# (attribute, documented name, required) of each field in declaration order, for the repr.
+_REPR_FIELDS = (
+    ("id", "id", True),
+    ("created_at", "created_at", True),
+    ("status", "status", True),
+    ("started_at", "started_at", False),
+    ("ended_at", "ended_at", False),
+    ("type_", "type", False),
+    ("service_id", "service_id", False),
+    ("service_definition_id", "service_definition_id", False),
+    ("application_id", "application_id", False),
+    ("tags", "tags", False),
+)
+
+_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+"""Statuses after which an execution never changes again."""
+
+_Times = tuple[
+    datetime.datetime | None, datetime.datetime | None, datetime.datetime | None
+]
+
+
+class _TimesSlot:
+    """Where an execution caches its parsed times. Not an attrs field: equality, pickles,
+    copies and ``to_dict()`` never see it, and a model built from the wire parses nothing
+    until a time is asked for."""
+
+    __slots__ = ("_times",)
+
+    _times: tuple[object, object, object, _Times]
+    """The ``created_at``, ``started_at`` and ``ended_at`` objects parsed, then their times."""
+
+    def _keep_times(self, seen: tuple[object, object, object, _Times]) -> None:
+        self._times = seen
+
 
 @_attrs_define
-class ServiceExecution:
+class ServiceExecution(_TimesSlot):
     """One execution of the deployed service.
 
     Example:
-        {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25T12:00:00Z', 'startedAt':
-            '2026-11-25T12:00:01Z', 'endedAt': None, 'status': 'RUNNING', 'type': 'MANAGED', 'serviceId':
+        {'id': '6f1c2d3e-0000-4000-8000-000000000001', 'createdAt': '2026-11-25 12:00:00', 'startedAt': '2026-11-25
+            12:00:01', 'endedAt': None, 'status': 'RUNNING', 'type': 'MANAGED', 'serviceId':
             '2b9e8f00-0000-4000-8000-00000000000a', 'serviceDefinitionId': '2b9e8f00-0000-4000-8000-00000000000b',
             'applicationId': '2b9e8f00-0000-4000-8000-00000000000c', 'tags': ['demo']}
 
@@ -44,16 +80,19 @@ class ServiceExecution:
     id: str
     """ Service execution identifier. """
     created_at: str
-    """ When the execution was created. """
+    """ When the execution was created. UTC, written `YYYY-MM-DD HH:MM:SS` by the gateway (`2026-11-25 12:00:00`);
+    kept as the string the server sent. """
     status: ServiceExecutionStatus
     """ Lifecycle state. PENDING, then RUNNING, then one of the terminal states
     SUCCEEDED, FAILED or CANCELLED; a pending execution may be cancelled directly.
     UNKNOWN covers states the server has not yet resolved.
      """
     started_at: None | str | Unset = UNSET
-    """ When processing started. """
+    """ When processing started; null until then. UTC, written `YYYY-MM-DD HH:MM:SS` by the gateway (`2026-11-25
+    12:00:00`); kept as the string the server sent. """
     ended_at: None | str | Unset = UNSET
-    """ When processing ended. """
+    """ When processing ended; null until then. UTC, written `YYYY-MM-DD HH:MM:SS` by the gateway (`2026-11-25
+    12:00:00`); kept as the string the server sent. """
     type_: None | ServiceExecutionType | Unset = UNSET
     """ MANAGED or WORKFLOW. """
     service_id: None | str | Unset = UNSET
@@ -246,3 +285,71 @@ class ServiceExecution:
     def __contains__(self, key: str) -> bool:
         """Whether ``key`` is an additional property (declared fields are not)."""
         return key in self.additional_properties
+
+    def __repr__(self) -> str:
+        """The fields that are set (absent and null ones left out) under their documented names;
+        enum members as their raw value; ``additional_properties`` only when not empty."""
+        return model_repr(self, _REPR_FIELDS)
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """The pairs ``repr()`` shows, for rich's pretty printer."""
+        return shown_fields(self, _REPR_FIELDS)
+
+    def _parsed_times(self) -> _Times:
+        """The three times, parsed on first use and again only after a ``*_at`` field is set."""
+        created_at, started_at, ended_at = (
+            self.created_at,
+            self.started_at,
+            self.ended_at,
+        )
+        try:
+            seen = self._times
+        except AttributeError:
+            pass
+        else:
+            if seen[0] is created_at and seen[1] is started_at and seen[2] is ended_at:
+                return seen[3]
+        times = (
+            utc_wire_time(created_at),
+            utc_wire_time(started_at),
+            utc_wire_time(ended_at),
+        )
+        self._keep_times((created_at, started_at, ended_at, times))
+        return times
+
+    @property
+    def created(self) -> datetime.datetime | None:
+        """``created_at`` as a timezone-aware UTC datetime; None if absent or unparseable.
+
+        Both wire forms are read: ``2022-01-01 22:38:08`` (UTC) and ISO 8601 with an offset
+        or ``Z``. Asking never raises.
+        """
+        return self._parsed_times()[0]
+
+    @property
+    def started(self) -> datetime.datetime | None:
+        """``started_at`` as a timezone-aware UTC datetime; None if absent or unparseable."""
+        return self._parsed_times()[1]
+
+    @property
+    def ended(self) -> datetime.datetime | None:
+        """``ended_at`` as a timezone-aware UTC datetime; None if absent or unparseable."""
+        return self._parsed_times()[2]
+
+    @property
+    def duration(self) -> datetime.timedelta | None:
+        """How long the execution ran, ``ended - started``; None until both are known.
+
+        A running execution has no duration yet (the value never depends on when you ask);
+        its time so far is ``datetime.now(UTC) - execution.started``.
+        """
+        _, started, ended = self._parsed_times()
+        if started is None or ended is None:
+            return None
+        return ended - started
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether ``status`` is SUCCEEDED, FAILED or CANCELLED: the execution never changes
+        again (UNKNOWN and values added to the API later are not terminal)."""
+        return self.status in _TERMINAL

@@ -111,7 +111,8 @@ def sync_detailed(
 ) -> Response[Any | Error | list[LogEntry]]:
     """Get the log of a service execution
 
-     Log entries oldest first; 204 while none have been emitted.
+     Log entries oldest first; 204 while none have been emitted. The vendor's local
+    runtime answers 200 with the body `null` instead, which clients treat like 204.
 
     Args:
         id (str):
@@ -142,7 +143,8 @@ def sync(
 ) -> Any | Error | list[LogEntry] | None:
     """Get the log of a service execution
 
-     Log entries oldest first; 204 while none have been emitted.
+     Log entries oldest first; 204 while none have been emitted. The vendor's local
+    runtime answers 200 with the body `null` instead, which clients treat like 204.
 
     Args:
         id (str):
@@ -168,7 +170,8 @@ async def asyncio_detailed(
 ) -> Response[Any | Error | list[LogEntry]]:
     """Get the log of a service execution
 
-     Log entries oldest first; 204 while none have been emitted.
+     Log entries oldest first; 204 while none have been emitted. The vendor's local
+    runtime answers 200 with the body `null` instead, which clients treat like 204.
 
     Args:
         id (str):
@@ -197,7 +200,8 @@ async def asyncio(
 ) -> Any | Error | list[LogEntry] | None:
     """Get the log of a service execution
 
-     Log entries oldest first; 204 while none have been emitted.
+     Log entries oldest first; 204 while none have been emitted. The vendor's local
+    runtime answers 200 with the body `null` instead, which clients treat like 204.
 
     Args:
         id (str):

@@ -225,18 +225,11 @@ class AsyncBackend:
 
     @staticmethod
     def default_transport() -> httpx.AsyncBaseTransport | None:
-        """aiohttp when the ``fast`` extra is installed, unless opted out or proxied."""
+        """aiohttp when the ``fast`` extra is installed, unless opted out; with a proxy
+        configured ``make_aiohttp_transport`` says None (httpx's transport applies it)."""
         flag = os.environ.get(AIOHTTP_OPT_OUT_ENV, "").strip().lower()
-        if flag in {"1", "true", "yes", "on"} or _proxies_configured():
+        if flag in {"1", "true", "yes", "on"}:
             return None
         from ._aiohttp import make_aiohttp_transport
 
         return make_aiohttp_transport()
-
-
-def _proxies_configured() -> bool:
-    """Whether proxy environment variables are set: httpx honours them, the aiohttp transport
-    would not, so the async client then stays on httpx's own transport."""
-    from urllib.request import getproxies
-
-    return bool(getproxies())

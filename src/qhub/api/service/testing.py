@@ -69,9 +69,11 @@ def mock_gateway(
     clock: Callable[[], float] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    timestamp_format: str = "gateway",
 ) -> MockGateway:
     """A started :class:`MockGateway`: stop it with ``stop()``, or use it in a ``with``
-    block, which stops it at the end."""
+    block, which stops it at the end. ``timestamp_format="iso"`` writes execution
+    timestamps as ISO 8601 instead of the real gateway's ``2026-11-27 14:31:44`` (UTC)."""
     try:
         from .mock import MockGateway
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -87,6 +89,7 @@ def mock_gateway(
         faults=faults,
         seed=seed,
         clock=clock,
+        timestamp_format=timestamp_format,
     )
     return gateway.start()
 
@@ -102,6 +105,7 @@ def running_mock_gateway(
     clock: Callable[[], float] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    timestamp_format: str = "gateway",
 ) -> Iterator[str]:
     """Run the mock gateway on a free port for the ``with`` block; yields its base URL."""
     gateway = mock_gateway(
@@ -113,6 +117,7 @@ def running_mock_gateway(
         clock=clock,
         host=host,
         port=port,
+        timestamp_format=timestamp_format,
     )
     try:
         yield gateway.url
@@ -127,7 +132,17 @@ except ImportError:  # pragma: no cover - pytest is only needed for the fixtures
 else:
     _MARKER = "hub_service_mock"
     _OPTIONS = frozenset(
-        ["base_path", "tokens", "timing", "faults", "seed", "clock", "host", "port"]
+        [
+            "base_path",
+            "tokens",
+            "timing",
+            "faults",
+            "seed",
+            "clock",
+            "host",
+            "port",
+            "timestamp_format",
+        ]
     )
 
     def pytest_configure(config: pytest.Config) -> None:
@@ -135,7 +150,8 @@ else:
         config.addinivalue_line(
             "markers",
             f"{_MARKER}(**options): options of the hub_service_mock fixture's gateway "
-            "(timing=, faults=, tokens=, base_path=, seed=, ...), over hub_service_mock_options",
+            "(timing=, faults=, tokens=, base_path=, seed=, timestamp_format=, ...), "
+            "over hub_service_mock_options",
         )
 
     @pytest.fixture

@@ -1,9 +1,9 @@
 """``hub-service``: the service gateway from the command line.
 
 Run ``hub-service --help`` for the commands. Exit codes: 0 success, 1 the execution
-FAILED or was CANCELLED (or stdout was a pipe closed by its reader, which ends the command
-quietly), 2 usage error, 3 API or connection error (a failing token command included),
-4 gave up waiting (``--wait-timeout``), 130 interrupted.
+FAILED or was CANCELLED, 2 usage error, 3 API or connection error (a failing token command
+included), 4 gave up waiting (``--wait-timeout``), 130 interrupted, 141 stdout was a pipe
+closed by its reader (the command stops quietly, like a Unix tool killed by SIGPIPE).
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ EXIT_TIMEOUT = 4
 """``--wait-timeout`` expired; the execution is still running."""
 EXIT_INTERRUPTED = 130
 """Interrupted with Ctrl-C."""
-EXIT_STDOUT_CLOSED = 1
-"""Standard output was a pipe whose reader closed it; the command stopped quietly."""
+EXIT_STDOUT_CLOSED = 141
+"""Standard output was a pipe whose reader closed it (``| head``); the command stopped
+quietly. 141 is 128 + SIGPIPE, what a shell reports for a Unix tool killed by the signal."""
 
 ENV_BASE_URL = "HUB_SERVICE_BASE_URL"
 """Environment variable with the gateway URL, used when ``--base-url`` is not given."""
@@ -60,9 +61,9 @@ Global options may come before or after the command.
 """
 
 _EPILOG = """\
-exit codes: 0 success; 1 the execution FAILED or was CANCELLED (or stdout was closed);
-2 usage error; 3 API or connection error (token command failures included);
-4 --wait-timeout expired; 130 interrupted.
+exit codes: 0 success; 1 the execution FAILED or was CANCELLED; 2 usage error;
+3 API or connection error (token command failures included); 4 --wait-timeout expired;
+130 interrupted; 141 stdout was a pipe closed by its reader (as `| head` does).
 
 examples:
   hub-service run --input '{"molecule": "H2"}' -o results/
@@ -284,8 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_logging(verbose: bool) -> None:
     if not verbose:
         return
+    from ._safe import PrintableFormatter
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("qhub.api.service")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -342,10 +345,11 @@ def _report(exc: BaseException, *, json_mode: bool) -> int:
 
 
 def _stdout_closed() -> int:
-    """The reader of stdout went away (``| head``, ``| true``): stop quietly.
+    """The reader of stdout went away (``| head``, ``| true``): stop quietly with 141.
 
     As the Python docs advise for SIGPIPE, stdout is pointed at devnull so that the flush at
-    exit cannot fail again, and the exit code is 1. Nothing is printed: the reader is gone.
+    exit cannot fail again (no "Exception ignored" noise). Nothing is printed: the reader is
+    gone, and the exit code 141 tells a ``set -o pipefail`` script what happened.
     """
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)

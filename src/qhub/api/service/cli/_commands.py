@@ -16,12 +16,10 @@ import httpx
 from qhub_service_gen.models import ResultResponse, ResultResponseEmbedded, ServiceExecution
 
 from .. import _results
-from ..client import HubServiceClient, ServiceApi
+from .._display import EXECUTION_COLUMNS, execution_row
+from ..client import ServiceApi
 from ..core.api_error import ApiError, ExecutionTimeoutError
 from . import (
-    ENV_BASE_URL,
-    ENV_TOKEN,
-    ENV_TOKEN_COMMAND,
     EXIT_API_ERROR,
     EXIT_EXECUTION_FAILED,
     EXIT_INTERRUPTED,
@@ -30,8 +28,10 @@ from . import (
     EXIT_USAGE,
     UsageError,
 )
+from ._config import make_client
 from ._output import Output, execution_fields, human_bytes, log_entry_json, text_of
-from ._token import CommandToken, TokenCommandError
+from ._safe import public_name
+from ._token import TokenCommandError
 
 _SUCCEEDED = "SUCCEEDED"
 _FAILURE_LOG_TAIL = 5
@@ -42,51 +42,6 @@ class _Interrupted(KeyboardInterrupt):
 
 
 # Configuration.
-
-
-def _setting(cli_value: str | None, env: Mapping[str, str], name: str) -> str | None:
-    if cli_value is not None:
-        return cli_value
-    value = env.get(name, "").strip()
-    return value or None
-
-
-def _token_source(args: argparse.Namespace, env: Mapping[str, str]) -> str | CommandToken:
-    token: str | None = args.token
-    command: str | None = args.token_command
-    if token is not None and command is not None:
-        raise UsageError("pass either --token or --token-command, not both")
-    if token is None and command is None:
-        token = _setting(None, env, ENV_TOKEN)
-        command = _setting(None, env, ENV_TOKEN_COMMAND)
-    if token is not None:
-        if not token.strip():
-            raise UsageError("the token is empty")
-        return token.strip()
-    if command is not None:
-        return CommandToken(command)
-    raise UsageError(
-        f"no token: pass --token or --token-command, or set ${ENV_TOKEN} or ${ENV_TOKEN_COMMAND}"
-    )
-
-
-def _client(args: argparse.Namespace, env: Mapping[str, str]) -> HubServiceClient:
-    base_url = _setting(args.base_url, env, ENV_BASE_URL)
-    if base_url is None:
-        raise UsageError(f"no gateway URL: pass --base-url or set ${ENV_BASE_URL}")
-    try:
-        parsed = httpx.URL(base_url)
-    except httpx.InvalidURL as exc:
-        raise UsageError(f"--base-url is not a valid URL: {exc}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise UsageError(f"--base-url must be an http(s) URL, got {base_url!r}")
-    token = _token_source(args, env)
-    options: dict[str, Any] = {}
-    if args.timeout is not None:
-        options["timeout"] = args.timeout
-    if args.max_retries is not None:
-        options["max_retries"] = args.max_retries
-    return HubServiceClient(base_url=base_url, token=token, **options)
 
 
 def _request_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -134,13 +89,7 @@ def _cmd_list(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
     if not executions:
         out.note("no executions")
         return EXIT_OK
-    out.table(
-        ["ID", "STATUS", "CREATED", "ENDED", "TAGS"],
-        [
-            [e.id, str(e.status), e.created_at, text_of(e.ended_at), text_of(e.tags)]
-            for e in executions
-        ],
-    )
+    out.table(EXECUTION_COLUMNS, [execution_row(e) for e in executions])
     return EXIT_OK
 
 
@@ -439,7 +388,7 @@ _COMMANDS: dict[str, Callable[[ServiceApi, argparse.Namespace, Output], int]] = 
 
 def dispatch(args: argparse.Namespace, out: Output, env: Mapping[str, str]) -> int:
     """Run the parsed command; exceptions are left to :func:`report_error`."""
-    with _client(args, env) as client:
+    with make_client(args, env) as client:
         return _COMMANDS[args.command](client.service_api, args, out)
 
 
@@ -478,6 +427,6 @@ def report_error(exc: BaseException, *, json_mode: bool) -> int:
 
     with suppress(OSError, ValueError):
         default_output(json_mode).error(
-            message, kind=type(exc).__name__, exit_code=code, status=status
+            message, kind=public_name(type(exc)), exit_code=code, status=status
         )
     return code

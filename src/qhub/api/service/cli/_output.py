@@ -2,12 +2,13 @@
 
 Results go to stdout; spinners, progress bars and errors go to stderr so that stdout
 stays clean for pipes. ``rich`` comes with the ``cli`` extra and is imported lazily;
-without it (or when stderr is not a terminal) the output is plain text.
+without it (or when stderr is not a terminal) the output is plain text. Text from the
+gateway is printed through ``_safe.printable`` (human output, stderr) or ``_safe.json_text``
+(``--json``), never raw.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -16,34 +17,17 @@ from datetime import datetime
 from typing import IO, Any, Protocol
 
 from qhub_service_gen.models import LogEntry, ServiceExecution
-from qhub_service_gen.types import Unset
+
+from .._display import SEVERITY_STYLE as _SEVERITY_STYLE
+from .._display import STATUS_STYLE as _STATUS_STYLE
+from .._display import log_severity, log_stamp, plain_table, rich_table
+from .._display import text_of as text_of
+from ._safe import json_text, printable
+from ._streams import FullWriter, console_class, full_writer
 
 _PIPED_WIDTH = 1000
 HIGHLIGHT_LIMIT = 64 * 1024
 """Longest JSON text (characters) that human output highlights; larger is printed plain."""
-_STATUS_STYLE = {
-    "SUCCEEDED": "green",
-    "FAILED": "red",
-    "CANCELLED": "yellow",
-    "RUNNING": "cyan",
-    "PENDING": "blue",
-}
-_SEVERITY_STYLE = {
-    "DEBUG": "dim",
-    "NOTICE": "cyan",
-    "INFO": "",
-    "WARNING": "yellow",
-    "ERROR": "bold red",
-}
-
-
-def text_of(value: object) -> str:
-    """A model field as display text: unset and ``None`` become an empty string."""
-    if value is None or isinstance(value, Unset):
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return str(value)
 
 
 def execution_fields(execution: ServiceExecution) -> list[tuple[str, str]]:
@@ -90,6 +74,11 @@ def human_bytes(count: float) -> str:
     return f"{count:.1f} {unit}"
 
 
+def _ascii_only(stream: IO[str]) -> bool:
+    """Whether JSON for ``stream`` must escape all non-ASCII (its encoding is not UTF)."""
+    return isinstance(stream, FullWriter) and not stream.unicode
+
+
 class StatusView(Protocol):
     """Shows the status of a wait as it changes."""
 
@@ -120,10 +109,11 @@ class Output:
         self._rich: Any = None
         self._out: Any = None
         self._err: Any = None
+        self._ascii = _ascii_only(stdout)
         if not json_mode:
             try:
                 import rich.console
-                import rich.json
+                import rich.highlighter
                 import rich.markup
                 import rich.progress
                 import rich.table
@@ -134,8 +124,9 @@ class Output:
                 self._rich = rich
                 # Piped output keeps whole lines (ids never wrap) for grep and friends.
                 piped = None if stdout.isatty() else _PIPED_WIDTH
-                self._out = rich.console.Console(file=stdout, soft_wrap=True, width=piped)
-                self._err = rich.console.Console(file=stderr, soft_wrap=True)
+                console = console_class()
+                self._out = console(file=stdout, soft_wrap=True, width=piped)
+                self._err = console(file=stderr, soft_wrap=True)
 
     @property
     def _live(self) -> bool:
@@ -146,18 +137,19 @@ class Output:
 
     def json(self, data: Any) -> None:
         """Write one JSON document to stdout."""
-        self._stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        self._stdout.write(json_text(data, indent=2, ascii_only=self._ascii) + "\n")
         self._stdout.flush()
 
     def json_line(self, data: Any) -> None:
         """Write one compact JSON value as a line (JSON Lines) to stdout."""
-        self._stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        self._stdout.write(json_text(data, ascii_only=self._ascii) + "\n")
         self._stdout.flush()
 
     # Human output.
 
     def line(self, text: str, style: str = "") -> None:
         """Write one line of text to stdout."""
+        text = printable(text, one_line=True)
         if self._out is not None:
             self._out.print(text, style=style or None, markup=False, highlight=False)
         else:
@@ -168,6 +160,7 @@ class Output:
         """Write an informational line to stderr (not in JSON mode)."""
         if self.json_mode:
             return
+        text = printable(text, one_line=True)
         if self._err is not None:
             self._err.print(text, style="dim", markup=False, highlight=False)
         else:
@@ -177,32 +170,15 @@ class Output:
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         """A table on stdout; a status column is coloured."""
         if self._out is not None:
-            table = self._rich.table.Table(
-                show_header=True, header_style="bold", box=None, pad_edge=False
-            )
-            for i, name in enumerate(columns):
-                # The first column is the key (an id or a name): never wrapped.
-                table.add_column(name, no_wrap=i == 0, overflow="fold")
-            status_at = [i for i, name in enumerate(columns) if name.upper() == "STATUS"]
-            for row in rows:
-                cells: list[Any] = []
-                for i, cell in enumerate(row):
-                    style = _STATUS_STYLE.get(cell, "") if i in status_at else ""
-                    cells.append(self._rich.text.Text(cell, style=style))
-                table.add_row(*cells)
-            self._out.print(table)
+            self._out.print(rich_table(self._rich, columns, rows))
             return
-        widths = [len(name) for name in columns]
-        for row in rows:
-            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-        for row in [list(columns), *rows]:
-            text = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-            self._stdout.write(text.rstrip() + "\n")
+        for line in plain_table(columns, rows):
+            self._stdout.write(line + "\n")
         self._stdout.flush()
 
     def fields(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Label/value lines on stdout; empty values are left out."""
-        shown = [(label, value) for label, value in pairs if value]
+        shown = [(label, printable(value, one_line=True)) for label, value in pairs if value]
         width = max((len(label) for label, _ in shown), default=0)
         for label, value in shown:
             style = _STATUS_STYLE.get(value, "") if label == "status" else ""
@@ -217,24 +193,29 @@ class Output:
     def pretty_json(self, data: Any) -> None:
         """Indented JSON on stdout, highlighted unless it is over ``HIGHLIGHT_LIMIT``
         characters (highlighting a megabyte of JSON takes rich seconds)."""
-        text = json.dumps(data, indent=2, ensure_ascii=False)
+        text = json_text(data, indent=2, ascii_only=self._ascii)
         if self._out is not None and len(text) <= HIGHLIGHT_LIMIT:
-            self._out.print(self._rich.json.JSON(text))
+            # rich.json.JSON would parse and dump the text again, undoing the escapes.
+            highlighted = self._rich.highlighter.JSONHighlighter()(text)
+            highlighted.no_wrap = True
+            self._out.print(highlighted)
         else:
             self._stdout.write(text + "\n")
             self._stdout.flush()
 
     def log_entry(self, entry: LogEntry) -> None:
         """One log entry as ``timestamp SEVERITY message``."""
-        severity = text_of(entry.severity) or "-"
-        stamp = entry.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        severity = log_severity(entry)
+        stamp = log_stamp(entry)
         if self._out is not None:
             text = self._rich.text.Text(f"{stamp} ", style="dim")
-            text.append(f"{severity:<7}", style=_SEVERITY_STYLE.get(severity, ""))
-            text.append(f" {entry.message}")
+            shown = printable(severity, one_line=True)
+            text.append(f"{shown:<7}", style=_SEVERITY_STYLE.get(severity, ""))
+            text.append(f" {printable(entry.message)}")
             self._out.print(text)
         else:
-            self._stdout.write(f"{stamp} {severity:<7} {entry.message}\n")
+            shown = f"{printable(severity, one_line=True):<7} {printable(entry.message)}"
+            self._stdout.write(f"{stamp} {shown}\n")
             self._stdout.flush()
 
     def error(self, message: str, *, kind: str, exit_code: int, status: int | None) -> None:
@@ -244,9 +225,11 @@ class Output:
             error: dict[str, Any] = {"type": kind, "message": line, "exitCode": exit_code}
             if status is not None:
                 error["statusCode"] = status
-            self._stderr.write(json.dumps({"error": error}, ensure_ascii=False) + "\n")
+            self._stderr.write(
+                json_text({"error": error}, ascii_only=_ascii_only(self._stderr)) + "\n"
+            )
         else:
-            self._stderr.write(f"hub-service: error: {line}\n")
+            self._stderr.write(f"hub-service: error: {printable(line, one_line=True)}\n")
         self._stderr.flush()
 
     # Progress.
@@ -266,7 +249,8 @@ class Output:
                 transient=True,
             )
             with progress:
-                label = f"Waiting for {self._rich.markup.escape(execution_id)}"
+                shown = printable(execution_id, one_line=True)
+                label = f"Waiting for {self._rich.markup.escape(shown)}"
                 task = progress.add_task(label, total=None)
                 yield _RichStatus(progress, task, label, self._rich.markup.escape)
         else:
@@ -308,19 +292,20 @@ class _RichStatus:
     def update(self, execution: ServiceExecution) -> None:
         status = str(execution.status)
         style = _STATUS_STYLE.get(status, "white")
-        shown = f"{self._label}  [{style}]{self._escape(status)}[/]"
+        shown = f"{self._label}  [{style}]{self._escape(printable(status, one_line=True))}[/]"
         self._progress.update(self._task, description=shown)
 
 
 class _PlainStatus:
     def __init__(self, stream: IO[str], execution_id: str) -> None:
         self._stream = stream
-        self._id = execution_id
+        self._id = printable(execution_id, one_line=True)
         self._started = time.monotonic()
 
     def update(self, execution: ServiceExecution) -> None:
         elapsed = time.monotonic() - self._started
-        self._stream.write(f"{self._id}: {execution.status} ({elapsed:.0f}s)\n")
+        status = printable(str(execution.status), one_line=True)
+        self._stream.write(f"{self._id}: {status} ({elapsed:.0f}s)\n")
         self._stream.flush()
 
 
@@ -330,9 +315,13 @@ class _Downloads:
         self._stream = stream
 
     def file(self, name: str) -> FileProgress:
+        shown = printable(name, one_line=True)
         if self._progress is not None:
-            return _RichFile(self._progress, self._progress.add_task(name, total=None), name)
-        return _PlainFile(self._stream, name)
+            from rich.markup import escape  # descriptions are rich markup
+
+            shown = escape(shown)
+            return _RichFile(self._progress, self._progress.add_task(shown, total=None), shown)
+        return _PlainFile(self._stream, shown)
 
 
 class _RichFile:
@@ -368,5 +357,7 @@ class _PlainFile:
 
 
 def default_output(json_mode: bool) -> Output:
-    """The output of a real CLI run, on the process's stdout and stderr."""
-    return Output(json_mode=json_mode, stdout=sys.stdout, stderr=sys.stderr)
+    """The output of a real CLI run, on the process's stdout and stderr, written in full
+    (a closed pipe raises ``BrokenPipeError``, never loses text silently)."""
+    stdout, stderr = full_writer(sys.stdout), full_writer(sys.stderr)
+    return Output(json_mode=json_mode, stdout=stdout, stderr=stderr)

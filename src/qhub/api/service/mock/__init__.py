@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from .faults import OPERATIONS, Fault, FaultConfig, FaultInjector, FaultKind
 from .files import iter_result_bin
-from .state import DEFAULT_RESULT_SIZE, MAX_RESULT_SIZE, Timing
+from .limits import Limits
+from .state import DEFAULT_RESULT_SIZE, MAX_RESULT_SIZE, TIMESTAMP_FORMATS, Timing
 
 if TYPE_CHECKING:
     from .app import ADMIN_PREFIX, InjectedDisconnect, MockGatewayApp
@@ -50,11 +51,13 @@ __all__ = [
     "DEFAULT_RESULT_SIZE",
     "MAX_RESULT_SIZE",
     "OPERATIONS",
+    "TIMESTAMP_FORMATS",
     "Fault",
     "FaultConfig",
     "FaultInjector",
     "FaultKind",
     "InjectedDisconnect",
+    "Limits",
     "MockGateway",
     "MockGatewayApp",
     "Timing",

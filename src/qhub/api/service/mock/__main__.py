@@ -10,7 +10,8 @@ from types import FrameType
 
 from . import MISSING_EXTRA
 from .faults import OPERATIONS, FaultConfig, FaultKind, parse_kind
-from .state import Timing
+from .limits import Limits
+from .state import TIMESTAMP_FORMATS, Timing
 
 _KINDS = [k.value for k in FaultKind]
 
@@ -54,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     add("--seed", type=int, default=0, help="seed of execution ids and faults (default: 0)")
+    add(
+        "--timestamp-format",
+        choices=TIMESTAMP_FORMATS,
+        default=TIMESTAMP_FORMATS[0],
+        help="execution timestamps (createdAt, startedAt, endedAt) as the real gateway writes "
+        "them, 'gateway': 2026-11-27 14:31:44 (UTC), or 'iso': 2026-11-27T14:31:44.747Z; log "
+        "timestamps are ISO 8601 in both (default: %(default)s)",
+    )
     faults = parser.add_argument_group(
         "fault injection", "A seeded, reproducible fraction of requests fails."
     )
@@ -115,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE",
         help="5xx codes of 'error' faults (repeatable; default: 500 and 503)",
     )
+    _add_limits(parser)
     add(
         "--log-level",
         default="warning",
@@ -123,6 +133,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--access-log", action="store_true", help="log every request")
     return parser
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    limits = parser.add_argument_group(
+        "limits", "Bounds that keep one client from breaking the gateway for the others."
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="connections served at once; more are answered 503 and closed "
+        "(default: 512, or half the file-descriptor limit when that is lower)",
+    )
+    for flag, value, what in (
+        ("--header-timeout", defaults.header_timeout, "for a request's headers (else 408)"),
+        ("--body-timeout", defaults.body_timeout, "for a request's body (else 408)"),
+    ):
+        limits.add_argument(
+            flag,
+            type=float,
+            default=value,
+            metavar="S",
+            help=f"seconds to wait {what} (default: %(default)s)",
+        )
+    for flag, value, what in (
+        ("--max-body-bytes", defaults.max_body, "largest request body (else 400)"),
+        ("--max-depth", defaults.max_depth, "deepest JSON nesting of a request body (else 400)"),
+        ("--max-executions", defaults.max_executions, "executions kept (then 507)"),
+        ("--max-stored-bytes", defaults.max_stored_bytes, "request bytes kept (then 507)"),
+    ):
+        limits.add_argument(
+            flag, type=int, default=value, metavar="N", help=f"{what} (default: %(default)s)"
+        )
+
+
+def limits_config(args: argparse.Namespace) -> Limits:
+    """The limits the flags ask for; ValueError on bad values."""
+    return Limits(
+        max_connections=args.max_connections,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        max_body=args.max_body_bytes,
+        max_depth=args.max_depth,
+        max_executions=args.max_executions,
+        max_stored_bytes=args.max_stored_bytes,
+    )
 
 
 def _server_error_status(text: str) -> int:
@@ -189,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             timing=timing,
             faults=faults,
             seed=args.seed,
+            limits=limits_config(args),
+            timestamp_format=args.timestamp_format,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -10,9 +10,11 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .app import MockGatewayApp
 from .faults import FaultConfig
+from .limits import Limits, accept_backlog
 from .state import Timing
 
 __all__ = ["MockGateway", "bind"]
@@ -28,7 +30,7 @@ def bind(host: str, port: int) -> socket.socket:
         # Nagle's algorithm with delayed ACKs would add ~40 ms to every response.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(accept_backlog())
     except OSError:
         sock.close()
         raise
@@ -50,12 +52,19 @@ def uvicorn_config(
 ) -> uvicorn.Config:
     """How the gateway runs under uvicorn: quiet, and quick to shut down mid-download.
 
-    ``own_logging=False`` leaves the host process's logging configuration alone.
+    HTTP/1.1 is uvicorn's h11 protocol behind the app's connection guard (connection cap,
+    header deadline); no WebSocket upgrades; ``scope["client"]`` is the real peer (no proxy
+    headers), which is how the app finds its connection. ``own_logging=False`` leaves the
+    host process's logging configuration alone.
     """
     options: dict[str, Any] = {} if own_logging else {"log_config": None}
     return uvicorn.Config(
         app,
         **options,
+        http=app.connections.protocol_class(H11Protocol),
+        ws="none",
+        proxy_headers=False,
+        backlog=accept_backlog(),
         lifespan="on",
         log_level=log_level,
         access_log=access_log,
@@ -72,6 +81,9 @@ class MockGateway:
 
     ``faults`` can be changed while it runs (``gateway.set_faults(...)``);
     ``gateway.stats()`` counts executions created and faults injected.
+    ``limits`` bounds connections, request bodies and stored executions (see :class:`Limits`).
+    ``timestamp_format="iso"`` writes execution timestamps as ISO 8601 instead of the
+    real gateway's ``2026-11-27 14:31:44`` (UTC).
     """
 
     def __init__(
@@ -86,9 +98,18 @@ class MockGateway:
         seed: int = 0,
         clock: Callable[[], float] | None = None,
         log_level: str = "warning",
+        limits: Limits | None = None,
+        timestamp_format: str = "gateway",
     ) -> None:
         self.app = MockGatewayApp(
-            base_path=base_path, tokens=tokens, timing=timing, faults=faults, seed=seed, clock=clock
+            base_path=base_path,
+            tokens=tokens,
+            timing=timing,
+            faults=faults,
+            seed=seed,
+            clock=clock,
+            limits=limits,
+            timestamp_format=timestamp_format,
         )
         self.host = host
         self.port = port

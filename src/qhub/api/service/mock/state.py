@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "DEFAULT_RESULT_SIZE",
     "MAX_RESULT_SIZE",
+    "TIMESTAMP_FORMATS",
     "Execution",
     "ExecutionStore",
     "IdempotencyConflict",
@@ -38,6 +39,11 @@ MAX_RESULT_SIZE = 1 << 40
 MAX_DURATION = 24 * 3600.0
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+#: How execution timestamps (``createdAt``, ``startedAt``, ``endedAt``) are written:
+#: ``gateway``, the real gateway's ``2026-11-27 14:31:44`` (UTC, whole seconds), or ``iso``,
+#: ISO 8601 ``2026-11-27T14:31:44.747Z``. Log timestamps are ISO 8601 in both.
+TIMESTAMP_FORMATS = ("gateway", "iso")
 
 _SERVICE_ID = "2b9e8f00-0000-4000-8000-00000000000a"
 _SERVICE_DEFINITION_ID = "2b9e8f00-0000-4000-8000-00000000000b"
@@ -70,6 +76,10 @@ def _iso(epoch: float) -> str:
     return (
         datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
+
+
+def _gateway_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass(slots=True)
@@ -186,7 +196,15 @@ class ExecutionStore:
         timing: Timing | None = None,
         seed: int = 0,
         clock: Callable[[], float] | None = None,
+        timestamp_format: str = "gateway",
     ) -> None:
+        if timestamp_format not in TIMESTAMP_FORMATS:
+            raise ValueError(
+                f"timestamp_format must be one of {', '.join(TIMESTAMP_FORMATS)}, "
+                f"got {timestamp_format!r}"
+            )
+        self.timestamp_format = timestamp_format
+        self._execution_time = _gateway_time if timestamp_format == "gateway" else _iso
         self.timing = timing or Timing()
         self._clock = clock or time.monotonic
         self._epoch = time.time() - self._clock()
@@ -200,8 +218,12 @@ class ExecutionStore:
         return self._clock()
 
     def wall(self, moment: float) -> str:
-        """A clock reading as an ISO 8601 UTC timestamp."""
+        """A clock reading as an ISO 8601 UTC timestamp (how log entries are stamped)."""
         return _iso(self._epoch + moment)
+
+    def execution_time(self, moment: float) -> str:
+        """A clock reading as an execution timestamp, in the store's ``timestamp_format``."""
+        return self._execution_time(self._epoch + moment)
 
     def count_request(self, operation: str) -> None:
         with self._lock:
@@ -213,12 +235,14 @@ class ExecutionStore:
         body: dict[str, Any],
         idempotency_key: str | None,
         render: Callable[[Execution], bytes],
+        admit: Callable[[int], None] | None = None,
     ) -> tuple[Execution, bytes, bool]:
         """Start an execution, or find the one started with the same key.
 
         Returns the execution, the response body to send and whether it is a
         replay. ``render`` makes the 201 body of a new execution; a replay gets
-        the very bytes of the first answer.
+        the very bytes of the first answer. ``admit`` is called with the number of
+        executions held before a new one is made, and raises to refuse it.
         """
         fail, size, duration = _parse_input(body)
         fingerprint = _canonical(body)
@@ -231,6 +255,8 @@ class ExecutionStore:
                     )
                 self._counters.idempotent_replays += 1
                 return self._executions[stored.execution_id], stored.response, True
+            if admit is not None:
+                admit(len(self._executions))
             tags = body.get("tags")
             execution = Execution(
                 id=str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),
@@ -272,7 +298,8 @@ class ExecutionStore:
             return None
 
     def snapshot(self, execution: Execution) -> dict[str, Any]:
-        """The ServiceExecution JSON of an execution, now."""
+        """The ServiceExecution JSON of an execution, now; every optional field is present,
+        as an explicit ``null`` when unset (as the real gateway writes them)."""
         now = self._clock()
         status = execution.status_at(now)
         cancelled = execution.cancelled
@@ -281,9 +308,9 @@ class ExecutionStore:
         ended = execution.ended_at(now)
         return {
             "id": execution.id,
-            "createdAt": self.wall(execution.created),
-            "startedAt": None if started is None else self.wall(started),
-            "endedAt": None if ended is None else self.wall(ended),
+            "createdAt": self.execution_time(execution.created),
+            "startedAt": None if started is None else self.execution_time(started),
+            "endedAt": None if ended is None else self.execution_time(ended),
             "status": status,
             "type": "MANAGED",
             "serviceId": _SERVICE_ID,

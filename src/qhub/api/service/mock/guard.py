@@ -1,0 +1,262 @@
+"""Connection-level protection of the mock gateway, on asyncio's public protocol API.
+
+uvicorn takes the class of its HTTP protocol as configuration (``Config(http=...)``).
+:meth:`ConnectionGuard.protocol_class` wraps uvicorn's HTTP/1.1 protocol in one that sees
+every connection first:
+
+- past ``Limits.connection_cap()`` open connections, a new one is answered 503 and closed
+  without ever reaching uvicorn, so slow clients cannot use up the file descriptors;
+- a connection that has not delivered a request's headers ``header_timeout`` seconds after
+  it opened (or after its previous response) is answered 408 and closed: uvicorn's own
+  keep-alive timeout stops at the first byte, so a client trickling headers would hold its
+  connection forever;
+- the application finds its own connection by ``scope["client"]`` (:meth:`find`), to drop
+  it for fault injection and to notice a dead socket mid-stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .limits import Limits
+
+__all__ = ["ConnectionGuard", "GuardedConnection"]
+
+#: How long a shed connection waits for the client's request before it is closed, so that
+#: closing does not reset the connection before the client has read the 503.
+SHED_LINGER = 1.0
+#: Shed connections allowed to linger at once; past this, they are closed at once.
+MAX_LINGERING = 32
+#: A closed connection whose last bytes the client does not take is aborted after this.
+CLOSE_GRACE = 1.0
+
+Address = tuple[str, int]
+
+
+def _canned(status: int, reason: str, detail: str, headers: str = "") -> bytes:
+    body = json.dumps({"detail": detail}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n{headers}\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+def _address(transport: asyncio.BaseTransport) -> Address | None:
+    """The peer address the way ASGI servers put it in ``scope["client"]``."""
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return str(peer[0]), int(peer[1])
+    return None
+
+
+class ConnectionGuard:
+    """Counts and bounds the open connections of one gateway; runs on its event loop."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.cap = self.limits.connection_cap()
+        self._open: set[GuardedConnection] = set()
+        self._by_client: dict[Address, GuardedConnection] = {}
+        self._shedding: set[GuardedConnection] = set()
+        self._counts = {"accepted": 0, "shed": 0, "header_timeouts": 0, "peak": 0}
+        self._busy = _canned(
+            503,
+            "Service Unavailable",
+            f"The mock gateway serves at most {self.cap} connections at once; retry later",
+            "retry-after: 1\r\n",
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Open connections now, and connections accepted, shed and timed out so far."""
+        return {"open": len(self._open), **self._counts}
+
+    def find(self, client: object) -> GuardedConnection | None:
+        """The connection a request with this ``scope["client"]`` arrived on, if known."""
+        if isinstance(client, tuple | list) and len(client) == 2:
+            return self._by_client.get((str(client[0]), client[1]))
+        return None
+
+    @contextlib.contextmanager
+    def serving(self, client: object) -> Iterator[GuardedConnection | None]:
+        """Mark a request in flight on its connection: no header deadline meanwhile."""
+        connection = self.find(client)
+        if connection is None:
+            yield None
+            return
+        connection.request_started()
+        try:
+            yield connection
+        finally:
+            connection.request_finished()
+
+    def close_all(self) -> None:
+        """Abort every connection still open (the server is stopping)."""
+        for connection in [*self._open, *self._shedding]:
+            connection.abort()
+        self._open.clear()
+        self._by_client.clear()
+        self._shedding.clear()
+
+    def protocol_class(self, inner: Callable[..., asyncio.Protocol]) -> type[asyncio.Protocol]:
+        """A protocol class for ``uvicorn.Config(http=...)`` that guards ``inner``."""
+        guard = self
+
+        class Guarded(GuardedConnection):
+            def __init__(self, **options: Any) -> None:
+                super().__init__(guard, lambda: inner(**options))
+
+        return Guarded
+
+    # -- called by connections ------------------------------------------------------------
+
+    def _admit(self, connection: GuardedConnection, address: Address | None) -> bool:
+        if len(self._open) >= self.cap:
+            self._counts["shed"] += 1
+            return False
+        self._open.add(connection)
+        if address is not None:
+            self._by_client[address] = connection
+        self._counts["accepted"] += 1
+        self._counts["peak"] = max(self._counts["peak"], len(self._open))
+        return True
+
+    def _release(self, connection: GuardedConnection, address: Address | None) -> None:
+        self._open.discard(connection)
+        if address is not None and self._by_client.get(address) is connection:
+            del self._by_client[address]
+
+
+class GuardedConnection(asyncio.Protocol):
+    """One connection: admitted and handed to the HTTP protocol, or shed with a 503."""
+
+    def __init__(self, guard: ConnectionGuard, make_inner: Callable[[], asyncio.Protocol]) -> None:
+        self._guard = guard
+        self._make_inner = make_inner
+        self._inner: asyncio.Protocol | None = None
+        self._transport: asyncio.Transport | None = None
+        self._address: Address | None = None
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._partial = False
+        self._in_flight = 0
+        #: Set once the connection is closed.
+        self.lost = asyncio.Event()
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not isinstance(transport, asyncio.Transport):  # pragma: no cover - TCP only
+            transport.close()
+            return
+        self._transport = transport
+        self._address = _address(transport)
+        guard = self._guard
+        if not guard._admit(self, self._address):
+            transport.write(guard._busy)
+            if len(guard._shedding) >= MAX_LINGERING:
+                self._close()
+                return
+            guard._shedding.add(self)
+            self._later("linger", SHED_LINGER, self._close)
+            return
+        self._inner = self._make_inner()
+        self._arm()
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._inner is None:  # shed: the request was read, the 503 can go
+            self._close()
+            return
+        self._partial = True
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return None if self._inner is None else self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._guard._shedding.discard(self)
+        if self._inner is not None:
+            self._guard._release(self, self._address)
+            self._inner.connection_lost(exc)
+        self.lost.set()
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+
+    # -- for the application --------------------------------------------------------------
+
+    def is_closing(self) -> bool:
+        """Whether the connection is closed or closing (writes would be dropped)."""
+        return self._transport is None or self._transport.is_closing()
+
+    async def drop(self, wait: float = 5.0) -> None:
+        """Close the connection now; bytes already written still reach the client.
+
+        Returns once it is closed, or after ``wait`` seconds.
+        """
+        self._close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.lost.wait(), wait)
+
+    def abort(self) -> None:
+        """Close the connection at once, dropping anything not yet sent."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    def request_started(self) -> None:
+        """A request's headers have arrived: its header deadline is met."""
+        self._in_flight += 1
+        self._cancel("header")
+
+    def request_finished(self) -> None:
+        """The response is sent: the next request's headers are due in time."""
+        self._in_flight -= 1
+        if self._in_flight == 0 and self._inner is not None and not self.is_closing():
+            self._arm()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        self._partial = False
+        self._later("header", self._guard.limits.header_timeout, self._header_timeout)
+
+    def _header_timeout(self) -> None:
+        self._guard._counts["header_timeouts"] += 1
+        if self._partial and self._transport is not None:
+            seconds = self._guard.limits.header_timeout
+            detail = f"Request headers not received within {seconds:g} s"
+            self._transport.write(_canned(408, "Request Timeout", detail))
+        self._close()
+
+    def _close(self) -> None:
+        transport = self._transport
+        if transport is None or self.lost.is_set() or "abort" in self._timers:
+            return
+        transport.close()
+        self._later("abort", CLOSE_GRACE, transport.abort)
+
+    def _later(self, name: str, delay: float, callback: Callable[[], None]) -> None:
+        self._cancel(name)
+
+        def fire() -> None:
+            self._timers.pop(name, None)
+            callback()
+
+        self._timers[name] = asyncio.get_running_loop().call_later(delay, fire)
+
+    def _cancel(self, name: str) -> None:
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
