@@ -11,7 +11,7 @@ VENDOR_VENV := .venv-vendor
 VENDOR_CONSTRAINTS := tests/vendor/constraints.txt
 VENDOR_STAMP := $(VENDOR_VENV)/.installed-stamp
 
-.PHONY: install vendor-venv generate lint test demo bench docs clean
+.PHONY: install vendor-venv generate lint unasync test demo bench docs clean
 
 install: $(STAMP)
 
@@ -38,10 +38,15 @@ generate: $(STAMP)
 		--path $(SPEC) --config generator-config.yaml --custom-template-path templates \
 		--meta none --output-path $(GEN_PKG) --overwrite
 
+# _sync/ is generated from _async/ by scripts/unasync.py: lint fails when it is stale.
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy src
+	$(BIN)/python scripts/unasync.py --check
+
+unasync: $(STAMP)
+	$(BIN)/python scripts/unasync.py
 
 test: $(STAMP) $(VENDOR_STAMP) lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest

@@ -313,7 +313,7 @@ print('{{"cpu": %r, "wall": %r, "items": %d, "maxrss_kib": %d}}' % (c, w, len(sy
 IMPORT_STATEMENTS = {
     "raw": "import httpx",
     "sdk": "import qhub.api.service",
-    "sdk-client": "from qhub.api.service import HubServiceClient",
+    "sdk-client": "from qhub.api.service import HubServiceClient, AsyncHubServiceClient",
 }
 
 
@@ -335,18 +335,18 @@ class Target:
 
 
 TARGETS = [
-    Target("W1", "get_status x calls", "sdk", 1.10),
-    Target("W2", "get_service_executions", "sdk", 2.5),
+    Target("W1", "get_status x calls", "sdk", 1.05),
+    Target("W2", "get_service_executions", "sdk", 1.8),
     Target("W2", "generated from_dict only", "gen", 2.5),
-    Target("W3", "get_logs, datetimes", "sdk", 3.0),
+    Target("W3", "get_logs, datetimes (no GC pause)", "sdk", 2.0),
     Target("W3", "generated from_dict only", "gen", 3.0),
     Target("W4", "stream file, CPU", "sdk", 1.10),
     Target("W4", "stream file, peak RSS over raw", "sdk", 20.0, "rss-diff-mib"),
     Target("W4big", "stream big file, RSS growth", "sdk", 16.0, "rss-growth-mib"),
     Target("W5", "async get_status, fast extra", "sdk", 0.20),
     Target("W5", "async get_status, no fast extra", "sdk-nofast", 1.0),
-    Target("W6", "import qhub.api.service", "sdk", 1.3),
-    Target("W6", "from qhub.api.service import HubServiceClient", "sdk-client", 1.3),
+    Target("W6", "import qhub.api.service", "sdk", 1.2),
+    Target("W6", "import HubServiceClient, AsyncHubServiceClient", "sdk-client", 1.2),
 ]
 
 SIDES = {

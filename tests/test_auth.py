@@ -23,6 +23,7 @@ from qhub.api.service import (
     ResponseValidationError,
 )
 from qhub.api.service._auth import TokenAuth
+from qhub.api.service.testing import sdk_transport
 
 SECRET = "s3cr3t-token-value-XYZ"
 
@@ -325,9 +326,8 @@ def _client_with_credentials(driver: Driver, handler: object, setup: str) -> obj
     to an SDK-made or an injected client, or as the injected client's own default headers."""
     headers = {**_CREDENTIALS, "X-Other": "kept"}
     if setup == "sdk":
-        client = driver.client(inject=False, token=SECRET, headers=headers)
-        client.httpx_client._transport = httpx.MockTransport(handler)  # type: ignore[arg-type]
-        return client
+        with sdk_transport(httpx.MockTransport(handler)):  # type: ignore[arg-type]
+            return driver.client(inject=False, token=SECRET, headers=headers)
     if setup == "injected":
         return driver.client(handler, token=SECRET, headers=headers)
     transport = httpx.MockTransport(handler)  # type: ignore[arg-type]

@@ -72,3 +72,17 @@ def test_every_public_name_resolves_lazily() -> None:
     for name in service.__all__:
         assert getattr(service, name) is not None, name
     assert set(service.__all__) <= set(dir(service))
+
+
+def test_the_clients_load_no_download_workflow_aiohttp_or_model_machinery() -> None:
+    """Downloads, workflows, the aiohttp transport and the generated models load on first use."""
+    loaded = _imported_after("from qhub.api.service import HubServiceClient, AsyncHubServiceClient")
+    assert "qhub.api.service._sync.service_api" in loaded
+    assert "qhub.api.service._async.service_api" in loaded
+    later = {
+        f"qhub.api.service.{kind}.{module}"
+        for kind in ("_sync", "_async")
+        for module in ("download", "workflows")
+    }
+    later |= {"qhub.api.service._aiohttp", "aiohttp", "attrs", "qhub_service_gen.models"}
+    assert later & loaded == set()

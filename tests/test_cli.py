@@ -43,7 +43,6 @@ def client(gateway: str) -> Iterator[HubServiceClient]:
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_SERVICE_")}
-    env["QHUB_SERVICE_RETRY_NO_DELAY"] = "1"
     env.pop("COLUMNS", None)
     env.update(extra)
     return env
@@ -865,4 +864,4 @@ def test_token_command_uses_the_sdk_refresh_protocol_not_a_client_hook(tmp_path:
     client = make_client(args, {"HUB_SERVICE_BASE_URL": "http://127.0.0.1:9/x"})
     with client:
         hooks = client.httpx_client.event_hooks["response"]
-        assert [hook.__module__ for hook in hooks] == ["qhub.api.service._core"]
+        assert [hook.__module__ for hook in hooks] == ["qhub.api.service._sync._funnel"]

@@ -23,6 +23,7 @@ from qhub.api.service import (
     RetryPolicy,
 )
 from qhub.api.service.core.api_error import ApiError
+from qhub.api.service.testing import retries_without_delay, sdk_transport
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -33,8 +34,9 @@ def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QHUB_SERVICE_RETRY_NO_DELAY", "1")
+def _no_retry_delay() -> Iterator[None]:
+    with retries_without_delay():
+        yield
 
 
 def _status_ok(request: httpx.Request) -> httpx.Response:
@@ -426,8 +428,8 @@ def test_redirect_to_an_unusable_location_is_an_api_error(
     if injected:
         client = driver.client(handler, follow_redirects=follow)
     else:
-        client = driver.client(inject=False, follow_redirects=follow)
-        client.httpx_client._transport = httpx.MockTransport(handler)
+        with sdk_transport(httpx.MockTransport(handler)):
+            client = driver.client(inject=False, follow_redirects=follow)
     with pytest.raises(ApiError) as info:
         if operation == "get_status":
             driver.call(client, "get_status", "x")

@@ -22,15 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qhub.api.service import AsyncHubServiceClient, HubServiceClient, IncompleteDownloadError
-from qhub.api.service._download import (
-    adownload_to_path,
-    aiter_result_file,
-    download_to_path,
-    iter_result_file,
-    partial_path,
-)
-from qhub.api.service._retry import NO_DELAY_ENV, RetryPolicy
+from qhub.api.service._async.download import download_to_path as adownload_to_path
+from qhub.api.service._async.download import iter_result_file as aiter_result_file
+from qhub.api.service._files import partial_path
+from qhub.api.service._retry import RetryPolicy
+from qhub.api.service._sync.download import download_to_path, iter_result_file
 from qhub.api.service.mock import FaultConfig, FaultKind, MockGateway, Timing
+from qhub.api.service.testing import retries_without_delay
 
 URL = "http://gateway.test/acme/vqe/v1/exec-1/result/result.bin"
 OTHER_URL = "http://gateway.test/acme/vqe/v1/exec-2/result/result.bin"
@@ -1528,12 +1526,11 @@ async def test_a_touched_file_survives_a_drop_while_it_is_compared_end_to_end(
 ) -> None:
     """The CLI's repro: download, touch the file, cut the next result-file body once, download
     again without overwrite: the comparison resumes, and the file is kept as it is."""
-    monkeypatch.setenv(NO_DELAY_ENV, "1")
     cut_once = FaultConfig(
         rates={FaultKind.TRUNCATE: 1.0}, operations=frozenset({"getResultFile"}), limit=1
     )
     target = tmp_path / "result.bin"
-    with MockGateway(timing=Timing(pending=0.0, running=0.0)) as gateway:
+    with retries_without_delay(), MockGateway(timing=Timing(pending=0.0, running=0.0)) as gateway:
         if mode == "sync":
             with HubServiceClient(base_url=gateway.url, token="t") as client:
                 api = client.service_api

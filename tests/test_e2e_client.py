@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_reference_snippets import QUICKSTART_BASE, patch_sdk_made_client, run_snippet
+from test_reference_snippets import QUICKSTART_BASE, run_snippet
 
 from qhub.api.service import (
     AsyncHubServiceClient,
@@ -27,7 +27,7 @@ from qhub.api.service import (
 )
 from qhub.api.service.mock import DEFAULT_RESULT_SIZE, MockGateway, Timing
 from qhub.api.service.mock.files import iter_result_bin
-from qhub.api.service.testing import running_mock_gateway
+from qhub.api.service.testing import running_mock_gateway, sdk_transport
 
 TOKEN = "e2e-token-abcdef"
 BASE_PATH = "/acme/vqe/v1"
@@ -71,11 +71,8 @@ def test_reference_snippets_against_the_mock_gateway(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    patch_sdk_made_client(
-        monkeypatch,
-        lambda core: httpx.Client(transport=_ToLoopback(gateway.url), timeout=core.client_timeout),
-    )
-    quick = run_snippet("quickstart", {})
+    with sdk_transport(_ToLoopback(gateway.url)):
+        quick = run_snippet("quickstart", {})
     quick["service"].close()
     assert quick["execution"].status in ("PENDING", "RUNNING", "SUCCEEDED")
     capsys.readouterr()

@@ -17,18 +17,17 @@ from pathlib import Path
 import pytest
 
 from qhub.api.service import AsyncHubServiceClient, HubServiceClient
-from qhub.api.service._retry import NO_DELAY_ENV
 from qhub.api.service.mock import Fault, FaultConfig, FaultKind, MockGateway, Timing
 from qhub.api.service.mock.files import iter_result_bin
+from qhub.api.service.testing import retries_without_delay
 
 RESULT_FILE_ONLY = frozenset({"getResultFile"})
 
 
 @pytest.fixture
-def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockGateway]:
+def gateway() -> Iterator[MockGateway]:
     """A mock gateway whose executions finish at once, and clients that retry without waiting."""
-    monkeypatch.setenv(NO_DELAY_ENV, "1")
-    with MockGateway(timing=Timing(pending=0.0, running=0.0)) as running:
+    with retries_without_delay(), MockGateway(timing=Timing(pending=0.0, running=0.0)) as running:
         yield running
 
 

@@ -26,6 +26,7 @@ from qhub.api.service import (
     UnprocessableEntityError,
 )
 from qhub.api.service.core.api_error import BODY_CAP, ApiError
+from qhub.api.service.testing import retries_without_delay
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -36,8 +37,9 @@ def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QHUB_SERVICE_RETRY_NO_DELAY", "1")
+def _no_retry_delay() -> Iterator[None]:
+    with retries_without_delay():
+        yield
 
 
 def test_api_error_is_importable_from_both_places() -> None:

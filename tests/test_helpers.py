@@ -24,8 +24,8 @@ from qhub.api.service import (
     ServiceApi,
     ServiceExecution,
     ServiceExecutionStatus,
+    UnsafeResultFileNameError,
 )
-from qhub.api.service._helpers import UnsafeResultFileNameError
 
 BASE = "http://gateway.test/acme/vqe/v1"
 EID = "6f1c2d3e-0000-4000-8000-000000000001"
@@ -557,7 +557,7 @@ def test_the_longest_saveable_name_and_a_lone_temp_name_are_accepted(tmp_path: P
 
 def test_a_name_that_is_not_valid_unicode_is_refused() -> None:
     from qhub.api.service import ResultResponse
-    from qhub.api.service._helpers import result_file_names
+    from qhub.api.service._results import result_file_names
 
     result = ResultResponse.from_dict({"_links": {"bad\ud800": {"href": "/x"}}})
     with pytest.raises(UnsafeResultFileNameError, match="not valid Unicode"):
@@ -720,14 +720,45 @@ def test_helpers_are_documented_on_both_clients() -> None:
         assert error.__doc__
 
 
-def test_every_public_name_of_the_helper_and_download_modules_is_documented() -> None:
+CORE_MODULES = [
+    "__init__.py",
+    "client.py",
+    "testing.py",
+    "environment.py",
+    "types.py",
+    "core/__init__.py",
+    "core/api_error.py",
+    "core/request_options.py",
+    "_auth.py",
+    "_backend.py",
+    "_config.py",
+    "_errors.py",
+    "_existing.py",
+    "_files.py",
+    "_parse.py",
+    "_redirects.py",
+    "_requests.py",
+    "_results.py",
+    "_resume.py",
+    "_retry.py",
+]
+"""The client core's hand-written modules (the CLI, the mock, the aiohttp transport and the
+display helpers have their own tests)."""
+
+
+def test_every_public_name_of_the_client_core_is_documented() -> None:
+    """Every module of the client core (the workflows and downloads included), hand-written
+    or generated from ``_async/``."""
     from test_cli import _undocumented
 
-    import qhub.api.service._download as download_module
-    import qhub.api.service._helpers as helpers_module
+    import qhub.api.service as package
 
-    for module in (helpers_module, download_module):
-        assert _undocumented(Path(str(module.__file__))) == [], module.__name__
+    root = Path(str(package.__file__)).parent
+    generated = sorted((root / "_sync").glob("*.py"))
+    written = sorted((root / "_async").glob("*.py"))
+    assert generated and len(generated) == len(written)
+    for path in [*(root / name for name in CORE_MODULES), *written, *generated]:
+        assert _undocumented(path) == [], path.relative_to(root)
 
 
 # Pickling (errors cross process boundaries: multiprocessing, concurrent.futures)

@@ -20,6 +20,7 @@ from qhub.api.service import (
     ApiError,
     HalLink,
     HubServiceClient,
+    LogEntry,
     LogEntrySeverity,
     ResponseValidationError,
     ResultResponse,
@@ -509,7 +510,7 @@ def _assert_result_types(result: Any) -> None:
         _assert_execution_types(result.embedded.status)
 
 
-# The garbage-collector pause around large bodies ---------------------------------------------
+# The garbage collector is process-wide state: parsing never touches it ----------------------
 
 _LARGE_LIST = json.dumps([execution_json(f"exec-{i}") for i in range(5000)]).encode()
 
@@ -532,7 +533,7 @@ def _hook_from_dict(monkeypatch: pytest.MonkeyPatch, hook: Callable[[], None]) -
     monkeypatch.setattr(ServiceExecution, "from_dict", classmethod(from_dict))
 
 
-def test_large_body_is_parsed_with_gc_paused_and_gc_is_restored(
+def test_a_large_body_is_parsed_with_the_collector_left_as_it_is(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     states: list[bool] = []
@@ -541,16 +542,19 @@ def test_large_body_is_parsed_with_gc_paused_and_gc_is_restored(
     with _large_list_client() as client:
         assert len(client.service_api.get_service_executions()) == 5000
         assert gc.isenabled()
-        assert not any(states)
+        assert len(states) == 5000
+        assert all(states)
+        states.clear()
         gc.disable()
         try:
             client.service_api.get_service_executions()
             assert not gc.isenabled()
+            assert states and not any(states)
         finally:
             gc.enable()
 
 
-def test_gc_stays_paused_until_the_last_overlapping_parse_ends(
+def test_overlapping_large_parses_leave_the_collector_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first_in, second_in, first_done = threading.Event(), threading.Event(), threading.Event()
@@ -589,5 +593,51 @@ def test_gc_stays_paused_until_the_last_overlapping_parse_ends(
         first_done.set()
         second.join(10)
     assert not errors
-    assert seen_by_second == [False]
+    assert seen_by_second == [True]
     assert gc.isenabled()
+
+
+# The inlined path for long logs builds exactly what LogEntry.from_dict builds --------------
+
+_STAMPS = st.sampled_from(
+    [
+        "2026-11-25T12:00:00Z",
+        "2026-11-25T12:00:00.123456Z",
+        "2026-11-25T12:00:00+01:00",
+        "2026-11-25T12:00:00.5-03:30",
+        "2026-11-25T12:00:00",
+        "2026-11-25 12:00:00",
+    ]
+)
+_SEVERITIES = st.one_of(
+    st.just("<absent>"),
+    st.none(),
+    st.sampled_from(["DEBUG", "NOTICE", "INFO", "WARNING", "ERROR", "CRITICAL", ""]),
+    st.text(max_size=8),
+)
+
+
+@st.composite
+def _log_entries(draw: st.DrawFn) -> dict[str, Any]:
+    entry: dict[str, Any] = {"message": draw(st.text(max_size=20)), "timestamp": draw(_STAMPS)}
+    severity = draw(_SEVERITIES)
+    if severity != "<absent>":
+        entry["severity"] = severity
+    if draw(st.booleans()) and draw(st.booleans()):
+        entry["extra"] = draw(st.one_of(st.none(), st.integers(), st.text(max_size=5)))
+    return entry
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(entries=st.lists(_log_entries(), max_size=6))
+def test_parsed_log_entries_equal_what_from_dict_builds(entries: list[dict[str, Any]]) -> None:
+    from qhub.api.service._parse import parse_logs
+
+    parsed = parse_logs(json.dumps(entries).encode())
+    assert parsed is not None
+    expected = [LogEntry.from_dict(json.loads(json.dumps(entry))) for entry in entries]
+    assert parsed == expected
+    assert [entry.to_dict() for entry in parsed] == [entry.to_dict() for entry in expected]
+    for got, want in zip(parsed, expected, strict=True):
+        assert type(got.severity) is type(want.severity)
+        assert got.timestamp.tzinfo is not None

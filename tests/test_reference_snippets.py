@@ -9,7 +9,7 @@ against the mock gateway).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,8 @@ import httpx
 import pytest
 from _client_support import TOKEN, FakeGateway, execution_json
 
-import qhub.api.service.client as client_module
 from qhub.api.service import HubServiceClient
+from qhub.api.service.testing import sdk_transport
 
 REFERENCE = Path(__file__).parent / "data" / "hub-service-client-reference.txt"
 QUICKSTART_BASE = "https://gateway.hub.kipu-quantum.com/acme/vqe/v1"
@@ -124,14 +124,6 @@ def run_snippet(name: str, namespace: dict[str, Any]) -> dict[str, Any]:
     return namespace
 
 
-def patch_sdk_made_client(
-    monkeypatch: pytest.MonkeyPatch, factory: Callable[[Any], httpx.Client]
-) -> None:
-    """The quickstart builds its own client for the real gateway URL; give it a client on the
-    test gateway instead, as the SDK would make it (same timeout, redirects handled by the SDK)."""
-    monkeypatch.setattr(client_module, "make_sync_client", factory)
-
-
 @pytest.fixture
 def gateway() -> FakeGateway:
     gateway = FakeGateway(file_bytes=b'{"energy": -1.137}')
@@ -149,16 +141,11 @@ def service(gateway: FakeGateway) -> Iterator[HubServiceClient]:
     http.close()
 
 
-def test_quickstart(
-    monkeypatch: pytest.MonkeyPatch, gateway: FakeGateway, capsys: pytest.CaptureFixture[str]
-) -> None:
-    patch_sdk_made_client(
-        monkeypatch,
-        lambda core: httpx.Client(
-            transport=httpx.MockTransport(gateway), timeout=core.client_timeout
-        ),
-    )
-    namespace = run_snippet("quickstart", {})
+def test_quickstart(gateway: FakeGateway, capsys: pytest.CaptureFixture[str]) -> None:
+    # The quickstart builds its own client for the real gateway URL: the documented testing
+    # hook gives the client the SDK creates a transport on the test gateway.
+    with sdk_transport(httpx.MockTransport(gateway)):
+        namespace = run_snippet("quickstart", {})
     namespace["service"].close()
     start, logs = gateway.requests
     assert str(start.url) == QUICKSTART_BASE + "/"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,14 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from qhub.api.service import _retry
-from qhub.api.service._retry import (
-    NO_DELAY_ENV,
-    POLICY_EXTENSION,
-    RetryPolicy,
-    async_send_with_retries,
-    send_with_retries,
-)
+from qhub.api.service import AsyncHubServiceClient, HubServiceClient, InternalServerError
+from qhub.api.service._async.retry import send_with_retries as async_send_with_retries
+from qhub.api.service._retry import RetryPolicy
+from qhub.api.service._sync.retry import send_with_retries
+from qhub.api.service.testing import retries_without_delay
 
 URL = "http://gateway.test/acme/vqe/v1/executions"
 Outcome = int | Exception | httpx.Response
@@ -380,24 +379,38 @@ async def test_budget_exhaustion_reraises_exception(mode: str) -> None:
     assert sleeps.delays == []
 
 
+async def _cancel(mode: str, script: Script, client_policy: RetryPolicy, **options: Any) -> None:
+    """``cancel_execution`` through a client with ``client_policy`` and ``request_options``."""
+    transport = httpx.MockTransport(script)
+    if mode == "sync":
+        with httpx.Client(transport=transport) as http:
+            client = HubServiceClient(
+                base_url=URL, token="t0ken", httpx_client=http, retry_policy=client_policy
+            )
+            client.service_api.cancel_execution("e", request_options=options)  # type: ignore[misc]
+        return
+    async with httpx.AsyncClient(transport=transport) as ahttp:
+        aclient = AsyncHubServiceClient(
+            base_url=URL, token="t0ken", httpx_client=ahttp, retry_policy=client_policy
+        )
+        await aclient.service_api.cancel_execution("e", request_options=options)  # type: ignore[misc]
+
+
 @pytest.mark.parametrize("mode", MODES)
-async def test_per_request_policy_replaces_the_default(mode: str) -> None:
+async def test_per_call_policy_replaces_the_clients(mode: str) -> None:
+    """``request_options["max_retries"]`` gives the call its own policy, passed to the retry
+    loop as an argument: the client's count is replaced, its hooks are kept."""
     default, default_sleeps = policy(max_retries=5)
     script = Script(503)
-    override, override_sleeps = policy(max_retries=0)
-    response = await send(mode, script, default, extensions={POLICY_EXTENSION: override})
-    assert response.status_code == 503
+    with pytest.raises(InternalServerError):
+        await _cancel(mode, script, default, max_retries=0)
     assert len(script.requests) == 1
+    assert default_sleeps.delays == []
 
-    script = Script(503, 503, 503, 200)
-    override = default.with_max_retries(3)
-    response = await send(
-        mode, script, RetryPolicy(max_retries=0), extensions={POLICY_EXTENSION: override}
-    )
-    assert response.status_code == 200
+    script = Script(503, 503, 503, 204)
+    await _cancel(mode, script, default, max_retries=3)
     assert len(script.requests) == 4
     assert len(default_sleeps.delays) == 3
-    assert override_sleeps.delays == []
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -455,42 +468,73 @@ def test_retry_logging_is_skipped_when_debug_is_off(caplog: pytest.LogCaptureFix
     assert [r for r in caplog.records if r.name == logger.name] == []
 
 
-def test_no_delay_switch_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(NO_DELAY_ENV, "1")
-    assert RetryPolicy().no_delay is True
-    monkeypatch.setenv(NO_DELAY_ENV, "0")
+def test_the_environment_changes_no_policy_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The old ``QHUB_SERVICE_RETRY_NO_DELAY`` switch is gone: waiting is skipped only by the
+    policy's own ``no_delay`` or inside ``testing.retries_without_delay()``, and only there."""
+    monkeypatch.setenv("QHUB_SERVICE_RETRY_NO_DELAY", "1")
     assert RetryPolicy().no_delay is False
-    monkeypatch.delenv(NO_DELAY_ENV)
-    assert RetryPolicy().no_delay is False
+    assert not RetryPolicy().skips_waiting()
+    assert RetryPolicy(no_delay=True).skips_waiting()
+    with retries_without_delay():
+        assert RetryPolicy().skips_waiting()
+        with retries_without_delay():
+            assert RetryPolicy().skips_waiting()
+        assert RetryPolicy().skips_waiting()
+    assert not RetryPolicy().skips_waiting()
 
 
-@pytest.mark.parametrize("no_delay", [True, False])
-def test_no_delay_switch_skips_real_sleeping(
-    monkeypatch: pytest.MonkeyPatch, no_delay: bool
-) -> None:
+async def test_retries_without_delay_is_scoped_to_its_task() -> None:
+    entered = asyncio.Event()
+    leave = asyncio.Event()
+
+    async def inside() -> bool:
+        with retries_without_delay():
+            entered.set()
+            await leave.wait()
+            return RetryPolicy().skips_waiting()
+
+    task = asyncio.ensure_future(inside())
+    await entered.wait()
+    assert not RetryPolicy().skips_waiting()
+    leave.set()
+    assert await task
+
+
+WAYS_TO_SKIP = ["no_delay", "testing-helper", "neither"]
+
+
+@contextlib.contextmanager
+def _skipping(way: str) -> Iterator[RetryPolicy]:
+    if way == "testing-helper":
+        with retries_without_delay():
+            yield RetryPolicy(initial_delay=0.01)
+    else:
+        yield RetryPolicy(initial_delay=0.01, no_delay=way == "no_delay")
+
+
+@pytest.mark.parametrize("way", WAYS_TO_SKIP)
+def test_waiting_can_be_skipped(monkeypatch: pytest.MonkeyPatch, way: str) -> None:
     real_sleeps: list[float] = []
-    monkeypatch.setattr(_retry.time, "sleep", real_sleeps.append)
-    monkeypatch.setenv(NO_DELAY_ENV, "1" if no_delay else "0")
+    monkeypatch.setattr(time, "sleep", real_sleeps.append)
     script = Script(503, 503, 200)
-    assert send_sync(script, RetryPolicy(initial_delay=0.01), "GET", None).status_code == 200
+    with _skipping(way) as retry_policy:
+        assert send_sync(script, retry_policy, "GET", None).status_code == 200
     assert len(script.requests) == 3
-    assert len(real_sleeps) == (0 if no_delay else 2)
+    assert len(real_sleeps) == (2 if way == "neither" else 0)
 
 
-@pytest.mark.parametrize("no_delay", [True, False])
-async def test_no_delay_switch_skips_real_sleeping_async(
-    monkeypatch: pytest.MonkeyPatch, no_delay: bool
-) -> None:
+@pytest.mark.parametrize("way", WAYS_TO_SKIP)
+async def test_waiting_can_be_skipped_async(monkeypatch: pytest.MonkeyPatch, way: str) -> None:
     real_sleeps: list[float] = []
 
     async def fake_sleep(delay: float) -> None:
         real_sleeps.append(delay)
 
     monkeypatch.setattr(asyncio, "sleep", fake_sleep)
-    monkeypatch.setenv(NO_DELAY_ENV, "1" if no_delay else "0")
     script = Script(503, 503, 200)
-    assert (await send("async", script, RetryPolicy(initial_delay=0.01))).status_code == 200
-    assert len(real_sleeps) == (0 if no_delay else 2)
+    with _skipping(way) as retry_policy:
+        assert (await send("async", script, retry_policy)).status_code == 200
+    assert len(real_sleeps) == (2 if way == "neither" else 0)
 
 
 async def test_async_sleep_hook_is_awaited() -> None:

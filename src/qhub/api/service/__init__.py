@@ -15,12 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._helpers import (
-        TERMINAL_STATUSES,
-        ExecutionFailedError,
-        ExecutionTimeoutError,
-        UnsafeResultFileNameError,
-    )
+    from ._results import TERMINAL_STATUSES
     from ._retry import RetryPolicy
     from .client import AsyncHubServiceClient, AsyncServiceApi, HubServiceClient, ServiceApi
     from .core.api_error import (
@@ -31,6 +26,8 @@ if TYPE_CHECKING:
         AuthenticationError,
         BadRequestError,
         ConflictError,
+        ExecutionFailedError,
+        ExecutionTimeoutError,
         IncompleteDownloadError,
         InternalServerError,
         NotFoundError,
@@ -38,6 +35,7 @@ if TYPE_CHECKING:
         RateLimitError,
         ResponseValidationError,
         UnprocessableEntityError,
+        UnsafeResultFileNameError,
     )
     from .core.request_options import RequestOptions
     from .environment import HubServiceClientEnvironment
@@ -56,10 +54,10 @@ if TYPE_CHECKING:
     )
 
 _LAZY: dict[str, str] = {
-    "ExecutionFailedError": "._helpers",
-    "ExecutionTimeoutError": "._helpers",
-    "TERMINAL_STATUSES": "._helpers",
-    "UnsafeResultFileNameError": "._helpers",
+    "ExecutionFailedError": ".core.api_error",
+    "ExecutionTimeoutError": ".core.api_error",
+    "TERMINAL_STATUSES": "._results",
+    "UnsafeResultFileNameError": ".core.api_error",
     "RetryPolicy": "._retry",
     "AsyncHubServiceClient": ".client",
     "AsyncServiceApi": ".client",

@@ -14,22 +14,24 @@ return an awaitable, which is awaited.
 
 from __future__ import annotations
 
+import collections
 import inspect
 import re
+import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 
 import httpx
 
-from .core.api_error import SENT_TOKENS_EXTENSION
-
 TokenSource = str | Callable[[], str]
+"""A token, or a callable returning one (called for every request)."""
 AsyncTokenSource = Callable[[], Awaitable[str]]
+"""A coroutine function returning the token (``async_token`` of the async client)."""
 
 MIN_REDACTED = 4
 """Tokens shorter than this are not redacted from server text: they would match ordinary words."""
-SENT_TOKENS = SENT_TOKENS_EXTENSION
-"""Request extension: the tokens a callable put on this request (a 401 refresh or a retry sends
-the same request again with a new one), so an error about it redacts each of them."""
+RECENT_TOKENS = 64
+"""Distinct tokens from a callable that are remembered for redaction (a 401 refresh or a retry
+sends the same request again with a new one, so an error about it redacts each of them)."""
 _NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
 
 
@@ -58,7 +60,9 @@ class TokenAuth(httpx.Auth):
     """``httpx.Auth`` that sends ``Authorization: Bearer <token>`` to one origin only."""
 
     requires_request_body = False
+    """The flow never reads the request body."""
     requires_response_body = False
+    """The flow reads only the status of the answer, never its body."""
 
     def __init__(
         self,
@@ -81,6 +85,9 @@ class TokenAuth(httpx.Auth):
         if token is None and async_token is None:
             raise TypeError("token is required: pass a str or a callable returning one")
         self._origin = None if base_url is None else _origin(httpx.URL(base_url))
+        self._sent: collections.deque[str] = collections.deque(maxlen=RECENT_TOKENS)
+        """The latest distinct tokens a callable gave, oldest first."""
+        self._sent_lock = threading.Lock()
 
     def __repr__(self) -> str:
         kind = "fixed" if self._fixed is not None else "callable"
@@ -91,17 +98,17 @@ class TokenAuth(httpx.Auth):
         return self._origin is None or _origin(url) == self._origin
 
     def secrets(self, *requests: httpx.Request | None) -> list[str]:
-        """The tokens to redact from an error about ``requests``: the fixed token, and every
-        value sent on those requests themselves (never another request's, so concurrent calls
-        with a fresh token each are all redacted); those of at least ``MIN_REDACTED``
-        characters, longest first."""
-        found: set[str] = set()
+        """The tokens to redact from an error about ``requests``: the fixed token, the last
+        ``RECENT_TOKENS`` a callable gave (so concurrent calls with a fresh token each are all
+        redacted) and the ``Authorization`` value of each request; those of at least
+        ``MIN_REDACTED`` characters, longest first."""
+        with self._sent_lock:
+            found: set[str] = set(self._sent)
         if self._fixed is not None:
             found.add(self._fixed[len("Bearer ") :])
         for request in requests:
             if request is None:
                 continue
-            found.update(request.extensions.get(SENT_TOKENS, ()))
             header = request.headers.get("Authorization")
             if header:
                 scheme, _, value = header.partition(" ")
@@ -132,11 +139,12 @@ class TokenAuth(httpx.Auth):
         redact = self.redactor(request)
         return text if redact is None else redact(text)
 
-    @staticmethod
-    def _put(request: httpx.Request, value: str) -> None:
+    def _put(self, request: httpx.Request, value: str) -> None:
         request.headers["Authorization"] = value
-        sent = request.extensions.get(SENT_TOKENS, ())
-        request.extensions[SENT_TOKENS] = (*sent, value[len("Bearer ") :])
+        token = value[len("Bearer ") :]
+        with self._sent_lock:
+            if token not in self._sent:
+                self._sent.append(token)
 
     @staticmethod
     def _invalidate(source: object) -> object:
@@ -157,6 +165,7 @@ class TokenAuth(httpx.Auth):
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
+        """Attach the token (on ``base_url``'s origin only); once more after a 401."""
         if not self.applies_to(request.url):
             request.headers.pop("Authorization", None)
             yield request
@@ -178,6 +187,7 @@ class TokenAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """:meth:`sync_auth_flow` with ``async_token`` awaited when given."""
         if not self.applies_to(request.url):
             request.headers.pop("Authorization", None)
             yield request

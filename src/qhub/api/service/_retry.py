@@ -1,16 +1,11 @@
-"""Safe retries for transient failures: one retry loop, used by the sync and async clients.
+"""Retry rules: the public ``RetryPolicy`` (frozen settings) and the pure decisions made with it.
 
-| name | what |
-| --- | --- |
-| `RetryPolicy` | frozen settings: how often, how long to wait, total time budget, sleep hooks |
-| `send_with_retries(send, request, policy, logger)` | the retry loop around any sync ``send`` |
-| `async_send_with_retries(...)` | the same loop around an async ``send`` |
-| `POLICY_EXTENSION` | ``request.extensions`` key: a `RetryPolicy` for this request only |
+The loop that applies them is I/O code: ``_async/retry.py`` (the sync twin is generated).
 
 Rules:
 
-* Transient means connect, read and write errors, `httpx.RemoteProtocolError`, every
-  `httpx.TimeoutException`, and the statuses 408, 429 and 5xx except 501.
+* Transient means connect, read and write errors, ``httpx.RemoteProtocolError``, every
+  ``httpx.TimeoutException``, and the statuses 408, 429 and 5xx except 501.
 * Only idempotent requests are retried: GET, HEAD, PUT, DELETE, OPTIONS, and POST only when it
   carries an ``Idempotency-Key`` header (the same request, so the same key, is sent again).
 * The wait before retry *n* is ``initial_delay * 2 ** (n - 1)``, capped at ``max_delay``, minus up
@@ -21,39 +16,32 @@ Rules:
   sees the same decisions as a real one.
 * When retries run out the last response is returned (the caller maps its status to an error) or
   the last exception is raised again.
-* ``send`` decides what a response is: the clients read a non-streamed body inside ``send``, so
-  a connection that drops mid-body is retried too; a streamed body is handed over unread.
 
-Testing switch: set ``QHUB_SERVICE_RETRY_NO_DELAY=1`` in the environment before the client (its
-`RetryPolicy`) is created, and retries happen without waiting; or pass ``sleep=`` /
-``async_sleep=`` to `RetryPolicy` to record the delays instead of sleeping.
+In tests, pass ``RetryPolicy(sleep=...)`` (and ``async_sleep=``) to record the waits instead of
+sleeping, or run the code under ``qhub.api.service.testing.retries_without_delay()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email.utils
-import logging
 import math
-import os
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
 
-__all__ = [
-    "NO_DELAY_ENV",
-    "POLICY_EXTENSION",
-    "RetryPolicy",
-    "async_send_with_retries",
-    "send_with_retries",
-]
+__all__ = ["RetryPolicy"]
 
-NO_DELAY_ENV = "QHUB_SERVICE_RETRY_NO_DELAY"
-POLICY_EXTENSION = "qhub.retry"
+Send = Callable[[httpx.Request], httpx.Response]
+"""One try of a request (sync): what the retry loop wraps."""
+AsyncSend = Callable[[httpx.Request], Awaitable[httpx.Response]]
+"""One try of a request (async): what the retry loop wraps."""
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
@@ -63,11 +51,20 @@ _RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     httpx.RemoteProtocolError,
     httpx.TimeoutException,
 )
-_DRAIN_LIMIT = 64 * 1024
+
+_WITHOUT_DELAY: ContextVar[bool] = ContextVar("qhub_service_retries_without_delay", default=False)
+"""Set by ``testing.retries_without_delay()`` for the code (thread or task) running inside it."""
 
 
-def _no_delay_from_env() -> bool:
-    return os.environ.get(NO_DELAY_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+@contextlib.contextmanager
+def retries_without_delay() -> Iterator[None]:
+    """Inside the block, retry and resume waits are skipped (their delays still count toward
+    the time budget). Scoped to the current thread or task and the tasks it starts."""
+    token = _WITHOUT_DELAY.set(True)
+    try:
+        yield
+    finally:
+        _WITHOUT_DELAY.reset(token)
 
 
 @dataclass(frozen=True)
@@ -75,15 +72,23 @@ class RetryPolicy:
     """How transient failures are retried; immutable so one policy can be shared by clients."""
 
     max_retries: int = 2
+    """Retries after the first try (0: never retry)."""
     initial_delay: float = 0.5
+    """Seconds before the first retry; doubles per retry."""
     max_delay: float = 8.0
+    """Longest wait between two tries, in seconds."""
     jitter: float = 0.25
+    """Fraction of each wait taken off at random (0 to 1)."""
     max_elapsed: float = 60.0
+    """Seconds all tries and waits of one call may take together."""
     retry_after_cap: float = 60.0
+    """Longest ``Retry-After`` honoured, in seconds."""
     sleep: Callable[[float], None] | None = field(default=None, compare=False)
+    """Called instead of ``time.sleep`` (e.g. to record the waits)."""
     async_sleep: Callable[[float], Awaitable[None]] | None = field(default=None, compare=False)
-    no_delay: bool = field(default_factory=_no_delay_from_env)
-    """Skip real waiting; defaults to the ``QHUB_SERVICE_RETRY_NO_DELAY`` environment switch."""
+    """Awaited instead of ``asyncio.sleep`` by the async client."""
+    no_delay: bool = False
+    """Skip real waiting (the waits still count toward ``max_elapsed``); for tests."""
 
     def __post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
@@ -128,6 +133,11 @@ class RetryPolicy:
         base = min(self.initial_delay * 2.0 ** max(attempt - 1, 0), self.max_delay)
         return base * (1.0 - self.jitter * random.random())
 
+    def skips_waiting(self) -> bool:
+        """Whether a wait of this policy is skipped: ``no_delay``, or inside
+        ``testing.retries_without_delay()``. Hooks (``sleep``/``async_sleep``) still run."""
+        return self.no_delay or _WITHOUT_DELAY.get()
+
 
 def _parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` value (delta-seconds or HTTP date); None if unusable."""
@@ -149,13 +159,8 @@ def _parse_retry_after(value: str | None) -> float | None:
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
-def _policy_for(request: httpx.Request, default: RetryPolicy) -> RetryPolicy:
-    override = request.extensions.get(POLICY_EXTENSION)
-    return override if isinstance(override, RetryPolicy) else default
-
-
-class _Budget:
-    """Time used so far: real time outside sleeps plus every wait at its nominal length."""
+class Budget:
+    """Time used so far: real time outside waits plus every wait at its nominal length."""
 
     def __init__(self, limit: float) -> None:
         self._limit = limit
@@ -164,150 +169,18 @@ class _Budget:
         self._slept_nominal = 0.0
 
     def allows(self, delay: float) -> bool:
+        """Whether a wait of ``delay`` seconds still ends within the budget."""
         used = time.monotonic() - self._start - self._slept_real + self._slept_nominal
         return used + delay <= self._limit
 
     def record(self, delay: float, real: float) -> None:
+        """Count a wait of nominal length ``delay`` that really took ``real`` seconds."""
         self._slept_nominal += delay
         self._slept_real += real
 
 
-def _log_retry(
-    logger: logging.Logger | None,
-    request: httpx.Request,
-    attempt: int,
-    policy: RetryPolicy,
-    reason: str,
-    delay: float,
-) -> None:
-    if logger is not None and logger.isEnabledFor(logging.DEBUG):
-        logger.debug(
-            "retrying %s %s (retry %d of %d) after %s; waiting %.3fs",
-            request.method,
-            request.url.path,
-            attempt,
-            policy.max_retries,
-            reason,
-            delay,
-        )
-
-
-def _close_quietly(response: httpx.Response) -> None:
-    """Read a little of a discarded response (keeps the connection reusable), then close it."""
-    try:
-        if not response.is_closed and not response.is_stream_consumed:
-            read = 0
-            for chunk in response.iter_raw():
-                read += len(chunk)
-                if read > _DRAIN_LIMIT:
-                    break
-    except (httpx.HTTPError, httpx.StreamError, RuntimeError):
-        pass
-    finally:
-        response.close()
-
-
-async def _aclose_quietly(response: httpx.Response) -> None:
-    try:
-        if not response.is_closed and not response.is_stream_consumed:
-            read = 0
-            async for chunk in response.aiter_raw():
-                read += len(chunk)
-                if read > _DRAIN_LIMIT:
-                    break
-    except (httpx.HTTPError, httpx.StreamError, RuntimeError):
-        pass
-    finally:
-        await response.aclose()
-
-
-def send_with_retries(
-    send: Callable[[httpx.Request], httpx.Response],
-    request: httpx.Request,
-    policy: RetryPolicy,
-    logger: logging.Logger | None = None,
-) -> httpx.Response:
-    """Send ``request`` through ``send``, retrying transient failures as ``policy`` says."""
-    policy = _policy_for(request, policy)
-    if policy.max_retries == 0 or not policy.is_retryable_method(request):
-        return send(request)
-    budget = _Budget(policy.max_elapsed)
-    attempt = 0
-    while True:
-        try:
-            response = send(request)
-        except Exception as exc:
-            if attempt >= policy.max_retries or not policy.should_retry_exception(exc):
-                raise
-            delay = policy.delay_for(attempt + 1, None)
-            if not budget.allows(delay):
-                raise
-            reason = type(exc).__name__
-        else:
-            if attempt >= policy.max_retries or not policy.should_retry_response(response):
-                return response
-            delay = policy.delay_for(attempt + 1, response)
-            if not budget.allows(delay):
-                return response
-            reason = f"status {response.status_code}"
-            _close_quietly(response)
-        attempt += 1
-        _log_retry(logger, request, attempt, policy, reason, delay)
-        _sleep(policy, delay, budget)
-
-
-async def async_send_with_retries(
-    send: Callable[[httpx.Request], Awaitable[httpx.Response]],
-    request: httpx.Request,
-    policy: RetryPolicy,
-    logger: logging.Logger | None = None,
-) -> httpx.Response:
-    """The async twin of `send_with_retries`."""
-    policy = _policy_for(request, policy)
-    if policy.max_retries == 0 or not policy.is_retryable_method(request):
-        return await send(request)
-    budget = _Budget(policy.max_elapsed)
-    attempt = 0
-    while True:
-        try:
-            response = await send(request)
-        except Exception as exc:
-            if attempt >= policy.max_retries or not policy.should_retry_exception(exc):
-                raise
-            delay = policy.delay_for(attempt + 1, None)
-            if not budget.allows(delay):
-                raise
-            reason = type(exc).__name__
-        else:
-            if attempt >= policy.max_retries or not policy.should_retry_response(response):
-                return response
-            delay = policy.delay_for(attempt + 1, response)
-            if not budget.allows(delay):
-                return response
-            reason = f"status {response.status_code}"
-            await _aclose_quietly(response)
-        attempt += 1
-        _log_retry(logger, request, attempt, policy, reason, delay)
-        await _async_sleep(policy, delay, budget)
-
-
-def _sleep(policy: RetryPolicy, delay: float, budget: _Budget) -> None:
-    began = time.monotonic()
-    if policy.sleep is not None:
-        policy.sleep(delay)
-    elif not policy.no_delay and delay > 0:
-        time.sleep(delay)
-    budget.record(delay, time.monotonic() - began)
-
-
-async def _async_sleep(policy: RetryPolicy, delay: float, budget: _Budget) -> None:
-    began = time.monotonic()
-    if policy.async_sleep is not None:
-        await policy.async_sleep(delay)
-    elif policy.sleep is not None:
-        policy.sleep(delay)
-    elif not policy.no_delay and delay > 0:
-        import asyncio  # lazy: sync users never load asyncio
-
-        await asyncio.sleep(delay)
-    budget.record(delay, time.monotonic() - began)
+def retry_reason(outcome: httpx.Response | BaseException) -> str:
+    """What a retry is about, for the DEBUG log line (never headers)."""
+    if isinstance(outcome, httpx.Response):
+        return f"status {outcome.status_code}"
+    return type(outcome).__name__

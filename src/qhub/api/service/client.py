@@ -1,263 +1,48 @@
 """``HubServiceClient`` and ``AsyncHubServiceClient``: the documented surface of the gateway SDK.
 
-Both are thin: every rule (auth, retries, redirects, error mapping, parsing) lives once in
-``_core`` and the two clients differ only in awaiting.
+The two classes are thin: they validate their settings (``_config``), create or adopt the HTTP
+client, and expose ``service_api``, whose operations go through the one request funnel. The
+I/O code is written once, in ``_async/``; ``_sync/`` is generated from it by
+``scripts/unasync.py``. The request path: facade -> funnel -> auth -> retry -> transport ->
+parse -> typed result.
 """
 
 from __future__ import annotations
 
 import logging as _logging
-import os
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 import httpx
-from qhub_service_gen.api.service_api import cancel_execution as _cancel_execution
-from qhub_service_gen.api.service_api import get_logs as _get_logs
-from qhub_service_gen.api.service_api import get_result as _get_result
-from qhub_service_gen.api.service_api import get_result_file as _get_result_file
-from qhub_service_gen.api.service_api import get_service_executions as _get_service_executions
-from qhub_service_gen.api.service_api import get_status as _get_status
-from qhub_service_gen.api.service_api import start_execution as _start_execution
-from qhub_service_gen.models import LogEntry, ResultResponse, ServiceExecution
 
-from ._core import (
-    AsyncIO,
-    ClientCore,
-    SyncIO,
-    check_chunk_size,
-    check_segment,
-    make_async_client,
-    make_sync_client,
-    parse_execution,
-    parse_executions,
-    parse_logs,
-    parse_result,
-    request_body,
-)
-from ._helpers import _AsyncHelpers, _SyncHelpers
+from ._async._funnel import AsyncFunnel
+from ._async._funnel import make_http_client as make_async_http_client
+from ._async.service_api import AsyncServiceApi
+from ._config import ClientConfig
 from ._retry import RetryPolicy
-from .core.request_options import RequestOptions
+from ._sync._funnel import Funnel, make_http_client
+from ._sync.service_api import ServiceApi
 from .environment import HubServiceClientEnvironment
 
 __all__ = ["AsyncHubServiceClient", "AsyncServiceApi", "HubServiceClient", "ServiceApi"]
 
 
-class ServiceApi(_SyncHelpers):
-    """The gateway's operations (``client.service_api``).
+class _Facade:
+    """What both clients share: the settings, the HTTP client, and how they show."""
 
-    Every method accepts ``request_options`` (see :class:`RequestOptions`) overriding the
-    client's timeout, retries and headers for that call. Errors are :class:`ApiError`
-    subclasses; an ``id`` or ``file`` that is empty raises ``ValueError`` before anything is sent.
-    """
+    _config: ClientConfig
 
-    def __init__(self, io: SyncIO) -> None:
-        self._io = io
-        self._core = io.core
+    @property
+    def base_url(self) -> str:
+        """The gateway URL every request goes to."""
+        return str(self._config.base_url)
 
-    def get_service_executions(
-        self, *, request_options: RequestOptions | None = None
-    ) -> list[ServiceExecution]:
-        """List every execution started through this gateway."""
-        io = self._io
-        request = self._core.build(
-            io.client, _get_service_executions._get_kwargs(), request_options
-        )
-        response, content = io.call(request)
-        return self._core.parse(response, content, parse_executions)
-
-    def start_execution(
-        self, *, request: Mapping[str, Any], request_options: RequestOptions | None = None
-    ) -> ServiceExecution:
-        """Start an execution; ``request`` is the JSON body (``input``, ``inputDataRefs``, ...).
-
-        Sends a fresh ``Idempotency-Key``, the same on every retry of this call, so a retry
-        after a lost response cannot start a second execution.
-        """
-        io = self._io
-        kwargs = _start_execution._get_kwargs(
-            body=request_body(request), idempotency_key=str(uuid.uuid4())
-        )
-        response, content = io.call(self._core.build(io.client, kwargs, request_options))
-        return self._core.parse(response, content, parse_execution)
-
-    def get_status(
-        self, id: str, *, request_options: RequestOptions | None = None
-    ) -> ServiceExecution:
-        """A snapshot of one execution's lifecycle state."""
-        io = self._io
-        kwargs = _get_status._get_kwargs(check_segment(id, "id"))
-        response, content = io.call(self._core.build(io.client, kwargs, request_options))
-        return self._core.parse(response, content, parse_execution)
-
-    def get_result(
-        self, id: str, *, request_options: RequestOptions | None = None
-    ) -> ResultResponse:
-        """The HAL result envelope: ``.links``, ``.embedded``, other keys as ``result[key]``."""
-        io = self._io
-        kwargs = _get_result._get_kwargs(check_segment(id, "id"))
-        response, content = io.call(self._core.build(io.client, kwargs, request_options))
-        return self._core.parse(response, content, parse_result)
-
-    def get_result_file(
-        self, id: str, file: str, *, request_options: RequestOptions | None = None
-    ) -> Iterator[bytes]:
-        """Stream one result file; the request is sent when iteration starts.
-
-        ``request_options["chunk_size"]`` fixes the chunk size; by default chunks are yielded
-        as they arrive.
-        """
-        io = self._io
-        kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
-        chunk_size = check_chunk_size(request_options)
-        request = self._core.build(io.client, kwargs, request_options)
-        return io.iter_file(request, chunk_size)
-
-    def get_logs(
-        self, id: str, *, request_options: RequestOptions | None = None
-    ) -> list[LogEntry] | None:
-        """Log entries, oldest first; None while the execution has emitted none."""
-        io = self._io
-        kwargs = _get_logs._get_kwargs(check_segment(id, "id"))
-        response, content = io.call(self._core.build(io.client, kwargs, request_options))
-        return self._core.parse(response, content, parse_logs)
-
-    def cancel_execution(self, id: str, *, request_options: RequestOptions | None = None) -> None:
-        """Ask the gateway to cancel a pending or running execution."""
-        io = self._io
-        kwargs = _cancel_execution._get_kwargs(check_segment(id, "id"))
-        io.call(self._core.build(io.client, kwargs, request_options))
-
-    def download_result_file(
-        self,
-        id: str,
-        file: str,
-        path: str | os.PathLike[str],
-        *,
-        overwrite: bool = True,
-        on_progress: Callable[[int, int | None], object] | None = None,
-        request_options: RequestOptions | None = None,
-    ) -> Path:
-        """Download one result file to ``path``: atomic (temp file, then rename), resumes a
-        partial file left by an earlier attempt, verifies the size; returns ``path``.
-
-        ``on_progress(written, total)`` is called as bytes are written (``total`` is None while
-        unknown). ``overwrite=False`` never writes an existing ``path``: it is kept when it is
-        the server's whole file (one bodiless check for a file this download wrote, a byte
-        comparison for any other) and ``FileExistsError`` is raised otherwise."""
-        io = self._io
-        kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
-        chunk_size = check_chunk_size(request_options)
-        request = self._core.build(io.client, kwargs, request_options)
-        return io.download(request, path, chunk_size, overwrite=overwrite, on_progress=on_progress)
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._config.display_url!r})"
 
 
-class AsyncServiceApi(_AsyncHelpers):
-    """The gateway's operations on :class:`AsyncHubServiceClient` (``client.service_api``).
-
-    Same methods as :class:`ServiceApi`, as coroutines; ``get_result_file`` returns an async
-    iterator directly (``async for chunk in service_api.get_result_file(id, file)``).
-    """
-
-    def __init__(self, io: AsyncIO) -> None:
-        self._io = io
-        self._core = io.core
-
-    async def get_service_executions(
-        self, *, request_options: RequestOptions | None = None
-    ) -> list[ServiceExecution]:
-        """List every execution started through this gateway."""
-        io = self._io
-        request = self._core.build(
-            io.client, _get_service_executions._get_kwargs(), request_options
-        )
-        response, content = await io.call(request)
-        return self._core.parse(response, content, parse_executions)
-
-    async def start_execution(
-        self, *, request: Mapping[str, Any], request_options: RequestOptions | None = None
-    ) -> ServiceExecution:
-        """Start an execution (with a fresh ``Idempotency-Key``, reused on its retries)."""
-        io = self._io
-        kwargs = _start_execution._get_kwargs(
-            body=request_body(request), idempotency_key=str(uuid.uuid4())
-        )
-        response, content = await io.call(self._core.build(io.client, kwargs, request_options))
-        return self._core.parse(response, content, parse_execution)
-
-    async def get_status(
-        self, id: str, *, request_options: RequestOptions | None = None
-    ) -> ServiceExecution:
-        """A snapshot of one execution's lifecycle state."""
-        io = self._io
-        kwargs = _get_status._get_kwargs(check_segment(id, "id"))
-        response, content = await io.call(self._core.build(io.client, kwargs, request_options))
-        return self._core.parse(response, content, parse_execution)
-
-    async def get_result(
-        self, id: str, *, request_options: RequestOptions | None = None
-    ) -> ResultResponse:
-        """The HAL result envelope: ``.links``, ``.embedded``, other keys as ``result[key]``."""
-        io = self._io
-        kwargs = _get_result._get_kwargs(check_segment(id, "id"))
-        response, content = await io.call(self._core.build(io.client, kwargs, request_options))
-        return self._core.parse(response, content, parse_result)
-
-    def get_result_file(
-        self, id: str, file: str, *, request_options: RequestOptions | None = None
-    ) -> AsyncIterator[bytes]:
-        """Stream one result file (an async iterator; no ``await`` needed to get it)."""
-        io = self._io
-        kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
-        chunk_size = check_chunk_size(request_options)
-        request = self._core.build(io.client, kwargs, request_options)
-        return io.aiter_file(request, chunk_size)
-
-    async def get_logs(
-        self, id: str, *, request_options: RequestOptions | None = None
-    ) -> list[LogEntry] | None:
-        """Log entries, oldest first; None while the execution has emitted none."""
-        io = self._io
-        kwargs = _get_logs._get_kwargs(check_segment(id, "id"))
-        response, content = await io.call(self._core.build(io.client, kwargs, request_options))
-        return self._core.parse(response, content, parse_logs)
-
-    async def cancel_execution(
-        self, id: str, *, request_options: RequestOptions | None = None
-    ) -> None:
-        """Ask the gateway to cancel a pending or running execution."""
-        io = self._io
-        kwargs = _cancel_execution._get_kwargs(check_segment(id, "id"))
-        await io.call(self._core.build(io.client, kwargs, request_options))
-
-    async def download_result_file(
-        self,
-        id: str,
-        file: str,
-        path: str | os.PathLike[str],
-        *,
-        overwrite: bool = True,
-        on_progress: Callable[[int, int | None], object] | None = None,
-        request_options: RequestOptions | None = None,
-    ) -> Path:
-        """Download one result file to ``path``: atomic (temp file, then rename), resumes a
-        partial file left by an earlier attempt, verifies the size; returns ``path``.
-
-        ``on_progress(written, total)`` is a plain function (called, not awaited);
-        ``overwrite`` works as on the sync client."""
-        io = self._io
-        kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
-        chunk_size = check_chunk_size(request_options)
-        request = self._core.build(io.client, kwargs, request_options)
-        return await io.download(
-            request, path, chunk_size, overwrite=overwrite, on_progress=on_progress
-        )
-
-
-class HubServiceClient:
+class HubServiceClient(_Facade):
     """Client of one deployed service's gateway.
 
     Args:
@@ -309,7 +94,7 @@ class HubServiceClient:
                 "httpx_client must be an httpx.Client (use AsyncHubServiceClient for an "
                 "httpx.AsyncClient)"
             )
-        self._core = ClientCore(
+        self._config = ClientConfig(
             base_url=base_url,
             environment=environment,
             token=token,
@@ -322,21 +107,13 @@ class HubServiceClient:
             injected=httpx_client is not None,
         )
         self._owns_client = httpx_client is None
-        self._client = httpx_client if httpx_client is not None else make_sync_client(self._core)
-        self.service_api = ServiceApi(SyncIO(self._core, self._client))
-
-    @property
-    def base_url(self) -> str:
-        """The gateway URL every request goes to."""
-        return str(self._core.base_url)
+        self._client = httpx_client if httpx_client is not None else make_http_client(self._config)
+        self.service_api = ServiceApi(Funnel(self._config, self._client))
 
     @property
     def httpx_client(self) -> httpx.Client:
         """The underlying ``httpx.Client``."""
         return self._client
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._core.display_url!r})"
 
     def close(self) -> None:
         """Close the HTTP client the SDK created (an injected one is left open)."""
@@ -355,7 +132,7 @@ class HubServiceClient:
         self.close()
 
 
-class AsyncHubServiceClient:
+class AsyncHubServiceClient(_Facade):
     """Async client of one deployed service's gateway; see :class:`HubServiceClient`.
 
     Adds ``async_token``: a coroutine function returning the token, used instead of ``token``
@@ -363,7 +140,8 @@ class AsyncHubServiceClient:
     runs: keep it fast (e.g. return a cached value), or use ``async_token`` for a token that
     needs I/O. ``httpx_client`` is an ``httpx.AsyncClient``. When the SDK creates the client and
     ``httpx-aiohttp`` is installed (the ``fast`` extra) it runs on aiohttp; set
-    ``QHUB_SERVICE_NO_AIOHTTP=1`` (or inject a client) to use httpx's own transport.
+    ``QHUB_SERVICE_NO_AIOHTTP=1`` (or inject a client) to use httpx's own transport. Everything
+    else works as on :class:`HubServiceClient` (the differences are listed in ``_backend``).
     """
 
     def __init__(
@@ -386,7 +164,7 @@ class AsyncHubServiceClient:
                 "httpx_client must be an httpx.AsyncClient (use HubServiceClient for an "
                 "httpx.Client)"
             )
-        self._core = ClientCore(
+        self._config = ClientConfig(
             base_url=base_url,
             environment=environment,
             token=token,
@@ -400,21 +178,15 @@ class AsyncHubServiceClient:
             injected=httpx_client is not None,
         )
         self._owns_client = httpx_client is None
-        self._client = httpx_client if httpx_client is not None else make_async_client(self._core)
-        self.service_api = AsyncServiceApi(AsyncIO(self._core, self._client))
-
-    @property
-    def base_url(self) -> str:
-        """The gateway URL every request goes to."""
-        return str(self._core.base_url)
+        self._client = (
+            httpx_client if httpx_client is not None else make_async_http_client(self._config)
+        )
+        self.service_api = AsyncServiceApi(AsyncFunnel(self._config, self._client))
 
     @property
     def httpx_client(self) -> httpx.AsyncClient:
         """The underlying ``httpx.AsyncClient``."""
         return self._client
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._core.display_url!r})"
 
     async def aclose(self) -> None:
         """Close the HTTP client the SDK created (an injected one is left open)."""

@@ -13,3 +13,4 @@ class HubServiceClientEnvironment(StrEnum):
     """
 
     DEFAULT = "https://gateway.hub.kipu-quantum.com/<context>/<service>/<version>"
+    """The gateway URL template; not usable until its placeholders are filled in."""

@@ -12,6 +12,15 @@ faults and read counters) are available once this package is installed; override
 ``hub_service_mock_options`` fixture, or mark a test ``@pytest.mark.hub_service_mock(...)``,
 to pass :func:`mock_gateway` options (``timing=``, ``faults=``, ``tokens=``, ...).
 The mock needs the ``mock`` extra (starlette, uvicorn); it is imported only when used.
+
+Two helpers change how clients behave inside a ``with`` block (and only there: they are
+context-local, for the current thread or task and the tasks it starts):
+
+- :func:`retries_without_delay` skips the waits between retries and download resumes (the
+  waits still count toward the retry time budget, so the decisions are the same);
+- :func:`sdk_transport` makes HTTP clients the SDK creates itself (no ``httpx_client=``) send
+  through a transport of yours, e.g. ``httpx.MockTransport``, for code that builds its own
+  client.
 """
 
 from __future__ import annotations
@@ -21,9 +30,33 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import httpx
+
     from .mock import FaultConfig, MockGateway, Timing
 
-__all__ = ["mock_gateway", "running_mock_gateway"]
+__all__ = ["mock_gateway", "retries_without_delay", "running_mock_gateway", "sdk_transport"]
+
+
+@contextlib.contextmanager
+def retries_without_delay() -> Iterator[None]:
+    """Inside the ``with`` block, clients retry and resume downloads without waiting (the
+    waits still count toward the retry time budget, so every decision is the same)."""
+    from ._retry import retries_without_delay as scope
+
+    with scope():
+        yield
+
+
+@contextlib.contextmanager
+def sdk_transport(*transports: httpx.BaseTransport | httpx.AsyncBaseTransport) -> Iterator[None]:
+    """Inside the ``with`` block, an HTTP client the SDK creates itself (no ``httpx_client=``)
+    sends through the first of ``transports`` that fits it: an ``httpx.BaseTransport`` for
+    ``HubServiceClient``, an ``httpx.AsyncBaseTransport`` for ``AsyncHubServiceClient``
+    (``httpx.MockTransport`` is both). For code under test that builds its own client."""
+    from ._config import sdk_transport as scope
+
+    with scope(*transports):
+        yield
 
 
 def mock_gateway(

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 from qhub_service_gen.models import ResultResponse, ResultResponseEmbedded, ServiceExecution
 
-from .. import _helpers
+from .. import _results
 from .._display import EXECUTION_COLUMNS, execution_row
 from ..client import ServiceApi
-from ..core.api_error import ApiError
+from ..core.api_error import ApiError, ExecutionTimeoutError
 from . import (
     EXIT_API_ERROR,
     EXIT_EXECUTION_FAILED,
@@ -176,7 +176,7 @@ def _cmd_logs(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
 def _file_rows(result: Any) -> list[list[str]]:
     links = result.links
     rows = []
-    for name in _helpers.result_file_names(result):
+    for name in _results.result_file_names(result):
         link = links.additional_properties[name]
         rows.append([name, text_of(link.type_), link.href])
     return rows
@@ -231,7 +231,7 @@ def _download(
     directory.mkdir(parents=True, exist_ok=True)
     saved: dict[str, dict[str, Any]] = {}
     with out.downloading() as bars:
-        for batch in _helpers._rounds(plan, overwrite):
+        for batch in _results.rounds(plan, overwrite):
             for name, path in batch:
                 bar = bars.file(name)
                 before = _identity(path)
@@ -276,11 +276,11 @@ def _show_saved(out: Output, saved: list[dict[str, Any]]) -> None:
 def _cmd_download(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
     if args.file is not None:
         try:
-            names = [_helpers._safe_file_name(args.file)]
+            names = [_results.safe_file_name(args.file)]
         except ValueError:
             raise UsageError(f"FILE must be a single file name, got {args.file!r}") from None
     else:
-        names = _helpers.result_file_names(api.get_result(args.id))
+        names = _results.result_file_names(api.get_result(args.id))
     try:
         saved = _download(api, args.id, names, Path(args.output_dir), args.overwrite, out)
     except KeyboardInterrupt:
@@ -302,7 +302,7 @@ def _cmd_run(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
     known = [execution]
     directory = Path(args.output_dir or execution.id)
     try:
-        if not _helpers.is_terminal(execution.status):
+        if not _results.is_terminal(execution.status):
             execution = _wait(api, execution.id, args, out, seen=known.append)
             known.append(execution)
         if str(execution.status) != _SUCCEEDED:
@@ -310,11 +310,11 @@ def _cmd_run(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
         result = api.get_result(execution.id)
         saved: list[dict[str, Any]] = []
         if not args.no_download:
-            names = _helpers.result_file_names(result)
+            names = _results.result_file_names(result)
             saved = _download(api, execution.id, names, directory, args.overwrite, out)
     except KeyboardInterrupt:
         raise _Interrupted(_interrupted_run(known[-1], directory, args.no_download)) from None
-    except _helpers.ExecutionTimeoutError as exc:
+    except ExecutionTimeoutError as exc:
         exc.args = (f"{exc} (stop it with: hub-service cancel {execution.id})",)
         raise
     if out.json_mode:
@@ -331,7 +331,7 @@ def _cmd_run(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
 def _interrupted_run(last: ServiceExecution, directory: Path, no_download: bool) -> str:
     """What to tell a user who pressed Ctrl-C during ``run``, from the last status seen."""
     status = str(last.status)
-    if not _helpers.is_terminal(last.status):
+    if not _results.is_terminal(last.status):
         return (
             f"interrupted; execution {last.id} keeps running "
             f"(stop it with: hub-service cancel {last.id})"
@@ -359,7 +359,7 @@ def _run_failed(api: ServiceApi, execution: Any, out: Output) -> int:
         )
         return EXIT_EXECUTION_FAILED
     _summary(out, execution)
-    reason = _helpers._failure_reason(result)
+    reason = _results.failure_reason(result)
     if reason is not None:
         out.line(f"reason: {reason}")
     try:
@@ -401,7 +401,7 @@ def _classify(exc: BaseException) -> tuple[int, str]:
         return EXIT_INTERRUPTED, str(exc) or "interrupted"
     if isinstance(exc, UsageError):
         return EXIT_USAGE, str(exc)
-    if isinstance(exc, _helpers.ExecutionTimeoutError):
+    if isinstance(exc, ExecutionTimeoutError):
         return EXIT_TIMEOUT, str(exc)
     if isinstance(exc, TokenCommandError):
         return EXIT_API_ERROR, str(exc)

@@ -10,6 +10,8 @@ from .api_error import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    ExecutionFailedError,
+    ExecutionTimeoutError,
     IncompleteDownloadError,
     InternalServerError,
     NotFoundError,
@@ -17,6 +19,7 @@ from .api_error import (
     RateLimitError,
     ResponseValidationError,
     UnprocessableEntityError,
+    UnsafeResultFileNameError,
 )
 from .request_options import RequestOptions
 
@@ -28,6 +31,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ExecutionFailedError",
+    "ExecutionTimeoutError",
     "IncompleteDownloadError",
     "InternalServerError",
     "NotFoundError",
@@ -36,4 +41,5 @@ __all__ = [
     "RequestOptions",
     "ResponseValidationError",
     "UnprocessableEntityError",
+    "UnsafeResultFileNameError",
 ]

@@ -7,7 +7,14 @@ Every error the SDK raises for a call that reached (or tried to reach) the gatew
 - :class:`ResponseValidationError` for a 2xx answer whose body is not what the API documents,
 - :class:`APIConnectionError` when the gateway could not be reached after all retries, and
   :class:`APITimeoutError` (also an ``httpx.TimeoutException``) when it did not answer in time,
-- :class:`IncompleteDownloadError` when a result file arrived short and could not be resumed.
+- :class:`IncompleteDownloadError` when a result file arrived short and could not be resumed,
+- :class:`UnsafeResultFileNameError` (also a ``ValueError``) when a result names a file in a way
+  that is not one plain file name.
+
+The workflows (``run``, ``wait_for_completion``) add :class:`ExecutionTimeoutError` (a
+``TimeoutError``) and :class:`ExecutionFailedError`, which are not ``ApiError``: the gateway
+answered fine, the execution did not finish or did not succeed. The mapping of answers to these
+classes lives in ``qhub.api.service._errors``.
 
 Messages name the method, the URL path and the status; they never contain request headers or
 the bearer token. ``body`` is the parsed JSON of the answer when it is JSON, else its text, and
@@ -19,17 +26,16 @@ at least 4 characters; shorter ones would match ordinary words).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+if TYPE_CHECKING:
+    from qhub_service_gen.models import ResultResponse, ServiceExecution, ServiceExecutionStatus
+
 BODY_CAP = 64 * 1024
 """Bytes of an error body that are read and kept; the rest is discarded unread."""
-
-_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
-SENT_TOKENS_EXTENSION = "qhub.sent_tokens"
-"""Request extension in which the client's auth records the tokens it sent (see ``_auth``)."""
 
 _DETAIL_CHARS = 200
 
@@ -38,11 +44,17 @@ class ApiError(Exception):
     """Base class of every error the gateway client raises for a call."""
 
     status_code: int | None
+    """The HTTP status of the answer, None when there was none."""
     headers: Mapping[str, str] | None
+    """The answer's headers (tokens redacted), None when there was no answer."""
     body: Any
+    """The answer's parsed JSON, else its text (at most ``BODY_CAP`` bytes), else None."""
     method: str | None
+    """The request's method."""
     url: str | None
+    """The request's URL, without query or user info."""
     body_truncated: bool
+    """Whether the body was longer than ``BODY_CAP`` and cut."""
 
     def __init__(
         self,
@@ -56,7 +68,7 @@ class ApiError(Exception):
         body_truncated: bool = False,
     ) -> None:
         if message is None:
-            message = f"status_code: {status_code}, body: {_detail(body)}"
+            message = f"status_code: {status_code}, body: {describe_body(body)}"
         super().__init__(message)
         self.status_code = status_code
         self.headers = headers
@@ -134,48 +146,107 @@ class IncompleteDownloadError(ApiError):
     """A result file arrived shorter than announced and could not be resumed."""
 
 
-_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-}
+class UnsafeResultFileNameError(ResponseValidationError, ValueError):
+    """The gateway named a result file in a way that is not one plain file name.
 
-
-def status_error_class(status_code: int) -> type[APIStatusError]:
-    """The error class for a non-2xx status."""
-    cls = _STATUS_ERRORS.get(status_code)
-    if cls is not None:
-        return cls
-    return InternalServerError if status_code >= 500 else APIStatusError
-
-
-def decode_body(content: bytes, content_type: str | None, *, truncated: bool = False) -> Any:
-    """The parsed JSON of a body when it is (complete) JSON, else its text, else None when empty.
-
-    JSON nested too deeply to parse (``RecursionError``) is kept as text too.
+    Raised before anything is written, so a hostile or broken gateway can never make
+    ``download_all_result_files`` write outside the target directory. It is both an
+    ``ApiError`` (the gateway's answer is unusable) and a ``ValueError``.
     """
-    if not content:
-        return None
-    if not truncated and _looks_like_json(content, content_type):
-        try:
-            return json.loads(content)
-        except (ValueError, RecursionError):
-            pass
-    return content.decode("utf-8", errors="replace")
+
+    def __init__(self, name: str, reason: str = "is not a single plain file name") -> None:
+        self.name = name
+        """The rejected name, as the gateway sent it."""
+        self.reason = reason
+        """Why the name was rejected."""
+        shown = repr(name if len(name) <= 60 else name[:50] + "...")
+        super().__init__(
+            f"the result links a file named {shown}, which {reason}; refusing to write it",
+            body=name,
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: rebuild from the constructor arguments, keep any later state."""
+        return (type(self), (self.name, self.reason), self.__dict__)
 
 
-def _looks_like_json(content: bytes, content_type: str | None) -> bool:
-    if content_type and "json" in content_type.lower():
-        return True
-    first = content.lstrip()[:1]
-    return first in (b"{", b"[", b'"')
+class ExecutionTimeoutError(TimeoutError):
+    """An execution did not reach a terminal state within the allowed time.
+
+    The execution keeps running on the server: use :attr:`execution_id` to wait again,
+    or cancel it with ``service_api.cancel_execution(error.execution_id)``.
+    """
+
+    def __init__(
+        self, execution_id: str, timeout: float, last_execution: ServiceExecution | None
+    ) -> None:
+        self.execution_id = execution_id
+        """Id of the execution that was being waited for."""
+        self.timeout = timeout
+        """The timeout in seconds that expired."""
+        self.last_execution = last_execution
+        """The last status snapshot read, ``None`` if no poll completed."""
+        seen = f"last status {self.last_status}" if self.last_status else "no status read"
+        super().__init__(f"execution {execution_id} did not finish within {timeout:g} s ({seen})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: rebuild from the constructor arguments, keep any later state."""
+        return (
+            type(self),
+            (self.execution_id, self.timeout, self.last_execution),
+            self.__dict__,
+        )
+
+    @property
+    def last_status(self) -> ServiceExecutionStatus | None:
+        """The last status observed before the timeout, ``None`` if none was read."""
+        return None if self.last_execution is None else self.last_execution.status
 
 
-def _detail(body: Any) -> str:
+class ExecutionFailedError(Exception):
+    """``run`` finished with an execution that ``FAILED`` or was ``CANCELLED``.
+
+    Carries everything known about the outcome, so no further request is needed to
+    report it. Pass ``raise_on_failure=False`` to ``run`` to get the result envelope
+    back instead.
+    """
+
+    def __init__(self, execution: ServiceExecution, result: ResultResponse | None) -> None:
+        self.execution = execution
+        """The final status snapshot of the execution."""
+        self.result = result
+        """The execution's result envelope, ``None`` if the gateway served none."""
+        message = f"execution {execution.id} ended {execution.status}"
+        reason = self.reason
+        super().__init__(message if reason is None else f"{message}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: rebuild from the constructor arguments, keep any later state."""
+        return (type(self), (self.execution, self.result), self.__dict__)
+
+    @property
+    def execution_id(self) -> str:
+        """Id of the execution."""
+        return self.execution.id
+
+    @property
+    def status(self) -> ServiceExecutionStatus:
+        """The terminal status: ``FAILED`` or ``CANCELLED``."""
+        return self.execution.status
+
+    @property
+    def reason(self) -> str | None:
+        """The server's reason for the failure, ``None`` if the result carries none.
+
+        Read from the result's ``error`` field (or ``output.error``): a string, or an object
+        with a ``message`` (and an optional ``code``), as one line of at most 500 characters.
+        """
+        from .._results import failure_reason
+
+        return failure_reason(self.result)
+
+
+def describe_body(body: Any) -> str:
     """A short, single-line description of an error body."""
     if body is None:
         return ""
@@ -200,124 +271,6 @@ def _shorten(text: str) -> str:
     return text
 
 
-def request_path(request: httpx.Request) -> str:
-    """The request's path as sent (percent-encoded, no query)."""
-    return request.url.raw_path.split(b"?", 1)[0].decode("ascii", errors="replace")
-
-
-def redact_json(value: Any, redact: Callable[[str], str]) -> Any:
-    """``value`` (parsed JSON) with ``redact`` applied to every string in it, keys included.
-
-    Raises ``RecursionError`` for a value nested too deeply to walk.
-    """
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {redact(k): redact_json(v, redact) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_json(item, redact) for item in value]
-    return value
-
-
-def redact_body(body: Any, redact: Callable[[str], str], raw: bytes = b"") -> Any:
-    """``redact_json`` of an error body; the redacted text of ``raw`` when it is too deep."""
-    try:
-        return redact_json(body, redact)
-    except RecursionError:
-        return redact(raw[:BODY_CAP].decode("utf-8", errors="replace"))
-
-
-def redact_error(error: ApiError, redact: Callable[[str], str], raw: bytes = b"") -> None:
-    """Apply ``redact`` to an error's message, body and header values, in place.
-
-    ``raw`` is the body as received: when the parsed body is too deeply nested to walk, the
-    redacted text of ``raw`` replaces it.
-    """
-    message = str(error)
-    redacted = redact(message)
-    if redacted != message:
-        error.args = (redacted,)
-    error.body = redact_body(error.body, redact, raw)
-    headers = error.headers
-    if headers is not None:
-        items = list(headers.multi_items()) if isinstance(headers, httpx.Headers) else []
-        if not items:
-            items = list(headers.items())
-        cleaned = [(name, redact(value)) for name, value in items]
-        if cleaned != items:
-            error.headers = httpx.Headers(cleaned)
-
-
-def strip_credentials(request: httpx.Request) -> None:
-    """Remove ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and the record of the tokens
-    sent from a request that failed.
-
-    The ``httpx`` exception an error is chained to (``__cause__``) holds the request it failed
-    on; once the call is over nothing sends that request again, so it loses its credentials.
-    """
-    headers = request.headers
-    for name in _CREDENTIAL_HEADERS:
-        if name in headers:
-            del headers[name]
-    request.extensions.pop(SENT_TOKENS_EXTENSION, None)
-
-
-def safe_request(request: httpx.Request) -> httpx.Request:
-    """A body-less copy of ``request`` without credential headers or user info, for an error."""
-    url = request.url
-    if url.userinfo:
-        url = url.copy_with(username=None, password=None)
-    headers = [
-        (name, value)
-        for name, value in request.headers.multi_items()
-        if name.lower() not in _CREDENTIAL_HEADERS
-    ]
-    return httpx.Request(request.method, url, headers=headers)
-
-
-def describe_request(request: httpx.Request | None) -> tuple[str | None, str | None]:
-    """Method and URL of a request for messages: no query, no user info, no headers."""
-    if request is None:
-        return None, None
-    url = request.url
-    return request.method, str(
-        url.copy_with(query=None, fragment=None, username=None, password=None)
-    )
-
-
-def _make_status_error(
-    response: httpx.Response, body: Any, *, body_truncated: bool = False
-) -> APIStatusError:
-    """The one mapping from a non-2xx response (and its already-read, capped body) to an error."""
-    request = response.request if _has_request(response) else None
-    method, url = describe_request(request)
-    status = response.status_code
-    reason = response.reason_phrase
-    where = f"{method} {request_path(request)}: " if request is not None else ""
-    detail = _detail(body)
-    message = f"{where}{status} {reason}".rstrip()
-    if detail:
-        message = f"{message}: {detail}"
-    cls = status_error_class(status)
-    return cls(
-        message,
-        status_code=status,
-        headers=response.headers,
-        body=body,
-        method=method,
-        url=url,
-        body_truncated=body_truncated,
-    )
-
-
-def _has_request(response: httpx.Response) -> bool:
-    try:
-        response.request  # noqa: B018
-    except RuntimeError:
-        return False
-    return True
-
-
 __all__ = [
     "BODY_CAP",
     "APIConnectionError",
@@ -327,6 +280,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ExecutionFailedError",
+    "ExecutionTimeoutError",
     "IncompleteDownloadError",
     "InternalServerError",
     "NotFoundError",
@@ -334,12 +289,5 @@ __all__ = [
     "RateLimitError",
     "ResponseValidationError",
     "UnprocessableEntityError",
-    "decode_body",
-    "describe_request",
-    "redact_body",
-    "redact_error",
-    "redact_json",
-    "safe_request",
-    "status_error_class",
-    "strip_credentials",
+    "UnsafeResultFileNameError",
 ]

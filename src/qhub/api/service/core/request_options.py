@@ -18,6 +18,10 @@ class RequestOptions(TypedDict, total=False):
     """
 
     timeout: float | httpx.Timeout
+    """Seconds (every phase) or an ``httpx.Timeout``."""
     max_retries: int
+    """Retries of transient failures for this call."""
     additional_headers: Mapping[str, str]
+    """Headers merged over the client's."""
     chunk_size: int
+    """Bytes per chunk of ``get_result_file`` (and per write of ``download_result_file``)."""

@@ -1,0 +1,168 @@
+"""The run-to-completion workflows of ``service_api``: wait, run, download all, follow logs.
+
+They use only the public ``service_api`` methods of the object they are given; the rules
+(terminal statuses, file names, argument checks) are in ``_results``. The documentation is on
+the ``ServiceApi`` methods that call these.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qhub_service_gen.models import LogEntry, ResultResponse, ServiceExecution
+from qhub_service_gen.models import ServiceExecutionStatus as Status
+
+from .._backend import AsyncBackend, AsyncJob
+from .._results import (
+    AsyncOnStatus,
+    OnFile,
+    check_id,
+    check_intervals,
+    is_terminal,
+    next_interval,
+    plan_downloads,
+    rounds,
+)
+from ..core.api_error import APIStatusError, ExecutionFailedError, ExecutionTimeoutError
+from ..core.request_options import RequestOptions
+
+if TYPE_CHECKING:
+    from .service_api import AsyncServiceApi
+
+
+async def wait_for_completion(
+    api: AsyncServiceApi,
+    id: str,
+    *,
+    timeout: float | None,  # noqa: ASYNC109 (the deadline is the backend's)
+    poll_interval: float,
+    max_poll_interval: float,
+    on_status: AsyncOnStatus | None,
+    request_options: RequestOptions | None,
+    last: ServiceExecution | None = None,
+) -> ServiceExecution:
+    """Poll ``get_status`` until a terminal status; ``last`` is a snapshot already reported."""
+    check_id(id)
+    check_intervals(timeout, poll_interval, max_poll_interval)
+    interval = poll_interval
+    seen = last
+    deadline = AsyncBackend.deadline(timeout)
+    try:
+        async with deadline:
+            while True:
+                execution = await api.get_status(id, request_options=request_options)
+                if seen is None or execution.status != seen.status:
+                    if seen is not None:
+                        interval = poll_interval
+                    if on_status is not None:
+                        await AsyncBackend.maybe_await(on_status(execution))
+                seen = execution
+                if is_terminal(execution.status):
+                    return execution
+                await AsyncBackend.sleep(deadline.clamp(interval))
+                interval = next_interval(interval, max_poll_interval)
+    except TimeoutError:
+        if timeout is not None and deadline.expired():
+            raise ExecutionTimeoutError(id, timeout, seen) from None
+        raise
+
+
+async def run(
+    api: AsyncServiceApi,
+    *,
+    request: Mapping[str, Any] | Any,
+    timeout: float | None,  # noqa: ASYNC109 (the deadline is the backend's)
+    poll_interval: float,
+    max_poll_interval: float,
+    on_status: AsyncOnStatus | None,
+    raise_on_failure: bool,
+    request_options: RequestOptions | None,
+) -> ResultResponse:
+    """Start an execution, wait for it, return (or raise for) its result."""
+    check_intervals(timeout, poll_interval, max_poll_interval)
+    execution = await api.start_execution(request=request, request_options=request_options)
+    if on_status is not None:
+        await AsyncBackend.maybe_await(on_status(execution))
+    if not is_terminal(execution.status):
+        execution = await wait_for_completion(
+            api,
+            execution.id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            on_status=on_status,
+            request_options=request_options,
+            last=execution,
+        )
+    if execution.status == Status.SUCCEEDED or not raise_on_failure:
+        return await api.get_result(execution.id, request_options=request_options)
+    try:
+        result: ResultResponse | None = await api.get_result(
+            execution.id, request_options=request_options
+        )
+    except APIStatusError:
+        result = None
+    raise ExecutionFailedError(execution, result)
+
+
+async def download_all_result_files(
+    api: AsyncServiceApi,
+    id: str,
+    directory: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    on_file: OnFile | None,
+    request_options: RequestOptions | None,
+    max_concurrency: int = 1,
+) -> list[Path]:
+    """Every result file into ``directory``: files already there are checked first (without
+    ``overwrite``), then the rest are downloaded, ``max_concurrency`` at a time."""
+    check_id(id)
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+        raise TypeError(f"max_concurrency must be an int, got {type(max_concurrency).__name__}")
+    if max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
+    result = await api.get_result(id, request_options=request_options)
+    plan = plan_downloads(result, directory)
+    paths: dict[str, Path] = {}
+
+    def job(name: str, path: Path) -> AsyncJob:
+        async def fetch() -> None:
+            paths[name] = await api.download_result_file(
+                id, name, path, overwrite=overwrite, request_options=request_options
+            )
+            if on_file is not None:
+                on_file(name, paths[name])
+
+        return fetch
+
+    for batch in rounds(plan, overwrite):
+        await AsyncBackend.gather([job(name, path) for name, path in batch], max_concurrency)
+    return [paths[name] for name, _ in plan]
+
+
+def follow_logs(
+    api: AsyncServiceApi, id: str, poll_interval: float, request_options: RequestOptions | None
+) -> AsyncIterator[LogEntry]:
+    """The arguments are checked now; the iterator polls once iteration starts."""
+    check_id(id)
+    check_intervals(None, poll_interval, poll_interval)
+    return _follow(api, id, poll_interval, request_options)
+
+
+async def _follow(
+    api: AsyncServiceApi, id: str, poll_interval: float, request_options: RequestOptions | None
+) -> AsyncIterator[LogEntry]:
+    seen = 0
+    while True:
+        execution = await api.get_status(id, request_options=request_options)
+        entries = await api.get_logs(id, request_options=request_options) or []
+        for entry in entries[seen:]:
+            yield entry
+        seen = max(seen, len(entries))
+        if is_terminal(execution.status):
+            return
+        await AsyncBackend.sleep(poll_interval)

@@ -1,0 +1,235 @@
+"""The only places where the sync and the async client differ.
+
+``_async/`` is the one hand-written source of the I/O code (sending, retrying, downloading,
+waiting); ``scripts/unasync.py`` generates ``_sync/`` from it, rewriting ``AsyncBackend`` into
+``SyncBackend``. What that rewrite cannot express is a method of these two classes, and this is
+the complete list of deliberate differences between the two clients:
+
+1. **Waiting.** ``sleep`` is ``asyncio.sleep`` / ``time.sleep``. A retry or resume wait uses
+   the policy's hook: the async client awaits ``async_sleep``, or calls ``sleep`` when only that
+   is given; the sync client calls ``sleep``.
+2. **Blocking work** (the ``fsync`` that ends a download) runs in a worker thread on the async
+   client, so the event loop is not blocked; the sync client runs it in place.
+3. **Several downloads** (``download_all_result_files``): the async client runs up to
+   ``max_concurrency`` at once and cancels the others when one fails; the sync client
+   downloads one file at a time and has no ``max_concurrency`` parameter.
+4. **Deadlines** (``wait_for_completion``/``run`` ``timeout``): both check the deadline before
+   each pause between polls; the async client also enforces it with ``asyncio.timeout``, which
+   cuts short a poll in flight, while on the sync client a poll in flight (with its retries)
+   finishes first.
+5. **Callbacks** (``on_status``): the async client awaits what they return when it is
+   awaitable; the sync client calls them.
+6. **Transport.** An async client the SDK creates runs on aiohttp when the ``fast`` extra is
+   installed, unless ``QHUB_SERVICE_NO_AIOHTTP=1`` or proxy variables are set; the sync client
+   uses httpx's own transport.
+
+The constructors differ in one parameter: ``AsyncHubServiceClient`` takes ``async_token`` (and
+``token`` becomes optional). They are hand-written in ``client.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar, cast
+
+if TYPE_CHECKING:
+    import asyncio
+
+    import httpx
+
+    from ._retry import RetryPolicy
+
+_T = TypeVar("_T")
+
+Job = Callable[[], None]
+"""One of the sync client's ``gather`` jobs."""
+AsyncJob = Callable[[], Awaitable[None]]
+"""One of the async client's ``gather`` jobs (a coroutine function)."""
+
+AIOHTTP_OPT_OUT_ENV = "QHUB_SERVICE_NO_AIOHTTP"
+"""Set to 1 to make ``AsyncHubServiceClient`` use httpx's own transport even with aiohttp."""
+
+
+class Deadline:
+    """The overall limit of a wait: ``clamp`` shortens a pause to what is left and raises
+    ``TimeoutError`` once nothing is; ``expired`` says whether the limit is what ended it."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self._end = None if timeout is None else time.monotonic() + timeout
+        self._passed = False
+
+    def clamp(self, delay: float) -> float:
+        """``delay``, or the time left when that is shorter; ``TimeoutError`` when none is."""
+        if self._end is None:
+            return delay
+        remaining = self._end - time.monotonic()
+        if remaining <= 0:
+            self._passed = True
+            raise TimeoutError
+        return min(delay, remaining)
+
+    def expired(self) -> bool:
+        """Whether the limit has passed (rather than a ``TimeoutError`` from elsewhere)."""
+        return self._passed
+
+
+class SyncDeadline(Deadline):
+    """A ``Deadline`` checked between polls only."""
+
+    def __enter__(self) -> SyncDeadline:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+
+class AsyncDeadline(Deadline):
+    """A ``Deadline`` that also cancels what is in flight when it passes (``asyncio.timeout``)."""
+
+    _scope: asyncio.Timeout | None = None
+
+    async def __aenter__(self) -> AsyncDeadline:
+        import asyncio
+
+        self._scope = asyncio.timeout(self.timeout)
+        await self._scope.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._scope is not None
+        await self._scope.__aexit__(kind, exc, tb)
+
+    def expired(self) -> bool:
+        """Whether the limit has passed, here or in ``asyncio.timeout``."""
+        return self._passed or (self._scope is not None and self._scope.expired())
+
+
+class SyncBackend:
+    """Blocking I/O primitives (``HubServiceClient``)."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        """``time.sleep``."""
+        time.sleep(seconds)
+
+    @staticmethod
+    def retry_sleep(policy: RetryPolicy, delay: float) -> None:
+        """One retry or resume wait: the policy's ``sleep`` hook, else ``time.sleep``."""
+        if policy.sleep is not None:
+            policy.sleep(delay)
+        elif delay > 0 and not policy.skips_waiting():
+            time.sleep(delay)
+
+    @staticmethod
+    def maybe_await(value: _T) -> _T:
+        """``value`` as it is (what a sync callback returned)."""
+        return value
+
+    @staticmethod
+    def run_in_thread(work: Callable[[], _T]) -> _T:
+        """``work()``, in this thread."""
+        return work()
+
+    @staticmethod
+    def gather(jobs: Sequence[Job], limit: int = 1) -> None:
+        """Run ``jobs`` one after the other (``limit`` is for the async twin's signature)."""
+        for job in jobs:
+            job()
+
+    @staticmethod
+    def deadline(timeout: float | None) -> SyncDeadline:
+        """A deadline checked between polls."""
+        return SyncDeadline(timeout)
+
+    @staticmethod
+    def default_transport() -> httpx.BaseTransport | None:
+        """None: httpx's own transport."""
+        return None
+
+
+class AsyncBackend:
+    """asyncio primitives (``AsyncHubServiceClient``); asyncio is imported on first use."""
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        """``asyncio.sleep``."""
+        import asyncio
+
+        await asyncio.sleep(seconds)
+
+    @staticmethod
+    async def retry_sleep(policy: RetryPolicy, delay: float) -> None:
+        """One retry or resume wait: ``async_sleep``, else ``sleep``, else ``asyncio.sleep``."""
+        if policy.async_sleep is not None:
+            await policy.async_sleep(delay)
+        elif policy.sleep is not None:
+            policy.sleep(delay)
+        elif delay > 0 and not policy.skips_waiting():
+            await AsyncBackend.sleep(delay)
+
+    @staticmethod
+    async def maybe_await(value: Awaitable[_T] | _T) -> _T:
+        """``value``, awaited when it is awaitable (what an async callback returned)."""
+        if inspect.isawaitable(value):
+            return cast(_T, await value)
+        return value
+
+    @staticmethod
+    async def run_in_thread(work: Callable[[], _T]) -> _T:
+        """``work()`` in a worker thread (``asyncio.to_thread``), keeping the loop free."""
+        import asyncio
+
+        return await asyncio.to_thread(work)
+
+    @staticmethod
+    async def gather(jobs: Sequence[AsyncJob], limit: int = 1) -> None:
+        """Run ``jobs`` with at most ``limit`` at once; the first failure cancels the others
+        and is raised once they have stopped."""
+        import asyncio
+
+        gate = asyncio.Semaphore(limit)
+
+        async def run(job: AsyncJob) -> None:
+            async with gate:
+                await job()
+
+        tasks = [asyncio.ensure_future(run(job)) for job in jobs]
+        if not tasks:
+            return
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in tasks:
+                error = task.exception() if task in done else None
+                if error is not None:
+                    raise error
+        finally:
+            pending = [task for task in tasks if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    @staticmethod
+    def deadline(timeout: float | None) -> AsyncDeadline:
+        """A deadline that also cancels what is in flight when it passes."""
+        return AsyncDeadline(timeout)
+
+    @staticmethod
+    def default_transport() -> httpx.AsyncBaseTransport | None:
+        """aiohttp when the ``fast`` extra is installed, unless opted out; with a proxy
+        configured ``make_aiohttp_transport`` says None (httpx's transport applies it)."""
+        flag = os.environ.get(AIOHTTP_OPT_OUT_ENV, "").strip().lower()
+        if flag in {"1", "true", "yes", "on"}:
+            return None
+        from ._aiohttp import make_aiohttp_transport
+
+        return make_aiohttp_transport()

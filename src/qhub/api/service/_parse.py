@@ -1,0 +1,284 @@
+"""JSON bodies into the generated models, after checking their shape against the API.
+
+Every check here restates ``openapi/hub-service.yaml`` (required fields, types, nullability,
+enums as any string, array items); ``tests/test_spec_checks.py`` reads the spec and fails when a
+check and the spec disagree in either direction. One deliberate tolerance: a null result-file
+link in ``_links`` is dropped (the spec allows null for ``status`` only). A body that does not
+pass raises ``InvalidBody``, which ``_errors`` turns into ``ResponseValidationError``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from typing import Any
+
+from qhub_service_gen.models import LogEntry, LogEntrySeverity, ResultResponse, ServiceExecution
+from qhub_service_gen.types import UNSET
+
+from ._errors import InvalidBody
+
+_SPACE_BEFORE_OFFSET = re.compile(r"\s+(?=(?:Z|[+-]\d\d(?::?\d\d)?)$)", re.IGNORECASE)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )
+
+
+def _blank(content: bytes) -> bool:
+    """Whether a body is empty or only whitespace (without copying a large one)."""
+    return not content or content.isspace()
+
+
+def load_json(content: bytes) -> Any:
+    """The parsed JSON of a body; ``InvalidBody`` when empty or not JSON."""
+    if _blank(content):
+        raise InvalidBody("the body is empty")
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise InvalidBody("the body is not valid JSON") from None
+
+
+_OPTIONAL_EXECUTION_STRINGS = (
+    "startedAt",
+    "endedAt",
+    "serviceId",
+    "serviceDefinitionId",
+    "applicationId",
+    "type",
+)
+
+
+_NONE_TYPE = type(None)
+_STR_OR_NULL = frozenset({str, _NONE_TYPE})
+
+
+def _all_str(items: list[Any]) -> bool:
+    """Whether every item of a list is a str (``str.join`` checks that in C)."""
+    try:
+        "".join(items)
+    except TypeError:
+        return False
+    return True
+
+
+def check_execution(data: Any) -> None:
+    """Type check of every documented field of one ServiceExecution object: required strings,
+    nullable strings and ``tags`` (null or an array of strings). Cheap: it runs per list item."""
+    if data.__class__ is dict:
+        get = data.get
+        tags = get("tags")
+        if (
+            get("id").__class__ is str
+            and get("createdAt").__class__ is str
+            and get("status").__class__ is str
+            and get("startedAt").__class__ in _STR_OR_NULL
+            and get("endedAt").__class__ in _STR_OR_NULL
+            and get("type").__class__ in _STR_OR_NULL
+            and get("serviceId").__class__ in _STR_OR_NULL
+            and get("serviceDefinitionId").__class__ in _STR_OR_NULL
+            and get("applicationId").__class__ in _STR_OR_NULL
+            and (tags is None or (tags.__class__ is list and _all_str(tags)))
+        ):
+            return
+    _explain_execution(data)
+
+
+def _explain_execution(data: Any) -> None:
+    """Raise ``InvalidBody`` saying what is wrong with an execution object."""
+    if type(data) is not dict:
+        raise InvalidBody(f"expected an execution object, got {_kind(data)}")
+    for key in ("id", "createdAt", "status"):
+        if type(data.get(key)) is not str:
+            raise InvalidBody(f"execution {key!r} is missing or not a string")
+    for key in _OPTIONAL_EXECUTION_STRINGS:
+        value = data.get(key)
+        if value is not None and type(value) is not str:
+            raise InvalidBody(f"execution {key!r} is {_kind(value)}, expected a string")
+    tags = data.get("tags")
+    if tags is not None and type(tags) is not list:
+        raise InvalidBody(f"execution 'tags' is {_kind(tags)}, expected an array")
+    for index, tag in enumerate(tags or ()):
+        if type(tag) is not str:
+            raise InvalidBody(f"execution 'tags' item {index} is {_kind(tag)}, expected a string")
+    raise InvalidBody("execution object has unexpected field types")
+
+
+def parse_execution(content: bytes) -> ServiceExecution:
+    """One ``ServiceExecution`` (``start_execution``, ``get_status``)."""
+    data = load_json(content)
+    check_execution(data)
+    return ServiceExecution.from_dict(data)
+
+
+def parse_executions(content: bytes) -> list[ServiceExecution]:
+    """An array of ``ServiceExecution`` (``get_service_executions``)."""
+    data = load_json(content)
+    if type(data) is not list:
+        raise InvalidBody(f"expected an array of executions, got {_kind(data)}")
+    check = check_execution
+    from_dict = ServiceExecution.from_dict
+    executions: list[ServiceExecution] = []
+    append = executions.append
+    for item in data:
+        try:
+            check(item)
+        except InvalidBody as exc:
+            raise InvalidBody(f"item {len(executions)}: {exc}") from None
+        append(from_dict(item))
+    return executions
+
+
+_LINK_STRINGS = ("type", "deprecation", "name", "profile", "title", "hreflang")
+_BOOL_OR_NULL = frozenset({bool, _NONE_TYPE})
+
+
+def _check_link(name: str, link: Any) -> None:
+    """Type check of a HalLink: ``href`` a string, ``templated`` a boolean or null, every
+    other documented field a string or null."""
+    if type(link) is not dict or type(link.get("href")) is not str:
+        raise InvalidBody(f"_links[{name!r}] must be an object with a string 'href'")
+    templated = link.get("templated")
+    if templated.__class__ not in _BOOL_OR_NULL:
+        raise InvalidBody(f"_links[{name!r}].templated is {_kind(templated)}, expected a boolean")
+    for key in _LINK_STRINGS:
+        value = link.get(key)
+        if value.__class__ not in _STR_OR_NULL:
+            raise InvalidBody(f"_links[{name!r}].{key} is {_kind(value)}, expected a string")
+
+
+def parse_result(content: bytes) -> ResultResponse:
+    """The HAL ``ResultResponse``: ``_links`` of ``HalLink``, ``_embedded.status`` checked."""
+    data = load_json(content)
+    if type(data) is not dict:
+        raise InvalidBody(f"expected a result object, got {_kind(data)}")
+    links = data.get("_links")
+    embedded = data.get("_embedded")
+    if links is not None or embedded is not None or "_links" in data or "_embedded" in data:
+        data = dict(data)
+        if links is None:
+            data.pop("_links", None)
+        else:
+            if type(links) is not dict:
+                raise InvalidBody(f"'_links' is {_kind(links)}, expected an object")
+            links = {name: link for name, link in links.items() if link is not None}
+            for name, link in links.items():
+                _check_link(name, link)
+            data["_links"] = links
+        if embedded is None:
+            data.pop("_embedded", None)
+        else:
+            if type(embedded) is not dict:
+                raise InvalidBody(f"'_embedded' is {_kind(embedded)}, expected an object")
+            if embedded.get("status", 0) is None:
+                embedded = {k: v for k, v in embedded.items() if k != "status"}
+            elif "status" in embedded:
+                try:
+                    check_execution(embedded["status"])
+                except InvalidBody as exc:
+                    raise InvalidBody(f"_embedded.status: {exc}") from None
+            data["_embedded"] = embedded
+    return ResultResponse.from_dict(data)
+
+
+def parse_timestamp(value: str) -> datetime.datetime:
+    """A timezone-aware datetime from any ISO-8601 form servers send (UTC when no offset)."""
+    text = _SPACE_BEFORE_OFFSET.sub("", value.strip())
+    try:
+        parsed = datetime.datetime.fromisoformat(text.upper())
+    except ValueError:
+        from dateutil.parser import isoparse  # type: ignore[import-untyped]
+
+        try:
+            parsed = isoparse(text.upper())
+        except (ValueError, OverflowError):
+            raise InvalidBody(f"timestamp {value[:40]!r} is not an ISO-8601 date-time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed
+
+
+_LOG_KEYS = frozenset({"message", "timestamp", "severity"})
+
+
+def _explain_log(data: dict[str, Any]) -> str:
+    severity = data.get("severity")
+    return f"log entry 'severity' is {_kind(severity)}, expected a string"
+
+
+def _log_entry(data: Any) -> LogEntry:
+    """One entry, checked field by field (the slow path: it says what is wrong), with a
+    timestamp in any ISO-8601 form normalised."""
+    if type(data) is not dict:
+        raise InvalidBody(f"expected a log entry object, got {_kind(data)}")
+    if type(data.get("message")) is not str:
+        raise InvalidBody("log entry 'message' is missing or not a string")
+    stamp = data.get("timestamp")
+    if type(stamp) is not str:
+        raise InvalidBody("log entry 'timestamp' is missing or not a string")
+    severity = data.get("severity")
+    if severity is not None and type(severity) is not str:
+        raise InvalidBody(_explain_log(data))
+    try:
+        return LogEntry.from_dict(data)
+    except ValueError:
+        normalised = parse_timestamp(stamp).isoformat()
+        return LogEntry.from_dict({**data, "timestamp": normalised})
+
+
+def parse_logs(content: bytes) -> list[LogEntry] | None:
+    """An array of ``LogEntry``; None for an empty body or ``null``.
+
+    One pass, inlined for long logs: an entry with only the documented keys, of their
+    documented types, and a timestamp ``datetime.fromisoformat`` reads is built with the
+    model's constructor, as ``LogEntry.from_dict`` would build it (``test_parsing`` holds the
+    two equal); any other goes through ``_log_entry`` and ``from_dict``, which explains what
+    is wrong, keeps unknown keys, or normalises the timestamp.
+    """
+    if _blank(content):
+        return None
+    data = load_json(content)
+    if data is None:
+        return None
+    if type(data) is not list:
+        raise InvalidBody(f"expected an array of log entries, got {_kind(data)}")
+    fromisoformat = datetime.datetime.fromisoformat
+    severities = LogEntrySeverity._value2member_map_
+    entries: list[LogEntry] = []
+    append = entries.append
+    for item in data:
+        if item.__class__ is dict and item.keys() <= _LOG_KEYS:
+            get = item.get
+            message, stamp, severity = get("message"), get("timestamp"), get("severity")
+            if message.__class__ is str and stamp.__class__ is str:
+                try:
+                    when = fromisoformat(stamp)
+                except ValueError:
+                    pass
+                else:
+                    if severity is not None:
+                        if severity.__class__ is not str:
+                            raise InvalidBody(f"item {len(entries)}: {_explain_log(item)}")
+                        severity = severities.get(severity) or LogEntrySeverity(severity)
+                    elif "severity" not in item:
+                        severity = UNSET
+                    if when.tzinfo is None:
+                        when = when.replace(tzinfo=datetime.UTC)
+                    append(LogEntry(message, when, severity))
+                    continue
+        try:
+            append(_log_entry(item))
+        except InvalidBody as exc:
+            raise InvalidBody(f"item {len(entries)}: {exc}") from None
+    return entries
+
+
+def ignore_body(content: bytes) -> None:
+    """The parser of an operation whose answer has no documented body (``cancel_execution``)."""
+    return None

@@ -1,0 +1,141 @@
+"""Requests from the generated ``_get_kwargs`` builders: under ``base_url``, with the per-call
+``request_options`` applied, and the retry policy of the call returned next to the request.
+
+Every execution id and file name is checked here (a non-empty ``str`` of at most
+``MAX_SEGMENT_BYTES`` bytes); the generated builders percent-encode it as one path segment.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from ._config import ClientConfig, check_headers, to_timeout
+from ._retry import RetryPolicy
+from .core.request_options import RequestOptions
+
+MAX_SEGMENT_BYTES = 4096
+"""Longest execution id or file name accepted, in bytes of UTF-8."""
+DEFAULT_CHUNK_SIZE = 64 * 1024
+"""Bytes per write of ``download_result_file`` unless ``request_options["chunk_size"]`` says.
+``get_result_file`` hands chunks over as they arrive (at most 64 KiB each, never copied) unless
+a ``chunk_size`` asks for exact chunks."""
+
+_OPTION_KEYS = frozenset(RequestOptions.__annotations__)
+
+
+class LazyModule:
+    """A module imported on first attribute access, each attribute then kept on this object:
+    the generated builders and models load on the first call, not with the client."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> object:
+        value = getattr(self.module(), attr)
+        setattr(self, attr, value)
+        return value
+
+    def module(self) -> ModuleType:
+        """The module itself (imported now if it was not yet)."""
+        return importlib.import_module(self._name)
+
+
+def check_segment(value: object, what: str) -> str:
+    """An execution id or file name: a non-empty str, encodable as UTF-8 (no lone surrogates),
+    of at most ``MAX_SEGMENT_BYTES`` bytes so encoded (later percent-encoded as one segment)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    if value.isascii():
+        size = len(value)
+    else:
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ValueError(f"{what} is not valid Unicode text (a lone surrogate)") from None
+    if size > MAX_SEGMENT_BYTES:
+        raise ValueError(f"{what} is too long: {size} bytes as UTF-8, at most {MAX_SEGMENT_BYTES}")
+    return value
+
+
+def check_chunk_size(options: RequestOptions | None) -> int | None:
+    """``request_options["chunk_size"]``: None or a positive int."""
+    size = options.get("chunk_size") if options else None
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+        raise ValueError("request_options['chunk_size'] must be a positive int")
+    return size
+
+
+class _RawBody:
+    """Duck-typed ``RequestBody`` handing a caller's mapping to the generated builder as is."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+
+    def to_dict(self) -> Mapping[str, Any]:
+        return self._data
+
+
+def request_body(request: object) -> Any:
+    """The body of ``start_execution``: a mapping (the documented dict) or a ``RequestBody``."""
+    from qhub_service_gen.models import RequestBody
+
+    if isinstance(request, RequestBody):
+        return request
+    if isinstance(request, Mapping):
+        if not all(isinstance(key, str) for key in request):
+            raise TypeError("request keys must be str")
+        return _RawBody(request if isinstance(request, dict) else dict(request))
+    raise TypeError(f"request must be a dict (JSON object), got {type(request).__name__}")
+
+
+def build_request(
+    config: ClientConfig,
+    client: httpx.Client | httpx.AsyncClient,
+    kwargs: dict[str, Any],
+    options: RequestOptions | None,
+) -> tuple[httpx.Request, RetryPolicy]:
+    """The request for a generated ``_get_kwargs`` result, and the retry policy of the call."""
+    headers = config.request_headers
+    extra = kwargs.get("headers")
+    timeout = config.request_timeout
+    policy = config.policy
+    if options:
+        if not isinstance(options, Mapping):
+            raise TypeError("request_options must be a dict")
+        unknown = options.keys() - _OPTION_KEYS
+        if unknown:
+            raise TypeError(f"unknown request_options keys: {sorted(unknown)}")
+        value = options.get("timeout")
+        if value is not None:
+            timeout = to_timeout(value, "request_options['timeout']")
+        retries = options.get("max_retries")
+        if retries is not None:
+            try:
+                policy = policy.with_max_retries(retries)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"request_options[{'max_retries'!r}]: {exc}") from None
+        if options.get("chunk_size") is not None:
+            check_chunk_size(options)
+        additional = options.get("additional_headers")
+        if additional:
+            checked = check_headers(additional, "additional_headers")
+            extra = {**extra, **checked} if extra else checked
+    if extra:
+        headers = {**headers, **extra} if headers else extra
+    request = client.build_request(
+        kwargs["method"],
+        config.prefix + kwargs["url"],
+        headers=headers,
+        json=kwargs.get("json"),
+        timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+    )
+    return request, policy

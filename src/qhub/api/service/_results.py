@@ -1,0 +1,181 @@
+"""The rules of the run/wait/download workflows, without I/O.
+
+Terminal statuses, the failure reason of a result envelope, the result files an envelope links
+to (each checked to be one plain file name that can be saved), the order downloads run in, and
+the checks of the workflows' arguments. The I/O is ``_async/workflows.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from qhub_service_gen.models import ResultResponse, ServiceExecution, ServiceExecutionStatus
+from qhub_service_gen.types import Unset
+
+from ._files import TEMP_SUFFIX_BYTES
+from .core.api_error import UnsafeResultFileNameError
+
+TERMINAL_STATUSES: frozenset[ServiceExecutionStatus] = frozenset(
+    {
+        ServiceExecutionStatus.SUCCEEDED,
+        ServiceExecutionStatus.FAILED,
+        ServiceExecutionStatus.CANCELLED,
+    }
+)
+"""Statuses after which an execution never changes again."""
+
+BACKOFF_FACTOR = 1.5
+"""Growth of the pause between polls, per poll."""
+
+OnStatus = Callable[[ServiceExecution], object]
+"""Progress callback of the sync workflows: called with each newly observed status."""
+AsyncOnStatus = Callable[[ServiceExecution], "Awaitable[object] | object"]
+"""Progress callback of the async workflows: a plain function or a coroutine function."""
+OnFile = Callable[[str, Path], object]
+"""Called with ``(file name, written path)`` after each result file is complete."""
+
+
+_REASON_LIMIT = 500
+
+
+def failure_reason(result: ResultResponse | None) -> str | None:
+    """The reason a failed execution's result envelope gives, as one short line, or ``None``."""
+    if result is None:
+        return None
+    error = result.additional_properties.get("error")
+    output = result.additional_properties.get("output")
+    if error is None and isinstance(output, dict):
+        error = output.get("error")
+    if isinstance(error, dict):
+        message, code = error.get("message"), error.get("code")
+        if not isinstance(message, str) or not message.strip():
+            message = None
+        code = code if isinstance(code, str | int) and not isinstance(code, bool) else None
+        if message is None and code is None:
+            return None
+        text = str(code) if message is None else message
+        if message is not None and code is not None:
+            text = f"{message} ({code})"
+    elif isinstance(error, str):
+        text = error
+    else:
+        return None
+    text = " ".join(text.split())
+    if not text:
+        return None
+    if len(text) > _REASON_LIMIT:
+        text = text[: _REASON_LIMIT - 1] + "…"
+    return text
+
+
+def is_terminal(status: ServiceExecutionStatus | str) -> bool:
+    """Whether ``status`` is one after which an execution never changes again."""
+    return status in TERMINAL_STATUSES
+
+
+def check_intervals(timeout: float | None, poll_interval: float, max_poll_interval: float) -> None:
+    """Refuse a negative timeout, a pause that is not positive, or a longest pause shorter than
+    the first."""
+    if timeout is not None and timeout < 0:
+        raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
+    if not poll_interval > 0:
+        raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
+    if not max_poll_interval >= poll_interval:
+        raise ValueError(
+            f"max_poll_interval ({max_poll_interval!r}) must be >= poll_interval "
+            f"({poll_interval!r})"
+        )
+
+
+def check_id(id: str) -> None:
+    """Refuse an execution id that is not a non-empty string."""
+    if not isinstance(id, str) or not id:
+        raise ValueError("an execution id must be a non-empty string")
+
+
+MAX_FILE_NAME_BYTES = 255 - TEMP_SUFFIX_BYTES
+"""Longest result file name (UTF-8 bytes) that can be downloaded: file systems allow 255
+bytes, and the download's temp file ``.<name>.part.json`` needs the rest."""
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` when it is one plain file name that can be saved; else
+    :class:`UnsafeResultFileNameError`."""
+    bad = (
+        not name
+        or name in {".", ".."}
+        or "/" in name
+        or "\\" in name
+        or (os.sep in name)
+        or (os.altsep is not None and os.altsep in name)
+        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name)
+    )
+    if bad:
+        raise UnsafeResultFileNameError(name)
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise UnsafeResultFileNameError(name, "is not valid Unicode text") from None
+    if size > MAX_FILE_NAME_BYTES:
+        raise UnsafeResultFileNameError(
+            name,
+            f"is {size} bytes long (at most {MAX_FILE_NAME_BYTES} can be saved)",
+        )
+    return name
+
+
+def check_temp_collisions(names: list[str]) -> None:
+    """Refuse a name that is another file's temp name: the two downloads would overwrite
+    each other (``a`` is written as ``.a.part`` plus ``.a.part.json``)."""
+    temps = {}
+    for name in names:
+        temps[f".{name}.part"] = name
+        temps[f".{name}.part.json"] = name
+    for name in names:
+        owner = temps.get(name)
+        if owner is not None:
+            raise UnsafeResultFileNameError(
+                name, f"is the name of the temp file that downloading {owner!r} writes"
+            )
+
+
+def result_file_names(result: ResultResponse) -> list[str]:
+    """Names of the result files an envelope links to: every ``_links`` key but ``status``.
+
+    Raises :class:`UnsafeResultFileNameError` if any name is not one plain file name, is too
+    long to save (over :data:`MAX_FILE_NAME_BYTES` bytes of UTF-8), or is the temp file name
+    of another file in the list.
+    """
+    links = result.links
+    if isinstance(links, Unset) or links is None:
+        return []
+    names = [safe_file_name(name) for name in links.additional_properties if name != "status"]
+    check_temp_collisions(names)
+    return names
+
+
+def plan_downloads(
+    result: ResultResponse, directory: str | os.PathLike[str]
+) -> list[tuple[str, Path]]:
+    """Each result file with its path in ``directory`` (created); names checked first."""
+    target = Path(directory)
+    plan = [(name, target / name) for name in result_file_names(result)]
+    target.mkdir(parents=True, exist_ok=True)
+    return plan
+
+
+def rounds(plan: list[tuple[str, Path]], overwrite: bool) -> list[list[tuple[str, Path]]]:
+    """The downloads in rounds: without ``overwrite``, files already at their destination
+    are checked first, so one that is not the server's file stops everything before any
+    download starts."""
+    if overwrite:
+        return [plan]
+    present = [(name, path) for name, path in plan if os.path.lexists(path)]
+    return [present, [item for item in plan if item not in present]]
+
+
+def next_interval(interval: float, max_poll_interval: float) -> float:
+    """The pause after ``interval``: ``BACKOFF_FACTOR`` longer, at most ``max_poll_interval``."""
+    return min(interval * BACKOFF_FACTOR, max_poll_interval)
