@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from _credentials_support import Clock
 
 from qhub.api.service.mock import MockGateway
 from qhub.api.service.mock.__main__ import build_parser
@@ -25,17 +26,9 @@ def basic(key_id: str = KEY_ID, secret: str = SECRET) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1000.0)
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from .sending import (
 )
 from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput, Timing
 from .strict_json import InvalidJSON, dumps, loads
-from .token import DEFAULT_TOKEN_LIFETIME, INVALID_TOKEN_CHALLENGE, TOKEN_PATH, TokenIssuer
+from .token import DEFAULT_TOKEN_LIFETIME, TOKEN_PATH, TokenIssuer
 
 __all__ = ["ADMIN_PREFIX", "InjectedDisconnect", "MockGatewayApp"]
 
@@ -83,9 +83,8 @@ class MockGatewayApp:
     ``clock`` (monotonic seconds) lets tests drive time; ``timestamp_format`` writes
     execution timestamps as the real gateway does (``"gateway"``: ``2026-11-27 14:31:44``,
     UTC) or as ISO 8601 (``"iso"``).
-    ``limits`` bounds connections, request bodies and stored executions. ``access_keys``
-    (``ID:SECRET`` strings, or a mapping of id to secret) enable ``POST /token``; then only
-    the tokens it issued (for ``token_lifetime`` seconds) and ``tokens`` are accepted.
+    ``limits`` bounds connections, request bodies and stored executions. ``access_keys`` and
+    ``token_lifetime`` set up ``POST /token`` (see :class:`~.token.TokenIssuer`).
     """
 
     def __init__(
@@ -107,7 +106,6 @@ class MockGatewayApp:
         #: The open connections, when served by :class:`~.server.MockGateway` or the CLI.
         self.connections = ConnectionGuard(self.limits)
         self._stored_bytes = 0
-        #: The token endpoint: access keys, issued tokens, counters.
         self.token_issuer = TokenIssuer(access_keys, lifetime=token_lifetime, clock=clock)
         accepted = None if tokens is None else frozenset(tokens)
         if accepted is not None and not (accepted and all(t and t.strip() == t for t in accepted)):
@@ -130,8 +128,7 @@ class MockGatewayApp:
     def stats(self) -> dict[str, Any]:
         """Counters: executions created, idempotent replays, requests per operation, faults,
         streamed downloads (``streams``: active, completed, abandoned, bytes_sent),
-        ``connections`` (open, accepted, shed, header_timeouts, peak) and token requests
-        (``tokens``: requests, issued, rejected, live)."""
+        ``connections`` (open, accepted, shed, header_timeouts, peak), ``tokens`` (POST /token)."""
         faults = self.faults.counts()
         return {
             **self.store.counters(),
@@ -182,9 +179,8 @@ class MockGatewayApp:
             await self.sender.transmit(self._admin(method, path, body), send, receive)
             return
         if path == TOKEN_PATH:
-            answer = self.token_issuer.handle(method, request.headers, body)
-            reply = json_reply(answer.status, answer.payload, answer.headers)
-            await self.sender.transmit(reply, send, receive)
+            answer = self.token_issuer.reply(method, request.headers, body)
+            await self.sender.transmit(answer, send, receive)
             return
         found = self._route(path)
         if found is None:
@@ -255,10 +251,7 @@ class MockGatewayApp:
         if scheme.lower() != "bearer" or not token:
             raise HTTPError(401, missing, challenge)
         if self.token_issuer.enabled:
-            if token in (self.tokens or ()) or self.token_issuer.accepts(token):
-                return
-            invalid = {"www-authenticate": INVALID_TOKEN_CHALLENGE}
-            raise HTTPError(401, "Invalid or expired token", invalid)
+            return self.token_issuer.authenticate(token, self.tokens)
         if self.tokens is not None and token not in self.tokens:
             raise HTTPError(401, "Invalid token", challenge)
 

@@ -22,8 +22,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
+
+if TYPE_CHECKING:
+    from .sending import Reply
 
 __all__ = [
     "DEFAULT_TOKEN_LIFETIME",
@@ -84,6 +87,9 @@ def _oauth_error(
 class TokenIssuer:
     """Access keys, issued tokens and their expiry. Thread-safe.
 
+    With access keys (``ID:SECRET`` strings, or a mapping of id to secret) the gateway accepts
+    only the tokens issued here (until they expire) and its static ``--token`` values.
+
     ``access_keys`` maps access key ids to secrets; ``lifetime`` is the seconds an issued token
     is accepted; ``clock`` (monotonic seconds) is the gateway's, so tests can drive expiry.
     """
@@ -132,6 +138,23 @@ class TokenIssuer:
                 del self._issued[token]
                 return False
             return True
+
+    def reply(self, method: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """:meth:`handle` as the gateway's JSON reply."""
+        from .sending import json_reply
+
+        answer = self.handle(method, headers, body)
+        return json_reply(answer.status, answer.payload, answer.headers)
+
+    def authenticate(self, token: str, static: Iterable[str] | None) -> None:
+        """Accept ``token`` when it is one of ``static`` (``--token``) or issued here and not
+        expired; else raise the gateway's 401 with ``Bearer error="invalid_token"``."""
+        from .sending import HTTPError
+
+        if token in (static or ()) or self.accepts(token):
+            return
+        challenge = {"www-authenticate": INVALID_TOKEN_CHALLENGE}
+        raise HTTPError(401, "Invalid or expired token", challenge)
 
     def handle(self, method: str, headers: Mapping[str, str], body: bytes) -> TokenReply:
         """Answer one request to the token endpoint (``headers`` with lower-case names)."""
