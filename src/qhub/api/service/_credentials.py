@@ -70,8 +70,11 @@ DEFAULT_TOKEN_LIFETIME = 300.0
 DEFAULT_WAIT_TIMEOUT = 300.0
 """Seconds a caller waits for another caller's token request before ``TimeoutError``."""
 ACCESS_KEY_ID_ENV = "HUB_SERVICE_ACCESS_KEY_ID"
+"""Environment variable with the access key id (:meth:`ClientCredentials.from_env`)."""
 SECRET_ACCESS_KEY_ENV = "HUB_SERVICE_SECRET_ACCESS_KEY"
+"""Environment variable with the secret access key (:meth:`ClientCredentials.from_env`)."""
 TOKEN_ENDPOINT_ENV = "HUB_SERVICE_TOKEN_ENDPOINT"
+"""Optional environment variable with another token endpoint (a mock, another region)."""
 _REMEMBERED = 16
 """Tokens issued to one object that are remembered, so errors can redact them."""
 
@@ -86,8 +89,17 @@ class _Ticket:
     leader: bool = False
 
 
-class _FlightAbandoned(Exception):
+class FlightAbandoned(Exception):
     """The caller sending the token request was cancelled; a waiting caller tries again."""
+
+
+class TokenUnavailable(Exception):
+    """Carries the error of a token fetch made inside a gateway request's auth flow past that
+    request's retry loop (which would retry it) to the funnel, which raises ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class ClientCredentials:
@@ -158,6 +170,26 @@ class ClientCredentials:
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"from the environment: {exc}") from None
 
+    def get_token(self, *, timeout: float | None = None, max_retries: int | None = None) -> str:
+        """The current access token, for tools that need the raw string: the cached one while
+        fresh, else a new one from the token endpoint, fetched with ``timeout`` seconds per
+        request (default 60) and ``max_retries`` retries of transient failures (default 2).
+        Clients given these credentials fetch through themselves (their own settings)."""
+        from ._sync.credentials import standalone_token
+
+        return standalone_token(self, timeout, max_retries)
+
+    async def aget_token(
+        self,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (each HTTP request's timeout)
+        max_retries: int | None = None,
+    ) -> str:
+        """:meth:`get_token` for async code: the fetch does not block the event loop."""
+        from ._async.credentials import standalone_token
+
+        return await standalone_token(self, timeout, max_retries)
+
     # -- what is safe to show ----------------------------------------------------------------
 
     @property
@@ -194,14 +226,14 @@ class ClientCredentials:
     def __deepcopy__(self, memo: dict[int, Any]) -> ClientCredentials:
         return self
 
-    def secrets(self) -> list[str]:
+    def _hidden_values(self) -> list[str]:
         """What must never appear in output: the secret, its Basic value, recent tokens."""
         with self._lock:
             return [*self._secrets, *self._issued]
 
     def redact(self, text: str) -> str:
         """``text`` with the secret, its Basic value and tokens issued here replaced by ``***``."""
-        for value in sorted(self.secrets(), key=len, reverse=True):
+        for value in sorted(self._hidden_values(), key=len, reverse=True):
             text = text.replace(value, "***")
         return text
 
@@ -308,7 +340,7 @@ class ClientCredentials:
             if self._flight is flight:
                 self._flight = None
         if not isinstance(error, Exception):
-            error = _FlightAbandoned()
+            error = FlightAbandoned()
         flight.set_exception(error)
 
     @staticmethod

@@ -34,8 +34,11 @@ class TokenEndpointError(AuthenticationError):
     """
 
     access_key_id: str | None
+    """The access key the endpoint refused."""
     oauth_error: str | None
+    """The answer's OAuth ``error`` (``invalid_client``, ...), None when it had none."""
     error_description: str | None
+    """The answer's ``error_description`` (redacted, one line, at most 200 characters)."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -43,9 +46,13 @@ class IssuedToken:
     """A token from the endpoint and when (on the credentials' clock) to refresh it."""
 
     access_token: str
+    """The bearer token."""
     lifetime: float
+    """Seconds it is valid for (``expires_in``, or the default lifetime)."""
     refresh_at: float
+    """When (on the credentials' clock) a new one is fetched."""
     expires_at: float
+    """When (on the credentials' clock) it expires."""
 
     def __repr__(self) -> str:
         return f"<IssuedToken lifetime={self.lifetime:g}s>"
@@ -66,6 +73,7 @@ class EndpointAuth(httpx.Auth):
         return (url.scheme, url.host, url.port) == self._origin
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the Basic credentials on the endpoint's origin; remove them anywhere else."""
         if self.applies_to(request.url):
             request.headers["Authorization"] = self._value
         else:
@@ -94,6 +102,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def check_endpoint(endpoint: object) -> httpx.URL:
+    """The token endpoint as a URL: absolute http(s), no user info or fragment, and https
+    unless the host is a loopback address (the secret must not travel in clear text)."""
     if not isinstance(endpoint, str | httpx.URL):
         raise TypeError(f"token_endpoint must be a str, got {type(endpoint).__name__}")
     try:
@@ -113,6 +123,7 @@ def check_endpoint(endpoint: object) -> httpx.URL:
 
 
 def positive(name: str, value: object, *, zero: bool = False) -> float:
+    """``value`` as seconds: a finite number > 0 (or >= 0 with ``zero``), else an error."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
     if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
