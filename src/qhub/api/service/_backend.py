@@ -19,13 +19,13 @@ the complete list of deliberate differences between the two clients:
    finishes first.
 5. **Callbacks** (``on_status``): the async client awaits what they return when it is
    awaitable; the sync client calls them.
+6. **Transport.** An async client the SDK creates runs on aiohttp when the ``fast`` extra is
+   installed, unless ``QHUB_SERVICE_NO_AIOHTTP=1`` or proxy variables are set; the sync client
+   uses httpx's own transport.
 7. **Waiting for a token.** A caller that needs the token another caller is fetching for the
    same ``ClientCredentials`` blocks on that fetch's ``concurrent.futures.Future`` on the
    sync client; the async client awaits it (``asyncio.wrap_future``), so its loop keeps
    running. Both wait at most ``wait_timeout`` seconds.
-6. **Transport.** An async client the SDK creates runs on aiohttp when the ``fast`` extra is
-   installed, unless ``QHUB_SERVICE_NO_AIOHTTP=1`` or proxy variables are set; the sync client
-   uses httpx's own transport.
 
 The constructors differ in one parameter: ``AsyncHubServiceClient`` takes ``async_token`` (and
 ``token`` becomes optional). They are hand-written in ``client.py``.
