@@ -12,12 +12,12 @@ import base64
 import logging
 import pickle
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from _credentials_support import Clock
+from _credentials_support import Callers, Clock
 
 from qhub.api.service import (
     APIConnectionError,
@@ -92,6 +92,18 @@ class Endpoint:
         if request.url.path == "/token":
             return self.token_answer(request)
         return self.gateway_answer(request)
+
+    def held_while(self, count: int, work: Callable[[], object]) -> Callers:
+        """Run ``work`` in ``count`` threads while the first token request is held, until the
+        callers have had time to reach it; then let it answer and wait for them."""
+        self.gate = threading.Event()
+        callers = Callers(count, work)
+        callers.wait_started()
+        assert self.arrived.wait(10)
+        threading.Event().wait(0.2)  # let the others reach the flight
+        self.gate.set()
+        callers.join()
+        return callers
 
     def bearer_tokens(self) -> list[str]:
         return [h.get("authorization", "").removeprefix("Bearer ") for h in self.gateway_requests]
@@ -214,29 +226,9 @@ def test_during_a_refresh_other_callers_keep_the_still_valid_token() -> None:
 
 def test_one_token_request_for_many_threads() -> None:
     endpoint = Endpoint()
-    endpoint.gate = threading.Event()
-    ready = threading.Semaphore(0)
-    errors: list[BaseException] = []
     with sync_client(endpoint, creds()) as client:
-
-        def call() -> None:
-            ready.release()
-            try:
-                client.service_api.get_service_executions()
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=call) for _ in range(12)]
-        for thread in threads:
-            thread.start()
-        for _ in threads:
-            assert ready.acquire(timeout=10)
-        assert endpoint.arrived.wait(10)
-        threading.Event().wait(0.2)  # let the others reach the flight
-        endpoint.gate.set()
-        for thread in threads:
-            thread.join(10)
-    assert errors == []
+        callers = endpoint.held_while(12, client.service_api.get_service_executions)
+    assert callers.errors == []
     assert len(endpoint.token_requests) == 1
     assert endpoint.bearer_tokens() == ["tok-0001-issued"] * 12
 
@@ -314,27 +306,13 @@ def test_a_waiting_task_gets_the_token_a_thread_fetches() -> None:
 
 def test_waiters_get_the_leaders_error_each_their_own_copy() -> None:
     endpoint = Endpoint(httpx.Response(401, json={"error": "invalid_client"}))
-    endpoint.gate = threading.Event()
-    errors: list[BaseException] = []
     with sync_client(endpoint, creds()) as client:
-
-        def call() -> None:
-            try:
-                client.service_api.get_service_executions()
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=call) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        assert endpoint.arrived.wait(10)
-        threading.Event().wait(0.2)
-        endpoint.gate.set()
-        for thread in threads:
-            thread.join(10)
+        callers = endpoint.held_while(6, client.service_api.get_service_executions)
+    errors = callers.errors
     assert len(errors) == 6 and all(isinstance(e, TokenEndpointError) for e in errors)
     assert len({id(e) for e in errors}) == 6
-    assert len(endpoint.token_requests) <= 6
+    # Without the single flight, all six would be waiting at the held endpoint.
+    assert len(endpoint.token_requests) < 6
     assert endpoint.gateway_requests == []
 
 

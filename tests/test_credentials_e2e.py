@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from _credentials_support import Clock
+from _credentials_support import Callers, Clock
 
 from qhub.api.service import (
     AsyncHubServiceClient,
@@ -93,21 +93,10 @@ def test_an_expired_token_is_replaced_after_one_401(
 
 def test_many_threads_one_token_request(gateway: MockGateway) -> None:
     c = creds(gateway)
-    errors: list[BaseException] = []
     with HubServiceClient(base_url=gateway.url, token=c) as client:
-
-        def call() -> None:
-            try:
-                client.service_api.get_service_executions()
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=call) for _ in range(10)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-    assert errors == []
+        callers = Callers(10, client.service_api.get_service_executions)
+        callers.join()
+    assert callers.errors == []
     assert gateway.stats()["tokens"]["requests"] == 1
 
 
