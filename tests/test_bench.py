@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = {"W1", "W2", "W3", "W4", "W4big", "W5", "W6"}
+WORKLOADS = {"W1", "W2", "W3", "W4", "W4big", "W5", "W6", "W7"}
 
 
 def test_quick_bench_runs_every_workload_and_writes_reports(tmp_path: Path) -> None:

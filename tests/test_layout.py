@@ -43,15 +43,18 @@ def test_no_private_internals_or_process_wide_switches_in_the_sdk() -> None:
 
 
 def test_no_environment_switch_changes_a_library_default() -> None:
-    """The only environment variable the SDK reads is the documented aiohttp opt-out (and the
-    CLI's own ``HUB_SERVICE_*`` settings)."""
+    """The environment variables the SDK reads are documented features, none of them a switch
+    of a library default: the aiohttp opt-out (``_backend``), the parent execution token of a
+    running Hub service (``_config``, with a constructor switch), the access key of
+    ``ClientCredentials.from_env()`` (``_credentials``, only when called), and the CLI's own
+    ``HUB_SERVICE_*`` settings."""
     reads = re.compile(r"os\.environ|os\.getenv|getenv\(")
     modules = [
         str(path.relative_to(SDK))
         for path in _hand_written()
         if not {"mock", "cli"} & set(path.parts) and reads.search(path.read_text("utf-8"))
     ]
-    assert modules == ["_backend.py"]
+    assert modules == ["_backend.py", "_config.py", "_credentials.py"]
     assert "QHUB_SERVICE_RETRY_NO_DELAY" not in "".join(
         path.read_text(encoding="utf-8") for path in SDK.rglob("*.py")
     )
