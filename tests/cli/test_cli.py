@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _docstrings import undocumented
 
 from qhub.api.service import HubServiceClient
 from qhub.api.service.mock import FaultConfig, FaultKind, MockGateway, Timing
@@ -816,41 +817,11 @@ def test_on_a_terminal_waiting_shows_a_spinner_and_downloads_show_progress_bars(
 # Documentation
 
 
-def _undocumented(path: Path) -> list[str]:
-    """Public functions, classes, methods and constants of a module without a docstring."""
-    import ast
-
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    missing = [] if ast.get_docstring(tree) else ["module"]
-
-    def documented_value(body: list[ast.stmt], i: int) -> bool:
-        after = body[i + 1] if i + 1 < len(body) else None
-        return isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-
-    def visit(body: list[ast.stmt], prefix: str) -> None:
-        for i, node in enumerate(body):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                if node.name.startswith("_") and node.name != "__call__":
-                    continue
-                if not ast.get_docstring(node):
-                    missing.append(prefix + node.name)
-                if isinstance(node, ast.ClassDef):
-                    visit(node.body, f"{node.name}.")
-            elif isinstance(node, ast.Assign | ast.AnnAssign):
-                target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-                name = getattr(target, "id", "_")
-                if not name.startswith("_") and not documented_value(body, i):
-                    missing.append(prefix + name)
-
-    visit(tree.body, "")
-    return missing
-
-
 def test_every_public_name_of_the_command_line_is_documented() -> None:
     import qhub.api.service.cli as package
 
     for path in sorted(Path(package.__file__).parent.glob("*.py")):
-        assert _undocumented(path) == [], path.name
+        assert undocumented(path) == [], path.name
 
 
 def test_token_command_uses_the_sdk_refresh_protocol_not_a_client_hook(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from qhub.api.service.mock import MockGateway
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi" / "token.yaml"
 KEY_ID, SECRET = "contract-key", "contract-secret"
 

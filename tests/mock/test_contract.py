@@ -16,7 +16,7 @@ from _oracle_support import run_schemathesis
 
 from qhub.api.service.mock import MockGateway, Timing
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi" / "hub-service.yaml"
 TOKEN = "contract-token"
 BASE_PATH = "/context/service/v1"

@@ -4,7 +4,6 @@ parameter is ignored."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,20 +22,9 @@ from qhub.api.service import (
     RetryPolicy,
 )
 from qhub.api.service.core.api_error import ApiError
-from qhub.api.service.testing import retries_without_delay, sdk_transport
+from qhub.api.service.testing import sdk_transport
 
-
-@pytest.fixture(params=["sync", "async"])
-def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
-    d = Driver(request.param)
-    yield d
-    d.close()
-
-
-@pytest.fixture(autouse=True)
-def _no_retry_delay() -> Iterator[None]:
-    with retries_without_delay():
-        yield
+pytestmark = pytest.mark.usefixtures("no_retry_delay")
 
 
 def _status_ok(request: httpx.Request) -> httpx.Response:

@@ -10,7 +10,7 @@ import copy
 import datetime
 import json
 import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -38,8 +38,6 @@ from qhub.api.service import (
     ServiceExecution,
     ServiceExecutionStatus,
 )
-from qhub.api.service.mock import Timing
-from qhub.api.service.testing import running_mock_gateway
 
 UTC = datetime.UTC
 ID = "6f1c2d3e-0000-4000-8000-000000000001"
@@ -368,32 +366,6 @@ def test_vendor_runtime_result_through_the_client() -> None:
     assert result.status.created == datetime.datetime(2026, 11, 27, 14, 31, 44, tzinfo=UTC)
     assert result.status.duration == datetime.timedelta(seconds=2)
     assert repr(result.status) == repr(ServiceExecution.from_dict(VENDOR_EXECUTION))
-
-
-@pytest.fixture(scope="module")
-def mock_result() -> Iterator[tuple[ServiceExecution, ResultResponse]]:
-    with (
-        running_mock_gateway(timing=Timing(pending=0, running=0)) as url,
-        HubServiceClient(base_url=url, token=TOKEN) as client,
-    ):
-        api = client.service_api
-        started = api.start_execution(request={"input": {"molecule": "H2"}, "tags": ["demo"]})
-        done = api.wait_for_completion(started.id, timeout=30, poll_interval=0.01)
-        yield done, api.get_result(started.id)
-
-
-def test_mock_gateway_result_as_a_mapping(
-    mock_result: tuple[ServiceExecution, ResultResponse],
-) -> None:
-    execution, result = mock_result
-    assert execution.status == "SUCCEEDED" and execution.is_terminal
-    assert list(result) == ["output"]
-    assert result.data == {"output": {"input": {"molecule": "H2"}}}
-    assert result.get("output") == {"input": {"molecule": "H2"}}
-    assert result.files == ["result.json", "result.bin"]
-    assert result.status == execution
-    assert result.status is not None and result.status.created is not None
-    assert result.status.duration is not None and result.status.duration >= datetime.timedelta(0)
 
 
 # Times ------------------------------------------------------------------------------------------

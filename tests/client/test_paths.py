@@ -37,13 +37,6 @@ NASTY = [
 ]
 
 
-@pytest.fixture(params=["sync", "async"])
-def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
-    d = Driver(request.param)
-    yield d
-    d.close()
-
-
 def _recorder() -> tuple[list[httpx.Request], object]:
     seen: list[httpx.Request] = []
 

@@ -15,7 +15,7 @@ import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi" / "hub-service.yaml"
 GENERATED = ROOT / "generated" / "qhub_service_gen"
 

@@ -25,7 +25,7 @@ import yaml
 from qhub.api.service import _parse
 from qhub.api.service._parse import InvalidBody
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi" / "hub-service.yaml").read_text())
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
 SERVICE_API = ROOT / "src" / "qhub" / "api" / "service" / "_async" / "service_api.py"

@@ -128,7 +128,7 @@ def _env(url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_SERVICE_")}
     for name in ("FORCE_COLOR", "NO_COLOR", "COLUMNS", "TERM"):
         env.pop(name, None)
-    env.update(HUB_SERVICE_BASE_URL=url, HUB_SERVICE_TOKEN=TOKEN, QHUB_SERVICE_RETRY_NO_DELAY="1")
+    env.update(HUB_SERVICE_BASE_URL=url, HUB_SERVICE_TOKEN=TOKEN)
     env.update(extra)
     return env
 

@@ -26,20 +26,8 @@ from qhub.api.service import (
     UnprocessableEntityError,
 )
 from qhub.api.service.core.api_error import BODY_CAP, ApiError
-from qhub.api.service.testing import retries_without_delay
 
-
-@pytest.fixture(params=["sync", "async"])
-def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
-    d = Driver(request.param)
-    yield d
-    d.close()
-
-
-@pytest.fixture(autouse=True)
-def _no_retry_delay() -> Iterator[None]:
-    with retries_without_delay():
-        yield
+pytestmark = pytest.mark.usefixtures("no_retry_delay")
 
 
 def test_api_error_is_importable_from_both_places() -> None:
@@ -234,13 +222,6 @@ def test_start_execution_is_retried_after_a_dropped_connection(driver: Driver) -
         driver.call(client, "start_execution", request={"input": {}})
     assert len(keys) == 3
     assert len(set(keys)) == 1
-
-
-def test_unreachable_host_over_the_network_is_a_connection_error() -> None:
-    url = "http://127.0.0.1:9/acme"
-    client = sdk.HubServiceClient(base_url=url, token=TOKEN, max_retries=0, timeout=5)
-    with client, pytest.raises(APIConnectionError):
-        client.service_api.get_status("e")
 
 
 def test_short_file_that_cannot_be_resumed(driver: Driver) -> None:

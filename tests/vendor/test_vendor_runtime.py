@@ -49,7 +49,7 @@ from qhub.api.service import (
 
 pytestmark = pytest.mark.vendor
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VENDOR_VENV = ROOT / ".venv-vendor"
 QHUB_SERVE = VENDOR_VENV / "bin" / "qhub-serve"
 TOKEN = "vendor-runtime-token"

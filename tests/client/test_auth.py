@@ -7,7 +7,7 @@ import itertools
 import logging
 import pickle
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -26,13 +26,6 @@ from qhub.api.service._auth import TokenAuth
 from qhub.api.service.testing import sdk_transport
 
 SECRET = "s3cr3t-token-value-XYZ"
-
-
-@pytest.fixture(params=["sync", "async"])
-def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
-    d = Driver(request.param)
-    yield d
-    d.close()
 
 
 def _auth_gateway(valid: set[str]) -> tuple[list[str | None], object]:

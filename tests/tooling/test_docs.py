@@ -43,15 +43,16 @@ EXPECTED_BLOCKS = {
     "docs/data-types.md": 4,
     "docs/development.md": 0,
     "docs/downloads.md": 5,
-    "docs/errors-and-retries.md": 2,
+    "docs/errors-and-retries.md": 3,
     "docs/index.md": 2,
     "docs/limits.md": 1,
-    "docs/mock-gateway-and-testing.md": 6,
+    "docs/mock-gateway-and-testing.md": 7,
     "docs/performance.md": 0,
     "docs/reference/clients.md": 0,
     "docs/reference/errors.md": 0,
     "docs/reference/models.md": 0,
     "docs/reference/testing.md": 0,
+    "docs/wire-formats.md": 0,
     "docs/workflows.md": 2,
 }
 
@@ -206,6 +207,9 @@ def check_workflows(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, 
 def check_errors(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
     assert out == "no such execution\n"
     assert namespace["waits"] == []
+    # The retries_without_delay() example listed the page's executions through its own client.
+    assert namespace["executions"] == []
+    assert gateway.stats()["requests"]["getServiceExecutions"] == 1
 
 
 def check_downloads(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
@@ -229,6 +233,10 @@ def check_limits(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out
 
 def check_mock(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
     assert out.startswith("SUCCEEDED\n" * 5)
+    # The wire-format example: an ISO mock of its own, and the page's gateway in its default form.
+    assert "T" in namespace["iso_execution"].created_at
+    assert "T" not in namespace["gateway_execution"].created_at
+    assert status_of(gateway, namespace["gateway_execution"].id) is not None
     assert namespace["refused"].json()["detail"].startswith("Request body is not valid JSON:")
     # The sample tests of the page pass when pytest would run them.
     with running_mock_gateway() as url:

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from starlette.types import Message
 
+import qhub.api.service.mock
 from qhub.api.service.mock import (
     FaultConfig,
     FaultKind,
@@ -36,7 +37,8 @@ from qhub.api.service.mock.__main__ import build_parser, limits_config
 from qhub.api.service.mock.__main__ import main as mock_main
 
 AUTH = {"Authorization": "Bearer t"}
-MOCK_SOURCES = Path(__file__).parents[1] / "src" / "qhub" / "api" / "service" / "mock"
+# The installed package itself (src/ in the editable install), wherever this file lives.
+MOCK_SOURCES = Path(str(qhub.api.service.mock.__file__)).parent
 
 
 def strict_json(response: httpx.Response) -> Any:
@@ -605,7 +607,9 @@ def test_slow_connections_cannot_take_the_mock_down(tmp_path: Path, attack: str)
 
 def test_the_mock_reads_no_private_server_internals() -> None:
     private_import = re.compile(r"^\s*(from|import)\s+(uvicorn|starlette|h11)\S*\._", re.M)
-    for path in sorted(MOCK_SOURCES.glob("*.py")):
+    sources = sorted(MOCK_SOURCES.glob("*.py"))
+    assert len(sources) > 3, MOCK_SOURCES
+    for path in sources:
         source = path.read_text()
         assert "__self__" not in source, path.name
         assert not private_import.search(source), path.name

@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 from qhub.api import service as our_service
 from qhub.api.service.mock import MockGateway, Timing
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OUR_SPEC = ROOT / "openapi" / "hub-service.yaml"
 TOKEN = "vendor-oracle-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -29,13 +29,6 @@ from qhub.api.service import (
 )
 
 
-@pytest.fixture(params=["sync", "async"])
-def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
-    d = Driver(request.param)
-    yield d
-    d.close()
-
-
 def test_get_service_executions(driver: Driver) -> None:
     gateway = FakeGateway()
     gateway.add("a", "RUNNING")

@@ -1,10 +1,10 @@
 """The reference's quickstart and every one of its Python snippets run unchanged.
 
-``tests/data/hub-service-client-reference.txt`` is the contract as published (its code lost its
-indentation on the way); ``SNIPPETS`` holds each snippet indented again, and the first test checks
-that, line for line, they are the reference's code. The snippets then run against an in-memory
-gateway behind ``httpx.MockTransport`` (``tests/test_e2e_client.py`` runs them over loopback HTTP
-against the mock gateway).
+``tests/client/data/hub-service-client-reference.txt`` is the contract as published (its code
+lost its indentation on the way); ``SNIPPETS`` (in ``tests/_reference_snippets.py``) holds each
+snippet indented again, and the first test checks that, line for line, they are the reference's
+code. The snippets then run against an in-memory gateway behind ``httpx.MockTransport``
+(``tests/e2e/test_e2e_client.py`` runs them over loopback HTTP against the mock gateway).
 """
 
 from __future__ import annotations
@@ -16,80 +16,12 @@ from typing import Any
 import httpx
 import pytest
 from _client_support import TOKEN, FakeGateway, execution_json
+from _reference_snippets import QUICKSTART_BASE, SNIPPETS, run_snippet
 
 from qhub.api.service import HubServiceClient
 from qhub.api.service.testing import sdk_transport
 
 REFERENCE = Path(__file__).parent / "data" / "hub-service-client-reference.txt"
-QUICKSTART_BASE = "https://gateway.hub.kipu-quantum.com/acme/vqe/v1"
-
-SNIPPETS: dict[str, str] = {
-    "quickstart": """\
-from qhub.api.service import HubServiceClient
-service = HubServiceClient(
-    base_url="https://gateway.hub.kipu-quantum.com/acme/vqe/v1",
-    token="YOUR_GATEWAY_TOKEN",
-)
-execution = service.service_api.start_execution(
-    request={"input": {"molecule": "H2"}},
-)
-for entry in service.service_api.get_logs(execution.id) or []:
-    print(entry.timestamp, entry.severity, entry.message)
-""",
-    "get_service_executions": """\
-executions = service.service_api.get_service_executions()
-for execution in executions:
-    print(execution.id, execution.status)
-""",
-    "start_execution": """\
-execution = service.service_api.start_execution(
-    request={
-        "input": {"molecule": "H2", "basis": "sto-3g"},
-        "tags": ["demo"],
-    },
-)
-print(execution.id, execution.status)
-""",
-    "get_status": """\
-execution = service.service_api.get_status(execution_id)
-print(execution.status)
-""",
-    "get_result": """\
-result = service.service_api.get_result(execution_id)
-if result.embedded and result.embedded.status:
-    print(result.embedded.status.status)
-""",
-    "get_result_file": """\
-with open("result.bin", "wb") as out:
-    for chunk in service.service_api.get_result_file(execution_id, "result.bin"):
-        out.write(chunk)
-""",
-    "get_logs": """\
-for entry in service.service_api.get_logs(execution_id) or []:
-    print(entry.timestamp, entry.severity, entry.message)
-""",
-    "cancel_execution": """\
-service.service_api.cancel_execution(execution_id)
-""",
-    "polling": """\
-import time
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
-def wait(execution_id: str, poll_interval: float = 2.0) -> str:
-    while True:
-        status = service.service_api.get_status(execution_id).status
-        if status in TERMINAL:
-            return status
-        time.sleep(poll_interval)
-final = wait(execution.id)
-if final == "SUCCEEDED":
-    result = service.service_api.get_result(execution.id)
-""",
-    "streaming": """\
-with open("result.json", "wb") as out:
-    for chunk in service.service_api.get_result_file(execution.id, "result.json"):
-        out.write(chunk)
-""",
-}
 
 
 def reference_code_blocks() -> list[list[str]]:
@@ -117,11 +49,6 @@ def test_reference_has_exactly_these_snippets() -> None:
     for name, snippet in SNIPPETS.items():
         assert matches_reference(snippet), name
         compile(snippet, name, "exec")
-
-
-def run_snippet(name: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    exec(compile(SNIPPETS[name], f"<reference:{name}>", "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import datetime
 import gc
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -31,13 +31,6 @@ from qhub.api.service import (
     ServiceExecutionType,
 )
 from qhub.api.service.core.api_error import BODY_CAP
-
-
-@pytest.fixture(params=["sync", "async"])
-def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
-    d = Driver(request.param)
-    yield d
-    d.close()
 
 
 def _answer(body: Any, *, status: int = 200, raw: bytes | None = None, ctype: str | None = None):  # type: ignore[no-untyped-def]

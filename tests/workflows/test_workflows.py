@@ -749,7 +749,7 @@ display helpers have their own tests)."""
 def test_every_public_name_of_the_client_core_is_documented() -> None:
     """Every module of the client core (the workflows and downloads included), hand-written
     or generated from ``_async/``."""
-    from test_cli import _undocumented
+    from _docstrings import undocumented
 
     import qhub.api.service as package
 
@@ -758,7 +758,7 @@ def test_every_public_name_of_the_client_core_is_documented() -> None:
     written = sorted((root / "_async").glob("*.py"))
     assert generated and len(generated) == len(written)
     for path in [*(root / name for name in CORE_MODULES), *written, *generated]:
-        assert _undocumented(path) == [], path.relative_to(root)
+        assert undocumented(path) == [], path.relative_to(root)
 
 
 # Pickling (errors cross process boundaries: multiprocessing, concurrent.futures)

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_reference_snippets import QUICKSTART_BASE, run_snippet
+from _reference_snippets import QUICKSTART_BASE, run_snippet
 
 from qhub.api.service import (
     AsyncHubServiceClient,
