@@ -7,6 +7,7 @@ the checks of the workflows' arguments. The I/O is ``_async/workflows.py``.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -163,7 +164,27 @@ def plan_downloads(
     target = Path(directory)
     plan = [(name, target / name) for name in result_file_names(result)]
     target.mkdir(parents=True, exist_ok=True)
+    for _, path in plan:
+        check_inside(path, target)
     return plan
+
+
+def check_inside(path: Path, directory: Path) -> None:
+    """Refuse a symbolic link at ``path`` (dangling or not) that leads out of ``directory``:
+    a download of all result files writes nothing outside the directory it was given."""
+    if not path.is_symlink():
+        return
+    try:
+        inside = path.resolve(strict=False).is_relative_to(directory.resolve(strict=True))
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        inside = False
+    if not inside:
+        raise OSError(
+            errno.EXDEV,
+            "is a symbolic link that leads outside the download directory; refusing to write "
+            "through it (remove it, or download this file with download_result_file)",
+            str(path),
+        )
 
 
 def rounds(plan: list[tuple[str, Path]], overwrite: bool) -> list[list[tuple[str, Path]]]:
