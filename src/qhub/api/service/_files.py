@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from qhub_service_gen.types import RESULT_FILE_NAME_MAX_BYTES
 
 from ._resume import Resume, Start
 
@@ -71,12 +72,6 @@ def meta_path(part: Path) -> Path:
 def url_key(request: httpx.Request) -> str:
     """The hash of the request's URL that a record keeps (never the URL itself)."""
     return hashlib.sha256(str(request.url).encode()).hexdigest()
-
-
-NAME_MAX = 255
-"""Longest file name, in bytes, that common file systems accept."""
-TEMP_SUFFIX_BYTES = len(".") + len(".part.json")
-"""Bytes a download's temp names add to the destination's name (``.<name>.part.json``)."""
 
 
 def _kind(mode: int) -> str:
@@ -131,11 +126,11 @@ def checked_target(path: str | os.PathLike[str]) -> Path:
         raise FileNotFoundError(
             errno.ENOENT, "directory of the download destination does not exist", str(given)
         )
-    if len(os.fsencode(target.name)) + TEMP_SUFFIX_BYTES > NAME_MAX:
+    if len(os.fsencode(target.name)) > RESULT_FILE_NAME_MAX_BYTES:
         raise OSError(
             errno.ENAMETOOLONG,
             f"download destination's name is too long for its temp file (at most "
-            f"{NAME_MAX - TEMP_SUFFIX_BYTES} bytes)",
+            f"{RESULT_FILE_NAME_MAX_BYTES} bytes)",
             str(given),
         )
     for temp in (partial_path(target), meta_path(partial_path(target))):

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from qhub_service_gen.types import UnsafeFileNameError
 
 if TYPE_CHECKING:
     from qhub_service_gen.models import ResultResponse, ServiceExecution, ServiceExecutionStatus
@@ -146,12 +147,22 @@ class IncompleteDownloadError(ApiError):
     """A result file arrived shorter than announced and could not be resumed."""
 
 
-class UnsafeResultFileNameError(ResponseValidationError, ValueError):
+class _FileNameProblem(UnsafeFileNameError):
+    """Takes the one message ``ApiError.__init__`` passes on along the MRO (the generated
+    ``UnsafeFileNameError.__init__`` wants the name and the reason instead)."""
+
+    def __init__(self, message: str) -> None:
+        ValueError.__init__(self, message)
+
+
+class UnsafeResultFileNameError(ResponseValidationError, _FileNameProblem):
     """The gateway named a result file in a way that is not one plain file name.
 
     Raised before anything is written, so a hostile or broken gateway can never make
     ``download_all_result_files`` write outside the target directory. It is both an
-    ``ApiError`` (the gateway's answer is unusable) and a ``ValueError``.
+    ``ApiError`` (the gateway's answer is unusable) and a ``ValueError``, and a
+    ``qhub_service_gen.types.UnsafeFileNameError`` (what ``ResultResponse.files`` raises), so
+    one ``except UnsafeFileNameError`` catches both.
     """
 
     def __init__(self, name: str, reason: str = "is not a single plain file name") -> None:
