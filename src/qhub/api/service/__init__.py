@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._display import table
     from ._results import TERMINAL_STATUSES
     from ._retry import RetryPolicy
     from .client import AsyncHubServiceClient, AsyncServiceApi, HubServiceClient, ServiceApi
@@ -90,6 +91,7 @@ _LAZY: dict[str, str] = {
     "ServiceExecution": ".types",
     "ServiceExecutionStatus": ".types",
     "ServiceExecutionType": ".types",
+    "table": "._display",
 }
 """Public name -> the submodule defining it, imported on first access."""
 
@@ -130,6 +132,7 @@ __all__ = [
     "ServiceExecutionType",
     "UnprocessableEntityError",
     "UnsafeResultFileNameError",
+    "table",
 ]
 
 
