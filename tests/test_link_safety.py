@@ -30,6 +30,20 @@ def gateway() -> Iterator[MockGateway]:
         yield running
 
 
+Ready = tuple[str, Path]
+"""A succeeded execution's id and an empty download directory."""
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def ready(gateway: MockGateway, tmp_path: Path) -> Ready:
+    return finished(gateway), download_dir(tmp_path)
+
+
 def call(backend: str, url: str, method: str, *args: Any, **kwargs: Any) -> Any:
     """Run one ``service_api`` method on the sync client or an async one (aiohttp or httpx)."""
     if backend == "sync":
@@ -66,7 +80,8 @@ def expected(execution_id: str) -> bytes:
     return b"".join(iter_result_bin(execution_id, SIZE))
 
 
-def victim_in(tmp_path: Path) -> Path:
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
     """A file outside the download directory, with another name than anything downloaded."""
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -81,14 +96,24 @@ def download_dir(tmp_path: Path) -> Path:
     return directory
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+def plant_record(
+    backend: str, gateway: MockGateway, execution_id: str, target: Path, total: int | None
+) -> None:
+    """Leave the record of a partial download of ``result.bin`` to ``target`` (no file there):
+    the URL hash comes from a record the SDK wrote for a finished download."""
+    call(backend, gateway.url, "download_result_file", execution_id, "result.bin", target,
+         overwrite=False)  # fmt: skip
+    record_path = target.with_name(f".{target.name}.part.json")
+    key = json.loads(record_path.read_text())["url"]
+    target.unlink()
+    record_path.write_text(json.dumps({"url": key, "etag": None, "total": total}))
+
+
 @pytest.mark.parametrize("planted", [".result.bin.part", ".result.bin.part.json"])
 def test_hard_link_at_a_temp_name_is_replaced_not_written(
-    gateway: MockGateway, tmp_path: Path, backend: str, planted: str
+    gateway: MockGateway, victim: Path, ready: Ready, backend: str, planted: str
 ) -> None:
-    execution_id = finished(gateway)
-    victim = victim_in(tmp_path)
-    directory = download_dir(tmp_path)
+    execution_id, directory = ready
     os.link(victim, directory / planted)
     target = directory / "result.bin"
     call(backend, gateway.url, "download_result_file", execution_id, "result.bin", target)
@@ -98,21 +123,13 @@ def test_hard_link_at_a_temp_name_is_replaced_not_written(
     assert sorted(p.name for p in directory.iterdir()) == ["result.bin"]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_hard_link_with_a_matching_record_is_not_resumed(
-    gateway: MockGateway, tmp_path: Path, backend: str
+    gateway: MockGateway, victim: Path, ready: Ready, backend: str
 ) -> None:
-    execution_id = finished(gateway)
-    victim = victim_in(tmp_path)
-    directory = download_dir(tmp_path)
+    execution_id, directory = ready
     target = directory / "result.bin"
-    # A record this download would accept (same URL), as an attacker who knows the URL writes it.
-    call(backend, gateway.url, "download_result_file", execution_id, "result.bin", target,
-         overwrite=False)  # fmt: skip
-    record_path = directory / ".result.bin.part.json"
-    key = json.loads(record_path.read_text())["url"]
-    target.unlink()
-    record_path.write_text(json.dumps({"url": key, "etag": None, "total": None}))
+    # A record this download would accept, as an attacker who knows the URL writes it.
+    plant_record(backend, gateway, execution_id, target, None)
     os.link(victim, directory / ".result.bin.part")
     call(backend, gateway.url, "download_result_file", execution_id, "result.bin", target)
     assert target.read_bytes() == expected(execution_id)
@@ -120,35 +137,25 @@ def test_hard_link_with_a_matching_record_is_not_resumed(
     assert victim.stat().st_nlink == 1
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_own_partial_file_is_still_resumed(
-    gateway: MockGateway, tmp_path: Path, backend: str
+    gateway: MockGateway, ready: Ready, backend: str
 ) -> None:
     """The link checks keep resuming a partial file this SDK wrote (one link, matching record)."""
-    execution_id = finished(gateway)
-    directory = download_dir(tmp_path)
+    execution_id, directory = ready
     target = directory / "result.bin"
-    call(backend, gateway.url, "download_result_file", execution_id, "result.bin", target,
-         overwrite=False)  # fmt: skip
-    record_path = directory / ".result.bin.part.json"
-    key = json.loads(record_path.read_text())["url"]
-    target.unlink()
+    plant_record(backend, gateway, execution_id, target, SIZE)
     body = expected(execution_id)
     # A marker the server never sends: kept only when the partial file is resumed.
     (directory / ".result.bin.part").write_bytes(b"\xff" * 1000)
-    record_path.write_text(json.dumps({"url": key, "etag": None, "total": SIZE}))
     call(backend, gateway.url, "download_result_file", execution_id, "result.bin", target)
     assert target.read_bytes() == b"\xff" * 1000 + body[1000:]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dangling", [False, True])
 def test_symlink_leading_outside_the_directory_is_refused(
-    gateway: MockGateway, tmp_path: Path, backend: str, dangling: bool
+    gateway: MockGateway, victim: Path, ready: Ready, backend: str, dangling: bool
 ) -> None:
-    execution_id = finished(gateway)
-    victim = victim_in(tmp_path)
-    directory = download_dir(tmp_path)
+    execution_id, directory = ready
     pointee = victim.with_name("not-yet.bin") if dangling else victim
     (directory / "result.bin").symlink_to(pointee)
     with pytest.raises(OSError, match="leads outside the download directory") as caught:
@@ -159,12 +166,10 @@ def test_symlink_leading_outside_the_directory_is_refused(
     assert sorted(p.name for p in directory.iterdir()) == ["result.bin"]  # nothing downloaded
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_symlink_staying_inside_the_directory_is_followed(
-    gateway: MockGateway, tmp_path: Path, backend: str
+    gateway: MockGateway, ready: Ready, backend: str
 ) -> None:
-    execution_id = finished(gateway)
-    directory = download_dir(tmp_path)
+    execution_id, directory = ready
     (directory / "kept").mkdir()
     (directory / "result.bin").symlink_to(Path("kept") / "data.bin")
     call(backend, gateway.url, "download_all_result_files", execution_id, directory)
@@ -172,13 +177,11 @@ def test_symlink_staying_inside_the_directory_is_followed(
     assert (directory / "kept" / "data.bin").read_bytes() == expected(execution_id)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_explicit_path_still_follows_the_users_symlink(
-    gateway: MockGateway, tmp_path: Path, backend: str
+    gateway: MockGateway, victim: Path, ready: Ready, backend: str
 ) -> None:
-    execution_id = finished(gateway)
-    victim = victim_in(tmp_path)
-    link = download_dir(tmp_path) / "mine.bin"
+    execution_id, directory = ready
+    link = directory / "mine.bin"
     link.symlink_to(victim)
     call(backend, gateway.url, "download_result_file", execution_id, "result.bin", link)
     assert link.is_symlink()
