@@ -44,10 +44,10 @@ EXPECTED_BLOCKS = {
     "README.md": 4,
     "docs/architecture.md": 0,
     "docs/cli.md": 0,
-    "docs/client.md": 16,
+    "docs/client.md": 17,
     "docs/data-types.md": 5,
     "docs/development.md": 0,
-    "docs/downloads.md": 5,
+    "docs/downloads.md": 6,
     "docs/errors-and-retries.md": 3,
     "docs/index.md": 2,
     "docs/limits.md": 1,
@@ -197,6 +197,8 @@ def check_client(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out
     # Credentials: one token for the sync and the async client, then the wrong secret.
     signed_in_with_the_access_key(gateway, refused=1)
     assert "\n401 invalid_client\n" in out
+    # A NaN in the body is refused before anything is sent, naming where it is.
+    assert "request['input']['theta'] is nan" in out
 
 
 def check_migration(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
@@ -250,6 +252,9 @@ def check_downloads(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, 
     # Streamed for the digest, by download_result_file, for the overwrite=False comparison,
     # then result.bin and result.json into results/.
     assert gateway.stats()["streams"]["completed"] == 5
+    # The symbolic link leading out of linked-results/ was refused before any download.
+    assert "refused: linked-results/result.bin\n" in out
+    assert not (cwd / "somewhere-else.bin").exists()
 
 
 def check_limits(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
