@@ -147,9 +147,10 @@ def test_injected_client_is_kept_after_fork(gateway: str) -> None:
     it in the child instead)."""
     import httpx
 
-    with httpx.Client() as http, HubServiceClient(
-        base_url=gateway, token="t", httpx_client=http
-    ) as client:
+    with (
+        httpx.Client() as http,
+        HubServiceClient(base_url=gateway, token="t", httpx_client=http) as client,
+    ):
         mine, _ = _start_two(gateway)
         client.service_api.get_status(mine)
 
