@@ -36,6 +36,8 @@ DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024
 """Bytes of a decoded JSON answer kept at most unless ``max_response_size`` says otherwise."""
 DEADLINE_FACTOR = 4
 """Default read deadline of a JSON call, in read timeouts (60 s timeout: 240 s)."""
+BODY_KEY = "qhub_service_body"
+"""Key of ``response.extensions`` under which the funnel keeps a 2xx body it read (decoded)."""
 ACCEPT_ENCODING = "gzip, deflate"
 """The encodings JSON calls accept (those ``BoundedDecoder`` decodes)."""
 

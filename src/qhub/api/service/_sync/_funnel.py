@@ -11,9 +11,8 @@ Bodies are read raw and decoded in bounded steps, within a size cap and a read d
 
 Fork safety: a client the SDK created notices, on its next request, that it runs in a new
 process (``os.fork``) and opens a new HTTP client there; the parent's client and its pooled
-connections are left alone (never closed from the child, which would break the parent's
-connections' state). An injected ``httpx_client`` cannot be replaced: create it (and the SDK
-client) after the fork.
+connections are kept in the child, neither used nor closed (they are the parent's). An injected
+``httpx_client`` is never replaced: create it (and the SDK client) after the fork.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ import httpx
 from .._backend import SyncBackend
 from .._bodies import (
     ACCEPT_ENCODING,
+    BODY_KEY,
     BodyLimits,
     BoundedDecoder,
     DeadlinePassed,
@@ -111,18 +111,20 @@ def _read_bounded(response: httpx.Response, limits: BodyLimits) -> bytes:
         if len(content) > limits.cap:
             raise TooLarge(limits.cap)
         return content
-    decoder = BoundedDecoder(encoding_of(response))
+    encoding = encoding_of(response)
+    decoder = BoundedDecoder(encoding) if encoding else None
     parts: list[bytes] = []
     size = 0
     cap = limits.cap
     for raw in response.iter_raw():
         limits.check_time()
-        for piece in decoder.feed(raw):
+        for piece in (raw,) if decoder is None else decoder.feed(raw):
             size += len(piece)
             if size > cap:
                 raise TooLarge(cap)
             parts.append(piece)
-    decoder.check_end()
+    if decoder is not None:
+        decoder.check_end()
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
@@ -190,7 +192,7 @@ class Funnel:
         response = self.send(request, policy, cap=cap, read_deadline=deadline)
         if not response.is_success:
             self.raise_for_status(response)
-        return self.errors.parsed(response, response.content, parser)
+        return self.errors.parsed(response, response.extensions[BODY_KEY], parser)
 
     def send(
         self,
@@ -271,10 +273,10 @@ class Funnel:
         if not response.is_success:
             return response
         try:
-            content = _read_bounded(response, limits)
+            response.extensions[BODY_KEY] = _read_bounded(response, limits)
         finally:
             response.close()
-        return capped_response(response, content)
+        return response
 
     def _send_streamed(self, request: httpx.Request) -> httpx.Response:
         return _restream(self._send(request))
