@@ -316,23 +316,26 @@ def test_trickled_body_ends_at_the_per_call_read_deadline(kind: str) -> None:
     assert len(server.heads) == 1  # a deadline that passed is not retried
 
 
-def test_endless_chunked_body_ends_at_the_deadline_derived_from_timeout(kind: str) -> None:
-    # timeout=0.5: the default deadline is 4 read timeouts, 2 s; the server stops after 10 s.
+@pytest.mark.parametrize(
+    ("settings", "shown"),
+    [
+        # timeout=0.5: the default deadline is 4 read timeouts, 2 s
+        ({"timeout": 0.5}, "2 s"),
+        # the client's own read_deadline, on every call
+        ({"read_deadline": 1}, "1 s"),
+    ],
+    ids=["derived-from-timeout", "client-setting"],
+)
+def test_endless_chunked_body_ends_at_the_read_deadline(
+    kind: str, settings: dict[str, float], shown: str
+) -> None:
+    # 100 chunks at 0.1 s: the server stops after 10 s.
     with ScriptedServer(endless_script(100, 0.1)) as server:
         error = peak_of(
-            lambda: run(kind, server.url, lambda api: api.get_result("e1"), timeout=0.5)
+            lambda: run(kind, server.url, lambda api: api.get_result("e1"), **settings)
         )[1]
     assert isinstance(error, APITimeoutError), error
-    assert "read deadline of 2 s" in str(error)
-
-
-def test_client_read_deadline_applies_to_every_call(kind: str) -> None:
-    with ScriptedServer(endless_script(100, 0.1)) as server:
-        error = peak_of(
-            lambda: run(kind, server.url, lambda api: api.get_result("e1"), read_deadline=1)
-        )[1]
-    assert isinstance(error, APITimeoutError), error
-    assert "read deadline of 1 s" in str(error)
+    assert f"read deadline of {shown}" in str(error)
 
 
 # -- result-file streams ------------------------------------------------------------------------
