@@ -62,7 +62,7 @@ def make_http_client(config: ClientConfig) -> httpx.Client:
         timeout=config.client_timeout,
         follow_redirects=False,
         transport=transport,
-        headers=config.headers,
+        headers={"Accept-Encoding": ACCEPT_ENCODING, **config.headers},
         event_hooks={"response": [hold_redirect]},
     )
 
@@ -178,7 +178,8 @@ class Funnel:
     ) -> _T:
         """Build, send, raise the mapped error of a non-2xx answer, parse a 2xx body."""
         request, policy = build_request(self.config, self.client, kwargs, options)
-        request.headers["Accept-Encoding"] = ACCEPT_ENCODING
+        if self.config.injected:  # the SDK's own clients send it by default
+            request.headers["Accept-Encoding"] = ACCEPT_ENCODING
         cap, deadline = self.config.max_response_size, self.config.read_deadline
         if options:
             if options.get("max_response_size") is not None:
