@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from .._auth import TokenAuth
 from .._backend import AsyncBackend
 from .._bodies import (
     ACCEPT_ENCODING,
@@ -41,7 +42,9 @@ from .._bodies import (
     limit_error,
 )
 from .._config import ClientConfig, transport_override
+from .._credentials import TokenUnavailable
 from .._errors import ErrorMapper
+from .._exchange import EndpointAuth
 from .._redirects import MAX_REDIRECTS, RedirectAnswer, next_request, unusable_location_error
 from .._requests import build_request
 from .._retry import RetryPolicy
@@ -151,6 +154,7 @@ class AsyncFunnel:
         self.client = client
         self.errors = ErrorMapper(config.auth)
         self._client_send = client.send
+        config.auth.bind(self.credentials_token)
         self._pid = os.getpid()
         self._left_behind: list[httpx.AsyncClient] = []
 
@@ -162,6 +166,18 @@ class AsyncFunnel:
             self._left_behind.append(self.client)  # never closed, nor collected, here
             self.client = make_http_client(self.config)
             self._client_send = self.client.send
+
+    async def credentials_token(self) -> str:
+        """The current token of the client's ``ClientCredentials`` (its auth asks for every
+        request), fetched through this funnel when needed (``credentials.py``)."""
+        from .credentials import current_token
+
+        credentials = self.config.auth.credentials
+        assert credentials is not None
+        try:
+            return await current_token(credentials, self)
+        except Exception as exc:
+            raise TokenUnavailable(exc) from None
 
     def build(
         self, kwargs: dict[str, Any], options: RequestOptions | None
@@ -200,17 +216,24 @@ class AsyncFunnel:
         policy: RetryPolicy,
         *,
         stream: bool = False,
+        auth: EndpointAuth | None = None,
         cap: int | None = None,
         read_deadline: float | None = None,
     ) -> httpx.Response:
         """Send with retries and redirects; a 2xx body is read unless ``stream`` (at most
-        ``cap`` decoded bytes, within ``read_deadline``, see ``_bodies``); others unread."""
+        ``cap`` decoded bytes, within ``read_deadline``, see ``_bodies``); others unread.
+
+        ``auth`` replaces the client's token auth: the token request's Basic credentials, for
+        the token endpoint's origin only (a redirect elsewhere loses them).
+        """
         config = self.config
+        hop_auth: TokenAuth | EndpointAuth = config.auth if auth is None else auth
         once = (
-            self._send_streamed
+            functools.partial(self._send_streamed, hop_auth)
             if stream
             else functools.partial(
                 self._send_buffered,
+                hop_auth,
                 cap=config.max_response_size if cap is None else cap,
                 read_deadline=read_deadline,
             )
@@ -219,6 +242,8 @@ class AsyncFunnel:
         while True:
             try:
                 response = await send_with_retries(once, request, policy, config.logger)
+            except TokenUnavailable as failed:
+                raise failed.error from failed.error.__cause__
             except httpx.RequestError as exc:
                 raise self.errors.connection_error(exc, request) from exc
             except (TooLarge, DeadlinePassed, UnsupportedEncoding) as exc:
@@ -230,7 +255,7 @@ class AsyncFunnel:
             if hops > MAX_REDIRECTS:
                 await response.aclose()
                 raise self.errors.too_many_redirects(response)
-            follow = next_request(request, response, config.auth.applies_to)
+            follow = next_request(request, response, hop_auth.applies_to)
             if follow is None:
                 raise await self._status_error(response)
             await response.aclose()
@@ -246,18 +271,22 @@ class AsyncFunnel:
             raise await self._status_error(response)
 
     async def _status_error(self, response: httpx.Response) -> APIStatusError:
-        content = await _read_upto(response, BODY_CAP)
+        content = await self.error_body(response)
         return self.errors.status_error(response, content[:BODY_CAP], len(content) > BODY_CAP)
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    @staticmethod
+    async def error_body(response: httpx.Response) -> bytes:
+        """A non-2xx answer's body, read up to ``BODY_CAP`` bytes (and at most one piece more:
+        longer means it was cut); the response is closed."""
+        return await _read_upto(response, BODY_CAP)
+
+    async def _send(self, auth: httpx.Auth, request: httpx.Request) -> httpx.Response:
         """One try: auth and transport. A 3xx handed over by ``hold_redirect`` is returned; an
         injected client's failure to build a redirect's next hop is an ``APIConnectionError``."""
         if self._pid != os.getpid():
             self._renew_after_fork()
         try:
-            return await self._client_send(
-                request, auth=self.config.auth, follow_redirects=False, stream=True
-            )
+            return await self._client_send(request, auth=auth, follow_redirects=False, stream=True)
         except RedirectAnswer as answer:
             return answer.response
         except (httpx.InvalidURL, httpx.RemoteProtocolError) as exc:
@@ -266,10 +295,10 @@ class AsyncFunnel:
             raise
 
     async def _send_buffered(
-        self, request: httpx.Request, *, cap: int, read_deadline: float | None
+        self, auth: httpx.Auth, request: httpx.Request, *, cap: int, read_deadline: float | None
     ) -> httpx.Response:
         limits = BodyLimits(cap, deadline_for(request, read_deadline))
-        response = await self._send(request)
+        response = await self._send(auth, request)
         if not response.is_success:
             return response
         try:
@@ -278,8 +307,8 @@ class AsyncFunnel:
             await response.aclose()
         return response
 
-    async def _send_streamed(self, request: httpx.Request) -> httpx.Response:
-        return _restream(await self._send(request))
+    async def _send_streamed(self, auth: httpx.Auth, request: httpx.Request) -> httpx.Response:
+        return _restream(await self._send(auth, request))
 
     @staticmethod
     def _log(logger: logging.Logger | None, response: httpx.Response) -> None:
