@@ -44,7 +44,7 @@ EXPECTED_BLOCKS = {
     "README.md": 4,
     "docs/architecture.md": 0,
     "docs/cli.md": 0,
-    "docs/client.md": 17,
+    "docs/client.md": 19,
     "docs/data-types.md": 5,
     "docs/development.md": 0,
     "docs/downloads.md": 6,
@@ -199,6 +199,8 @@ def check_client(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out
     assert "\n401 invalid_client\n" in out
     # A NaN in the body is refused before anything is sent, naming where it is.
     assert "request['input']['theta'] is nan" in out
+    # The forked child's first request went through its own connections and succeeded.
+    assert "child exit code 0" in out.splitlines()
 
 
 def check_migration(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
