@@ -29,7 +29,7 @@ from qhub_service_gen.types import (
 )
 from rich.pretty import pretty_repr
 
-from qhub.api.service import (
+from kipu_hub_service import (
     HalLink,
     HubServiceClient,
     LogEntry,
@@ -38,8 +38,8 @@ from qhub.api.service import (
     ServiceExecution,
     ServiceExecutionStatus,
 )
-from qhub.api.service.mock import Timing
-from qhub.api.service.testing import running_mock_gateway
+from kipu_hub_service.mock import Timing
+from kipu_hub_service.testing import running_mock_gateway
 
 UTC = datetime.UTC
 ID = "6f1c2d3e-0000-4000-8000-000000000001"

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from _client_support import TOKEN, Driver
 
-import qhub.api.service as sdk
-from qhub.api.service import (
+import kipu_hub_service as sdk
+from kipu_hub_service import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -25,8 +25,8 @@ from qhub.api.service import (
     ResponseValidationError,
     UnprocessableEntityError,
 )
-from qhub.api.service.core.api_error import BODY_CAP, ApiError
-from qhub.api.service.testing import retries_without_delay
+from kipu_hub_service.core.api_error import BODY_CAP, ApiError
+from kipu_hub_service.testing import retries_without_delay
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -44,7 +44,7 @@ def _no_retry_delay() -> Iterator[None]:
 
 def test_api_error_is_importable_from_both_places() -> None:
     assert sdk.ApiError is ApiError
-    from qhub.api.service.core import ApiError as core_api_error
+    from kipu_hub_service.core import ApiError as core_api_error
 
     assert core_api_error is ApiError
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from starlette.types import Message
 
-from qhub.api.service.mock import (
+from kipu_hub_service.mock import (
     FaultConfig,
     FaultKind,
     InjectedDisconnect,
@@ -32,11 +32,11 @@ from qhub.api.service.mock import (
     MockGatewayApp,
     Timing,
 )
-from qhub.api.service.mock.__main__ import build_parser, limits_config
-from qhub.api.service.mock.__main__ import main as mock_main
+from kipu_hub_service.mock.__main__ import build_parser, limits_config
+from kipu_hub_service.mock.__main__ import main as mock_main
 
 AUTH = {"Authorization": "Bearer t"}
-MOCK_SOURCES = Path(__file__).parents[1] / "src" / "qhub" / "api" / "service" / "mock"
+MOCK_SOURCES = Path(__file__).parents[1] / "src" / "kipu_hub_service" / "mock"
 
 
 def strict_json(response: httpx.Response) -> Any:
@@ -455,7 +455,7 @@ class LimitedMock:
 
         with self.stderr_path.open("w") as stderr:  # a file: a full pipe would block the server
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "qhub.api.service.mock", "--port", "0", *args],
+                [sys.executable, "-m", "kipu_hub_service.mock", "--port", "0", *args],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,

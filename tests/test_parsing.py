@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qhub_service_gen.types import Unset
 
-from qhub.api.service import (
+from kipu_hub_service import (
     ApiError,
     HalLink,
     HubServiceClient,
@@ -30,7 +30,7 @@ from qhub.api.service import (
     ServiceExecutionStatus,
     ServiceExecutionType,
 )
-from qhub.api.service.core.api_error import BODY_CAP
+from kipu_hub_service.core.api_error import BODY_CAP
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -631,7 +631,7 @@ def _log_entries(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(entries=st.lists(_log_entries(), max_size=6))
 def test_parsed_log_entries_equal_what_from_dict_builds(entries: list[dict[str, Any]]) -> None:
-    from qhub.api.service._parse import parse_logs
+    from kipu_hub_service._parse import parse_logs
 
     parsed = parse_logs(json.dumps(entries).encode())
     assert parsed is not None

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from _client_support import TOKEN, FakeGateway, execution_json
-
 from qhub.api.service import HubServiceClient
 from qhub.api.service.testing import sdk_transport
 

@@ -1,0 +1,205 @@
+"""``HubServiceClient`` and ``AsyncHubServiceClient``: the documented surface of the gateway SDK.
+
+The two classes are thin: they validate their settings (``_config``), create or adopt the HTTP
+client, and expose ``service_api``, whose operations go through the one request funnel. The
+I/O code is written once, in ``_async/``; ``_sync/`` is generated from it by
+``scripts/unasync.py``. The request path: facade -> funnel -> auth -> retry -> transport ->
+parse -> typed result.
+"""
+
+from __future__ import annotations
+
+import logging as _logging
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ._async._funnel import AsyncFunnel
+from ._async._funnel import make_http_client as make_async_http_client
+from ._async.service_api import AsyncServiceApi
+from ._config import ClientConfig
+from ._retry import RetryPolicy
+from ._sync._funnel import Funnel, make_http_client
+from ._sync.service_api import ServiceApi
+from .environment import HubServiceClientEnvironment
+
+__all__ = ["AsyncHubServiceClient", "AsyncServiceApi", "HubServiceClient", "ServiceApi"]
+
+
+class _Facade:
+    """What both clients share: the settings, the HTTP client, and how they show."""
+
+    _config: ClientConfig
+
+    @property
+    def base_url(self) -> str:
+        """The gateway URL every request goes to."""
+        return str(self._config.base_url)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._config.display_url!r})"
+
+
+class HubServiceClient(_Facade):
+    """Client of one deployed service's gateway.
+
+    Args:
+        base_url: The concrete gateway URL of the service, e.g.
+            ``https://gateway.hub.kipu-quantum.com/acme/vqe/v1``. Always wins over ``environment``.
+        environment: Used when ``base_url`` is not given. ``DEFAULT`` is an un-substituted template.
+        token: Bearer token, or a callable returning one (called for every request; called again
+            once after a 401, and the request repeated once with the new token). A callable that
+            caches its token may have an ``invalidate()`` method: it is called after a 401,
+            before the callable is asked for the fresh token.
+        headers: Headers added to every request.
+        timeout: Seconds (or an ``httpx.Timeout``). Defaults to 60 when the SDK creates the HTTP
+            client; for an injected ``httpx_client`` its own timeout applies unless this is given.
+        max_retries: Retries of transient failures (connection errors, timeouts, 408, 429, 5xx
+            except 501) of idempotent requests; default 2, or ``retry_policy.max_retries``.
+            When given together with ``retry_policy`` it replaces the policy's count.
+        retry_policy: A :class:`RetryPolicy` for every call: backoff, jitter, time budget,
+            ``Retry-After`` cap, and ``sleep=`` / ``async_sleep=`` hooks that wait (or record
+            the waits) instead of ``time.sleep`` / ``asyncio.sleep``.
+        follow_redirects: Follow redirects (default True). The token is sent only to
+            ``base_url``'s origin, never to another host a redirect points at.
+        httpx_client: A preconfigured ``httpx.Client`` (its transport, proxies, TLS, limits).
+            Requests still go to ``base_url``. Not closed by :meth:`close`; the SDK adds no
+            event hooks to it.
+        logging: A ``logging.Logger``, or a dict ``{"level": ..., "logger": ..., "silent": ...}``.
+            Default: the ``kipu_hub_service`` logger. ``level`` is set on the logger itself
+            (``logger.setLevel``): without ``logger`` that is the shared ``kipu_hub_service``
+            logger, so it changes the level for every client in the process; pass your own
+            ``logger`` to set a level for this client only. ``{"silent": True}`` silences this
+            client only. Tokens and headers are never logged.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        environment: HubServiceClientEnvironment | None = HubServiceClientEnvironment.DEFAULT,
+        token: str | Callable[[], str],
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        follow_redirects: bool = True,
+        httpx_client: httpx.Client | None = None,
+        logging: _logging.Logger | Mapping[str, Any] | None = None,
+    ) -> None:
+        if httpx_client is not None and not isinstance(httpx_client, httpx.Client):
+            raise TypeError(
+                "httpx_client must be an httpx.Client (use AsyncHubServiceClient for an "
+                "httpx.AsyncClient)"
+            )
+        self._config = ClientConfig(
+            base_url=base_url,
+            environment=environment,
+            token=token,
+            headers=headers,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+            follow_redirects=follow_redirects,
+            logging_config=logging,
+            injected=httpx_client is not None,
+        )
+        self._owns_client = httpx_client is None
+        self._client = httpx_client if httpx_client is not None else make_http_client(self._config)
+        self.service_api = ServiceApi(Funnel(self._config, self._client))
+
+    @property
+    def httpx_client(self) -> httpx.Client:
+        """The underlying ``httpx.Client``."""
+        return self._client
+
+    def close(self) -> None:
+        """Close the HTTP client the SDK created (an injected one is left open)."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> HubServiceClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncHubServiceClient(_Facade):
+    """Async client of one deployed service's gateway; see :class:`HubServiceClient`.
+
+    Adds ``async_token``: a coroutine function returning the token, used instead of ``token``
+    when given. A plain ``token=`` callable is called on the event loop, blocking it while it
+    runs: keep it fast (e.g. return a cached value), or use ``async_token`` for a token that
+    needs I/O. ``httpx_client`` is an ``httpx.AsyncClient``. When the SDK creates the client and
+    ``httpx-aiohttp`` is installed (the ``fast`` extra) it runs on aiohttp; set
+    ``QHUB_SERVICE_NO_AIOHTTP=1`` (or inject a client) to use httpx's own transport. Everything
+    else works as on :class:`HubServiceClient` (the differences are listed in ``_backend``).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        environment: HubServiceClientEnvironment | None = HubServiceClientEnvironment.DEFAULT,
+        token: str | Callable[[], str] | None = None,
+        async_token: Callable[[], Awaitable[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        follow_redirects: bool = True,
+        httpx_client: httpx.AsyncClient | None = None,
+        logging: _logging.Logger | Mapping[str, Any] | None = None,
+    ) -> None:
+        if httpx_client is not None and not isinstance(httpx_client, httpx.AsyncClient):
+            raise TypeError(
+                "httpx_client must be an httpx.AsyncClient (use HubServiceClient for an "
+                "httpx.Client)"
+            )
+        self._config = ClientConfig(
+            base_url=base_url,
+            environment=environment,
+            token=token,
+            async_token=async_token,
+            headers=headers,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+            follow_redirects=follow_redirects,
+            logging_config=logging,
+            injected=httpx_client is not None,
+        )
+        self._owns_client = httpx_client is None
+        self._client = (
+            httpx_client if httpx_client is not None else make_async_http_client(self._config)
+        )
+        self.service_api = AsyncServiceApi(AsyncFunnel(self._config, self._client))
+
+    @property
+    def httpx_client(self) -> httpx.AsyncClient:
+        """The underlying ``httpx.AsyncClient``."""
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP client the SDK created (an injected one is left open)."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncHubServiceClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
