@@ -170,6 +170,12 @@ def check_index(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out:
     assert "{'input': {'molecule': 'H2'}}" in out
 
 
+def check_install(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
+    assert gateway.stats()["executions_created"] == 1
+    assert out.startswith(f"{namespace['execution'].status}\n")
+    assert logging.getLogger("kipu_hub_service").level == logging.WARNING
+
+
 def check_client(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
     execution_id = namespace["execution_id"]
     assert (cwd / "result.bin").read_bytes() == expected_bin(execution_id)
@@ -241,6 +247,7 @@ def check_mock(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: 
 CHECKS: dict[str, Check] = {
     "README.md": check_readme,
     "docs/index.md": check_index,
+    "docs/install.md": check_install,
     "docs/client.md": check_client,
     "docs/data-types.md": check_data_types,
     "docs/workflows.md": check_workflows,
