@@ -16,6 +16,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,11 +83,39 @@ class Venv:
         return _run([sys.executable, "-m", "pip", "--python", self.python, *args])
 
     def install(self, *requirements: str | Path) -> None:
-        self.pip("install", "--quiet", "-c", CONSTRAINTS, *requirements)
+        self.pip("install", "--quiet", "--no-compile", "-c", CONSTRAINTS, *requirements)
         self.pip("check")
 
     def run(self, code: str, *, check: bool = True) -> str:
         return _run([self.python, "-c", code], check=check, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def venvs(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Venv]:
+    """The three environments, installed side by side (in order within each one)."""
+    plans: dict[str, list[list[str | Path]]] = {
+        # (a) the vendor's SDKs first, then our main wheel beside them
+        "beside_vendor": [[*VENDOR], [wheels.main]],
+        # (b) the drop-in (and the main wheel it depends on), no vendor package
+        "dropin_alone": [[wheels.main, wheels.dropin]],
+        # (c) the vendor's qhub-api first, then the drop-in over it
+        "dropin_after_vendor": [[VENDOR[0]], [wheels.main, wheels.dropin]],
+    }
+    base = tmp_path_factory.mktemp("venvs")
+
+    def make(name: str) -> Venv:
+        venv = Venv(base / name)
+        for step in plans[name]:
+            venv.install(*step)
+        return venv
+
+    with ThreadPoolExecutor(len(plans)) as pool:
+        return dict(zip(plans, pool.map(make, plans), strict=True))
+
+
+@pytest.fixture(scope="module")
+def beside_vendor(venvs: dict[str, Venv]) -> Venv:
+    return venvs["beside_vendor"]
 
 
 @pytest.fixture(scope="module")
@@ -131,14 +160,6 @@ def test_the_wheels_write_nothing_the_vendor_owns(wheels: Wheels) -> None:
     assert "qhub/api/service/mock/__init__.py" in dropin
 
 
-@pytest.fixture(scope="module")
-def beside_vendor(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    venv = Venv(tmp_path_factory.mktemp("beside-vendor") / "venv")
-    venv.install(*VENDOR)
-    venv.install(wheels.main)
-    return venv
-
-
 def test_vendor_quickstart_runs_beside_ours_against_our_mock(
     beside_vendor: Venv, gateway: str
 ) -> None:
@@ -178,10 +199,9 @@ def test_uninstalling_ours_leaves_the_vendor_working(beside_vendor: Venv, gatewa
 
 
 def test_dropin_alone_runs_the_reference_quickstart_unchanged(
-    wheels: Wheels, gateway: str, tmp_path: Path
+    venvs: dict[str, Venv], gateway: str
 ) -> None:
-    venv = Venv(tmp_path / "venv")
-    venv.install(wheels.main, wheels.dropin)
+    venv = venvs["dropin_alone"]
     code = quickstart(gateway) + (
         "import kipu_hub_service, qhub.api.service as dropin\n"
         "assert type(execution) is kipu_hub_service.ServiceExecution\n"
@@ -194,10 +214,8 @@ def test_dropin_alone_runs_the_reference_quickstart_unchanged(
     assert started_on(gateway, found["ID"])
 
 
-def test_dropin_after_the_vendor_refuses_to_import(wheels: Wheels, tmp_path: Path) -> None:
-    venv = Venv(tmp_path / "venv")
-    venv.install(VENDOR[0])
-    venv.install(wheels.main, wheels.dropin)
+def test_dropin_after_the_vendor_refuses_to_import(venvs: dict[str, Venv]) -> None:
+    venv = venvs["dropin_after_vendor"]
     for statement in ("import qhub.api.service", "from qhub.api.service.types import LogEntry"):
         failed = venv.run(statement, check=False)
         assert f"ImportError: {GUARD}" in failed, failed
