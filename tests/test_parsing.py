@@ -524,13 +524,15 @@ def _large_list_client() -> HubServiceClient:
 
 
 def _hook_from_dict(monkeypatch: pytest.MonkeyPatch, hook: Callable[[], None]) -> None:
-    original = ServiceExecution.from_dict.__func__  # type: ignore[attr-defined]
+    """Call ``hook`` whenever an execution is built (by ``from_dict`` or the inlined list path,
+    which both go through the model's constructor)."""
+    original = ServiceExecution.__init__
 
-    def from_dict(cls: type[ServiceExecution], src: dict[str, Any]) -> ServiceExecution:
+    def init(self: ServiceExecution, *args: Any, **kwargs: Any) -> None:
         hook()
-        return original(cls, src)  # type: ignore[no-any-return]
+        original(self, *args, **kwargs)
 
-    monkeypatch.setattr(ServiceExecution, "from_dict", classmethod(from_dict))
+    monkeypatch.setattr(ServiceExecution, "__init__", init)
 
 
 def test_a_large_body_is_parsed_with_the_collector_left_as_it_is(
@@ -641,3 +643,71 @@ def test_parsed_log_entries_equal_what_from_dict_builds(entries: list[dict[str, 
     for got, want in zip(parsed, expected, strict=True):
         assert type(got.severity) is type(want.severity)
         assert got.timestamp.tzinfo is not None
+
+
+# The inlined path for execution lists builds exactly what check + from_dict build ----------
+
+_MAYBE_TEXT = st.one_of(
+    st.just("<absent>"), st.none(), st.text(max_size=6), st.sampled_from(["2026-11-27 14:31:44"])
+)
+
+
+@st.composite
+def _executions(draw: st.DrawFn) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": draw(st.text(min_size=1, max_size=8)),
+        "createdAt": draw(st.sampled_from(["2022-01-01 22:38:08", "2026-11-27T14:31:15.747Z"])),
+        "status": draw(
+            st.one_of(
+                st.sampled_from(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]),
+                st.text(max_size=6),
+            )
+        ),
+    }
+    for key in ("startedAt", "endedAt", "serviceId", "serviceDefinitionId", "applicationId"):
+        value = draw(_MAYBE_TEXT)
+        if value != "<absent>":
+            item[key] = value
+    kind = draw(st.one_of(_MAYBE_TEXT, st.sampled_from(["MANAGED", "WORKFLOW"])))
+    if kind != "<absent>":
+        item["type"] = kind
+    tags = draw(st.one_of(st.just("<absent>"), st.none(), st.lists(st.text(max_size=4))))
+    if tags != "<absent>":
+        item["tags"] = tags
+    if draw(st.booleans()) and draw(st.booleans()):
+        item["extra"] = draw(st.one_of(st.none(), st.integers(), st.text(max_size=5)))
+    return item
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(_executions(), max_size=6))
+def test_parsed_executions_equal_what_from_dict_builds(items: list[dict[str, Any]]) -> None:
+    from qhub.api.service._parse import parse_executions
+
+    parsed = parse_executions(json.dumps(items).encode())
+    expected = [ServiceExecution.from_dict(json.loads(json.dumps(item))) for item in items]
+    assert parsed == expected
+    assert [e.to_dict() for e in parsed] == [e.to_dict() for e in expected]
+    for got, want in zip(parsed, expected, strict=True):
+        assert type(got.status) is type(want.status)
+        assert type(got.type) is type(want.type)
+        assert got.additional_properties == want.additional_properties
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"id": 1, "createdAt": "x", "status": "RUNNING"},
+        {"id": "a", "createdAt": "x", "status": "RUNNING", "tags": [1]},
+        {"id": "a", "createdAt": "x", "status": "RUNNING", "endedAt": 5},
+        {"id": "a", "createdAt": "x", "status": "RUNNING", "type": ["MANAGED"]},
+        {"id": "a", "createdAt": "x"},
+    ],
+)
+def test_inlined_execution_list_refuses_what_the_checks_refuse(item: dict[str, Any]) -> None:
+    from qhub.api.service._errors import InvalidBody
+    from qhub.api.service._parse import parse_executions
+
+    ok = {"id": "b", "createdAt": "2022-01-01 22:38:08", "status": "SUCCEEDED"}
+    with pytest.raises(InvalidBody, match=r"^item 1: "):
+        parse_executions(json.dumps([ok, item]).encode())
