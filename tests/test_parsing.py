@@ -682,7 +682,7 @@ def _executions(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(items=st.lists(_executions(), max_size=6))
 def test_parsed_executions_equal_what_from_dict_builds(items: list[dict[str, Any]]) -> None:
-    from qhub.api.service._parse import parse_executions
+    from kipu_hub_service._parse import parse_executions
 
     parsed = parse_executions(json.dumps(items).encode())
     expected = [ServiceExecution.from_dict(json.loads(json.dumps(item))) for item in items]
@@ -705,8 +705,8 @@ def test_parsed_executions_equal_what_from_dict_builds(items: list[dict[str, Any
     ],
 )
 def test_inlined_execution_list_refuses_what_the_checks_refuse(item: dict[str, Any]) -> None:
-    from qhub.api.service._errors import InvalidBody
-    from qhub.api.service._parse import parse_executions
+    from kipu_hub_service._errors import InvalidBody
+    from kipu_hub_service._parse import parse_executions
 
     ok = {"id": "b", "createdAt": "2022-01-01 22:38:08", "status": "SUCCEEDED"}
     with pytest.raises(InvalidBody, match=r"^item 1: "):
