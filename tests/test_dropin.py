@@ -94,3 +94,24 @@ def test_the_dropin_pins_the_main_distribution_at_its_own_version() -> None:
     assert dropin["version"] == main["version"]
     assert dropin["dependencies"] == [f"{main['name']}=={main['version']}"]
     assert dropin["name"] == "kipu-hub-service-qhub"
+
+
+def test_a_pytest_plugins_line_naming_the_dropin_module_still_works(tmp_path: Path) -> None:
+    # The entry point registers kipu_hub_service.testing; a conftest written for the reference
+    # names qhub.api.service.testing: both load, and the fixtures work once.
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["qhub.api.service.testing"]\n')
+    (tmp_path / "test_user.py").write_text(
+        "from qhub.api.service import HubServiceClient\n\n"
+        "def test_user(hub_service_mock_url):\n"
+        "    with HubServiceClient(base_url=hub_service_mock_url, token='t') as client:\n"
+        "        assert client.service_api.get_service_executions() == []\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "1 passed" in done.stdout
