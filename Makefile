@@ -13,7 +13,7 @@ VENDOR_VENV := .venv-vendor
 VENDOR_CONSTRAINTS := tests/vendor/constraints.txt
 VENDOR_STAMP := $(VENDOR_VENV)/.installed-stamp
 
-.PHONY: install vendor-venv generate lint unasync test demo bench docs build clean
+.PHONY: install vendor-venv generate lint unasync test test-unit demo bench docs build clean
 
 install: $(STAMP)
 
@@ -54,6 +54,10 @@ unasync: $(STAMP)
 
 test: $(STAMP) $(VENDOR_STAMP) lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+# The fast layer alone (tests/unit/: no sockets, no servers, no subprocess tools), no lint.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -m unit -q
 
 demo: $(STAMP)
 	$(BIN)/python -m kipu_hub_service.mock.demo

@@ -10,9 +10,10 @@ timestamps); ``sdk`` is ``kipu_hub_service`` (``dropin``: ``qhub.api.service``, 
 ``gen`` is raw httpx + the generated models' ``from_dict``, which shows what model construction
 alone costs; ``sdk-nofast`` is the async client with aiohttp made unimportable. W4big streams
 the large file to show memory stays flat; W6 times one import statement in a fresh ``python
--c``, with bytecode caches written and used as for an installed package. Ratios are medians over
-medians. Reports go to ``benchmarks/results/latest.{json,md}``; the exit status is 1 when a run
-failed.
+-c``, with bytecode caches written and used as for an installed package. W7 puts status calls
+with ``ClientCredentials`` (a cached token) against the same calls with a fixed token, both SDK
+sides of the same run. Ratios are medians over medians. Reports go to
+``benchmarks/results/latest.{json,md}``; the exit status is 1 when a run failed.
 """
 
 from __future__ import annotations
@@ -288,6 +289,26 @@ def child_w5(side: str, base_url: str, sizes: Sizes) -> dict[str, Any]:
     return asyncio.run(main())
 
 
+def child_w7(side: str, base_url: str, sizes: Sizes) -> dict[str, Any]:
+    """W7: sequential get_status calls, a fixed token (``sdk``) or access keys (``sdk-creds``)."""
+    from kipu_hub_service import ClientCredentials, HubServiceClient
+
+    calls = sizes.calls
+    token: Any = TOKEN
+    if side == "sdk-creds":
+        endpoint = base_url.removesuffix(PREFIX) + "/token"
+        token = ClientCredentials("bench-key", "bench-secret", token_endpoint=endpoint)
+    get_status = HubServiceClient(base_url=base_url, token=token).service_api.get_status
+    get_status(EXECUTION_ID)  # the warm-up fetches the token
+
+    def work() -> int:
+        for _ in range(calls):
+            get_status(EXECUTION_ID)
+        return calls
+
+    return _measure(work)
+
+
 def child_main(workload: str, side: str, base_url: str, sizes: Sizes) -> dict[str, Any]:
     if workload == "W1":
         return child_w1(side, base_url, sizes)
@@ -299,6 +320,8 @@ def child_main(workload: str, side: str, base_url: str, sizes: Sizes) -> dict[st
         return child_w4(side, base_url, sizes, sizes.big_file_mib)
     if workload == "W5":
         return child_w5(side, base_url, sizes)
+    if workload == "W7":
+        return child_w7(side, base_url, sizes)
     raise SystemExit(f"unknown workload {workload!r}")
 
 
@@ -350,6 +373,9 @@ TARGETS = [
     Target("W6", "import kipu_hub_service", "sdk", 1.2),
     Target("W6", "import qhub.api.service (drop-in + its guard)", "dropin", 1.2),
     Target("W6", "import HubServiceClient, AsyncHubServiceClient", "sdk-client", 1.2),
+    Target(
+        "W7", "get_status, ClientCredentials over fixed token", "sdk-creds", 1.05, "ratio", "sdk"
+    ),
 ]
 
 SIDES = {
@@ -360,6 +386,7 @@ SIDES = {
     "W4big": ["sdk"],
     "W5": ["raw", "sdk", "sdk-nofast"],
     "W6": ["raw", "sdk", "dropin", "sdk-client"],
+    "W7": ["sdk", "sdk-creds"],
 }
 
 

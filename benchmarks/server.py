@@ -10,7 +10,9 @@ Routes, under the prefix ``/ctx/svc/v1`` (a gateway-like base path):
 - ``/<id>``: one execution's status;
 - ``/<id>/log``: a JSON list of ``--logs`` log entries;
 - ``/<id>/result/<n>MiB.bin``: ``n`` MiB of bytes, streamed from one repeated chunk with a
-  Content-Length, honouring the transport's write flow control.
+  Content-Length, honouring the transport's write flow control;
+
+and ``/token`` on the root: a token answer (for ``ClientCredentials``), whatever was sent.
 """
 
 from __future__ import annotations
@@ -78,10 +80,14 @@ class Routes:
         self.status = _response(json.dumps(execution(1, "RUNNING")).encode())
         self.listing = _response(json.dumps([execution(i) for i in range(executions)]).encode())
         self.logs = _response(json.dumps([log_entry(i) for i in range(logs)]).encode())
+        issued = {"access_token": "bench-issued-token", "token_type": "Bearer", "expires_in": 3600}
+        self.token = _response(json.dumps(issued).encode())
 
     def route(self, path: bytes) -> bytes | int:
         """The full response for ``path``, or the byte count of a file to stream."""
         path = path.split(b"?", 1)[0]
+        if path == b"/token":
+            return self.token
         if not path.startswith(PREFIX):
             return _NOT_FOUND
         parts = path[len(PREFIX) :].strip(b"/").split(b"/")

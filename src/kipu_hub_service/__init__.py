@@ -15,6 +15,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._credentials import ClientCredentials
+    from ._exchange import TokenEndpointError
     from ._results import TERMINAL_STATUSES
     from ._retry import RetryPolicy
     from .client import AsyncHubServiceClient, AsyncServiceApi, HubServiceClient, ServiceApi
@@ -59,6 +61,8 @@ _LAZY: dict[str, str] = {
     "TERMINAL_STATUSES": "._results",
     "UnsafeResultFileNameError": ".core.api_error",
     "RetryPolicy": "._retry",
+    "ClientCredentials": "._credentials",
+    "TokenEndpointError": "._exchange",
     "AsyncHubServiceClient": ".client",
     "AsyncServiceApi": ".client",
     "HubServiceClient": ".client",
@@ -103,6 +107,7 @@ __all__ = [
     "AsyncServiceApi",
     "AuthenticationError",
     "BadRequestError",
+    "ClientCredentials",
     "ConflictError",
     "ExecutionFailedError",
     "ExecutionTimeoutError",
@@ -128,6 +133,7 @@ __all__ = [
     "ServiceExecution",
     "ServiceExecutionStatus",
     "ServiceExecutionType",
+    "TokenEndpointError",
     "UnprocessableEntityError",
     "UnsafeResultFileNameError",
 ]

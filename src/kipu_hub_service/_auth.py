@@ -10,6 +10,11 @@ A token callable that caches its token may have an ``invalidate()`` method: afte
 called before the callable is asked for the fresh token, so a cache knows the token is stale
 (no event hook on the HTTP client needed). For ``async_token``, ``invalidate()`` may also
 return an awaitable, which is awaited.
+
+The token may also be a :class:`~kipu_hub_service.ClientCredentials`: the client's funnel then
+binds (:meth:`~TokenAuth.bind`) the function that fetches its tokens through the client, and a 401
+invalidates exactly the token that was refused. ``origin_headers`` (the parent execution token)
+go to the same origin only, and are redacted like the token.
 """
 
 from __future__ import annotations
@@ -18,9 +23,13 @@ import collections
 import inspect
 import re
 import threading
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from ._credentials import ClientCredentials
 
 TokenSource = str | Callable[[], str]
 """A token, or a callable returning one (called for every request)."""
@@ -66,20 +75,32 @@ class TokenAuth(httpx.Auth):
 
     def __init__(
         self,
-        token: TokenSource | None,
+        token: TokenSource | ClientCredentials | None,
         *,
         async_token: AsyncTokenSource | None = None,
         base_url: httpx.URL | str | None = None,
+        origin_headers: Mapping[str, str] | None = None,
     ) -> None:
+        from ._credentials import ClientCredentials
+
         self._fixed: str | None = None
         self._token_fn: Callable[[], str] | None = None
         self._async_token_fn = async_token
-        if isinstance(token, str):
+        self.credentials: ClientCredentials | None = None
+        """The access key when ``token`` is a ``ClientCredentials`` (then see :meth:`bind`)."""
+        self._origin_headers = dict(origin_headers or {})
+        if isinstance(token, ClientCredentials):
+            if async_token is not None:
+                raise TypeError("pass either ClientCredentials as token or async_token, not both")
+            self.credentials = token
+        elif isinstance(token, str):
             self._fixed = bearer_value(token)
         elif callable(token):
             self._token_fn = token
         elif token is not None:
-            raise TypeError(f"token must be a str or a callable, got {type(token).__name__}")
+            raise TypeError(
+                f"token must be a str, a callable or ClientCredentials, got {type(token).__name__}"
+            )
         if async_token is not None and not callable(async_token):
             raise TypeError("async_token must be a callable returning an awaitable")
         if token is None and async_token is None:
@@ -91,7 +112,19 @@ class TokenAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         kind = "fixed" if self._fixed is not None else "callable"
+        if self.credentials is not None:
+            kind = "access key"
         return f"<TokenAuth {kind} token>"
+
+    def bind(self, fetch: Callable[[], str] | Callable[[], Awaitable[str]]) -> None:
+        """Use ``fetch`` for the tokens of :attr:`credentials`: the client's function that
+        returns the current token (a coroutine function on the async client)."""
+        if self.credentials is None:
+            return
+        if inspect.iscoroutinefunction(fetch):
+            self._async_token_fn = fetch
+        else:
+            self._token_fn = fetch  # type: ignore[assignment]
 
     def applies_to(self, url: httpx.URL) -> bool:
         """Whether a request to ``url`` may carry the token (same origin as ``base_url``)."""
@@ -104,6 +137,9 @@ class TokenAuth(httpx.Auth):
         ``MIN_REDACTED`` characters, longest first."""
         with self._sent_lock:
             found: set[str] = set(self._sent)
+        found.update(self._origin_headers.values())
+        if self.credentials is not None:
+            found.update(self.credentials._hidden_values())
         if self._fixed is not None:
             found.add(self._fixed[len("Bearer ") :])
         for request in requests:
@@ -146,11 +182,25 @@ class TokenAuth(httpx.Auth):
             if token not in self._sent:
                 self._sent.append(token)
 
-    @staticmethod
-    def _invalidate(source: object) -> object:
-        """Call ``source.invalidate()`` when the token callable has one (see the module doc)."""
+    def _invalidate(self, source: object, refused: str) -> object:
+        """Forget the token the gateway ``refused``: ``credentials.invalidate(token)``, or
+        ``source.invalidate()`` when the token callable has one (see the module doc)."""
+        if self.credentials is not None:
+            self.credentials.invalidate(refused[len("Bearer ") :])
+            return None
         invalidate = getattr(source, "invalidate", None)
         return invalidate() if callable(invalidate) else None
+
+    def _attach(self, request: httpx.Request) -> bool:
+        """Whether ``request`` may carry credentials; its ``origin_headers`` set or removed."""
+        if not self.applies_to(request.url):
+            request.headers.pop("Authorization", None)
+            for name in self._origin_headers:
+                request.headers.pop(name, None)
+            return False
+        for name, value in self._origin_headers.items():
+            request.headers.setdefault(name, value)
+        return True
 
     def _sync_value(self) -> str:
         if self._token_fn is None:
@@ -166,8 +216,7 @@ class TokenAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         """Attach the token (on ``base_url``'s origin only); once more after a 401."""
-        if not self.applies_to(request.url):
-            request.headers.pop("Authorization", None)
+        if not self._attach(request):
             yield request
             return
         if self._fixed is not None:
@@ -178,7 +227,7 @@ class TokenAuth(httpx.Auth):
         self._put(request, value)
         response = yield request
         if response.status_code == 401:
-            self._invalidate(self._token_fn)
+            self._invalidate(self._token_fn, value)
             fresh = self._sync_value()
             if fresh != value:
                 self._put(request, fresh)
@@ -188,8 +237,7 @@ class TokenAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """:meth:`sync_auth_flow` with ``async_token`` awaited when given."""
-        if not self.applies_to(request.url):
-            request.headers.pop("Authorization", None)
+        if not self._attach(request):
             yield request
             return
         if self._fixed is not None and self._async_token_fn is None:
@@ -201,7 +249,7 @@ class TokenAuth(httpx.Auth):
         response = yield request
         if response.status_code == 401:
             source = self._async_token_fn or self._token_fn
-            pending = self._invalidate(source)
+            pending = self._invalidate(source, value)
             if inspect.isawaitable(pending):
                 await pending
             fresh = await self._async_value()

@@ -22,6 +22,10 @@ the complete list of deliberate differences between the two clients:
 6. **Transport.** An async client the SDK creates runs on aiohttp when the ``fast`` extra is
    installed, unless ``QHUB_SERVICE_NO_AIOHTTP=1`` or proxy variables are set; the sync client
    uses httpx's own transport.
+7. **Waiting for a token.** A caller that needs the token another caller is fetching for the
+   same ``ClientCredentials`` blocks on that fetch's ``concurrent.futures.Future`` on the
+   sync client; the async client awaits it (``asyncio.wrap_future``), so its loop keeps
+   running. Both wait at most ``wait_timeout`` seconds.
 
 The constructors differ in one parameter: ``AsyncHubServiceClient`` takes ``async_token`` (and
 ``token`` becomes optional). They are hand-written in ``client.py``.
@@ -38,6 +42,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 if TYPE_CHECKING:
     import asyncio
+    from concurrent.futures import Future
 
     import httpx
 
@@ -151,6 +156,11 @@ class SyncBackend:
         return SyncDeadline(timeout)
 
     @staticmethod
+    def wait_flight(flight: Future[_T], timeout: float) -> _T:
+        """The result of another caller's token request, blocking at most ``timeout`` s."""
+        return flight.result(timeout)
+
+    @staticmethod
     def default_transport() -> httpx.BaseTransport | None:
         """None: httpx's own transport."""
         return None
@@ -222,6 +232,14 @@ class AsyncBackend:
     def deadline(timeout: float | None) -> AsyncDeadline:
         """A deadline that also cancels what is in flight when it passes."""
         return AsyncDeadline(timeout)
+
+    @staticmethod
+    async def wait_flight(flight: Future[_T], timeout: float) -> _T:  # noqa: ASYNC109
+        """The result of another caller's token request (maybe sent from another thread or
+        loop), awaited without blocking the loop, at most ``timeout`` s."""
+        import asyncio
+
+        return await asyncio.wait_for(asyncio.wrap_future(flight), timeout)
 
     @staticmethod
     def default_transport() -> httpx.AsyncBaseTransport | None:

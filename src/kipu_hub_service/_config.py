@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -20,14 +21,22 @@ from ._auth import AsyncTokenSource, TokenAuth, TokenSource
 from ._retry import RetryPolicy
 from .environment import HubServiceClientEnvironment
 
+if TYPE_CHECKING:
+    from ._credentials import ClientCredentials
+
 DEFAULT_TIMEOUT = 60.0
 """Seconds; the timeout of an HTTP client the SDK creates itself."""
 LOGGER_NAME = "kipu_hub_service"
 """The logger clients use unless ``logging=`` says otherwise."""
+PARENT_TOKEN_ENV = "KQH_SERVICE_EXECUTION_TOKEN"
+"""Set inside a running Hub service: its execution's token, forwarded to the gateway."""
+PARENT_TOKEN_HEADER = "X-Parent-Execution-Token"
+"""The header that carries ``PARENT_TOKEN_ENV`` on gateway calls (never on token requests)."""
 
 _BAD_HEADER_CHARS = frozenset("\r\n\0")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e]")
+_NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
 _NO_BASE_URL = "Please pass in either base_url or environment to construct the client"
 
 AnyTransport = httpx.BaseTransport | httpx.AsyncBaseTransport
@@ -166,6 +175,21 @@ def make_policy(max_retries: int | None, retry_policy: RetryPolicy | None) -> Re
     return retry_policy.with_max_retries(max_retries)
 
 
+def parent_token_header() -> dict[str, str]:
+    """``{X-Parent-Execution-Token: ...}`` when ``KQH_SERVICE_EXECUTION_TOKEN`` is set (inside a
+    running Hub service), else empty; ``ValueError`` (not echoing it) for a value with
+    whitespace, control or non-ASCII characters."""
+    value = os.environ.get(PARENT_TOKEN_ENV, "")
+    if not value:
+        return {}
+    if _NOT_TOKEN_CHARS.search(value):
+        raise ValueError(
+            f"{PARENT_TOKEN_ENV} has characters that cannot be sent in a header; unset it or "
+            "pass forward_parent_execution_token=False"
+        )
+    return {PARENT_TOKEN_HEADER: value}
+
+
 class ClientConfig:
     """Everything a client was configured with, validated once at construction."""
 
@@ -174,7 +198,7 @@ class ClientConfig:
         *,
         base_url: str | None,
         environment: HubServiceClientEnvironment | str | None,
-        token: TokenSource | None,
+        token: TokenSource | ClientCredentials | None,
         async_token: AsyncTokenSource | None = None,
         headers: Mapping[str, str] | None,
         timeout: float | httpx.Timeout | None,
@@ -183,12 +207,18 @@ class ClientConfig:
         follow_redirects: bool,
         logging_config: logging.Logger | Mapping[str, Any] | None,
         injected: bool,
+        forward_parent_token: bool = True,
     ) -> None:
         self.base_url = resolve_base_url(base_url, environment)
         self.prefix = str(self.base_url).rstrip("/")
         self.display_url = str(self.base_url.copy_with(username=None, password=None))
         """``base_url`` without user info (a password), for reprs."""
-        self.auth = TokenAuth(token, async_token=async_token, base_url=self.base_url)
+        self.auth = TokenAuth(
+            token,
+            async_token=async_token,
+            base_url=self.base_url,
+            origin_headers=parent_token_header() if forward_parent_token else None,
+        )
         self.injected = injected
         """Whether the HTTP client is the user's (``httpx_client``) rather than the SDK's."""
         self.headers: dict[str, str] = {"User-Agent": user_agent()}

@@ -19,7 +19,9 @@ from collections.abc import Callable
 
 import httpx
 
-CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-parent-execution-token"}
+)
 """Headers that carry credentials (lower case): never sent to another origin, never kept on a
 request an error refers to."""
 MAX_REDIRECTS = 20

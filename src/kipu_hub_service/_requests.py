@@ -97,6 +97,35 @@ def request_body(request: object) -> Any:
     raise TypeError(f"request must be a dict (JSON object), got {type(request).__name__}")
 
 
+def with_secrets_and_tags(request: Any, secrets: object, tags: object) -> Any:
+    """``request`` with ``secrets`` as ``$secrets`` and ``tags`` as ``$tags`` (the body keys the
+    vendor's ``qhub-service`` wrapper sends), on a copy; ``request`` itself when both are None.
+    A key the request already has is a ``ValueError`` rather than silently kept or replaced."""
+    if secrets is None and tags is None:
+        return request
+    from qhub_service_gen.models import RequestBody
+
+    body = request.to_dict() if isinstance(request, RequestBody) else request
+    if not isinstance(body, Mapping):
+        raise TypeError(f"request must be a dict (JSON object), got {type(request).__name__}")
+    merged = dict(body)
+    if secrets is not None:
+        if not isinstance(secrets, Mapping) or not all(isinstance(k, str) for k in secrets):
+            raise TypeError("secrets must be a dict with str keys")
+        if "$secrets" in merged:
+            raise ValueError("request already has '$secrets': pass the secrets one way only")
+        merged["$secrets"] = dict(secrets)
+    if tags is not None:
+        if isinstance(tags, str | bytes) or not isinstance(tags, list | tuple):
+            raise TypeError("tags must be a list of str")
+        if not all(isinstance(tag, str) for tag in tags):
+            raise TypeError("tags must be a list of str")
+        if "$tags" in merged:
+            raise ValueError("request already has '$tags': pass the tags one way only")
+        merged["$tags"] = list(tags)
+    return merged
+
+
 def build_request(
     config: ClientConfig,
     client: httpx.Client | httpx.AsyncClient,

@@ -43,6 +43,8 @@ Send = Callable[[httpx.Request], httpx.Response]
 AsyncSend = Callable[[httpx.Request], Awaitable[httpx.Response]]
 """One try of a request (async): what the retry loop wraps."""
 
+SAFE_TO_REPEAT = "qhub.safe_to_repeat"
+"""Request extension marking a POST that is safe to send twice (the token request)."""
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     httpx.ConnectError,
@@ -111,7 +113,7 @@ class RetryPolicy:
     def is_retryable_method(self, request: httpx.Request) -> bool:
         """Whether sending ``request`` twice is safe."""
         method = request.method.upper()
-        if method in _IDEMPOTENT_METHODS:
+        if method in _IDEMPOTENT_METHODS or request.extensions.get(SAFE_TO_REPEAT):
             return True
         return method == "POST" and "Idempotency-Key" in request.headers
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging as _logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,6 +24,9 @@ from ._retry import RetryPolicy
 from ._sync._funnel import Funnel, make_http_client
 from ._sync.service_api import ServiceApi
 from .environment import HubServiceClientEnvironment
+
+if TYPE_CHECKING:
+    from ._credentials import ClientCredentials
 
 __all__ = ["AsyncHubServiceClient", "AsyncServiceApi", "HubServiceClient", "ServiceApi"]
 
@@ -52,7 +55,10 @@ class HubServiceClient(_Facade):
         token: Bearer token, or a callable returning one (called for every request; called again
             once after a 401, and the request repeated once with the new token). A callable that
             caches its token may have an ``invalidate()`` method: it is called after a 401,
-            before the callable is asked for the fresh token.
+            before the callable is asked for the fresh token. Or a :class:`ClientCredentials`
+            (an access key): tokens are fetched from its token endpoint through this client
+            (its retry policy and errors), cached and refreshed before they expire, and a 401
+            makes the call fetch a fresh one and repeat once.
         headers: Headers added to every request.
         timeout: Seconds (or an ``httpx.Timeout``). Defaults to 60 when the SDK creates the HTTP
             client; for an injected ``httpx_client`` its own timeout applies unless this is given.
@@ -73,6 +79,10 @@ class HubServiceClient(_Facade):
             logger, so it changes the level for every client in the process; pass your own
             ``logger`` to set a level for this client only. ``{"silent": True}`` silences this
             client only. Tokens and headers are never logged.
+        forward_parent_execution_token: Inside a running Hub service, where
+            ``KQH_SERVICE_EXECUTION_TOKEN`` is set, gateway calls carry it as
+            ``X-Parent-Execution-Token`` (never token requests; redacted like the token). False
+            turns that off.
     """
 
     def __init__(
@@ -80,7 +90,7 @@ class HubServiceClient(_Facade):
         *,
         base_url: str | None = None,
         environment: HubServiceClientEnvironment | None = HubServiceClientEnvironment.DEFAULT,
-        token: str | Callable[[], str],
+        token: str | Callable[[], str] | ClientCredentials,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
@@ -88,6 +98,7 @@ class HubServiceClient(_Facade):
         follow_redirects: bool = True,
         httpx_client: httpx.Client | None = None,
         logging: _logging.Logger | Mapping[str, Any] | None = None,
+        forward_parent_execution_token: bool = True,
     ) -> None:
         if httpx_client is not None and not isinstance(httpx_client, httpx.Client):
             raise TypeError(
@@ -105,6 +116,7 @@ class HubServiceClient(_Facade):
             follow_redirects=follow_redirects,
             logging_config=logging,
             injected=httpx_client is not None,
+            forward_parent_token=forward_parent_execution_token,
         )
         self._owns_client = httpx_client is None
         self._client = httpx_client if httpx_client is not None else make_http_client(self._config)
@@ -138,7 +150,8 @@ class AsyncHubServiceClient(_Facade):
     Adds ``async_token``: a coroutine function returning the token, used instead of ``token``
     when given. A plain ``token=`` callable is called on the event loop, blocking it while it
     runs: keep it fast (e.g. return a cached value), or use ``async_token`` for a token that
-    needs I/O. ``httpx_client`` is an ``httpx.AsyncClient``. When the SDK creates the client and
+    needs I/O. A :class:`ClientCredentials` ``token`` fetches its tokens without blocking the
+    loop. ``httpx_client`` is an ``httpx.AsyncClient``. When the SDK creates the client and
     ``httpx-aiohttp`` is installed (the ``fast`` extra) it runs on aiohttp; set
     ``QHUB_SERVICE_NO_AIOHTTP=1`` (or inject a client) to use httpx's own transport. Everything
     else works as on :class:`HubServiceClient` (the differences are listed in ``_backend``).
@@ -149,7 +162,7 @@ class AsyncHubServiceClient(_Facade):
         *,
         base_url: str | None = None,
         environment: HubServiceClientEnvironment | None = HubServiceClientEnvironment.DEFAULT,
-        token: str | Callable[[], str] | None = None,
+        token: str | Callable[[], str] | ClientCredentials | None = None,
         async_token: Callable[[], Awaitable[str]] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
@@ -158,6 +171,7 @@ class AsyncHubServiceClient(_Facade):
         follow_redirects: bool = True,
         httpx_client: httpx.AsyncClient | None = None,
         logging: _logging.Logger | Mapping[str, Any] | None = None,
+        forward_parent_execution_token: bool = True,
     ) -> None:
         if httpx_client is not None and not isinstance(httpx_client, httpx.AsyncClient):
             raise TypeError(
@@ -176,6 +190,7 @@ class AsyncHubServiceClient(_Facade):
             follow_redirects=follow_redirects,
             logging_config=logging,
             injected=httpx_client is not None,
+            forward_parent_token=forward_parent_execution_token,
         )
         self._owns_client = httpx_client is None
         self._client = (

@@ -26,7 +26,7 @@ context-local, for the current thread or task and the tasks it starts):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -70,10 +70,17 @@ def mock_gateway(
     host: str = "127.0.0.1",
     port: int = 0,
     timestamp_format: str = "gateway",
+    access_keys: Mapping[str, str] | Iterable[str] | None = None,
+    token_lifetime: int = 3600,
 ) -> MockGateway:
     """A started :class:`MockGateway`: stop it with ``stop()``, or use it in a ``with``
     block, which stops it at the end. ``timestamp_format="iso"`` writes execution
-    timestamps as ISO 8601 instead of the real gateway's ``2026-11-27 14:31:44`` (UTC)."""
+    timestamps as ISO 8601 instead of the real gateway's ``2026-11-27 14:31:44`` (UTC).
+
+    ``access_keys`` (``"ID:SECRET"`` strings or ``{id: secret}``) turn on the token endpoint
+    ``POST /token`` on the gateway's root (``gateway.token_url``); its tokens are accepted for
+    ``token_lifetime`` seconds (default 3600), and then only those and ``tokens`` are.
+    """
     try:
         from .mock import MockGateway
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -90,6 +97,8 @@ def mock_gateway(
         seed=seed,
         clock=clock,
         timestamp_format=timestamp_format,
+        access_keys=access_keys,
+        token_lifetime=token_lifetime,
     )
     return gateway.start()
 
@@ -106,8 +115,13 @@ def running_mock_gateway(
     host: str = "127.0.0.1",
     port: int = 0,
     timestamp_format: str = "gateway",
+    access_keys: Mapping[str, str] | Iterable[str] | None = None,
+    token_lifetime: int = 3600,
 ) -> Iterator[str]:
-    """Run the mock gateway on a free port for the ``with`` block; yields its base URL."""
+    """Run the mock gateway on a free port for the ``with`` block; yields its base URL.
+
+    With ``access_keys``, the token endpoint is ``/token`` on the same scheme, host and port.
+    """
     gateway = mock_gateway(
         base_path=base_path,
         tokens=tokens,
@@ -118,6 +132,8 @@ def running_mock_gateway(
         host=host,
         port=port,
         timestamp_format=timestamp_format,
+        access_keys=access_keys,
+        token_lifetime=token_lifetime,
     )
     try:
         yield gateway.url
@@ -142,6 +158,8 @@ else:
             "host",
             "port",
             "timestamp_format",
+            "access_keys",
+            "token_lifetime",
         ]
     )
 
@@ -150,7 +168,8 @@ else:
         config.addinivalue_line(
             "markers",
             f"{_MARKER}(**options): options of the hub_service_mock fixture's gateway "
-            "(timing=, faults=, tokens=, base_path=, seed=, timestamp_format=, ...), "
+            "(timing=, faults=, tokens=, base_path=, seed=, timestamp_format=, access_keys=, "
+            "token_lifetime=, ...), "
             "over hub_service_mock_options",
         )
 

@@ -9,15 +9,19 @@ mid-body is retried); any other body is read only up to ``BODY_CAP`` bytes, for 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
 
+from .._auth import TokenAuth
 from .._backend import AsyncBackend
 from .._config import ClientConfig, transport_override
+from .._credentials import TokenUnavailable
 from .._errors import ErrorMapper
+from .._exchange import EndpointAuth
 from .._redirects import MAX_REDIRECTS, RedirectAnswer, next_request, unusable_location_error
 from .._requests import build_request
 from .._retry import RetryPolicy
@@ -103,6 +107,19 @@ class AsyncFunnel:
         self.client = client
         self.errors = ErrorMapper(config.auth)
         self._client_send = client.send
+        config.auth.bind(self.credentials_token)
+
+    async def credentials_token(self) -> str:
+        """The current token of the client's ``ClientCredentials`` (its auth asks for every
+        request), fetched through this funnel when needed (``credentials.py``)."""
+        from .credentials import current_token
+
+        credentials = self.config.auth.credentials
+        assert credentials is not None
+        try:
+            return await current_token(credentials, self)
+        except Exception as exc:
+            raise TokenUnavailable(exc) from None
 
     def build(
         self, kwargs: dict[str, Any], options: RequestOptions | None
@@ -124,15 +141,27 @@ class AsyncFunnel:
         return self.errors.parsed(response, response.content, parser)
 
     async def send(
-        self, request: httpx.Request, policy: RetryPolicy, *, stream: bool = False
+        self,
+        request: httpx.Request,
+        policy: RetryPolicy,
+        *,
+        stream: bool = False,
+        auth: EndpointAuth | None = None,
     ) -> httpx.Response:
-        """Send with retries and redirects; a 2xx body is read unless ``stream``; others unread."""
+        """Send with retries and redirects; a 2xx body is read unless ``stream``; others unread.
+
+        ``auth`` replaces the client's token auth: the token request's Basic credentials, for
+        the token endpoint's origin only (a redirect elsewhere loses them).
+        """
         config = self.config
-        once = self._send_streamed if stream else self._send_buffered
+        hop_auth: TokenAuth | EndpointAuth = config.auth if auth is None else auth
+        once = functools.partial(self._send_streamed if stream else self._send_buffered, hop_auth)
         hops = 0
         while True:
             try:
                 response = await send_with_retries(once, request, policy, config.logger)
+            except TokenUnavailable as failed:
+                raise failed.error from failed.error.__cause__
             except httpx.RequestError as exc:
                 raise self.errors.connection_error(exc, request) from exc
             self._log(config.logger, response)
@@ -142,7 +171,7 @@ class AsyncFunnel:
             if hops > MAX_REDIRECTS:
                 await response.aclose()
                 raise self.errors.too_many_redirects(response)
-            follow = next_request(request, response, config.auth.applies_to)
+            follow = next_request(request, response, hop_auth.applies_to)
             if follow is None:
                 raise await self._status_error(response)
             await response.aclose()
@@ -158,16 +187,20 @@ class AsyncFunnel:
             raise await self._status_error(response)
 
     async def _status_error(self, response: httpx.Response) -> APIStatusError:
-        content = await _read_upto(response, BODY_CAP)
+        content = await self.error_body(response)
         return self.errors.status_error(response, content[:BODY_CAP], len(content) > BODY_CAP)
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    @staticmethod
+    async def error_body(response: httpx.Response) -> bytes:
+        """A non-2xx answer's body, read up to ``BODY_CAP`` bytes (and at most one piece more:
+        longer means it was cut); the response is closed."""
+        return await _read_upto(response, BODY_CAP)
+
+    async def _send(self, auth: httpx.Auth, request: httpx.Request) -> httpx.Response:
         """One try: auth and transport. A 3xx handed over by ``hold_redirect`` is returned; an
         injected client's failure to build a redirect's next hop is an ``APIConnectionError``."""
         try:
-            return await self._client_send(
-                request, auth=self.config.auth, follow_redirects=False, stream=True
-            )
+            return await self._client_send(request, auth=auth, follow_redirects=False, stream=True)
         except RedirectAnswer as answer:
             return answer.response
         except (httpx.InvalidURL, httpx.RemoteProtocolError) as exc:
@@ -175,8 +208,8 @@ class AsyncFunnel:
                 raise self.errors.unusable_redirect(request) from exc
             raise
 
-    async def _send_buffered(self, request: httpx.Request) -> httpx.Response:
-        response = await self._send(request)
+    async def _send_buffered(self, auth: httpx.Auth, request: httpx.Request) -> httpx.Response:
+        response = await self._send(auth, request)
         if response.is_success:
             try:
                 await response.aread()
@@ -185,8 +218,8 @@ class AsyncFunnel:
                 raise
         return response
 
-    async def _send_streamed(self, request: httpx.Request) -> httpx.Response:
-        return _restream(await self._send(request))
+    async def _send_streamed(self, auth: httpx.Auth, request: httpx.Request) -> httpx.Response:
+        return _restream(await self._send(auth, request))
 
     @staticmethod
     def _log(logger: logging.Logger | None, response: httpx.Response) -> None:

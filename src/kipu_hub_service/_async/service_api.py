@@ -7,7 +7,7 @@ Each operation names the generated request builder and the parser and hands both
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -218,6 +218,8 @@ class AsyncServiceApi:
         on_status: AsyncOnStatus | None = None,
         raise_on_failure: bool = True,
         request_options: RequestOptions | None = None,
+        secrets: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
     ) -> ResultResponse:
         """Start an execution, wait for it to finish and return its result.
 
@@ -237,6 +239,9 @@ class AsyncServiceApi:
                 false the result envelope is returned whatever the outcome; check
                 ``result.embedded.status.status``.
             request_options: Passed to every request made.
+            secrets: Sent as the body key ``$secrets`` (as ``qhub-service``'s ``run`` does):
+                values the service receives as secrets. The SDK never logs request bodies.
+            tags: Sent as the body key ``$tags``: labels of the execution.
 
         Returns:
             The :class:`ResultResponse` of the succeeded execution.
@@ -252,6 +257,8 @@ class AsyncServiceApi:
             on_status=on_status,
             raise_on_failure=raise_on_failure,
             request_options=request_options,
+            secrets=secrets,
+            tags=tags,
         )
 
     async def download_all_result_files(

@@ -8,7 +8,7 @@ the ``ServiceApi`` methods that call these.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from qhub_service_gen.models import LogEntry, ResultResponse, ServiceExecution
 from qhub_service_gen.models import ServiceExecutionStatus as Status
 
 from .._backend import AsyncBackend, AsyncJob
+from .._requests import with_secrets_and_tags
 from .._results import (
     AsyncOnStatus,
     OnFile,
@@ -80,9 +81,12 @@ async def run(
     on_status: AsyncOnStatus | None,
     raise_on_failure: bool,
     request_options: RequestOptions | None,
+    secrets: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
 ) -> ResultResponse:
     """Start an execution, wait for it, return (or raise for) its result."""
     check_intervals(timeout, poll_interval, max_poll_interval)
+    request = with_secrets_and_tags(request, secrets, tags)
     execution = await api.start_execution(request=request, request_options=request_options)
     if on_status is not None:
         await AsyncBackend.maybe_await(on_status(execution))

@@ -9,7 +9,7 @@ the ``ServiceApi`` methods that call these.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from qhub_service_gen.models import LogEntry, ResultResponse, ServiceExecution
 from qhub_service_gen.models import ServiceExecutionStatus as Status
 
 from .._backend import Job, SyncBackend
+from .._requests import with_secrets_and_tags
 from .._results import (
     OnFile,
     OnStatus,
@@ -81,9 +82,12 @@ def run(
     on_status: OnStatus | None,
     raise_on_failure: bool,
     request_options: RequestOptions | None,
+    secrets: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
 ) -> ResultResponse:
     """Start an execution, wait for it, return (or raise for) its result."""
     check_intervals(timeout, poll_interval, max_poll_interval)
+    request = with_secrets_and_tags(request, secrets, tags)
     execution = api.start_execution(request=request, request_options=request_options)
     if on_status is not None:
         SyncBackend.maybe_await(on_status(execution))

@@ -56,7 +56,9 @@ Start, watch and collect executions of a service deployed on the Kipu Quantum Hu
 through its service gateway.
 
 Configuration: --base-url or $HUB_SERVICE_BASE_URL (the concrete gateway URL of the
-service), and --token / $HUB_SERVICE_TOKEN or --token-command / $HUB_SERVICE_TOKEN_COMMAND.
+service), and --token / $HUB_SERVICE_TOKEN or --token-command / $HUB_SERVICE_TOKEN_COMMAND,
+or an access key: $HUB_SERVICE_ACCESS_KEY_ID and $HUB_SERVICE_SECRET_ACCESS_KEY (or
+--access-key-id with --secret-access-key-file), exchanged for fresh tokens as needed.
 Global options may come before or after the command.
 """
 
@@ -70,6 +72,7 @@ examples:
   hub-service start --input @input.json --tag nightly
   hub-service wait 6f1c2d3e-... && hub-service download 6f1c2d3e-... -o out/
   hub-service --json list | jq '.[].status'
+  curl -H "Authorization: Bearer $(hub-service token)" "$HUB_SERVICE_BASE_URL/"
 """
 
 
@@ -81,7 +84,9 @@ class _Parser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line, raised instead of exiting."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {self.prog} --help)")
+        from ._access import hide_secret_values
+
+        raise UsageError(f"{hide_secret_values(message)} (see {self.prog} --help)")
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, in_command: bool) -> None:
@@ -111,6 +116,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_command: bool) ->
         help="command that prints a fresh token; run without a shell on first use and "
         f"again whenever the gateway rejects the token (default: ${ENV_TOKEN_COMMAND})",
     )
+    from ._access import add_access_key_options
+
+    add_access_key_options(group, default)
     group.add_argument(
         "--json",
         action="store_true",
@@ -222,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     command("list", "list the executions started through this gateway")
+    command("token", "print a fresh access token for the access key (e.g. for curl)")
 
     start = command("start", "start an execution and print it")
     _add_request_options(start)

@@ -28,6 +28,7 @@ from . import (
     EXIT_USAGE,
     UsageError,
 )
+from ._access import token_command
 from ._config import make_client
 from ._output import Output, execution_fields, human_bytes, log_entry_json, text_of
 from ._safe import public_name
@@ -388,6 +389,8 @@ _COMMANDS: dict[str, Callable[[ServiceApi, argparse.Namespace, Output], int]] = 
 
 def dispatch(args: argparse.Namespace, out: Output, env: Mapping[str, str]) -> int:
     """Run the parsed command; exceptions are left to :func:`report_error`."""
+    if args.command == "token":
+        return token_command(args, out, env)
     with make_client(args, env) as client:
         return _COMMANDS[args.command](client.service_api, args, out)
 

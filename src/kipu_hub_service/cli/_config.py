@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from ..client import HubServiceClient
 from . import ENV_BASE_URL, ENV_TOKEN, ENV_TOKEN_COMMAND, UsageError
+from ._access import access_key_credentials, wants_access_key
 from ._token import CommandToken
+
+if TYPE_CHECKING:
+    from .._credentials import ClientCredentials
 
 _MAX_PORT = 65535
 
@@ -45,6 +49,7 @@ def token_source(args: argparse.Namespace, env: Mapping[str, str]) -> str | Comm
         return CommandToken(command)
     raise UsageError(
         f"no token: pass --token or --token-command, or set ${ENV_TOKEN} or ${ENV_TOKEN_COMMAND}"
+        ", or an access key ($HUB_SERVICE_ACCESS_KEY_ID and $HUB_SERVICE_SECRET_ACCESS_KEY)"
     )
 
 
@@ -81,7 +86,13 @@ def make_client(args: argparse.Namespace, env: Mapping[str, str]) -> HubServiceC
         raise UsageError(f"no gateway URL: pass --base-url or set ${ENV_BASE_URL}")
     source = "--base-url" if args.base_url is not None else f"${ENV_BASE_URL}"
     check_base_url(base_url, source)
-    token = token_source(args, env)
+    token: str | CommandToken | ClientCredentials | None = None
+    if args.token is None and args.token_command is None:
+        token = access_key_credentials(args, env)
+    elif wants_access_key(args):
+        raise UsageError("pass either a token (--token, --token-command) or an access key")
+    if token is None:
+        token = token_source(args, env)
     options: dict[str, Any] = {}
     if args.timeout is not None:
         options["timeout"] = args.timeout

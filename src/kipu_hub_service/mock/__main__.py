@@ -12,6 +12,7 @@ from . import MISSING_EXTRA
 from .faults import OPERATIONS, FaultConfig, FaultKind, parse_kind
 from .limits import Limits
 from .state import TIMESTAMP_FORMATS, Timing
+from .token import DEFAULT_TOKEN_LIFETIME, parse_access_key
 
 _KINDS = [k.value for k in FaultKind]
 
@@ -24,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Executions echo their input; {'input': {'fail': true}} ends FAILED, "
             "{'input': {'result_size': N}} sizes result.bin, {'input': {'duration': S}} sets "
             "the running time. Control endpoints (no token): GET /_mock/stats, "
-            "GET|PUT /_mock/faults."
+            "GET|PUT /_mock/faults. With --access-key, POST /token on the root exchanges "
+            "access keys for bearer tokens."
         ),
     )
     add = parser.add_argument
@@ -37,6 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
         dest="tokens",
         metavar="TOKEN",
         help="accept only this bearer token (repeatable); default: any non-empty token",
+    )
+    add(
+        "--access-key",
+        action="append",
+        dest="access_keys",
+        type=_access_key,
+        metavar="ID:SECRET",
+        help="serve POST /token for this access key (repeatable); then only issued tokens and "
+        "--token values are accepted",
+    )
+    add(
+        "--token-lifetime",
+        type=_token_lifetime,
+        default=DEFAULT_TOKEN_LIFETIME,
+        metavar="SECONDS",
+        help="how long an issued token is accepted (default: %(default)s)",
     )
     timing = parser.add_argument_group("timing")
     timing.add_argument(
@@ -192,6 +210,24 @@ def _server_error_status(text: str) -> int:
     return value
 
 
+def _access_key(text: str) -> str:
+    try:
+        parse_access_key(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _token_lifetime(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {value}")
+    return value
+
+
 def fault_config(args: argparse.Namespace) -> FaultConfig | None:
     """The fault configuration the flags ask for; ValueError on bad values."""
     rates: dict[FaultKind, float] = {}
@@ -248,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             limits=limits_config(args),
             timestamp_format=args.timestamp_format,
+            access_keys=args.access_keys,
+            token_lifetime=args.token_lifetime,
         )
     except ValueError as exc:
         parser.error(str(exc))
@@ -268,6 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _ignore)
     print(f"Mock gateway listening on {url}", flush=True)
+    if app.token_issuer.enabled:
+        token_url = _url(args.host, sock.getsockname()[1], "/token")
+        ids = ", ".join(app.token_issuer.access_keys)
+        print(f"Token endpoint {token_url} (access key ids: {ids})", flush=True)
     if faults is not None:
         rates = ", ".join(f"{k.value}={v:g}" for k, v in faults.rates.items())
         print(f"Injecting faults (seed {faults.seed}): {rates}", flush=True)

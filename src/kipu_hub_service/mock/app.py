@@ -35,6 +35,7 @@ from .sending import (
 )
 from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput, Timing
 from .strict_json import InvalidJSON, dumps, loads
+from .token import DEFAULT_TOKEN_LIFETIME, TOKEN_PATH, TokenIssuer
 
 __all__ = ["ADMIN_PREFIX", "InjectedDisconnect", "MockGatewayApp"]
 
@@ -82,7 +83,8 @@ class MockGatewayApp:
     ``clock`` (monotonic seconds) lets tests drive time; ``timestamp_format`` writes
     execution timestamps as the real gateway does (``"gateway"``: ``2026-11-27 14:31:44``,
     UTC) or as ISO 8601 (``"iso"``).
-    ``limits`` bounds connections, request bodies and stored executions.
+    ``limits`` bounds connections, request bodies and stored executions. ``access_keys`` and
+    ``token_lifetime`` set up ``POST /token`` (see :class:`~.token.TokenIssuer`).
     """
 
     def __init__(
@@ -96,12 +98,15 @@ class MockGatewayApp:
         clock: Callable[[], float] | None = None,
         limits: Limits | None = None,
         timestamp_format: str = "gateway",
+        access_keys: Mapping[str, str] | Iterable[str] | None = None,
+        token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
     ) -> None:
         self.base_path = normalize_base_path(base_path)
         self.limits = limits or Limits()
         #: The open connections, when served by :class:`~.server.MockGateway` or the CLI.
         self.connections = ConnectionGuard(self.limits)
         self._stored_bytes = 0
+        self.token_issuer = TokenIssuer(access_keys, lifetime=token_lifetime, clock=clock)
         accepted = None if tokens is None else frozenset(tokens)
         if accepted is not None and not (accepted and all(t and t.strip() == t for t in accepted)):
             raise ValueError("tokens must be non-empty strings without surrounding whitespace")
@@ -122,14 +127,15 @@ class MockGatewayApp:
 
     def stats(self) -> dict[str, Any]:
         """Counters: executions created, idempotent replays, requests per operation, faults,
-        streamed downloads (``streams``: active, completed, abandoned, bytes_sent) and
-        ``connections`` (open, accepted, shed, header_timeouts, peak)."""
+        streamed downloads (``streams``: active, completed, abandoned, bytes_sent),
+        ``connections`` (open, accepted, shed, header_timeouts, peak), ``tokens`` (POST /token)."""
         faults = self.faults.counts()
         return {
             **self.store.counters(),
             "faults": faults,
             "streams": dict(self._streams),
             "connections": self.connections.counts(),
+            "tokens": self.token_issuer.counts(),
         }
 
     # -- ASGI -------------------------------------------------------------------------------
@@ -171,6 +177,10 @@ class MockGatewayApp:
             return
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
             await self.sender.transmit(self._admin(method, path, body), send, receive)
+            return
+        if path == TOKEN_PATH:
+            answer = self.token_issuer.reply(method, request.headers, body)
+            await self.sender.transmit(answer, send, receive)
             return
         found = self._route(path)
         if found is None:
@@ -240,6 +250,8 @@ class MockGatewayApp:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise HTTPError(401, missing, challenge)
+        if self.token_issuer.enabled:
+            return self.token_issuer.authenticate(token, self.tokens)
         if self.tokens is not None and token not in self.tokens:
             raise HTTPError(401, "Invalid token", challenge)
 

@@ -1,8 +1,8 @@
 """``make demo``: the reference quickstart with the SDK against a local mock gateway.
 
-Starts the mock gateway on a free loopback port, then starts an execution, polls it to a
-terminal state, reads its result and logs, streams a result file to disk, and stops the
-gateway.
+Starts the mock gateway on a free loopback port, then, signed in with an access key (exchanged
+for a token at the mock's token endpoint), starts an execution, polls it to a terminal state,
+reads its result and logs, streams a result file to disk, and stops the gateway.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from kipu_hub_service import HubServiceClient
+from kipu_hub_service import ClientCredentials, HubServiceClient
 
 from .files import iter_result_bin
 from .server import MockGateway
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+ACCESS_KEY_ID, SECRET_ACCESS_KEY = "demo-access-key", "demo-secret-access-key"
 RESULT_SIZE = 8 * 1024 * 1024
 
 
@@ -39,10 +40,15 @@ def _size(n: int) -> str:
 
 def run(output_dir: Path, fail: bool = False) -> str:
     """The quickstart against a fresh mock gateway; returns the final status."""
-    with MockGateway(base_path="/acme/vqe/v1") as gateway:
+    access_key = f"{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}"
+    with MockGateway(base_path="/acme/vqe/v1", access_keys=[access_key]) as gateway:
         print("Kipu Quantum Hub service gateway SDK: the quickstart against a local mock gateway")
         print(f"\n   Mock gateway        {gateway.url}")
-        service = HubServiceClient(base_url=gateway.url, token="demo-token")
+        print(f"   Token endpoint      {gateway.token_url} (access key {ACCESS_KEY_ID})")
+        credentials = ClientCredentials(
+            ACCESS_KEY_ID, SECRET_ACCESS_KEY, token_endpoint=gateway.token_url
+        )
+        service = HubServiceClient(base_url=gateway.url, token=credentials)
         with service:
             api = service.service_api
             payload: dict[str, object] = {"molecule": "H2", "basis": "sto-3g"}
@@ -96,6 +102,10 @@ def run(output_dir: Path, fail: bool = False) -> str:
             if not files:
                 _more("no result files")
             final = statuses[-1]
+            stats = gateway.stats()
+            calls = sum(stats["requests"].values())
+            tokens = stats["tokens"]["requests"]
+            print(f"\n   Access key          {tokens} token request for {calls} gateway calls")
     print("\nMock gateway stopped.")
     return final
 

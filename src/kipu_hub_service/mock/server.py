@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -16,6 +16,7 @@ from .app import MockGatewayApp
 from .faults import FaultConfig
 from .limits import Limits, accept_backlog
 from .state import Timing
+from .token import DEFAULT_TOKEN_LIFETIME, TOKEN_PATH
 
 __all__ = ["MockGateway", "bind"]
 
@@ -84,6 +85,8 @@ class MockGateway:
     ``limits`` bounds connections, request bodies and stored executions (see :class:`Limits`).
     ``timestamp_format="iso"`` writes execution timestamps as ISO 8601 instead of the
     real gateway's ``2026-11-27 14:31:44`` (UTC).
+    ``access_keys`` (``"ID:SECRET"`` strings or ``{id: secret}``) turn on ``POST /token`` at
+    :attr:`token_url`; its tokens live ``token_lifetime`` seconds.
     """
 
     def __init__(
@@ -100,6 +103,8 @@ class MockGateway:
         log_level: str = "warning",
         limits: Limits | None = None,
         timestamp_format: str = "gateway",
+        access_keys: Mapping[str, str] | Iterable[str] | None = None,
+        token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
     ) -> None:
         self.app = MockGatewayApp(
             base_path=base_path,
@@ -110,6 +115,8 @@ class MockGateway:
             clock=clock,
             limits=limits,
             timestamp_format=timestamp_format,
+            access_keys=access_keys,
+            token_lifetime=token_lifetime,
         )
         self.host = host
         self.port = port
@@ -124,6 +131,13 @@ class MockGateway:
         if self._server is None:
             raise RuntimeError("the mock gateway is not running; call start() first")
         return _url(self.host, self.port, self.app.base_path)
+
+    @property
+    def token_url(self) -> str:
+        """The token endpoint, on the root outside the base path: ``http://127.0.0.1:54321/token``."""
+        if self._server is None:
+            raise RuntimeError("the mock gateway is not running; call start() first")
+        return _url(self.host, self.port, TOKEN_PATH)
 
     def set_faults(self, faults: FaultConfig | None) -> None:
         """Inject these faults from now on (``None`` stops injecting); restarts the seed."""
