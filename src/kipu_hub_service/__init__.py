@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._credentials import ClientCredentials
+    from ._display import table
     from ._exchange import TokenEndpointError
     from ._results import TERMINAL_STATUSES
     from ._retry import RetryPolicy
@@ -94,6 +95,7 @@ _LAZY: dict[str, str] = {
     "ServiceExecution": ".types",
     "ServiceExecutionStatus": ".types",
     "ServiceExecutionType": ".types",
+    "table": "._display",
 }
 """Public name -> the submodule defining it, imported on first access."""
 
@@ -136,6 +138,7 @@ __all__ = [
     "TokenEndpointError",
     "UnprocessableEntityError",
     "UnsafeResultFileNameError",
+    "table",
 ]
 
 

@@ -24,7 +24,7 @@ import inspect
 import re
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
@@ -42,6 +42,26 @@ RECENT_TOKENS = 64
 """Distinct tokens from a callable that are remembered for redaction (a 401 refresh or a retry
 sends the same request again with a new one, so an error about it redacts each of them)."""
 _NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
+
+
+class Redact(Protocol):
+    """Replaces the tokens in a text by ``***``; ``cut=True`` for a text cut at its end."""
+
+    def __call__(self, text: str, *, cut: bool = False) -> str:
+        """``text`` without any token, or any start of one at its end when ``cut``."""
+        ...
+
+
+def redact_cut_end(text: str, secrets: list[str]) -> str:
+    """``text`` (cut at its end) with the longest start of a secret that ends it replaced by
+    ``***``: a cap cutting through a token never leaves its first characters visible."""
+    longest = 0
+    for secret in secrets:
+        for size in range(min(len(secret) - 1, len(text)), longest, -1):
+            if text.endswith(secret[:size]):
+                longest = size
+                break
+    return text[: len(text) - longest] + "***" if longest else text
 
 
 def bearer_value(token: object) -> str:
@@ -151,18 +171,19 @@ class TokenAuth(httpx.Auth):
                 found.add(value.strip() if value.strip() else scheme)
         return sorted((s for s in found if len(s) >= MIN_REDACTED), key=len, reverse=True)
 
-    def redactor(self, *requests: httpx.Request | None) -> Callable[[str], str] | None:
+    def redactor(self, *requests: httpx.Request | None) -> Redact | None:
         """A function replacing the tokens of :meth:`secrets` by ``***`` in a text, or None
-        when there is nothing to redact."""
+        when there is nothing to redact. With ``cut=True`` the text was cut at its end (a
+        body cap): a token's first characters ending it are replaced too."""
         secrets = self.secrets(*requests)
         if not secrets:
             return None
 
-        def redact(text: str) -> str:
+        def redact(text: str, *, cut: bool = False) -> str:
             for secret in secrets:
                 if secret in text:
                     text = text.replace(secret, "***")
-            return text
+            return redact_cut_end(text, secrets) if cut else text
 
         return redact
 

@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 
 import httpx
 
+from ._auth import redact_cut_end
 from ._exchange import (
     EndpointAuth,
     IssuedToken,
@@ -231,11 +232,13 @@ class ClientCredentials:
         with self._lock:
             return [*self._secrets, *self._issued]
 
-    def redact(self, text: str) -> str:
-        """``text`` with the secret, its Basic value and tokens issued here replaced by ``***``."""
-        for value in sorted(self._hidden_values(), key=len, reverse=True):
+    def redact(self, text: str, *, cut: bool = False) -> str:
+        """``text`` with the secret, its Basic value and tokens issued here replaced by ``***``;
+        with ``cut`` (a text cut at its end by a cap), a start of one ending it too."""
+        hidden = sorted(self._hidden_values(), key=len, reverse=True)
+        for value in hidden:
             text = text.replace(value, "***")
-        return text
+        return redact_cut_end(text, hidden) if cut else text
 
     # -- the exchange --------------------------------------------------------------------------
 

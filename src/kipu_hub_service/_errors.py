@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._auth import TokenAuth
+from ._auth import Redact, TokenAuth
 from ._redirects import CREDENTIAL_HEADERS, MAX_REDIRECTS
 from .core.api_error import (
     BODY_CAP,
@@ -39,7 +39,35 @@ _T = TypeVar("_T")
 
 class InvalidBody(Exception):
     """A body does not have the documented shape: raised by ``_parse``, turned into a
-    ``ResponseValidationError`` by :meth:`ErrorMapper.parsed`."""
+    ``ResponseValidationError`` by :meth:`ErrorMapper.parsed`.
+
+    ``quoted`` is a value from the body that ``reason`` shows where it has ``{}``: at most
+    ``QUOTE_CHARS`` characters of it, cut only after the tokens in it are redacted (a cut
+    through a token never shows its start).
+    """
+
+    def __init__(self, reason: str, quoted: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.quoted = quoted
+
+    def within(self, prefix: str) -> InvalidBody:
+        """The same problem, said of a part of the body: ``prefix`` before the reason."""
+        return InvalidBody(prefix + self.reason, self.quoted)
+
+    def render(self, redact: Redact | None = None) -> str:
+        """The reason, with the quoted value redacted, then cut to ``QUOTE_CHARS``."""
+        if self.quoted is None:
+            return self.reason
+        shown = self.quoted if redact is None else redact(self.quoted)
+        return self.reason.replace("{}", repr(shown[:QUOTE_CHARS]), 1)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+QUOTE_CHARS = 40
+"""Characters of a bad value that a ``ResponseValidationError`` quotes."""
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
@@ -98,7 +126,7 @@ def describe_request(request: httpx.Request | None) -> tuple[str | None, str | N
     )
 
 
-def redact_json(value: Any, redact: Callable[[str], str]) -> Any:
+def redact_json(value: Any, redact: Redact) -> Any:
     """``value`` (parsed JSON) with ``redact`` applied to every string in it, keys included.
 
     Raises ``RecursionError`` for a value nested too deeply to walk.
@@ -112,15 +140,22 @@ def redact_json(value: Any, redact: Callable[[str], str]) -> Any:
     return value
 
 
-def redact_body(body: Any, redact: Callable[[str], str], raw: bytes = b"") -> Any:
-    """``redact_json`` of an error body; the redacted text of ``raw`` when it is too deep."""
+def redact_body(body: Any, redact: Redact, raw: bytes = b"", *, cut: bool = False) -> Any:
+    """``redact_json`` of an error body; the redacted text of ``raw`` when it is too deep.
+
+    ``cut``: the body is text cut at ``BODY_CAP``, so a token's start ending it is redacted
+    too (the cap never leaves part of a token visible).
+    """
+    if cut and isinstance(body, str):
+        return redact(body, cut=True)
     try:
         return redact_json(body, redact)
     except RecursionError:
-        return redact(raw[:BODY_CAP].decode("utf-8", errors="replace"))
+        text = raw[:BODY_CAP].decode("utf-8", errors="replace")
+        return redact(text, cut=cut or len(raw) > BODY_CAP)
 
 
-def redact_error(error: ApiError, redact: Callable[[str], str], raw: bytes = b"") -> None:
+def redact_error(error: ApiError, redact: Redact, raw: bytes = b"") -> None:
     """Apply ``redact`` to an error's message, body and header values, in place.
 
     ``raw`` is the body as received: when the parsed body is too deeply nested to walk, the
@@ -130,7 +165,7 @@ def redact_error(error: ApiError, redact: Callable[[str], str], raw: bytes = b""
     redacted = redact(message)
     if redacted != message:
         error.args = (redacted,)
-    error.body = redact_body(error.body, redact, raw)
+    error.body = redact_body(error.body, redact, raw, cut=error.body_truncated)
     headers = error.headers
     if headers is not None:
         items = list(headers.multi_items()) if isinstance(headers, httpx.Headers) else []
@@ -214,7 +249,7 @@ class ErrorMapper:
         body = decode_body(content, response.headers.get("content-type"), truncated=truncated)
         redact = self.auth.redactor(request)
         if redact is not None:
-            body = redact_body(body, redact, content)
+            body = redact_body(body, redact, content, cut=truncated)
         method, url = describe_request(request)
         status = response.status_code
         where = f"{method} {request_path(request)}: " if request is not None else ""
@@ -333,6 +368,7 @@ class ErrorMapper:
         try:
             return parser(content)
         except InvalidBody as exc:
-            raise self.invalid(response, content, str(exc)) from None
+            reason = exc.render(self.auth.redactor(request_of(response)))
+            raise self.invalid(response, content, reason) from None
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
             raise self.invalid(response, content, f"{type(exc).__name__}: {exc}") from exc

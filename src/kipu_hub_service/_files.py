@@ -26,6 +26,10 @@ points to is replaced atomically, with the temp files next to that file, and the
 existing directory, FIFO, device or socket is refused with an ``OSError`` instead of being
 replaced; so is a temp file that is not a regular file (a planted symlink is never followed when
 writing), and a name too long to leave room for ``.<name>.part.json``.
+
+Temp and record files are never opened for writing through an existing inode: each is created
+fresh (``O_EXCL``, unique name, then renamed into place), and a partial file is resumed only when
+it and its record are regular files with one link each and the record matches the URL.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import errno
 import hashlib
 import json
 import os
+import secrets
 import stat
 import threading
 from collections.abc import Callable, Mapping
@@ -41,6 +46,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from qhub_service_gen.types import RESULT_FILE_NAME_MAX_BYTES
 
 from ._resume import Resume, Start
 
@@ -66,12 +72,6 @@ def meta_path(part: Path) -> Path:
 def url_key(request: httpx.Request) -> str:
     """The hash of the request's URL that a record keeps (never the URL itself)."""
     return hashlib.sha256(str(request.url).encode()).hexdigest()
-
-
-NAME_MAX = 255
-"""Longest file name, in bytes, that common file systems accept."""
-TEMP_SUFFIX_BYTES = len(".") + len(".part.json")
-"""Bytes a download's temp names add to the destination's name (``.<name>.part.json``)."""
 
 
 def _kind(mode: int) -> str:
@@ -126,11 +126,11 @@ def checked_target(path: str | os.PathLike[str]) -> Path:
         raise FileNotFoundError(
             errno.ENOENT, "directory of the download destination does not exist", str(given)
         )
-    if len(os.fsencode(target.name)) + TEMP_SUFFIX_BYTES > NAME_MAX:
+    if len(os.fsencode(target.name)) > RESULT_FILE_NAME_MAX_BYTES:
         raise OSError(
             errno.ENAMETOOLONG,
             f"download destination's name is too long for its temp file (at most "
-            f"{NAME_MAX - TEMP_SUFFIX_BYTES} bytes)",
+            f"{RESULT_FILE_NAME_MAX_BYTES} bytes)",
             str(given),
         )
     for temp in (partial_path(target), meta_path(partial_path(target))):
@@ -143,10 +143,27 @@ def checked_target(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def load_partial(part: Path, url_key: str) -> tuple[int, str | None, int | None]:
-    """Where to resume ``part`` from: its size, ETag and total, or a fresh start."""
+def _own_file(path: Path) -> os.stat_result | None:
+    """``path``'s status when it is a regular file with exactly one link (never followed)."""
     try:
-        size = part.stat().st_size
+        info = path.lstat()
+    except OSError:
+        return None
+    return info if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 else None
+
+
+def load_partial(part: Path, url_key: str) -> tuple[int, str | None, int | None]:
+    """Where to resume ``part`` from: its size, ETag and total, or a fresh start.
+
+    A partial file is resumed only when it and its record are regular files with one link
+    each (a hard link planted there could lead to a file outside the directory) and the record
+    is one this SDK wrote for the same URL.
+    """
+    info = _own_file(part)
+    if info is None or _own_file(meta_path(part)) is None:
+        return 0, None, None
+    size = info.st_size
+    try:
         record = json.loads(meta_path(part).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return 0, None, None
@@ -162,28 +179,66 @@ def load_partial(part: Path, url_key: str) -> tuple[int, str | None, int | None]
     return size, etag, total
 
 
-_OPEN_FLAGS = (
-    os.O_RDWR
-    | os.O_CREAT
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_BINARY", 0)
-)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY
+_REOPEN_FLAGS = os.O_RDWR | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _BINARY
 
 
-def _open_regular(path: Path) -> IO[bytes]:
-    """Open (creating) a temp file for reading and writing, refusing anything but a regular
-    file: a symlink is not followed and a FIFO or device planted there is never written."""
+def _fresh(path: Path, data: bytes | None = None) -> IO[bytes]:
+    """A new file at ``path``, never opened through an existing inode.
+
+    It is created with ``O_EXCL`` under a new unique name next to ``path`` (with ``data``
+    written, if given) and renamed over ``path``: whatever was there (a hard link to another
+    file, a stale temp file) is replaced, never written.
+    """
+    for _ in range(16):
+        temp = path.with_name(f".qhub-{secrets.token_hex(8)}.tmp")
+        try:
+            fd = os.open(temp, _CREATE_FLAGS, 0o666)
+        except FileExistsError:
+            continue
+        break
+    else:  # pragma: no cover - 16 collisions of 64 random bits
+        raise FileExistsError(errno.EEXIST, "could not create a unique temp file", str(path))
     try:
-        fd = os.open(path, _OPEN_FLAGS, 0o666)
+        file = os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    try:
+        if data is not None:
+            file.write(data)
+            file.flush()
+        os.replace(temp, path)
+    except BaseException:
+        file.close()
+        temp.unlink(missing_ok=True)
+        raise
+    return file
+
+
+def _reopen_partial(path: Path, position: int) -> IO[bytes]:
+    """The partial file at ``path``, opened to resume at ``position``, after proving it is a
+    regular file with one link and at least ``position`` bytes (never a symlink or FIFO)."""
+    try:
+        fd = os.open(path, _REOPEN_FLAGS)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise _not_regular(path, "the download's temp file", stat.S_IFLNK) from None
         raise
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise _not_regular(path, "the download's temp file", mode)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(path, "the download's temp file", info.st_mode)
+        if info.st_nlink != 1 or info.st_size < position:
+            raise OSError(
+                errno.EEXIST,
+                "the download's temp file changed while it was opened (another link to it, "
+                "or fewer bytes); refusing to write through it",
+                str(path),
+            )
         return os.fdopen(fd, "r+b")
     except BaseException:
         os.close(fd)
@@ -205,9 +260,12 @@ class PartFile:
         self._total: int | None = None
         self._reported: tuple[int, int | None] | None = None
         self._closing = threading.Lock()
-        self.file = _open_regular(self.part)
-        self.file.seek(position)
-        self.file.truncate()
+        if position > 0:
+            self.file = _reopen_partial(self.part, position)
+            self.file.seek(position)
+            self.file.truncate()
+        else:
+            self.file = _fresh(self.part)
 
     def _report(self) -> None:
         if self._on_progress is not None:
@@ -276,9 +334,8 @@ class PartFile:
 
 
 def _write_record(meta: Path, record: Mapping[str, object]) -> None:
-    with _open_regular(meta) as file:
-        file.truncate()
-        file.write(json.dumps(record).encode())
+    """Replace the record atomically with a fresh file (never written through a link)."""
+    _fresh(meta, json.dumps(record).encode()).close()
 
 
 def record_done(target: Path, url_key: str, etag: str | None) -> None:

@@ -187,7 +187,7 @@ def parse_executions(content: bytes) -> list[ServiceExecution]:
         try:
             check_execution(item)
         except InvalidBody as exc:
-            raise InvalidBody(f"item {len(executions)}: {exc}") from None
+            raise exc.within(f"item {len(executions)}: ") from None
         append(ServiceExecution.from_dict(item))
     return executions
 
@@ -239,7 +239,7 @@ def parse_result(content: bytes) -> ResultResponse:
                 try:
                     check_execution(embedded["status"])
                 except InvalidBody as exc:
-                    raise InvalidBody(f"_embedded.status: {exc}") from None
+                    raise exc.within("_embedded.status: ") from None
             data["_embedded"] = embedded
     return ResultResponse.from_dict(data)
 
@@ -255,7 +255,7 @@ def parse_timestamp(value: str) -> datetime.datetime:
         try:
             parsed = isoparse(text.upper())
         except (ValueError, OverflowError):
-            raise InvalidBody(f"timestamp {value[:40]!r} is not an ISO-8601 date-time") from None
+            raise InvalidBody("timestamp {} is not an ISO-8601 date-time", value) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.UTC)
     return parsed
@@ -332,7 +332,7 @@ def parse_logs(content: bytes) -> list[LogEntry] | None:
         try:
             append(_log_entry(item))
         except InvalidBody as exc:
-            raise InvalidBody(f"item {len(entries)}: {exc}") from None
+            raise exc.within(f"item {len(entries)}: ") from None
     return entries
 
 

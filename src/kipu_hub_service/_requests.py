@@ -2,12 +2,16 @@
 ``request_options`` applied, and the retry policy of the call returned next to the request.
 
 Every execution id and file name is checked here (a non-empty ``str`` of at most
-``MAX_SEGMENT_BYTES`` bytes); the generated builders percent-encode it as one path segment.
+``MAX_SEGMENT_BYTES`` bytes); the generated builders percent-encode it as one path segment. A
+JSON body that cannot be encoded (nested past the interpreter's recursion limit, or holding a
+NaN or an infinity, which JSON has no form for) raises ``ValueError`` before anything is sent.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
+import sys
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -160,11 +164,51 @@ def build_request(
             extra = {**extra, **checked} if extra else checked
     if extra:
         headers = {**headers, **extra} if headers else extra
-    request = client.build_request(
-        kwargs["method"],
-        config.prefix + kwargs["url"],
-        headers=headers,
-        json=kwargs.get("json"),
-        timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-    )
+    body = kwargs.get("json")
+    try:
+        request = client.build_request(
+            kwargs["method"],
+            config.prefix + kwargs["url"],
+            headers=headers,
+            json=body,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+        )
+    except RecursionError:
+        raise ValueError(
+            "the request body is nested too deeply to encode as JSON (deeper than the "
+            f"interpreter's recursion limit, {sys.getrecursionlimit()})"
+        ) from None
+    except ValueError:
+        problem = non_finite_number(body)
+        if problem is None:
+            raise
+        raise ValueError(
+            f"the request body cannot be sent as JSON: {problem} (JSON has no NaN or Infinity)"
+        ) from None
     return request, policy
+
+
+_PATH_CHARS = 200
+"""Longest path to a bad value that an error quotes (its start and end are kept)."""
+
+
+def non_finite_number(body: object) -> str | None:
+    """Where ``body`` holds a NaN or an infinity, as ``request['input']['x'][2] is nan``; None
+    if nowhere. Walks with its own stack (a deep body cannot overflow the interpreter's) and
+    visits each container once (a cycle ends the walk)."""
+    stack: list[tuple[object, str]] = [(body, "request")]
+    seen: set[int] = set()
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            if len(path) > _PATH_CHARS:
+                half = _PATH_CHARS // 2
+                path = f"{path[:half]}...{path[-half:]}"
+            return f"{path} is {item!r}"
+        if isinstance(item, Mapping | list | tuple):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            pairs = item.items() if isinstance(item, Mapping) else enumerate(item)
+            stack.extend((value, f"{path}[{key!r}]") for key, value in reversed(list(pairs)))
+    return None

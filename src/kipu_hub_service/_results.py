@@ -7,14 +7,20 @@ the checks of the workflows' arguments. The I/O is ``_async/workflows.py``.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from qhub_service_gen.models import ResultResponse, ServiceExecution, ServiceExecutionStatus
-from qhub_service_gen.types import Unset
+from qhub_service_gen.types import (
+    RESULT_FILE_NAME_MAX_BYTES,
+    UnsafeFileNameError,
+    Unset,
+    check_result_file_names,
+    file_name_problem,
+)
 
-from ._files import TEMP_SUFFIX_BYTES
 from .core.api_error import UnsafeResultFileNameError
 
 TERMINAL_STATUSES: frozenset[ServiceExecutionStatus] = frozenset(
@@ -95,50 +101,18 @@ def check_id(id: str) -> None:
         raise ValueError("an execution id must be a non-empty string")
 
 
-MAX_FILE_NAME_BYTES = 255 - TEMP_SUFFIX_BYTES
+MAX_FILE_NAME_BYTES = RESULT_FILE_NAME_MAX_BYTES
 """Longest result file name (UTF-8 bytes) that can be downloaded: file systems allow 255
 bytes, and the download's temp file ``.<name>.part.json`` needs the rest."""
 
 
 def safe_file_name(name: str) -> str:
-    """``name`` when it is one plain file name that can be saved; else
-    :class:`UnsafeResultFileNameError`."""
-    bad = (
-        not name
-        or name in {".", ".."}
-        or "/" in name
-        or "\\" in name
-        or (os.sep in name)
-        or (os.altsep is not None and os.altsep in name)
-        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name)
-    )
-    if bad:
-        raise UnsafeResultFileNameError(name)
-    try:
-        size = len(name.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise UnsafeResultFileNameError(name, "is not valid Unicode text") from None
-    if size > MAX_FILE_NAME_BYTES:
-        raise UnsafeResultFileNameError(
-            name,
-            f"is {size} bytes long (at most {MAX_FILE_NAME_BYTES} can be saved)",
-        )
+    """``name`` when it is one plain file name that can be saved (the rule of
+    ``qhub_service_gen.types.file_name_problem``); else :class:`UnsafeResultFileNameError`."""
+    reason = file_name_problem(name)
+    if reason is not None:
+        raise UnsafeResultFileNameError(name, reason)
     return name
-
-
-def check_temp_collisions(names: list[str]) -> None:
-    """Refuse a name that is another file's temp name: the two downloads would overwrite
-    each other (``a`` is written as ``.a.part`` plus ``.a.part.json``)."""
-    temps = {}
-    for name in names:
-        temps[f".{name}.part"] = name
-        temps[f".{name}.part.json"] = name
-    for name in names:
-        owner = temps.get(name)
-        if owner is not None:
-            raise UnsafeResultFileNameError(
-                name, f"is the name of the temp file that downloading {owner!r} writes"
-            )
 
 
 def result_file_names(result: ResultResponse) -> list[str]:
@@ -146,14 +120,16 @@ def result_file_names(result: ResultResponse) -> list[str]:
 
     Raises :class:`UnsafeResultFileNameError` if any name is not one plain file name, is too
     long to save (over :data:`MAX_FILE_NAME_BYTES` bytes of UTF-8), or is the temp file name
-    of another file in the list.
+    of another file in the list (the rule of ``qhub_service_gen.types.check_result_file_names``).
     """
     links = result.links
     if isinstance(links, Unset) or links is None:
         return []
-    names = [safe_file_name(name) for name in links.additional_properties if name != "status"]
-    check_temp_collisions(names)
-    return names
+    names = (name for name in links.additional_properties if name != "status")
+    try:
+        return check_result_file_names(names)
+    except UnsafeFileNameError as exc:
+        raise UnsafeResultFileNameError(exc.name, exc.reason) from None
 
 
 def plan_downloads(
@@ -163,7 +139,27 @@ def plan_downloads(
     target = Path(directory)
     plan = [(name, target / name) for name in result_file_names(result)]
     target.mkdir(parents=True, exist_ok=True)
+    for _, path in plan:
+        check_inside(path, target)
     return plan
+
+
+def check_inside(path: Path, directory: Path) -> None:
+    """Refuse a symbolic link at ``path`` (dangling or not) that leads out of ``directory``:
+    a download of all result files writes nothing outside the directory it was given."""
+    if not path.is_symlink():
+        return
+    try:
+        inside = path.resolve(strict=False).is_relative_to(directory.resolve(strict=True))
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        inside = False
+    if not inside:
+        raise OSError(
+            errno.EXDEV,
+            "is a symbolic link that leads outside the download directory; refusing to write "
+            "through it (remove it, or download this file with download_result_file)",
+            str(path),
+        )
 
 
 def rounds(plan: list[tuple[str, Path]], overwrite: bool) -> list[list[tuple[str, Path]]]:

@@ -331,3 +331,34 @@ def test_a_refusal_without_an_oauth_body(content: bytes) -> None:
 def test_a_long_description_is_shortened() -> None:
     error = creds().refusal(400, answer(error="invalid_request", error_description="x" * 5000))
     assert error.error_description == "x" * 200
+
+
+@pytest.mark.parametrize("visible", [4, 6, len(SECRET) - 1])
+def test_a_token_endpoint_error_body_cut_inside_the_secret_shows_no_part_of_it(
+    visible: int,
+) -> None:
+    """The 64 KiB error-body cap cuts an echoed secret: its visible start is masked too."""
+    from kipu_hub_service import APIStatusError, HubServiceClient
+    from kipu_hub_service.core.api_error import BODY_CAP
+
+    head = SECRET[:visible]
+    body = ("x" * (BODY_CAP - len(head.encode()))).encode() + SECRET.encode() + b" tail"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, content=body, headers={"content-type": "text/plain"})
+
+    client = HubServiceClient(
+        base_url="https://gateway.example.test/acme/vqe/v1",
+        token=creds(),
+        max_retries=0,
+        httpx_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    with client, pytest.raises(APIStatusError) as caught:
+        client.service_api.get_status("abc")
+    error = caught.value
+    assert error.body_truncated
+    shown = error.body if isinstance(error.body, str) else json.dumps(error.body)
+    assert shown.endswith("***")
+    assert head not in shown[-len(head) - 3 :]
+    for text in (str(error), repr(error), shown):
+        assert SECRET not in text

@@ -40,7 +40,7 @@ EXPECTED_BLOCKS = {
     "docs/architecture.md": 0,
     "docs/cli.md": 0,
     "docs/client.md": 14,
-    "docs/data-types.md": 4,
+    "docs/data-types.md": 5,
     "docs/development.md": 0,
     "docs/downloads.md": 5,
     "docs/errors-and-retries.md": 3,
@@ -199,6 +199,8 @@ def check_data_types(namespace: dict[str, Any], gateway: MockGateway, cwd: Path,
     assert "\noutput {'input': {'molecule': 'H2'}}\n" in out
     assert f"{execution.created} {execution.started} {execution.ended} " in out
     assert namespace["data"] == {"output": {"input": {"molecule": "H2"}}}
+    assert f"{execution.id}  SUCCEEDED" in out
+    assert "TIMESTAMP" in out
 
 
 def check_workflows(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:

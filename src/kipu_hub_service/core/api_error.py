@@ -34,6 +34,8 @@ import httpx
 if TYPE_CHECKING:
     from qhub_service_gen.models import ResultResponse, ServiceExecution, ServiceExecutionStatus
 
+    from ._file_name_error import UnsafeResultFileNameError
+
 BODY_CAP = 64 * 1024
 """Bytes of an error body that are read and kept; the rest is discarded unread."""
 
@@ -146,30 +148,6 @@ class IncompleteDownloadError(ApiError):
     """A result file arrived shorter than announced and could not be resumed."""
 
 
-class UnsafeResultFileNameError(ResponseValidationError, ValueError):
-    """The gateway named a result file in a way that is not one plain file name.
-
-    Raised before anything is written, so a hostile or broken gateway can never make
-    ``download_all_result_files`` write outside the target directory. It is both an
-    ``ApiError`` (the gateway's answer is unusable) and a ``ValueError``.
-    """
-
-    def __init__(self, name: str, reason: str = "is not a single plain file name") -> None:
-        self.name = name
-        """The rejected name, as the gateway sent it."""
-        self.reason = reason
-        """Why the name was rejected."""
-        shown = repr(name if len(name) <= 60 else name[:50] + "...")
-        super().__init__(
-            f"the result links a file named {shown}, which {reason}; refusing to write it",
-            body=name,
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle support: rebuild from the constructor arguments, keep any later state."""
-        return (type(self), (self.name, self.reason), self.__dict__)
-
-
 class ExecutionTimeoutError(TimeoutError):
     """An execution did not reach a terminal state within the allowed time.
 
@@ -269,6 +247,15 @@ def _shorten(text: str) -> str:
     if len(text) > _DETAIL_CHARS:
         return text[: _DETAIL_CHARS - 3] + "..."
     return text
+
+
+def __getattr__(name: str) -> Any:
+    """``UnsafeResultFileNameError``, loaded on first use (it needs the generated types)."""
+    if name == "UnsafeResultFileNameError":
+        from ._file_name_error import UnsafeResultFileNameError
+
+        return UnsafeResultFileNameError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -1,0 +1,50 @@
+"""``UnsafeResultFileNameError``: an ``ApiError`` that is also an ``UnsafeFileNameError``.
+
+Kept apart from ``api_error`` and loaded on first use: the generated ``types`` module brings
+attrs, which the clients do not load until a model is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qhub_service_gen.types import UnsafeFileNameError
+
+from .api_error import ResponseValidationError
+
+
+class _FileNameProblem(UnsafeFileNameError):
+    """Takes the one message ``ApiError.__init__`` passes on along the MRO (the generated
+    ``UnsafeFileNameError.__init__`` wants the name and the reason instead)."""
+
+    def __init__(self, message: str) -> None:
+        ValueError.__init__(self, message)
+
+
+class UnsafeResultFileNameError(ResponseValidationError, _FileNameProblem):
+    """The gateway named a result file in a way that is not one plain file name.
+
+    Raised before anything is written, so a hostile or broken gateway can never make
+    ``download_all_result_files`` write outside the target directory. It is both an
+    ``ApiError`` (the gateway's answer is unusable) and a ``ValueError``, and a
+    ``qhub_service_gen.types.UnsafeFileNameError`` (what ``ResultResponse.files`` raises), so
+    one ``except UnsafeFileNameError`` catches both.
+    """
+
+    def __init__(self, name: str, reason: str = "is not a single plain file name") -> None:
+        self.name = name
+        """The rejected name, as the gateway sent it."""
+        self.reason = reason
+        """Why the name was rejected."""
+        shown = repr(name if len(name) <= 60 else name[:50] + "...")
+        super().__init__(
+            f"the result links a file named {shown}, which {reason}; refusing to write it",
+            body=name,
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: rebuild from the constructor arguments, keep any later state."""
+        return (type(self), (self.name, self.reason), self.__dict__)
+
+
+__all__ = ["UnsafeResultFileNameError"]
