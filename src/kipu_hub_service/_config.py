@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._auth import AsyncTokenSource, TokenAuth, TokenSource
+from ._bodies import DEFAULT_MAX_RESPONSE_SIZE, check_deadline, check_size
 from ._retry import RetryPolicy
 from .environment import HubServiceClientEnvironment
 
@@ -208,6 +209,8 @@ class ClientConfig:
         logging_config: logging.Logger | Mapping[str, Any] | None,
         injected: bool,
         forward_parent_token: bool = True,
+        max_response_size: int | None = None,
+        read_deadline: float | None = None,
     ) -> None:
         self.base_url = resolve_base_url(base_url, environment)
         self.prefix = str(self.base_url).rstrip("/")
@@ -234,3 +237,13 @@ class ClientConfig:
         self.policy = make_policy(max_retries, retry_policy)
         self.follow_redirects = bool(follow_redirects)
         self.logger = make_logger(logging_config)
+        self.max_response_size = (
+            DEFAULT_MAX_RESPONSE_SIZE
+            if max_response_size is None
+            else check_size(max_response_size, "max_response_size")
+        )
+        """Most bytes of a decoded JSON answer (``_bodies``)."""
+        self.read_deadline = (
+            None if read_deadline is None else check_deadline(read_deadline, "read_deadline")
+        )
+        """Seconds a JSON answer may take per try; None: ``DEADLINE_FACTOR`` read timeouts."""

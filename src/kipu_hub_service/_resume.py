@@ -20,8 +20,9 @@ its body is read, the file is complete, or the next request resumes from ``posit
   already yielded bytes cannot take them back, so it raises instead.
 * Every failure that leaves the file incomplete raises ``make_incomplete_error(delivered,
   expected)``, with the reason attached as an exception note; never silently short data.
-* A body sent with another ``Content-Encoding`` despite the request is decoded and passed on, but
-  cannot be resumed: a drop in it raises.
+* A body sent with another ``Content-Encoding`` despite the request is decoded in bounded steps
+  (gzip or deflate, see ``_bodies``; another encoding is refused) and passed on, but cannot be
+  resumed: a drop in it raises.
 
 Resumes are paced like retries: before resume *n* without progress the download waits
 ``retry_policy.delay_for(n)``, and gives up after ``max_resumes`` such resumes in a row or when

@@ -83,6 +83,15 @@ class HubServiceClient(_Facade):
             ``KQH_SERVICE_EXECUTION_TOKEN`` is set, gateway calls carry it as
             ``X-Parent-Execution-Token`` (never token requests; redacted like the token). False
             turns that off.
+        max_response_size: Most bytes of a decoded JSON answer (default 64 MiB); a larger one
+            raises :class:`ResponseTooLargeError`. Per call: ``request_options``.
+        read_deadline: Seconds each try of a JSON call may take to receive its whole answer
+            (default: 4 times the read timeout, so 240 s with the default timeout); when it
+            passes, :class:`APITimeoutError`, not retried. Per call: ``request_options``.
+
+    A client the SDK created may be used across ``os.fork()``: the child opens its own
+    connections on its first request. An injected ``httpx_client`` must not be shared with a
+    forked child: create the HTTP client and this client in the child.
     """
 
     def __init__(
@@ -99,6 +108,8 @@ class HubServiceClient(_Facade):
         httpx_client: httpx.Client | None = None,
         logging: _logging.Logger | Mapping[str, Any] | None = None,
         forward_parent_execution_token: bool = True,
+        max_response_size: int | None = None,
+        read_deadline: float | None = None,
     ) -> None:
         if httpx_client is not None and not isinstance(httpx_client, httpx.Client):
             raise TypeError(
@@ -117,20 +128,23 @@ class HubServiceClient(_Facade):
             logging_config=logging,
             injected=httpx_client is not None,
             forward_parent_token=forward_parent_execution_token,
+            max_response_size=max_response_size,
+            read_deadline=read_deadline,
         )
         self._owns_client = httpx_client is None
-        self._client = httpx_client if httpx_client is not None else make_http_client(self._config)
-        self.service_api = ServiceApi(Funnel(self._config, self._client))
+        client = httpx_client if httpx_client is not None else make_http_client(self._config)
+        self._funnel = Funnel(self._config, client)
+        self.service_api = ServiceApi(self._funnel)
 
     @property
     def httpx_client(self) -> httpx.Client:
-        """The underlying ``httpx.Client``."""
-        return self._client
+        """The underlying ``httpx.Client`` (in a forked child, the one opened there)."""
+        return self._funnel.client
 
     def close(self) -> None:
         """Close the HTTP client the SDK created (an injected one is left open)."""
         if self._owns_client:
-            self._client.close()
+            self._funnel.client.close()
 
     def __enter__(self) -> HubServiceClient:
         return self
@@ -172,6 +186,8 @@ class AsyncHubServiceClient(_Facade):
         httpx_client: httpx.AsyncClient | None = None,
         logging: _logging.Logger | Mapping[str, Any] | None = None,
         forward_parent_execution_token: bool = True,
+        max_response_size: int | None = None,
+        read_deadline: float | None = None,
     ) -> None:
         if httpx_client is not None and not isinstance(httpx_client, httpx.AsyncClient):
             raise TypeError(
@@ -191,22 +207,23 @@ class AsyncHubServiceClient(_Facade):
             logging_config=logging,
             injected=httpx_client is not None,
             forward_parent_token=forward_parent_execution_token,
+            max_response_size=max_response_size,
+            read_deadline=read_deadline,
         )
         self._owns_client = httpx_client is None
-        self._client = (
-            httpx_client if httpx_client is not None else make_async_http_client(self._config)
-        )
-        self.service_api = AsyncServiceApi(AsyncFunnel(self._config, self._client))
+        client = httpx_client if httpx_client is not None else make_async_http_client(self._config)
+        self._funnel = AsyncFunnel(self._config, client)
+        self.service_api = AsyncServiceApi(self._funnel)
 
     @property
     def httpx_client(self) -> httpx.AsyncClient:
-        """The underlying ``httpx.AsyncClient``."""
-        return self._client
+        """The underlying ``httpx.AsyncClient`` (in a forked child, the one opened there)."""
+        return self._funnel.client
 
     async def aclose(self) -> None:
         """Close the HTTP client the SDK created (an injected one is left open)."""
         if self._owns_client:
-            await self._client.aclose()
+            await self._funnel.client.aclose()
 
     async def __aenter__(self) -> AsyncHubServiceClient:
         return self

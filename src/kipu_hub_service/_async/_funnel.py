@@ -5,12 +5,20 @@ downloads use :meth:`send` with ``stream=True`` and :meth:`raise_for_status`. A 
 sent with ``follow_redirects=False``: redirects are followed here (``_redirects``), and the
 retry loop (``retry.py``) wraps each hop. A 2xx body is read inside the retry loop (a drop
 mid-body is retried); any other body is read only up to ``BODY_CAP`` bytes, for its error.
+Bodies are read raw and decoded in bounded steps, within a size cap and a read deadline
+(``_bodies``).
+
+Fork safety: a client the SDK created notices, on its next request, that it runs in a new
+process (``os.fork``) and opens a new HTTP client there; the parent's client and its pooled
+connections are kept in the child, neither used nor closed (they are the parent's). An injected
+``httpx_client`` is never replaced: create it (and the SDK client) after the fork.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,6 +26,21 @@ import httpx
 
 from .._auth import TokenAuth
 from .._backend import AsyncBackend
+from .._bodies import (
+    ACCEPT_ENCODING,
+    BODY_KEY,
+    BodyLimits,
+    BoundedDecoder,
+    DeadlinePassed,
+    TooLarge,
+    UnsupportedEncoding,
+    capped_response,
+    check_deadline,
+    check_size,
+    deadline_for,
+    encoding_of,
+    limit_error,
+)
 from .._config import ClientConfig, transport_override
 from .._credentials import TokenUnavailable
 from .._errors import ErrorMapper
@@ -41,7 +64,7 @@ def make_http_client(config: ClientConfig) -> httpx.AsyncClient:
         timeout=config.client_timeout,
         follow_redirects=False,
         transport=transport,
-        headers=config.headers,
+        headers={"Accept-Encoding": ACCEPT_ENCODING, **config.headers},
         event_hooks={"response": [hold_redirect]},
     )
 
@@ -51,19 +74,13 @@ async def hold_redirect(response: httpx.Response) -> None:
     (its body read, capped) before httpx tries to build the next hop (see ``_redirects``)."""
     if response.has_redirect_location:
         content = await _read_upto(response, BODY_CAP)
-        answer = httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            content=content,
-            request=response.request,
-            extensions=response.extensions,
-        )
-        raise RedirectAnswer(answer)
+        raise RedirectAnswer(capped_response(response, content))
 
 
 async def _read_upto(response: httpx.Response, limit: int) -> bytes:
-    """The body of ``response``, stopping once more than ``limit`` bytes arrived (then at most
-    one piece more); the response is closed. A body that breaks off is kept as far as it came."""
+    """The decoded body of ``response``, stopping once more than ``limit`` bytes were decoded
+    (then at most one decoding step more); the response is closed. A body that breaks off, is
+    corrupt or has an encoding the SDK does not decode is kept as far as it was decoded."""
     try:
         return response.content
     except httpx.ResponseNotRead:
@@ -71,16 +88,46 @@ async def _read_upto(response: httpx.Response, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     try:
-        async for chunk in response.aiter_bytes():
-            parts.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                break
-    except (httpx.HTTPError, httpx.StreamError):
+        decoder = BoundedDecoder(encoding_of(response))
+        async for raw in response.aiter_raw():
+            for piece in decoder.feed(raw):
+                parts.append(piece)
+                size += len(piece)
+                if size > limit:
+                    return b"".join(parts)
+    except (httpx.HTTPError, httpx.StreamError, UnsupportedEncoding):
         pass
     finally:
         await response.aclose()
     return b"".join(parts)
+
+
+async def _read_bounded(response: httpx.Response, limits: BodyLimits) -> bytes:
+    """The decoded body of a 2xx ``response``: ``TooLarge`` past ``limits.cap`` decoded bytes,
+    ``DeadlinePassed`` once ``limits.end`` has passed (checked as each piece arrives)."""
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        pass
+    else:
+        if len(content) > limits.cap:
+            raise TooLarge(limits.cap)
+        return content
+    encoding = encoding_of(response)
+    decoder = BoundedDecoder(encoding) if encoding else None
+    parts: list[bytes] = []
+    size = 0
+    cap = limits.cap
+    async for raw in response.aiter_raw():
+        limits.check_time()
+        for piece in (raw,) if decoder is None else decoder.feed(raw):
+            size += len(piece)
+            if size > cap:
+                raise TooLarge(cap)
+            parts.append(piece)
+    if decoder is not None:
+        decoder.check_end()
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _restream(response: httpx.Response) -> httpx.Response:
@@ -108,6 +155,17 @@ class AsyncFunnel:
         self.errors = ErrorMapper(config.auth)
         self._client_send = client.send
         config.auth.bind(self.credentials_token)
+        self._pid = os.getpid()
+        self._left_behind: list[httpx.AsyncClient] = []
+
+    def _renew_after_fork(self) -> None:
+        """In a forked child: a new HTTP client for the SDK's own (the parent's is dropped,
+        not closed: its sockets are the parent's). An injected client is kept as it is."""
+        self._pid = os.getpid()
+        if not self.config.injected:
+            self._left_behind.append(self.client)  # never closed, nor collected, here
+            self.client = make_http_client(self.config)
+            self._client_send = self.client.send
 
     async def credentials_token(self) -> str:
         """The current token of the client's ``ClientCredentials`` (its auth asks for every
@@ -135,10 +193,22 @@ class AsyncFunnel:
     ) -> _T:
         """Build, send, raise the mapped error of a non-2xx answer, parse a 2xx body."""
         request, policy = build_request(self.config, self.client, kwargs, options)
-        response = await self.send(request, policy)
+        if self.config.injected:  # the SDK's own clients send it by default
+            request.headers["Accept-Encoding"] = ACCEPT_ENCODING
+        cap, deadline = self.config.max_response_size, self.config.read_deadline
+        if options:
+            if options.get("max_response_size") is not None:
+                cap = check_size(
+                    options["max_response_size"], "request_options['max_response_size']"
+                )
+            if options.get("read_deadline") is not None:
+                deadline = check_deadline(
+                    options["read_deadline"], "request_options['read_deadline']"
+                )
+        response = await self.send(request, policy, cap=cap, read_deadline=deadline)
         if not response.is_success:
             await self.raise_for_status(response)
-        return self.errors.parsed(response, response.content, parser)
+        return self.errors.parsed(response, response.extensions[BODY_KEY], parser)
 
     async def send(
         self,
@@ -147,15 +217,27 @@ class AsyncFunnel:
         *,
         stream: bool = False,
         auth: EndpointAuth | None = None,
+        cap: int | None = None,
+        read_deadline: float | None = None,
     ) -> httpx.Response:
-        """Send with retries and redirects; a 2xx body is read unless ``stream``; others unread.
+        """Send with retries and redirects; a 2xx body is read unless ``stream`` (at most
+        ``cap`` decoded bytes, within ``read_deadline``, see ``_bodies``); others unread.
 
         ``auth`` replaces the client's token auth: the token request's Basic credentials, for
         the token endpoint's origin only (a redirect elsewhere loses them).
         """
         config = self.config
         hop_auth: TokenAuth | EndpointAuth = config.auth if auth is None else auth
-        once = functools.partial(self._send_streamed if stream else self._send_buffered, hop_auth)
+        once = (
+            functools.partial(self._send_streamed, hop_auth)
+            if stream
+            else functools.partial(
+                self._send_buffered,
+                hop_auth,
+                cap=config.max_response_size if cap is None else cap,
+                read_deadline=read_deadline,
+            )
+        )
         hops = 0
         while True:
             try:
@@ -164,6 +246,8 @@ class AsyncFunnel:
                 raise failed.error from failed.error.__cause__
             except httpx.RequestError as exc:
                 raise self.errors.connection_error(exc, request) from exc
+            except (TooLarge, DeadlinePassed, UnsupportedEncoding) as exc:
+                raise limit_error(exc, request, self.config.auth.redactor(request)) from None
             self._log(config.logger, response)
             if not (config.follow_redirects and response.has_redirect_location):
                 return response
@@ -199,6 +283,8 @@ class AsyncFunnel:
     async def _send(self, auth: httpx.Auth, request: httpx.Request) -> httpx.Response:
         """One try: auth and transport. A 3xx handed over by ``hold_redirect`` is returned; an
         injected client's failure to build a redirect's next hop is an ``APIConnectionError``."""
+        if self._pid != os.getpid():
+            self._renew_after_fork()
         try:
             return await self._client_send(request, auth=auth, follow_redirects=False, stream=True)
         except RedirectAnswer as answer:
@@ -208,14 +294,17 @@ class AsyncFunnel:
                 raise self.errors.unusable_redirect(request) from exc
             raise
 
-    async def _send_buffered(self, auth: httpx.Auth, request: httpx.Request) -> httpx.Response:
+    async def _send_buffered(
+        self, auth: httpx.Auth, request: httpx.Request, *, cap: int, read_deadline: float | None
+    ) -> httpx.Response:
+        limits = BodyLimits(cap, deadline_for(request, read_deadline))
         response = await self._send(auth, request)
-        if response.is_success:
-            try:
-                await response.aread()
-            except BaseException:
-                await response.aclose()
-                raise
+        if not response.is_success:
+            return response
+        try:
+            response.extensions[BODY_KEY] = await _read_bounded(response, limits)
+        finally:
+            await response.aclose()
         return response
 
     async def _send_streamed(self, auth: httpx.Auth, request: httpx.Request) -> httpx.Response:

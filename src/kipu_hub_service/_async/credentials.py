@@ -10,6 +10,7 @@ safe to repeat), redirects (the secret never goes to another origin) and error m
 from __future__ import annotations
 
 from .._backend import AsyncBackend
+from .._bodies import BODY_KEY
 from .._config import ClientConfig
 from .._credentials import ClientCredentials, FlightAbandoned, IssuedToken
 from .._errors import redact_error
@@ -64,7 +65,7 @@ async def exchange(credentials: ClientCredentials, funnel: AsyncFunnel) -> Issue
     sent_at = credentials.now()
     response = await funnel.send(request, funnel.config.policy, auth=credentials.endpoint_auth)
     if response.is_success:
-        return credentials.issued_token(response.content, sent_at)
+        return credentials.issued_token(response.extensions[BODY_KEY], sent_at)
     content = await funnel.error_body(response)
     if response.status_code in (400, 401):
         raise credentials.refusal(response.status_code, content[:BODY_CAP], response.headers)

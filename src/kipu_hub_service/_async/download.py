@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 
 from .._backend import AsyncBackend
+from .._bodies import BoundedDecoder, UnsupportedEncoding, encoding_of, limit_error
 from .._errors import scrub_credentials
 from .._existing import (
     Comparison,
@@ -100,7 +101,7 @@ async def _events(
                 if action is Action.AGAIN:
                     continue
                 yield state.start_event()
-                pieces = response.aiter_bytes() if state.decoded else response.aiter_raw()
+                pieces = _decoded(response) if state.decoded else response.aiter_raw()
                 chunker = make_chunker(chunk_size)
                 drop: Exception | None = None
                 while True:
@@ -127,6 +128,16 @@ async def _events(
     except Exception as exc:
         scrub_credentials(exc)
         raise
+
+
+async def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
+    """A body sent with a ``Content-Encoding`` despite ``identity`` asked for, decoded in
+    bounded steps (``_bodies``): memory stays flat whatever the compression ratio."""
+    decoder = BoundedDecoder(encoding_of(response))
+    async for raw in response.aiter_raw():
+        for piece in decoder.feed(raw):
+            yield piece
+    decoder.check_end()
 
 
 async def iter_result_file(
@@ -269,6 +280,8 @@ async def stream_result_file(
             yield chunk
     except httpx.RequestError as exc:
         raise funnel.errors.connection_error(exc, request) from exc
+    except UnsupportedEncoding as exc:
+        raise limit_error(exc, request, funnel.config.auth.redactor(request)) from None
     finally:
         await chunks.aclose()  # type: ignore[attr-defined]
 
@@ -298,3 +311,5 @@ async def download_result_file(
         )
     except httpx.RequestError as exc:
         raise funnel.errors.connection_error(exc, request) from exc
+    except UnsupportedEncoding as exc:
+        raise limit_error(exc, request, funnel.config.auth.redactor(request)) from None

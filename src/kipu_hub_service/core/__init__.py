@@ -19,6 +19,7 @@ from .api_error import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     ResponseValidationError,
     UnprocessableEntityError,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestOptions",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "UnprocessableEntityError",
     "UnsafeResultFileNameError",

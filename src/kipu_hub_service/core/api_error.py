@@ -4,7 +4,8 @@ Every error the SDK raises for a call that reached (or tried to reach) the gatew
 :class:`ApiError`:
 
 - :class:`APIStatusError` and its subclasses for a non-2xx answer (one class per common status),
-- :class:`ResponseValidationError` for a 2xx answer whose body is not what the API documents,
+- :class:`ResponseValidationError` for a 2xx answer whose body is not what the API documents
+  (:class:`ResponseTooLargeError` when it is larger than the call's ``max_response_size``),
 - :class:`APIConnectionError` when the gateway could not be reached after all retries, and
   :class:`APITimeoutError` (also an ``httpx.TimeoutException``) when it did not answer in time,
 - :class:`IncompleteDownloadError` when a result file arrived short and could not be resumed,
@@ -131,6 +132,18 @@ class ResponseValidationError(ApiError):
 
     ``body`` holds the raw text of the answer (at most :data:`BODY_CAP` bytes).
     """
+
+
+class ResponseTooLargeError(ResponseValidationError):
+    """A 2xx answer whose decoded body is larger than the call's ``max_response_size``.
+
+    The body is dropped unread past the cap (``body`` is None); :attr:`limit` is the cap in
+    bytes. Raise the cap with the client's ``max_response_size=`` or
+    ``request_options["max_response_size"]``.
+    """
+
+    limit: int | None = None
+    """The cap that was passed, in bytes."""
 
 
 class APIConnectionError(ApiError):
@@ -274,6 +287,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "UnprocessableEntityError",
     "UnsafeResultFileNameError",
