@@ -5,19 +5,23 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SPEC := openapi/hub-service.yaml
 GEN_PKG := generated/qhub_service_gen
+# The drop-in distribution (kipu-hub-service-qhub: `qhub.api.service`), built from dropin/.
+DROPIN := dropin
 # The vendor's runtime (qhub-serve) for the oracle tests: its own venv, because the vendor's
-# qhub-api writes files under qhub/api/service/ that collide with ours.
+# qhub-api writes qhub/api/service/, which our drop-in provides too.
 VENDOR_VENV := .venv-vendor
 VENDOR_CONSTRAINTS := tests/vendor/constraints.txt
 VENDOR_STAMP := $(VENDOR_VENV)/.installed-stamp
 
-.PHONY: install vendor-venv generate lint unasync test test-unit demo bench docs clean
+.PHONY: install vendor-venv generate lint unasync test test-unit demo bench docs build clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+# Both distributions, editable: the reference snippets and contract tests import qhub.api.service.
+$(STAMP): pyproject.toml $(DROPIN)/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+		-e '.[dev]' -e ./$(DROPIN)
 	touch $(STAMP)
 
 vendor-venv: $(VENDOR_STAMP)
@@ -40,9 +44,9 @@ generate: $(STAMP)
 
 # _sync/ is generated from _async/ by scripts/unasync.py: lint fails when it is stale.
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
-	$(BIN)/mypy src
+	$(BIN)/ruff check src $(DROPIN) tests benchmarks scripts
+	$(BIN)/ruff format --check src $(DROPIN) tests benchmarks scripts
+	$(BIN)/mypy src $(DROPIN)/src
 	$(BIN)/python scripts/unasync.py --check
 
 unasync: $(STAMP)
@@ -56,7 +60,12 @@ test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -m unit -q
 
 demo: $(STAMP)
-	$(BIN)/python -m qhub.api.service.mock.demo
+	$(BIN)/python -m kipu_hub_service.mock.demo
+
+# Both wheels and the main sdist into dist/, with the pinned hatchling of the dev venv.
+build: $(STAMP)
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/python -m build --no-isolation --wheel --outdir dist $(DROPIN)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
@@ -66,4 +75,4 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf $(VENV) $(VENDOR_VENV) .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) $(VENDOR_VENV) dist .pytest_cache .mypy_cache .ruff_cache site

@@ -6,14 +6,14 @@ measures its own CPU (user + sys, ``time.process_time``) around the workload onl
 client construction and one warm-up request excluded) and its peak RSS (``ru_maxrss``).
 
 Sides: ``raw`` is the floor (httpx + ``json.loads``, plus ``datetime.fromisoformat`` for log
-timestamps); ``sdk`` is ``qhub.api.service``; ``gen`` is raw httpx + the generated models'
-``from_dict``, which shows what model construction alone costs; ``sdk-nofast`` is the async
-client with aiohttp made unimportable. W4big streams the large file to show memory stays
-flat; W6 times one import statement in a fresh ``python -c``, with bytecode caches written and
-used as for an installed package. W7 puts status calls with ``ClientCredentials`` (a cached
-token) against the same calls with a fixed token, both SDK sides of the same run. Ratios are
-medians over medians. Reports go to ``benchmarks/results/latest.{json,md}``; the exit status is
-1 when a run failed.
+timestamps); ``sdk`` is ``kipu_hub_service`` (``dropin``: ``qhub.api.service``, W6 only);
+``gen`` is raw httpx + the generated models' ``from_dict``, which shows what model construction
+alone costs; ``sdk-nofast`` is the async client with aiohttp made unimportable. W4big streams
+the large file to show memory stays flat; W6 times one import statement in a fresh ``python
+-c``, with bytecode caches written and used as for an installed package. W7 puts status calls
+with ``ClientCredentials`` (a cached token) against the same calls with a fixed token, both SDK
+sides of the same run. Ratios are medians over medians. Reports go to
+``benchmarks/results/latest.{json,md}``; the exit status is 1 when a run failed.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _raw_client(base_url: str) -> Any:
 
 
 def _sdk_client(base_url: str) -> Any:
-    from qhub.api.service import HubServiceClient
+    from kipu_hub_service import HubServiceClient
 
     return HubServiceClient(base_url=base_url, token=TOKEN)
 
@@ -252,7 +252,7 @@ def child_w5(side: str, base_url: str, sizes: Sizes) -> dict[str, Any]:
 
             close = client.aclose
         else:
-            from qhub.api.service import AsyncHubServiceClient
+            from kipu_hub_service import AsyncHubServiceClient
 
             sdk = AsyncHubServiceClient(base_url=base_url, token=TOKEN)
             get_status = sdk.service_api.get_status
@@ -291,7 +291,7 @@ def child_w5(side: str, base_url: str, sizes: Sizes) -> dict[str, Any]:
 
 def child_w7(side: str, base_url: str, sizes: Sizes) -> dict[str, Any]:
     """W7: sequential get_status calls, a fixed token (``sdk``) or access keys (``sdk-creds``)."""
-    from qhub.api.service import ClientCredentials, HubServiceClient
+    from kipu_hub_service import ClientCredentials, HubServiceClient
 
     calls = sizes.calls
     token: Any = TOKEN
@@ -336,8 +336,9 @@ print('{{"cpu": %r, "wall": %r, "items": %d, "maxrss_kib": %d}}' % (c, w, len(sy
 
 IMPORT_STATEMENTS = {
     "raw": "import httpx",
-    "sdk": "import qhub.api.service",
-    "sdk-client": "from qhub.api.service import HubServiceClient, AsyncHubServiceClient",
+    "sdk": "import kipu_hub_service",
+    "dropin": "import qhub.api.service",
+    "sdk-client": "from kipu_hub_service import HubServiceClient, AsyncHubServiceClient",
 }
 
 
@@ -369,7 +370,8 @@ TARGETS = [
     Target("W4big", "stream big file, RSS growth", "sdk", 16.0, "rss-growth-mib"),
     Target("W5", "async get_status, fast extra", "sdk", 0.20),
     Target("W5", "async get_status, no fast extra", "sdk-nofast", 1.0),
-    Target("W6", "import qhub.api.service", "sdk", 1.2),
+    Target("W6", "import kipu_hub_service", "sdk", 1.2),
+    Target("W6", "import qhub.api.service (drop-in + its guard)", "dropin", 1.2),
     Target("W6", "import HubServiceClient, AsyncHubServiceClient", "sdk-client", 1.2),
     Target(
         "W7", "get_status, ClientCredentials over fixed token", "sdk-creds", 1.05, "ratio", "sdk"
@@ -383,7 +385,7 @@ SIDES = {
     "W4": ["raw", "sdk"],
     "W4big": ["sdk"],
     "W5": ["raw", "sdk", "sdk-nofast"],
-    "W6": ["raw", "sdk", "sdk-client"],
+    "W6": ["raw", "sdk", "dropin", "sdk-client"],
     "W7": ["sdk", "sdk-creds"],
 }
 

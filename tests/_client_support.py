@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient
 
 BASE = "https://gateway.test/acme/vqe/v1"
 TOKEN = "test-token-0123456789"

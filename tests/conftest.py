@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from _client_support import Driver
 
-from qhub.api.service.testing import retries_without_delay
+from kipu_hub_service.testing import retries_without_delay
 
 TESTS = Path(__file__).resolve().parent
 LAYER_MARKERS = {"unit": pytest.mark.unit, "e2e": pytest.mark.e2e}

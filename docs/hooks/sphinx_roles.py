@@ -1,6 +1,6 @@
 """A griffe extension for the API reference: Sphinx roles in docstrings become code spans.
 
-The docstrings say :class:`RetryPolicy` or :func:`~qhub.api.service.testing.mock_gateway`,
+The docstrings say :class:`RetryPolicy` or :func:`~kipu_hub_service.testing.mock_gateway`,
 which Markdown would show as is; the reference shows `RetryPolicy` and `mock_gateway`.
 """
 

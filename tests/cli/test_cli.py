@@ -18,9 +18,9 @@ import httpx
 import pytest
 from _docstrings import undocumented
 
-from qhub.api.service import HubServiceClient
-from qhub.api.service.mock import FaultConfig, FaultKind, MockGateway, Timing
-from qhub.api.service.testing import running_mock_gateway
+from kipu_hub_service import HubServiceClient
+from kipu_hub_service.mock import FaultConfig, FaultKind, MockGateway, Timing
+from kipu_hub_service.testing import running_mock_gateway
 
 TOKEN = "cli-test-token"
 FAST_POLL = ["--poll-interval", "0.02", "--max-poll-interval", "0.05"]
@@ -73,13 +73,13 @@ def cli(
     cwd: Path | None = None,
     stdin: str | None = None,
 ) -> Result:
-    """Run ``python -m qhub.api.service.cli`` with the gateway configured through env vars."""
+    """Run ``python -m kipu_hub_service.cli`` with the gateway configured through env vars."""
     environment = _env() if env is None else env
     if gateway is not None:
         environment.setdefault("HUB_SERVICE_BASE_URL", gateway)
         environment.setdefault("HUB_SERVICE_TOKEN", TOKEN)
     done = subprocess.run(
-        [sys.executable, "-m", "qhub.api.service.cli", *args],
+        [sys.executable, "-m", "kipu_hub_service.cli", *args],
         capture_output=True,
         text=True,
         env=environment,
@@ -187,13 +187,13 @@ class Interrupt(MetaPathFinder):
         self.times = times
 
     def find_spec(self, name, path, target=None):
-        if name == "qhub.api.service.cli._commands" and self.times:
+        if name == "kipu_hub_service.cli._commands" and self.times:
             self.times -= 1
             raise KeyboardInterrupt
         return None
 
 sys.meta_path.insert(0, Interrupt(int(sys.argv[1])))
-from qhub.api.service.cli import main
+from kipu_hub_service.cli import main
 raise SystemExit(main(sys.argv[2:]))
 """
 
@@ -616,7 +616,7 @@ def test_a_closed_stdout_pipe_ends_quietly_with_exit_141(
     try:
         done = subprocess.run(
             [
-                sys.executable, "-m", "qhub.api.service.cli",
+                sys.executable, "-m", "kipu_hub_service.cli",
                 *(["--json"] if json_mode else []), "logs", "--follow", succeeded,
             ],
             stdout=write_end,
@@ -640,7 +640,7 @@ def test_ctrl_c_while_waiting_exits_130_and_names_the_execution(
 ) -> None:
     environment = _env(HUB_SERVICE_BASE_URL=gateway, HUB_SERVICE_TOKEN=TOKEN)
     process = subprocess.Popen(
-        [sys.executable, "-m", "qhub.api.service.cli", "run", "--input", '{"duration": 60}'],
+        [sys.executable, "-m", "kipu_hub_service.cli", "run", "--input", '{"duration": 60}'],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -685,7 +685,7 @@ def test_ctrl_c_while_run_downloads_says_how_to_resume_and_resuming_works(
         FaultConfig(rates={FaultKind.LATENCY: 1.0}, operations=FILE_REQUESTS, latency=3.0)
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "qhub.api.service.cli", "run", "-o", "res", *FAST_POLL],
+        [sys.executable, "-m", "kipu_hub_service.cli", "run", "-o", "res", *FAST_POLL],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -818,7 +818,7 @@ def test_on_a_terminal_waiting_shows_a_spinner_and_downloads_show_progress_bars(
 
 
 def test_every_public_name_of_the_command_line_is_documented() -> None:
-    import qhub.api.service.cli as package
+    import kipu_hub_service.cli as package
 
     for path in sorted(Path(package.__file__).parent.glob("*.py")):
         assert undocumented(path) == [], path.name
@@ -827,12 +827,12 @@ def test_every_public_name_of_the_command_line_is_documented() -> None:
 def test_token_command_uses_the_sdk_refresh_protocol_not_a_client_hook(tmp_path: Path) -> None:
     """The CLI lets the SDK create its HTTP client (no event hook of its own): a 401 reaches the
     cached token through ``invalidate()``, so a 401 from another origin cannot reset it."""
-    from qhub.api.service.cli import build_parser
-    from qhub.api.service.cli._config import make_client
+    from kipu_hub_service.cli import build_parser
+    from kipu_hub_service.cli._config import make_client
 
     command, _ = _token_command(tmp_path, TOKEN)
     args = build_parser().parse_args(["list", "--token-command", command])
     client = make_client(args, {"HUB_SERVICE_BASE_URL": "http://127.0.0.1:9/x"})
     with client:
         hooks = client.httpx_client.event_hooks["response"]
-        assert [hook.__module__ for hook in hooks] == ["qhub.api.service._sync._funnel"]
+        assert [hook.__module__ for hook in hooks] == ["kipu_hub_service._sync._funnel"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qhub.api.service.cli import main
-from qhub.api.service.mock import MockGateway
+from kipu_hub_service.cli import main
+from kipu_hub_service.mock import MockGateway
 
 KEY_ID, SECRET = "AKID-cli", "cli-secret-value-5150"
 

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from qhub.api.service.cli import main
+from kipu_hub_service.cli import main
 
 TOKEN = "safety-token"
 RUN_TIMEOUT = 60
@@ -143,10 +143,10 @@ def _hide_rich(env: dict[str, str], tmp_path: Path) -> None:
 
 @contextmanager
 def started(args: list[str], env: dict[str, str], **options: Any) -> Iterator[Any]:
-    """``python -m qhub.api.service.cli *args`` with piped stdout and stderr, killed at the
+    """``python -m kipu_hub_service.cli *args`` with piped stdout and stderr, killed at the
     end of the block if it is still running."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "qhub.api.service.cli", *args],
+        [sys.executable, "-m", "kipu_hub_service.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -161,9 +161,9 @@ def started(args: list[str], env: dict[str, str], **options: Any) -> Iterator[An
 
 
 def cli(url: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
-    """Run ``python -m qhub.api.service.cli`` as a subprocess against ``url``."""
+    """Run ``python -m kipu_hub_service.cli`` as a subprocess against ``url``."""
     return subprocess.run(
-        [sys.executable, "-m", "qhub.api.service.cli", "--max-retries", "0", *args],
+        [sys.executable, "-m", "kipu_hub_service.cli", "--max-retries", "0", *args],
         capture_output=True,
         text=True,
         errors="surrogateescape",
@@ -427,7 +427,7 @@ def test_a_pipe_closed_early_exits_141_without_noise(
 def test_a_shell_pipeline_into_head_reports_141_through_pipestatus(gateway: Script) -> None:
     gateway.routes = {"GET /": (200, _big_listing(LISTING))}
     command = (
-        f"{sys.executable} -m qhub.api.service.cli --json list | head -1; "
+        f"{sys.executable} -m kipu_hub_service.cli --json list | head -1; "
         'echo "status=${PIPESTATUS[0]}" >&2'
     )
     done = subprocess.run(
@@ -443,7 +443,7 @@ def test_a_shell_pipeline_into_head_reports_141_through_pipestatus(gateway: Scri
 
 
 def test_help_documents_the_closed_pipe_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
-    from qhub.api.service.cli import EXIT_EXECUTION_FAILED, EXIT_STDOUT_CLOSED
+    from kipu_hub_service.cli import EXIT_EXECUTION_FAILED, EXIT_STDOUT_CLOSED
 
     assert main(["--help"]) == 0
     epilog = " ".join(capsys.readouterr().out.split())

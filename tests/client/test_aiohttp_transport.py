@@ -23,8 +23,8 @@ import pytest
 import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from qhub.api.service import APITimeoutError, AsyncHubServiceClient, RetryPolicy
-from qhub.api.service._aiohttp import AiohttpTransport, make_aiohttp_transport, map_exception
+from kipu_hub_service import APITimeoutError, AsyncHubServiceClient, RetryPolicy
+from kipu_hub_service._aiohttp import AiohttpTransport, make_aiohttp_transport, map_exception
 
 DEADLINE = 30.0
 """Seconds any one test may run before it fails (nothing here should come close)."""
@@ -690,8 +690,8 @@ def test_without_aiohttp_the_sdk_runs_on_httpxs_own_transport() -> None:
         """
         import sys
         sys.modules["aiohttp"] = None  # as if the fast extra were not installed
-        from qhub.api.service import AsyncHubServiceClient
-        from qhub.api.service._aiohttp import make_aiohttp_transport
+        from kipu_hub_service import AsyncHubServiceClient
+        from kipu_hub_service._aiohttp import make_aiohttp_transport
         assert make_aiohttp_transport() is None
         client = AsyncHubServiceClient(base_url="http://127.0.0.1:9/x", token="t")
         print(type(client.httpx_client._transport).__name__)

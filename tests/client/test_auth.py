@@ -14,7 +14,7 @@ import httpx
 import pytest
 from _client_support import BASE, Driver, FakeGateway, execution_json
 
-from qhub.api.service import (
+from kipu_hub_service import (
     AsyncHubServiceClient,
     AuthenticationError,
     HubServiceClient,
@@ -22,8 +22,8 @@ from qhub.api.service import (
     PermissionDeniedError,
     ResponseValidationError,
 )
-from qhub.api.service._auth import TokenAuth
-from qhub.api.service.testing import sdk_transport
+from kipu_hub_service._auth import TokenAuth
+from kipu_hub_service.testing import sdk_transport
 
 SECRET = "s3cr3t-token-value-XYZ"
 
@@ -229,13 +229,13 @@ def test_token_never_logged(driver: Driver, caplog: pytest.LogCaptureFixture) ->
 def test_the_401_before_a_token_refresh_is_logged(
     driver: Driver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="qhub.api.service")
+    caplog.set_level(logging.DEBUG, logger="kipu_hub_service")
     seen, handler = _auth_gateway({SECRET + "fresh"})
     _, token = _token_sequence(SECRET + "stale", SECRET + "fresh")
     client = driver.client(handler, token=token)
     assert driver.call(client, "get_status", "exec-1").id == "exec-1"
     assert len(seen) == 2
-    lines = [r.getMessage() for r in caplog.records if r.name == "qhub.api.service"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "kipu_hub_service"]
     prefix = httpx.URL(BASE).path.rstrip("/")
     assert lines == [f"GET {prefix}/exec-1 -> 401", f"GET {prefix}/exec-1 -> 200"]
     assert SECRET not in caplog.text
@@ -244,7 +244,7 @@ def test_the_401_before_a_token_refresh_is_logged(
 def test_the_401_before_a_token_refresh_is_logged_for_a_streamed_file(
     driver: Driver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="qhub.api.service")
+    caplog.set_level(logging.DEBUG, logger="kipu_hub_service")
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.headers.get("Authorization") != f"Bearer {SECRET}fresh":
@@ -254,7 +254,7 @@ def test_the_401_before_a_token_refresh_is_logged_for_a_streamed_file(
     _, token = _token_sequence(SECRET + "stale", SECRET + "fresh")
     client = driver.client(handler, token=token)
     assert b"".join(driver.file(client, "exec-1", "f.bin")) == b"data"
-    lines = [r.getMessage() for r in caplog.records if r.name == "qhub.api.service"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "kipu_hub_service"]
     path = httpx.URL(BASE).path.rstrip("/") + "/exec-1/result/f.bin"
     assert lines == [f"GET {path} -> 401", f"GET {path} -> 200"]
     assert SECRET not in caplog.text

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from qhub.api.service import (
+from kipu_hub_service import (
     APITimeoutError,
     AsyncHubServiceClient,
     HubServiceClient,
@@ -30,8 +30,8 @@ from qhub.api.service import (
     ResponseTooLargeError,
     ResponseValidationError,
 )
-from qhub.api.service._aiohttp import AiohttpTransport
-from qhub.api.service.testing import sdk_transport
+from kipu_hub_service._aiohttp import AiohttpTransport
+from kipu_hub_service.testing import sdk_transport
 
 MiB = 1024 * 1024
 KINDS = ["sync", "httpx-async", "aiohttp-async"]

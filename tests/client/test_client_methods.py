@@ -14,7 +14,7 @@ import httpx
 import pytest
 from _client_support import BASE, TOKEN, Driver, FakeGateway, execution_json
 
-from qhub.api.service import (
+from kipu_hub_service import (
     ApiError,
     AsyncHubServiceClient,
     HalLink,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from _client_support import BASE, TOKEN, Driver, FakeGateway, execution_json
 
-from qhub.api.service import (
+from kipu_hub_service import (
     APIConnectionError,
     APIStatusError,
     AsyncHubServiceClient,
@@ -21,8 +21,8 @@ from qhub.api.service import (
     NotFoundError,
     RetryPolicy,
 )
-from qhub.api.service.core.api_error import ApiError
-from qhub.api.service.testing import sdk_transport
+from kipu_hub_service.core.api_error import ApiError
+from kipu_hub_service.testing import sdk_transport
 
 pytestmark = pytest.mark.usefixtures("no_retry_delay")
 
@@ -549,16 +549,16 @@ def test_logging_silent(driver: Driver, caplog: pytest.LogCaptureFixture) -> Non
 def test_default_logger_is_qhub_api_service(
     driver: Driver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="qhub.api.service")
+    caplog.set_level(logging.DEBUG, logger="kipu_hub_service")
     driver.call(driver.client(FakeGateway()), "get_service_executions")
-    assert any(r.name == "qhub.api.service" for r in caplog.records)
+    assert any(r.name == "kipu_hub_service" for r in caplog.records)
 
 
 def test_logging_level_without_logger_sets_the_shared_logger(
     driver: Driver, caplog: pytest.LogCaptureFixture
 ) -> None:
     """As documented: ``level`` alone changes the shared logger, seen by every client."""
-    shared = logging.getLogger("qhub.api.service")
+    shared = logging.getLogger("kipu_hub_service")
     before = shared.level
     caplog.set_level(logging.DEBUG)
     try:
@@ -567,7 +567,7 @@ def test_logging_level_without_logger_sets_the_shared_logger(
         assert shared.level == logging.DEBUG
         other = driver.client(FakeGateway())
         driver.call(other, "get_service_executions")
-        assert any(r.name == "qhub.api.service" for r in caplog.records)
+        assert any(r.name == "kipu_hub_service" for r in caplog.records)
         own = logging.getLogger("test.facade.own-level")
         driver.client(FakeGateway(), logging={"level": "ERROR", "logger": own})
         assert own.level == logging.ERROR

@@ -10,8 +10,8 @@ import pickle
 import httpx
 import pytest
 
-from qhub.api.service import ApiError, AuthenticationError, ResponseValidationError
-from qhub.api.service._credentials import (
+from kipu_hub_service import ApiError, AuthenticationError, ResponseValidationError
+from kipu_hub_service._credentials import (
     DEFAULT_TOKEN_ENDPOINT,
     ClientCredentials,
     TokenEndpointError,
@@ -338,8 +338,8 @@ def test_a_token_endpoint_error_body_cut_inside_the_secret_shows_no_part_of_it(
     visible: int,
 ) -> None:
     """The 64 KiB error-body cap cuts an echoed secret: its visible start is masked too."""
-    from qhub.api.service import APIStatusError, HubServiceClient
-    from qhub.api.service.core.api_error import BODY_CAP
+    from kipu_hub_service import APIStatusError, HubServiceClient
+    from kipu_hub_service.core.api_error import BODY_CAP
 
     head = SECRET[:visible]
     body = ("x" * (BODY_CAP - len(head.encode()))).encode() + SECRET.encode() + b" tail"

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from _credentials_support import Callers, Clock
 
-from qhub.api.service import (
+from kipu_hub_service import (
     APIConnectionError,
     AsyncHubServiceClient,
     AuthenticationError,
@@ -30,7 +30,7 @@ from qhub.api.service import (
     RetryPolicy,
     TokenEndpointError,
 )
-from qhub.api.service.testing import sdk_transport
+from kipu_hub_service.testing import sdk_transport
 
 BASE = "https://gateway.test/acme/vqe/v1"
 ENDPOINT = "https://gateway.test/token"

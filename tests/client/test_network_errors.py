@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from _client_support import TOKEN
 
-import qhub.api.service as sdk
-from qhub.api.service import APIConnectionError
+import kipu_hub_service as sdk
+from kipu_hub_service import APIConnectionError
 
 
 def test_unreachable_host_over_the_network_is_a_connection_error() -> None:

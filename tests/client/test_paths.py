@@ -13,7 +13,7 @@ import httpx
 import pytest
 from _client_support import TOKEN, Driver, execution_json
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient
 
 NASTY = [
     "..",

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from qhub.api.service import (
+from kipu_hub_service import (
     APIConnectionError,
     ApiError,
     AsyncHubServiceClient,
@@ -21,7 +21,7 @@ from qhub.api.service import (
     InternalServerError,
     ResponseValidationError,
 )
-from qhub.api.service.core.api_error import BODY_CAP
+from kipu_hub_service.core.api_error import BODY_CAP
 
 BASE = "https://gateway.test/acme/vqe/v1"
 TOKEN = "q7Zk-S3CR3T-9f3b2c1d0e5w"  # no 'x', 'y', 'A' or '*': any piece of it is a leak

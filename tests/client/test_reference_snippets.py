@@ -17,7 +17,6 @@ import httpx
 import pytest
 from _client_support import TOKEN, FakeGateway, execution_json
 from _reference_snippets import QUICKSTART_BASE, SNIPPETS, run_snippet
-
 from qhub.api.service import HubServiceClient
 from qhub.api.service.testing import sdk_transport
 

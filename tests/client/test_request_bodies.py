@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient
 
 BASE = "https://gateway.test/acme/vqe/v1"
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient
-from qhub.api.service.mock import Timing
-from qhub.api.service.testing import running_mock_gateway
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient
+from kipu_hub_service.mock import Timing
+from kipu_hub_service.testing import running_mock_gateway
 
 SIZE = 256 * 1024 * 1024
 PEAK_LIMIT = 8 * 1024 * 1024

@@ -21,14 +21,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient, IncompleteDownloadError
-from qhub.api.service._async.download import download_to_path as adownload_to_path
-from qhub.api.service._async.download import iter_result_file as aiter_result_file
-from qhub.api.service._files import partial_path
-from qhub.api.service._retry import RetryPolicy
-from qhub.api.service._sync.download import download_to_path, iter_result_file
-from qhub.api.service.mock import FaultConfig, FaultKind, MockGateway, Timing
-from qhub.api.service.testing import retries_without_delay
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient, IncompleteDownloadError
+from kipu_hub_service._async.download import download_to_path as adownload_to_path
+from kipu_hub_service._async.download import iter_result_file as aiter_result_file
+from kipu_hub_service._files import partial_path
+from kipu_hub_service._retry import RetryPolicy
+from kipu_hub_service._sync.download import download_to_path, iter_result_file
+from kipu_hub_service.mock import FaultConfig, FaultKind, MockGateway, Timing
+from kipu_hub_service.testing import retries_without_delay
 
 URL = "http://gateway.test/acme/vqe/v1/exec-1/result/result.bin"
 OTHER_URL = "http://gateway.test/acme/vqe/v1/exec-2/result/result.bin"

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient
-from qhub.api.service.mock import MockGateway, Timing
-from qhub.api.service.mock.files import iter_result_bin
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient
+from kipu_hub_service.mock import MockGateway, Timing
+from kipu_hub_service.mock.files import iter_result_bin
 
 TOKEN = "link-token-abcdef"
 SIZE = 50_000

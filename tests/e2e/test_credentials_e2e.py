@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from _credentials_support import Callers, Clock
 
-from qhub.api.service import (
+from kipu_hub_service import (
     AsyncHubServiceClient,
     ClientCredentials,
     HubServiceClient,
     TokenEndpointError,
 )
-from qhub.api.service.mock import MockGateway, Timing
+from kipu_hub_service.mock import MockGateway, Timing
 
 KEY_ID, SECRET = "AKID-e2e", "e2e-secret-value-0123"
 
@@ -66,7 +66,7 @@ def test_run_with_access_keys_on_both_clients(gateway: MockGateway) -> None:
 def test_the_token_is_refreshed_before_the_gateway_would_refuse_it(
     gateway: MockGateway, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="qhub.api.service")
+    caplog.set_level(logging.DEBUG, logger="kipu_hub_service")
     c = creds(gateway, clock=clock)
     with HubServiceClient(base_url=gateway.url, token=c) as client:
         for step in range(6):  # 0, 25, 50, ... 125 s: tokens live 60 s, refreshed after 30
@@ -79,7 +79,7 @@ def test_the_token_is_refreshed_before_the_gateway_would_refuse_it(
 def test_an_expired_token_is_replaced_after_one_401(
     gateway: MockGateway, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="qhub.api.service")
+    caplog.set_level(logging.DEBUG, logger="kipu_hub_service")
     c = creds(gateway)  # its own clock: it does not know the gateway's time has passed
     with HubServiceClient(base_url=gateway.url, token=c) as client:
         client.service_api.get_service_executions()
@@ -124,7 +124,7 @@ def test_get_token_gives_a_token_the_gateway_accepts(gateway: MockGateway) -> No
 
 def test_the_demo_signs_in_with_an_access_key() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "qhub.api.service.mock.demo"],
+        [sys.executable, "-m", "kipu_hub_service.mock.demo"],
         capture_output=True,
         text=True,
         timeout=120,

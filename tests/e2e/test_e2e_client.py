@@ -16,7 +16,7 @@ import httpx
 import pytest
 from _reference_snippets import QUICKSTART_BASE, run_snippet
 
-from qhub.api.service import (
+from kipu_hub_service import (
     AsyncHubServiceClient,
     AuthenticationError,
     ConflictError,
@@ -25,9 +25,9 @@ from qhub.api.service import (
     ResultResponse,
     ServiceExecution,
 )
-from qhub.api.service.mock import DEFAULT_RESULT_SIZE, MockGateway, Timing
-from qhub.api.service.mock.files import iter_result_bin
-from qhub.api.service.testing import running_mock_gateway, sdk_transport
+from kipu_hub_service.mock import DEFAULT_RESULT_SIZE, MockGateway, Timing
+from kipu_hub_service.mock.files import iter_result_bin
+from kipu_hub_service.testing import running_mock_gateway, sdk_transport
 
 TOKEN = "e2e-token-abcdef"
 BASE_PATH = "/acme/vqe/v1"
@@ -245,5 +245,5 @@ def test_token_never_in_debug_logs_on_real_transports(
                         await client.service_api.get_status("missing")
 
             asyncio.run(run())
-    assert any(r.name == "qhub.api.service" for r in caplog.records)
+    assert any(r.name == "kipu_hub_service" for r in caplog.records)
     assert secret not in caplog.text

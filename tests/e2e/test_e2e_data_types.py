@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from _client_support import TOKEN
 
-from qhub.api.service import HubServiceClient, ResultResponse, ServiceExecution
-from qhub.api.service.mock import Timing
-from qhub.api.service.testing import running_mock_gateway
+from kipu_hub_service import HubServiceClient, ResultResponse, ServiceExecution
+from kipu_hub_service.mock import Timing
+from kipu_hub_service.testing import running_mock_gateway
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient
-from qhub.api.service.mock import Fault, FaultConfig, FaultKind, MockGateway, Timing
-from qhub.api.service.mock.files import iter_result_bin
-from qhub.api.service.testing import retries_without_delay
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient
+from kipu_hub_service.mock import Fault, FaultConfig, FaultKind, MockGateway, Timing
+from kipu_hub_service.mock.files import iter_result_bin
+from kipu_hub_service.testing import retries_without_delay
 
 RESULT_FILE_ONLY = frozenset({"getResultFile"})
 

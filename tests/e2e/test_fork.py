@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient
-from qhub.api.service._backend import AIOHTTP_OPT_OUT_ENV
-from qhub.api.service.testing import running_mock_gateway
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient
+from kipu_hub_service._backend import AIOHTTP_OPT_OUT_ENV
+from kipu_hub_service.testing import running_mock_gateway
 
 CALLS = 150
 """get_status calls per process after the fork."""

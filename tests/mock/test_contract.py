@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from _oracle_support import run_schemathesis
-
 from qhub.api.service.mock import MockGateway, Timing
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""``hub-service-mock`` / ``python -m qhub.api.service.mock`` as a real subprocess."""
+"""``hub-service-mock`` / ``python -m kipu_hub_service.mock`` as a real subprocess."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qhub.api.service.mock.__main__ import build_parser, fault_config
+from kipu_hub_service.mock.__main__ import build_parser, fault_config
 
-MODULE = [sys.executable, "-m", "qhub.api.service.mock"]
+MODULE = [sys.executable, "-m", "kipu_hub_service.mock"]
 URL = re.compile(r"listening on (http://\S+)")
 
 
@@ -223,7 +223,7 @@ _WITHOUT_EXTRA = "import sys; sys.modules['starlette'] = None; sys.modules['uvic
 
 def test_missing_mock_extra_is_one_line_not_a_traceback() -> None:
     code = _WITHOUT_EXTRA + (
-        "from qhub.api.service.mock.__main__ import main; sys.exit(main(['--port', '0']))"
+        "from kipu_hub_service.mock.__main__ import main; sys.exit(main(['--port', '0']))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
@@ -236,7 +236,7 @@ def test_missing_mock_extra_is_one_line_not_a_traceback() -> None:
 
 def test_missing_mock_extra_names_the_extra_on_import() -> None:
     code = _WITHOUT_EXTRA + (
-        "import qhub.api.service.mock as m\n"
+        "import kipu_hub_service.mock as m\n"
         "assert m.FaultConfig and m.Timing\n"
         "try:\n    m.MockGateway\n"
         "except ModuleNotFoundError as exc:\n    print(exc)\n"

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qhub.api.service.mock import iter_result_bin
-from qhub.api.service.mock.demo import RESULT_SIZE
+from kipu_hub_service.mock import iter_result_bin
+from kipu_hub_service.mock.demo import RESULT_SIZE
 
-DEMO = [sys.executable, "-m", "qhub.api.service.mock.demo"]
+DEMO = [sys.executable, "-m", "kipu_hub_service.mock.demo"]
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from qhub.api.service.mock import FaultConfig, FaultKind, MockGateway, Timing, iter_result_bin
+from kipu_hub_service.mock import FaultConfig, FaultKind, MockGateway, Timing, iter_result_bin
 
 AUTH = {"Authorization": "Bearer test-token"}
 

@@ -21,14 +21,14 @@ from qhub_service_gen.models import (
 )
 from starlette.types import Message, Scope
 
-from qhub.api.service.mock import (
+from kipu_hub_service.mock import (
     DEFAULT_RESULT_SIZE,
     MockGateway,
     MockGatewayApp,
     Timing,
     iter_result_bin,
 )
-from qhub.api.service.mock.files import DEFAULT_CHUNK
+from kipu_hub_service.mock.files import DEFAULT_CHUNK
 
 AUTH = {"Authorization": "Bearer test-token"}
 

@@ -23,8 +23,8 @@ import httpx
 import pytest
 from starlette.types import Message
 
-import qhub.api.service.mock
-from qhub.api.service.mock import (
+import kipu_hub_service.mock
+from kipu_hub_service.mock import (
     FaultConfig,
     FaultKind,
     InjectedDisconnect,
@@ -33,12 +33,12 @@ from qhub.api.service.mock import (
     MockGatewayApp,
     Timing,
 )
-from qhub.api.service.mock.__main__ import build_parser, limits_config
-from qhub.api.service.mock.__main__ import main as mock_main
+from kipu_hub_service.mock.__main__ import build_parser, limits_config
+from kipu_hub_service.mock.__main__ import main as mock_main
 
 AUTH = {"Authorization": "Bearer t"}
 # The installed package itself (src/ in the editable install), wherever this file lives.
-MOCK_SOURCES = Path(str(qhub.api.service.mock.__file__)).parent
+MOCK_SOURCES = Path(str(kipu_hub_service.mock.__file__)).parent
 
 
 def strict_json(response: httpx.Response) -> Any:
@@ -457,7 +457,7 @@ class LimitedMock:
 
         with self.stderr_path.open("w") as stderr:  # a file: a full pipe would block the server
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "qhub.api.service.mock", "--port", "0", *args],
+                [sys.executable, "-m", "kipu_hub_service.mock", "--port", "0", *args],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,

@@ -1,4 +1,4 @@
-"""``qhub.api.service.testing``: the context manager and the pytest fixtures."""
+"""``kipu_hub_service.testing``: the context manager and the pytest fixtures."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qhub.api.service.mock import FaultConfig, FaultKind, Timing
-from qhub.api.service.testing import mock_gateway, running_mock_gateway
+from kipu_hub_service.mock import FaultConfig, FaultKind, Timing
+from kipu_hub_service.testing import mock_gateway, running_mock_gateway
 
 AUTH = {"Authorization": "Bearer t"}
 
@@ -49,13 +49,13 @@ def test_mock_gateway_returns_a_started_gateway() -> None:
 
 
 USER_CONFTEST = """
-pytest_plugins = ["qhub.api.service.testing"]
+pytest_plugins = ["kipu_hub_service.testing"]
 """
 
 USER_TESTS = """
 import httpx
 
-from qhub.api.service.mock import FaultConfig, FaultKind
+from kipu_hub_service.mock import FaultConfig, FaultKind
 
 AUTH = {"Authorization": "Bearer t"}
 
@@ -99,7 +99,7 @@ PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 OPTIONS_CONFTEST = """
 import pytest
 
-from qhub.api.service.mock import Timing
+from kipu_hub_service.mock import Timing
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ OPTIONS_TESTS = """
 import httpx
 import pytest
 
-from qhub.api.service.mock import Timing
+from kipu_hub_service.mock import Timing
 
 AUTH = {"Authorization": "Bearer t"}
 
@@ -165,7 +165,7 @@ def test_the_fixture_gateway_is_configurable(tmp_path: Path) -> None:
 def test_the_plugin_module_is_cheap_to_import() -> None:
     """Every pytest session imports it (pytest11 entry point): no web stack, no httpx."""
     code = (
-        "import sys, qhub.api.service.testing as t; "
+        "import sys, kipu_hub_service.testing as t; "
         "assert hasattr(t, 'hub_service_mock_url'); "
         "print(sorted(m for m in ('starlette', 'uvicorn', 'httpx') if m in sys.modules))"
     )

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from _credentials_support import Clock
 
-from qhub.api.service.mock import MockGateway
-from qhub.api.service.mock.__main__ import build_parser
-from qhub.api.service.mock.token import MAX_ISSUED_TOKENS, TokenIssuer, parse_access_key
-from qhub.api.service.testing import mock_gateway, running_mock_gateway
+from kipu_hub_service.mock import MockGateway
+from kipu_hub_service.mock.__main__ import build_parser
+from kipu_hub_service.mock.token import MAX_ISSUED_TOKENS, TokenIssuer, parse_access_key
+from kipu_hub_service.testing import mock_gateway, running_mock_gateway
 
 KEY_ID, SECRET = "AKID-test", "s3cr:et/+="
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -248,7 +248,7 @@ def test_command_line_options() -> None:
 )
 def test_bad_command_line_options_exit_2(args: list[str], fragment: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "qhub.api.service.mock", "--port", "0", *args],
+        [sys.executable, "-m", "kipu_hub_service.mock", "--port", "0", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -264,7 +264,7 @@ def test_the_command_serves_the_token_endpoint() -> None:
         [
             sys.executable,
             "-m",
-            "qhub.api.service.mock",
+            "kipu_hub_service.mock",
             "--port",
             "0",
             "--access-key",

@@ -56,18 +56,18 @@ def _imported_after(statement: str) -> set[str]:
 
 
 def test_importing_the_package_loads_neither_httpx_nor_the_models() -> None:
-    loaded = _imported_after("import qhub.api.service")
+    loaded = _imported_after("import kipu_hub_service")
     assert not {"httpx", "asyncio", "attrs", "qhub_service_gen"} & loaded
 
 
 def test_the_sync_client_does_not_load_asyncio() -> None:
-    loaded = _imported_after("from qhub.api.service import HubServiceClient")
-    assert "httpx" in loaded and "qhub.api.service.client" in loaded
+    loaded = _imported_after("from kipu_hub_service import HubServiceClient")
+    assert "httpx" in loaded and "kipu_hub_service.client" in loaded
     assert "asyncio" not in loaded
 
 
 def test_every_public_name_resolves_lazily() -> None:
-    import qhub.api.service as service
+    import kipu_hub_service as service
 
     for name in service.__all__:
         assert getattr(service, name) is not None, name
@@ -76,13 +76,13 @@ def test_every_public_name_resolves_lazily() -> None:
 
 def test_the_clients_load_no_download_workflow_aiohttp_or_model_machinery() -> None:
     """Downloads, workflows, the aiohttp transport and the generated models load on first use."""
-    loaded = _imported_after("from qhub.api.service import HubServiceClient, AsyncHubServiceClient")
-    assert "qhub.api.service._sync.service_api" in loaded
-    assert "qhub.api.service._async.service_api" in loaded
+    loaded = _imported_after("from kipu_hub_service import HubServiceClient, AsyncHubServiceClient")
+    assert "kipu_hub_service._sync.service_api" in loaded
+    assert "kipu_hub_service._async.service_api" in loaded
     later = {
-        f"qhub.api.service.{kind}.{module}"
+        f"kipu_hub_service.{kind}.{module}"
         for kind in ("_sync", "_async")
         for module in ("download", "workflows")
     }
-    later |= {"qhub.api.service._aiohttp", "aiohttp", "attrs", "qhub_service_gen.models"}
+    later |= {"kipu_hub_service._aiohttp", "aiohttp", "attrs", "qhub_service_gen.models"}
     assert later & loaded == set()

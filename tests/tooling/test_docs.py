@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
-import qhub.api.service
-from qhub.api.service import HubServiceClient
-from qhub.api.service.mock import DEFAULT_RESULT_SIZE, MockGateway, Timing, iter_result_bin
-from qhub.api.service.testing import running_mock_gateway
+import kipu_hub_service
+from kipu_hub_service import HubServiceClient
+from kipu_hub_service.mock import DEFAULT_RESULT_SIZE, MockGateway, Timing, iter_result_bin
+from kipu_hub_service.testing import running_mock_gateway
 
 # The checkout: the folder of mkdocs.yml, wherever in tests/ this file lives.
 ROOT = next(p for p in Path(__file__).resolve().parents if (p / "mkdocs.yml").is_file())
@@ -50,6 +50,7 @@ EXPECTED_BLOCKS = {
     "docs/downloads.md": 6,
     "docs/errors-and-retries.md": 3,
     "docs/index.md": 2,
+    "docs/install.md": 2,
     "docs/limits.md": 1,
     "docs/migration.md": 1,
     "docs/mock-gateway-and-testing.md": 8,
@@ -184,6 +185,12 @@ def check_index(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out:
     assert "{'input': {'molecule': 'H2'}}" in out
 
 
+def check_install(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
+    assert gateway.stats()["executions_created"] == 1
+    assert out.startswith(f"{namespace['execution'].status}\n")
+    assert logging.getLogger("kipu_hub_service").level == logging.WARNING
+
+
 def check_client(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
     execution_id = namespace["execution_id"]
     assert (cwd / "result.bin").read_bytes() == expected_bin(execution_id)
@@ -277,7 +284,7 @@ def check_mock(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: 
     with running_mock_gateway() as url:
         namespace["test_energy"](url)
     namespace["test_survives_a_flaky_gateway"]()
-    assert namespace["pytest_plugins"] == ["qhub.api.service.testing"]
+    assert namespace["pytest_plugins"] == ["kipu_hub_service.testing"]
     # The access-key example ran its own gateway: one token request served both calls.
     assert namespace["gateway"] is not gateway
     assert namespace["token_stats"] == {"requests": 1, "issued": 1, "rejected": 0, "live": 1}
@@ -286,6 +293,7 @@ def check_mock(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: 
 CHECKS: dict[str, Check] = {
     "README.md": check_readme,
     "docs/index.md": check_index,
+    "docs/install.md": check_install,
     "docs/client.md": check_client,
     "docs/data-types.md": check_data_types,
     "docs/workflows.md": check_workflows,
@@ -387,7 +395,7 @@ def test_the_site_builds_strictly_and_offline(tmp_path: Path) -> None:
     )
     missing = [
         name
-        for name in qhub.api.service.__all__
-        if f'id="qhub.api.service.{name}"' not in reference
+        for name in kipu_hub_service.__all__
+        if f'id="kipu_hub_service.{name}"' not in reference
     ]
     assert missing == []

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SDK = ROOT / "src" / "qhub" / "api" / "service"
+SDK = ROOT / "src" / "kipu_hub_service"
 MAX_LINES = 450
 
 PRIVATE_INTERNALS = re.compile(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qhub.api.service import HubServiceClient, ServiceExecution, ServiceExecutionStatus
+from kipu_hub_service import HubServiceClient, ServiceExecution, ServiceExecutionStatus
 
 
 def latest(client: HubServiceClient, execution_id: str) -> ServiceExecutionStatus:
@@ -45,7 +45,7 @@ def data_types(client: HubServiceClient, execution_id: str) -> Mapping[str, Any]
 BAD = """\
 from __future__ import annotations
 
-from qhub.api.service import HubServiceClient
+from kipu_hub_service import HubServiceClient
 
 
 def wrong(client: HubServiceClient) -> None:

@@ -29,7 +29,7 @@ from qhub_service_gen.types import (
 )
 from rich.pretty import pretty_repr
 
-from qhub.api.service import (
+from kipu_hub_service import (
     HalLink,
     HubServiceClient,
     LogEntry,

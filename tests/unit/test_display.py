@@ -1,6 +1,6 @@
 """Lists of executions and log entries as tables: plain aligned text, or rich when it draws.
 
-The CLI's ``Output.table`` and ``table()`` share one module (``qhub.api.service._display``), so
+The CLI's ``Output.table`` and ``table()`` share one module (``kipu_hub_service._display``), so
 what a notebook shows is what ``hub-service list`` prints.
 """
 
@@ -13,9 +13,9 @@ import sys
 import pytest
 from rich.console import Console
 
-from qhub.api.service import LogEntry, ServiceExecution
-from qhub.api.service._display import EXECUTION_COLUMNS, Table, execution_row, table
-from qhub.api.service.cli._output import Output
+from kipu_hub_service import LogEntry, ServiceExecution
+from kipu_hub_service._display import EXECUTION_COLUMNS, Table, execution_row, table
+from kipu_hub_service.cli._output import Output
 
 EXECUTIONS = [
     ServiceExecution.from_dict(
@@ -134,8 +134,8 @@ def test_plain_tables_do_not_import_rich() -> None:
     code = (
         "import sys\n"
         "sys.modules['rich'] = None\n"
-        "from qhub.api.service import ServiceExecution\n"
-        "from qhub.api.service._display import table\n"
+        "from kipu_hub_service import ServiceExecution\n"
+        "from kipu_hub_service._display import table\n"
         "e = ServiceExecution.from_dict({'id': 'e1', 'createdAt': 't', 'status': 'PENDING'})\n"
         "print(table([e]))\n"
     )

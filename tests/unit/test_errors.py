@@ -9,8 +9,8 @@ import httpx
 import pytest
 from _client_support import TOKEN, Driver
 
-import qhub.api.service as sdk
-from qhub.api.service import (
+import kipu_hub_service as sdk
+from kipu_hub_service import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -25,14 +25,14 @@ from qhub.api.service import (
     ResponseValidationError,
     UnprocessableEntityError,
 )
-from qhub.api.service.core.api_error import BODY_CAP, ApiError
+from kipu_hub_service.core.api_error import BODY_CAP, ApiError
 
 pytestmark = pytest.mark.usefixtures("no_retry_delay")
 
 
 def test_api_error_is_importable_from_both_places() -> None:
     assert sdk.ApiError is ApiError
-    from qhub.api.service.core import ApiError as core_api_error
+    from kipu_hub_service.core import ApiError as core_api_error
 
     assert core_api_error is ApiError
 

@@ -9,8 +9,8 @@ import pickle
 import pytest
 from qhub_service_gen.types import UnsafeFileNameError
 
-from qhub.api.service import ApiError, ResultResponse, UnsafeResultFileNameError
-from qhub.api.service._results import result_file_names
+from kipu_hub_service import ApiError, ResultResponse, UnsafeResultFileNameError
+from kipu_hub_service._results import result_file_names
 
 NAMES = [
     ["../up"],

@@ -12,8 +12,8 @@ import attrs
 import pytest
 from qhub_service_gen.types import Unset
 
-import qhub.api.service as sdk
-from qhub.api.service import (
+import kipu_hub_service as sdk
+from kipu_hub_service import (
     HalLink,
     ResultResponse,
     ResultResponseEmbedded,

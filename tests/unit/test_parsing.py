@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qhub_service_gen.types import Unset
 
-from qhub.api.service import (
+from kipu_hub_service import (
     ApiError,
     HalLink,
     HubServiceClient,
@@ -30,7 +30,7 @@ from qhub.api.service import (
     ServiceExecutionStatus,
     ServiceExecutionType,
 )
-from qhub.api.service.core.api_error import BODY_CAP
+from kipu_hub_service.core.api_error import BODY_CAP
 
 
 def _answer(body: Any, *, status: int = 200, raw: bytes | None = None, ctype: str | None = None):  # type: ignore[no-untyped-def]
@@ -626,7 +626,7 @@ def _log_entries(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(entries=st.lists(_log_entries(), max_size=6))
 def test_parsed_log_entries_equal_what_from_dict_builds(entries: list[dict[str, Any]]) -> None:
-    from qhub.api.service._parse import parse_logs
+    from kipu_hub_service._parse import parse_logs
 
     parsed = parse_logs(json.dumps(entries).encode())
     assert parsed is not None
@@ -675,7 +675,7 @@ def _executions(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(items=st.lists(_executions(), max_size=6))
 def test_parsed_executions_equal_what_from_dict_builds(items: list[dict[str, Any]]) -> None:
-    from qhub.api.service._parse import parse_executions
+    from kipu_hub_service._parse import parse_executions
 
     parsed = parse_executions(json.dumps(items).encode())
     expected = [ServiceExecution.from_dict(json.loads(json.dumps(item))) for item in items]
@@ -698,8 +698,8 @@ def test_parsed_executions_equal_what_from_dict_builds(items: list[dict[str, Any
     ],
 )
 def test_inlined_execution_list_refuses_what_the_checks_refuse(item: dict[str, Any]) -> None:
-    from qhub.api.service._errors import InvalidBody
-    from qhub.api.service._parse import parse_executions
+    from kipu_hub_service._errors import InvalidBody
+    from kipu_hub_service._parse import parse_executions
 
     ok = {"id": "b", "createdAt": "2022-01-01 22:38:08", "status": "SUCCEEDED"}
     with pytest.raises(InvalidBody, match=r"^item 1: "):

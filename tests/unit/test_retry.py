@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient, InternalServerError
-from qhub.api.service._async.retry import send_with_retries as async_send_with_retries
-from qhub.api.service._retry import RetryPolicy
-from qhub.api.service._sync.retry import send_with_retries
-from qhub.api.service.testing import retries_without_delay
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient, InternalServerError
+from kipu_hub_service._async.retry import send_with_retries as async_send_with_retries
+from kipu_hub_service._retry import RetryPolicy
+from kipu_hub_service._sync.retry import send_with_retries
+from kipu_hub_service.testing import retries_without_delay
 
 URL = "http://gateway.test/acme/vqe/v1/executions"
 Outcome = int | Exception | httpx.Response
@@ -438,7 +438,7 @@ async def test_a_body_dropped_mid_way_is_retried(mode: str) -> None:
 async def test_retries_are_logged_without_headers_or_query(
     mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    logger = logging.getLogger("qhub.api.service.test_retry")
+    logger = logging.getLogger("kipu_hub_service.test_retry")
     script = Script(503, httpx.ConnectError("refused"), 200)
     retry_policy, _ = policy()
     with caplog.at_level(logging.DEBUG, logger=logger.name):
@@ -459,7 +459,7 @@ async def test_retries_are_logged_without_headers_or_query(
 
 
 def test_retry_logging_is_skipped_when_debug_is_off(caplog: pytest.LogCaptureFixture) -> None:
-    logger = logging.getLogger("qhub.api.service.test_retry_quiet")
+    logger = logging.getLogger("kipu_hub_service.test_retry_quiet")
     logger.setLevel(logging.INFO)
     script = Script(503, 200)
     retry_policy, _ = policy()

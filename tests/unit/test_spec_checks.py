@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
-from qhub.api.service import _parse
-from qhub.api.service._parse import InvalidBody
+from kipu_hub_service import _parse
+from kipu_hub_service._parse import InvalidBody
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi" / "hub-service.yaml").read_text())
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
-SERVICE_API = ROOT / "src" / "qhub" / "api" / "service" / "_async" / "service_api.py"
+SERVICE_API = ROOT / "src" / "kipu_hub_service" / "_async" / "service_api.py"
 
 SAMPLES: dict[str, object] = {
     "number": 12345,

@@ -35,8 +35,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from qhub.api import service as our_service
-from qhub.api.service.mock import MockGateway, Timing
+import kipu_hub_service as our_service
+from kipu_hub_service.mock import MockGateway, Timing
 
 ROOT = Path(__file__).resolve().parents[2]
 OUR_SPEC = ROOT / "openapi" / "hub-service.yaml"
@@ -163,11 +163,14 @@ def _call(
 
 
 def test_the_vendor_package_coexists_with_ours() -> None:
-    """qhub-commons adds qhub/commons/ only: our qhub.api.service stays ours."""
+    """qhub-commons adds qhub/commons/ only: neither our package nor the drop-in is shadowed."""
+    import qhub.api.service as dropin
     import qhub.commons
 
     ours = Path(our_service.__file__ or "").resolve()
-    assert ours == ROOT / "src" / "qhub" / "api" / "service" / "__init__.py", ours
+    assert ours == ROOT / "src" / "kipu_hub_service" / "__init__.py", ours
+    dropin_file = Path(dropin.__file__ or "").resolve()
+    assert dropin_file == ROOT / "dropin" / "src" / "qhub" / "api" / "service" / "__init__.py"
     vendor = distribution("qhub-commons")
     assert vendor.version == "1.2.2"
     assert (

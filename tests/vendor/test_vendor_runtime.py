@@ -3,7 +3,7 @@
 ``qhub-serve`` (pinned in tests/vendor/constraints.txt) imitates the platform: it runs a
 service program and answers the service API the way the vendor wrote it. It lives in its own
 virtual environment, ``.venv-vendor/`` (``make vendor-venv``, a prerequisite of ``make test``),
-because the vendor's ``qhub-api`` it pulls in collides with our ``qhub/api/service/``.
+because the vendor's ``qhub-api`` it pulls in provides ``qhub.api.service``, as our drop-in does.
 
 What it answers differs from our mock, and our SDK must cope: execution times as
 ``2026-11-27 14:31:44``, explicit ``null`` for unset fields, no ``tags``, relative HAL links,
@@ -38,7 +38,7 @@ import pytest
 from _oracle_support import run_hub_service
 from _vendor_proxy import settling_proxy
 
-from qhub.api.service import (
+from kipu_hub_service import (
     AsyncHubServiceClient,
     ExecutionFailedError,
     HubServiceClient,

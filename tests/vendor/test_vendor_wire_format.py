@@ -21,10 +21,10 @@ import httpx
 import pytest
 from _oracle_support import run_hub_service
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient, ServiceExecution
-from qhub.api.service.mock import TIMESTAMP_FORMATS, MockGateway, MockGatewayApp, Timing
-from qhub.api.service.mock.__main__ import build_parser
-from qhub.api.service.testing import mock_gateway, running_mock_gateway
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient, ServiceExecution
+from kipu_hub_service.mock import TIMESTAMP_FORMATS, MockGateway, MockGatewayApp, Timing
+from kipu_hub_service.mock.__main__ import build_parser
+from kipu_hub_service.testing import mock_gateway, running_mock_gateway
 
 TOKEN = "wire-format-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -177,7 +177,7 @@ def test_the_option_is_everywhere_and_checked() -> None:
 
 def test_hub_service_mock_timestamp_format_flag() -> None:
     rejected = subprocess.run(
-        [sys.executable, "-m", "qhub.api.service.mock", "--timestamp-format", "unix"],
+        [sys.executable, "-m", "kipu_hub_service.mock", "--timestamp-format", "unix"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from qhub.api.service import AsyncHubServiceClient, HubServiceClient, RequestBodyModel
-from qhub.api.service.testing import sdk_transport
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient, RequestBodyModel
+from kipu_hub_service.testing import sdk_transport
 
 BASE = "https://gateway.test/acme/vqe/v1"
 DONE = {"id": "exec-1", "createdAt": "2026-11-25T12:00:00Z", "status": "SUCCEEDED"}

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from qhub.api.service import (
+from kipu_hub_service import (
     ApiError,
     AsyncHubServiceClient,
     AsyncServiceApi,
@@ -556,8 +556,8 @@ def test_the_longest_saveable_name_and_a_lone_temp_name_are_accepted(tmp_path: P
 
 
 def test_a_name_that_is_not_valid_unicode_is_refused() -> None:
-    from qhub.api.service import ResultResponse
-    from qhub.api.service._results import result_file_names
+    from kipu_hub_service import ResultResponse
+    from kipu_hub_service._results import result_file_names
 
     result = ResultResponse.from_dict({"_links": {"bad\ud800": {"href": "/x"}}})
     with pytest.raises(UnsafeResultFileNameError, match="not valid Unicode"):
@@ -751,7 +751,7 @@ def test_every_public_name_of_the_client_core_is_documented() -> None:
     or generated from ``_async/``."""
     from _docstrings import undocumented
 
-    import qhub.api.service as package
+    import kipu_hub_service as package
 
     root = Path(str(package.__file__)).parent
     generated = sorted((root / "_sync").glob("*.py"))
@@ -787,7 +787,7 @@ def test_execution_timeout_error_survives_pickling() -> None:
 def test_execution_failed_error_survives_pickling() -> None:
     import pickle
 
-    from qhub.api.service import ResultResponse
+    from kipu_hub_service import ResultResponse
 
     execution = ServiceExecution.from_dict(_execution("FAILED"))
     result = ResultResponse.from_dict({"error": "diverged", "_links": {"status": {"href": "/x"}}})
@@ -835,7 +835,7 @@ def test_unsafe_result_file_name_error_survives_pickling() -> None:
 def test_execution_failed_error_names_the_servers_reason(
     fields: dict[str, Any], reason: str | None
 ) -> None:
-    from qhub.api.service import ResultResponse
+    from kipu_hub_service import ResultResponse
 
     execution = ServiceExecution.from_dict(_execution("FAILED"))
     result = ResultResponse.from_dict({**fields, "_links": {"status": {"href": "/x"}}})
@@ -846,8 +846,8 @@ def test_execution_failed_error_names_the_servers_reason(
 
 
 def test_run_against_the_mock_gateway_reports_its_failure_reason() -> None:
-    from qhub.api.service.mock import Timing
-    from qhub.api.service.testing import running_mock_gateway
+    from kipu_hub_service.mock import Timing
+    from kipu_hub_service.testing import running_mock_gateway
 
     with (
         running_mock_gateway(tokens=["t"], timing=Timing(pending=0.01, running=0.02)) as url,
@@ -860,7 +860,7 @@ def test_run_against_the_mock_gateway_reports_its_failure_reason() -> None:
 
 
 def test_dir_of_the_package_shows_the_public_api_only() -> None:
-    import qhub.api.service as service
+    import kipu_hub_service as service
 
     names = dir(service)
     assert set(service.__all__) <= set(names)

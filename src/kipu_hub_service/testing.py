@@ -1,0 +1,211 @@
+"""Test helpers: a real mock gateway on a free loopback port, for your own tests.
+
+>>> from kipu_hub_service import HubServiceClient
+>>> from kipu_hub_service.testing import running_mock_gateway
+>>> with running_mock_gateway() as url:                     # doctest: +SKIP
+...     client = HubServiceClient(base_url=url, token="test-token")
+...     execution = client.service_api.start_execution(request={"input": {"x": 1}})
+
+With pytest, the fixtures ``hub_service_mock_url`` (the base URL) and
+``hub_service_mock`` (the :class:`~kipu_hub_service.mock.MockGateway`, to set
+faults and read counters) are available once this package is installed; override the
+``hub_service_mock_options`` fixture, or mark a test ``@pytest.mark.hub_service_mock(...)``,
+to pass :func:`mock_gateway` options (``timing=``, ``faults=``, ``tokens=``, ...).
+The mock needs the ``mock`` extra (starlette, uvicorn); it is imported only when used.
+
+Two helpers change how clients behave inside a ``with`` block (and only there: they are
+context-local, for the current thread or task and the tasks it starts):
+
+- :func:`retries_without_delay` skips the waits between retries and download resumes (the
+  waits still count toward the retry time budget, so the decisions are the same);
+- :func:`sdk_transport` makes HTTP clients the SDK creates itself (no ``httpx_client=``) send
+  through a transport of yours, e.g. ``httpx.MockTransport``, for code that builds its own
+  client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .mock import FaultConfig, MockGateway, Timing
+
+__all__ = ["mock_gateway", "retries_without_delay", "running_mock_gateway", "sdk_transport"]
+
+
+@contextlib.contextmanager
+def retries_without_delay() -> Iterator[None]:
+    """Inside the ``with`` block, clients retry and resume downloads without waiting (the
+    waits still count toward the retry time budget, so every decision is the same)."""
+    from ._retry import retries_without_delay as scope
+
+    with scope():
+        yield
+
+
+@contextlib.contextmanager
+def sdk_transport(*transports: httpx.BaseTransport | httpx.AsyncBaseTransport) -> Iterator[None]:
+    """Inside the ``with`` block, an HTTP client the SDK creates itself (no ``httpx_client=``)
+    sends through the first of ``transports`` that fits it: an ``httpx.BaseTransport`` for
+    ``HubServiceClient``, an ``httpx.AsyncBaseTransport`` for ``AsyncHubServiceClient``
+    (``httpx.MockTransport`` is both). For code under test that builds its own client."""
+    from ._config import sdk_transport as scope
+
+    with scope(*transports):
+        yield
+
+
+def mock_gateway(
+    *,
+    base_path: str = "",
+    tokens: Iterable[str] | None = None,
+    timing: Timing | None = None,
+    faults: FaultConfig | None = None,
+    seed: int = 0,
+    clock: Callable[[], float] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    timestamp_format: str = "gateway",
+    access_keys: Mapping[str, str] | Iterable[str] | None = None,
+    token_lifetime: int = 3600,
+) -> MockGateway:
+    """A started :class:`MockGateway`: stop it with ``stop()``, or use it in a ``with``
+    block, which stops it at the end. ``timestamp_format="iso"`` writes execution
+    timestamps as ISO 8601 instead of the real gateway's ``2026-11-27 14:31:44`` (UTC).
+
+    ``access_keys`` (``"ID:SECRET"`` strings or ``{id: secret}``) turn on the token endpoint
+    ``POST /token`` on the gateway's root (``gateway.token_url``); its tokens are accepted for
+    ``token_lifetime`` seconds (default 3600), and then only those and ``tokens`` are.
+    """
+    try:
+        from .mock import MockGateway
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ImportError(
+            "the mock gateway needs the 'mock' extra: pip install 'kipu-hub-service[mock]'"
+        ) from exc
+    gateway = MockGateway(
+        host=host,
+        port=port,
+        base_path=base_path,
+        tokens=tokens,
+        timing=timing,
+        faults=faults,
+        seed=seed,
+        clock=clock,
+        timestamp_format=timestamp_format,
+        access_keys=access_keys,
+        token_lifetime=token_lifetime,
+    )
+    return gateway.start()
+
+
+@contextlib.contextmanager
+def running_mock_gateway(
+    *,
+    base_path: str = "",
+    tokens: Iterable[str] | None = None,
+    timing: Timing | None = None,
+    faults: FaultConfig | None = None,
+    seed: int = 0,
+    clock: Callable[[], float] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    timestamp_format: str = "gateway",
+    access_keys: Mapping[str, str] | Iterable[str] | None = None,
+    token_lifetime: int = 3600,
+) -> Iterator[str]:
+    """Run the mock gateway on a free port for the ``with`` block; yields its base URL.
+
+    With ``access_keys``, the token endpoint is ``/token`` on the same scheme, host and port.
+    """
+    gateway = mock_gateway(
+        base_path=base_path,
+        tokens=tokens,
+        timing=timing,
+        faults=faults,
+        seed=seed,
+        clock=clock,
+        host=host,
+        port=port,
+        timestamp_format=timestamp_format,
+        access_keys=access_keys,
+        token_lifetime=token_lifetime,
+    )
+    try:
+        yield gateway.url
+    finally:
+        gateway.stop()
+
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - pytest is only needed for the fixtures
+    pass
+else:
+    _MARKER = "hub_service_mock"
+    _OPTIONS = frozenset(
+        [
+            "base_path",
+            "tokens",
+            "timing",
+            "faults",
+            "seed",
+            "clock",
+            "host",
+            "port",
+            "timestamp_format",
+            "access_keys",
+            "token_lifetime",
+        ]
+    )
+
+    def pytest_configure(config: pytest.Config) -> None:
+        """Register the ``hub_service_mock`` marker, so ``--strict-markers`` accepts it."""
+        config.addinivalue_line(
+            "markers",
+            f"{_MARKER}(**options): options of the hub_service_mock fixture's gateway "
+            "(timing=, faults=, tokens=, base_path=, seed=, timestamp_format=, access_keys=, "
+            "token_lifetime=, ...), "
+            "over hub_service_mock_options",
+        )
+
+    @pytest.fixture
+    def hub_service_mock_options() -> dict[str, Any]:
+        """Keyword arguments of :func:`mock_gateway` for ``hub_service_mock``; override it.
+
+        Empty by default (executions take 0.3 s PENDING + 1.2 s RUNNING). Override it in a
+        ``conftest.py`` or a test module, e.g. to return ``{"timing": Timing(0, 0.05)}``; a
+        ``@pytest.mark.hub_service_mock(...)`` marker on a test adds to it.
+        """
+        return {}
+
+    @pytest.fixture
+    def hub_service_mock(
+        request: pytest.FixtureRequest, hub_service_mock_options: dict[str, Any]
+    ) -> Iterator[MockGateway]:
+        """A fresh mock gateway on a free loopback port, stopped after the test."""
+        options = dict(hub_service_mock_options)
+        for marker in reversed(list(request.node.iter_markers(_MARKER))):
+            if marker.args:
+                raise TypeError(f"@pytest.mark.{_MARKER} takes keyword arguments only")
+            options.update(marker.kwargs)
+        unknown = sorted(set(options) - _OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"unknown {_MARKER} option(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(_OPTIONS))}"
+            )
+        gateway = mock_gateway(**options)
+        try:
+            yield gateway
+        finally:
+            gateway.stop()
+
+    @pytest.fixture
+    def hub_service_mock_url(hub_service_mock: MockGateway) -> str:
+        """The base URL of a fresh mock gateway (any non-empty token is accepted)."""
+        return hub_service_mock.url

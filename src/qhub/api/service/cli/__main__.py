@@ -1,8 +1,0 @@
-"""``python -m qhub.api.service.cli``: the same as the ``hub-service`` command."""
-
-from __future__ import annotations
-
-from . import main
-
-if __name__ == "__main__":
-    raise SystemExit(main())
