@@ -3,7 +3,10 @@ mock gateway, and the site builds with ``mkdocs build --strict`` without the net
 
 Blocks of one page run in order in one namespace (``base_url`` and ``token`` provided), in a
 fresh directory. The examples' gateway URL is replaced by the URL of the page's own mock
-gateway, which serves under the same path, so examples show the real URL and still run.
+gateway, which serves under the same path, so examples show the real URL and still run. That
+gateway also knows one access key, and the page runs with ``HUB_SERVICE_ACCESS_KEY_ID``,
+``HUB_SERVICE_SECRET_ACCESS_KEY`` and ``HUB_SERVICE_TOKEN_ENDPOINT`` set to it, so
+``ClientCredentials.from_env()`` in an example signs in at the page's gateway.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ EXAMPLE_URL = "https://gateway.hub.kipu-quantum.com/acme/vqe/v1"
 EXAMPLE_TOKEN = "YOUR_GATEWAY_TOKEN"
 BASE_PATH = "/acme/vqe/v1"
 TOKEN = "docs-example-token"
+ACCESS_KEY_ID = "docs-key-id"
+SECRET_ACCESS_KEY = "docs-secret"
 
 # How many ```python blocks each page has: a deleted (or no longer runnable) block fails the
 # count. Every page is listed, so a new page is noticed too.
@@ -39,15 +44,16 @@ EXPECTED_BLOCKS = {
     "README.md": 4,
     "docs/architecture.md": 0,
     "docs/cli.md": 0,
-    "docs/client.md": 14,
+    "docs/client.md": 19,
     "docs/data-types.md": 5,
     "docs/development.md": 0,
-    "docs/downloads.md": 5,
+    "docs/downloads.md": 6,
     "docs/errors-and-retries.md": 3,
     "docs/index.md": 2,
     "docs/install.md": 2,
     "docs/limits.md": 1,
-    "docs/mock-gateway-and-testing.md": 7,
+    "docs/migration.md": 1,
+    "docs/mock-gateway-and-testing.md": 8,
     "docs/performance.md": 0,
     "docs/reference/clients.md": 0,
     "docs/reference/errors.md": 0,
@@ -155,9 +161,17 @@ def status_of(gateway: MockGateway, execution_id: str) -> str:
 Check = Callable[[dict[str, Any], MockGateway, Path, str], None]
 
 
+def signed_in_with_the_access_key(gateway: MockGateway, *, refused: int = 0) -> None:
+    """One token was issued for the runner's access key (``from_env()``), and used."""
+    tokens = gateway.stats()["tokens"]
+    assert (tokens["issued"], tokens["rejected"]) == (1, refused)
+
+
 def check_readme(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
-    # Quickstart, run, start + download, async: all sent to the page's gateway.
+    # Quickstart (with the access key), run, start + download, async: all sent to the page's
+    # gateway.
     assert gateway.stats()["executions_created"] == 4
+    signed_in_with_the_access_key(gateway)
     execution_id = namespace["execution"].id
     assert status_of(gateway, execution_id) == "SUCCEEDED"
     folder = cwd / "results" / execution_id
@@ -187,6 +201,22 @@ def check_client(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out
     # Once by the get_result_file example; the request-options one is never iterated, and a
     # result file is requested only when iteration starts.
     assert gateway.stats()["requests"]["getResultFile"] == 1
+    # Credentials: one token for the sync and the async client, then the wrong secret.
+    signed_in_with_the_access_key(gateway, refused=1)
+    assert "\n401 invalid_client\n" in out
+    # A NaN in the body is refused before anything is sent, naming where it is.
+    assert "request['input']['theta'] is nan" in out
+    # The forked child's first request went through its own connections and succeeded.
+    assert "child exit code 0" in out.splitlines()
+
+
+def check_migration(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
+    signed_in_with_the_access_key(gateway)
+    execution_id = namespace["execution"].id
+    assert status_of(gateway, execution_id) == "SUCCEEDED"
+    assert gateway.stats()["executions_created"] == 1
+    assert (cwd / "out" / "result.json").is_file()
+    assert "'n': 3" in out
 
 
 def check_data_types(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
@@ -231,6 +261,9 @@ def check_downloads(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, 
     # Streamed for the digest, by download_result_file, for the overwrite=False comparison,
     # then result.bin and result.json into results/.
     assert gateway.stats()["streams"]["completed"] == 5
+    # The symbolic link leading out of linked-results/ was refused before any download.
+    assert "refused: linked-results/result.bin\n" in out
+    assert not (cwd / "somewhere-else.bin").exists()
 
 
 def check_limits(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
@@ -252,6 +285,9 @@ def check_mock(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: 
         namespace["test_energy"](url)
     namespace["test_survives_a_flaky_gateway"]()
     assert namespace["pytest_plugins"] == ["kipu_hub_service.testing"]
+    # The access-key example ran its own gateway: one token request served both calls.
+    assert namespace["gateway"] is not gateway
+    assert namespace["token_stats"] == {"requests": 1, "issued": 1, "rejected": 0, "live": 1}
 
 
 CHECKS: dict[str, Check] = {
@@ -264,6 +300,7 @@ CHECKS: dict[str, Check] = {
     "docs/errors-and-retries.md": check_errors,
     "docs/downloads.md": check_downloads,
     "docs/limits.md": check_limits,
+    "docs/migration.md": check_migration,
     "docs/mock-gateway-and-testing.md": check_mock,
 }
 
@@ -287,9 +324,16 @@ def test_page_examples_run_against_the_mock_gateway(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     gateway = MockGateway(
-        base_path=BASE_PATH, tokens=[TOKEN, EXAMPLE_TOKEN], timing=Timing(pending=0, running=0)
+        base_path=BASE_PATH,
+        tokens=[TOKEN, EXAMPLE_TOKEN],
+        access_keys={ACCESS_KEY_ID: SECRET_ACCESS_KEY},
+        timing=Timing(pending=0, running=0),
     )
     with gateway:
+        monkeypatch.setenv("HUB_SERVICE_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        monkeypatch.setenv("HUB_SERVICE_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+        monkeypatch.setenv("HUB_SERVICE_TOKEN_ENDPOINT", gateway.token_url)
+        monkeypatch.delenv("KQH_SERVICE_EXECUTION_TOKEN", raising=False)
         namespace = run_page(page, gateway)
         CHECKS[page](namespace, gateway, tmp_path, capsys.readouterr().out)
 
