@@ -165,10 +165,11 @@ class AsyncHubServiceClient(_Facade):
     when given. A plain ``token=`` callable is called on the event loop, blocking it while it
     runs: keep it fast (e.g. return a cached value), or use ``async_token`` for a token that
     needs I/O. A :class:`ClientCredentials` ``token`` fetches its tokens without blocking the
-    loop. ``httpx_client`` is an ``httpx.AsyncClient``. When the SDK creates the client and
-    ``httpx-aiohttp`` is installed (the ``fast`` extra) it runs on aiohttp; set
-    ``QHUB_SERVICE_NO_AIOHTTP=1`` (or inject a client) to use httpx's own transport. Everything
-    else works as on :class:`HubServiceClient` (the differences are listed in ``_backend``).
+    loop. ``httpx_client`` is an ``httpx.AsyncClient``. When the SDK creates the client,
+    ``aiohttp`` is installed (the ``fast`` extra) and no proxy is configured, it runs on the
+    SDK's own aiohttp transport; set ``QHUB_SERVICE_NO_AIOHTTP=1`` (or inject a client) to use
+    httpx's. Everything else works as on :class:`HubServiceClient` (the differences are listed
+    in ``_backend``).
     """
 
     def __init__(
