@@ -15,12 +15,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._credentials import ClientCredentials
     from ._display import table
     from ._exchange import TokenEndpointError
     from ._results import TERMINAL_STATUSES
     from ._retry import RetryPolicy
     from .client import AsyncHubServiceClient, AsyncServiceApi, HubServiceClient, ServiceApi
+    from .core._file_name_error import UnsafeResultFileNameError
     from .core.api_error import (
         APIConnectionError,
         ApiError,
@@ -39,9 +39,9 @@ if TYPE_CHECKING:
         ResponseTooLargeError,
         ResponseValidationError,
         UnprocessableEntityError,
-        UnsafeResultFileNameError,
     )
     from .core.request_options import RequestOptions
+    from .credentials import ClientCredentials
     from .environment import HubServiceClientEnvironment
     from .types import (
         HalLink,
@@ -61,9 +61,9 @@ _LAZY: dict[str, str] = {
     "ExecutionFailedError": ".core.api_error",
     "ExecutionTimeoutError": ".core.api_error",
     "TERMINAL_STATUSES": "._results",
-    "UnsafeResultFileNameError": ".core.api_error",
+    "UnsafeResultFileNameError": ".core._file_name_error",
     "RetryPolicy": "._retry",
-    "ClientCredentials": "._credentials",
+    "ClientCredentials": ".credentials",
     "TokenEndpointError": "._exchange",
     "AsyncHubServiceClient": ".client",
     "AsyncServiceApi": ".client",

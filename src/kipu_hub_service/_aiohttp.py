@@ -29,9 +29,10 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.request import getproxies
 
 import httpx
+
+from ._config import proxies_configured
 
 try:
     import aiohttp
@@ -53,17 +54,6 @@ _AUTO_HEADERS = {
 }
 _AUTO_BODY_HEADERS = {**_AUTO_HEADERS, b"content-type": "Content-Type"}
 _HTTP_VERSIONS: dict[object, bytes] = {(1, 1): b"HTTP/1.1", (1, 0): b"HTTP/1.0"}
-# The environment keys httpx reads proxies from (``no`` alone routes nothing through a proxy).
-_PROXY_KEYS = frozenset({"http", "https", "all"})
-
-
-def proxies_configured() -> bool:
-    """Whether the environment (or the OS settings ``urllib`` reads) names a proxy for HTTP(S).
-
-    httpx honours these with its own rules (``ALL_PROXY``, ``NO_PROXY`` patterns, SOCKS), which
-    this transport does not reproduce; the SDK then stays on httpx's own transport.
-    """
-    return not _PROXY_KEYS.isdisjoint(getproxies())
 
 
 def make_aiohttp_transport() -> httpx.AsyncBaseTransport | None:
@@ -106,6 +96,26 @@ def map_exception(exc: BaseException) -> httpx.TransportError:
     return httpx.TransportError(message)
 
 
+def without_frames(exc: BaseException) -> BaseException:
+    """``exc`` and the exceptions it chains to, without their tracebacks: aiohttp's frames hold
+    the request's headers (the bearer token) in plain locals, which a traceback rendered with
+    ``capture_locals=True`` would show. Type and message stay, as the ``__cause__``."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        error.__traceback__ = None
+        error = error.__cause__ or error.__context__
+    return exc
+
+
+class _HiddenHeaders(list[tuple[str, str]]):
+    """The request's headers for aiohttp: a list whose ``repr`` shows the names only."""
+
+    def __repr__(self) -> str:
+        return f"<headers {[name for name, _ in self]}>"
+
+
 @functools.lru_cache(maxsize=64)
 def _client_timeout(
     connect: float | None, read: float | None, pool: float | None
@@ -118,10 +128,10 @@ def _client_timeout(
 
 def _wire_headers(
     request: httpx.Request, streamed: bool, body: bool
-) -> tuple[list[tuple[str, str]], list[str] | None]:
+) -> tuple[_HiddenHeaders, list[str] | None]:
     """The request's headers (names in their original case) as aiohttp takes them, and the
     headers aiohttp must not add (None, aiohttp's fast path, when httpx sent them all)."""
-    headers = []
+    headers = _HiddenHeaders()
     auto = _AUTO_BODY_HEADERS if body else _AUTO_HEADERS
     found = set()
     for name, value in request.headers.raw:
@@ -149,7 +159,7 @@ class _ResponseStream(httpx.AsyncByteStream):
             async for chunk in self._response.content.iter_any():
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise map_exception(exc) from exc
+            raise map_exception(exc) from without_frames(exc)
 
     async def aclose(self) -> None:
         # A body read to its end already gave its connection back to the pool (aiohttp does
@@ -224,7 +234,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 server_hostname=extensions.get("sni_hostname"),
             )
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise map_exception(exc) from exc
+            raise map_exception(exc) from without_frames(exc)
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,

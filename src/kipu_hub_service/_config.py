@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
+import logging as _logging
 import os
 import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
+from urllib.request import getproxies
 
 import httpx
 
 from ._auth import AsyncTokenSource, TokenAuth, TokenSource
-from ._bodies import DEFAULT_MAX_RESPONSE_SIZE, check_deadline, check_size
+from ._bodies import DEFAULT_MAX_RESPONSE_SIZE
+from ._calls import check_deadline, check_headers, check_size, to_timeout
 from ._retry import RetryPolicy
 from .environment import HubServiceClientEnvironment
 
 if TYPE_CHECKING:
-    from ._credentials import ClientCredentials
+    from ._credentials import TokenCache
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds; the timeout of an HTTP client the SDK creates itself."""
@@ -34,9 +36,6 @@ PARENT_TOKEN_ENV = "KQH_SERVICE_EXECUTION_TOKEN"
 PARENT_TOKEN_HEADER = "X-Parent-Execution-Token"
 """The header that carries ``PARENT_TOKEN_ENV`` on gateway calls (never on token requests)."""
 
-_BAD_HEADER_CHARS = frozenset("\r\n\0")
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e]")
 _NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
 _NO_BASE_URL = "Please pass in either base_url or environment to construct the client"
 
@@ -68,6 +67,19 @@ def sdk_transport(*transports: AnyTransport) -> Iterator[None]:
 def transport_override(kind: type[AnyTransport]) -> AnyTransport | None:
     """The transport of kind ``kind`` set by ``testing.sdk_transport()``, if any."""
     return next((t for t in _TEST_TRANSPORTS.get() if isinstance(t, kind)), None)
+
+
+_PROXY_KEYS = frozenset({"http", "https", "all"})
+"""The environment keys httpx reads proxies from (``no`` alone routes nothing through a proxy)."""
+
+
+def proxies_configured() -> bool:
+    """Whether the environment (or the OS settings ``urllib`` reads) names a proxy for HTTP(S).
+
+    httpx honours these with its own rules (``ALL_PROXY``, ``NO_PROXY`` patterns, SOCKS): the
+    aiohttp transport then stands aside, and the token request over plain http bypasses them.
+    """
+    return not _PROXY_KEYS.isdisjoint(getproxies())
 
 
 @functools.cache
@@ -103,40 +115,7 @@ def resolve_base_url(
     return url
 
 
-def check_headers(headers: Mapping[str, str] | None, what: str) -> dict[str, str]:
-    """A plain dict of ``headers`` after refusing what cannot be sent as is: non-strings,
-    CR/LF/NUL (header injection), names that are not HTTP tokens, and values with other
-    control characters or non-ASCII characters (httpx encodes header strings as ASCII)."""
-    if headers is None:
-        return {}
-    if not isinstance(headers, Mapping):
-        raise TypeError(f"{what} must be a mapping of header names to values")
-    out: dict[str, str] = {}
-    for name, value in headers.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(f"{what}: header names and values must be str")
-        if not name or not _BAD_HEADER_CHARS.isdisjoint(name + value):
-            raise ValueError(f"{what}: header {name!r} is empty or contains CR, LF or NUL")
-        if not _HEADER_NAME.fullmatch(name):
-            raise ValueError(f"{what}: {name!r} is not a valid HTTP header name")
-        if _BAD_HEADER_VALUE.search(value):
-            raise ValueError(
-                f"{what}: the value of header {name!r} has non-ASCII or control characters"
-            )
-        out[name] = value
-    return out
-
-
-def to_timeout(value: object, what: str) -> httpx.Timeout:
-    """An ``httpx.Timeout`` from seconds (every phase) or an ``httpx.Timeout``."""
-    if isinstance(value, httpx.Timeout):
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{what} must be a positive number of seconds or an httpx.Timeout")
-    return httpx.Timeout(float(value))
-
-
-def make_logger(config: logging.Logger | Mapping[str, Any] | None) -> logging.Logger | None:
+def make_logger(config: _logging.Logger | Mapping[str, Any] | None) -> _logging.Logger | None:
     """The logger of a client; None when logging is silenced.
 
     ``config`` is a ``logging.Logger``, or a dict with optional keys ``logger`` (a Logger, default
@@ -145,8 +124,8 @@ def make_logger(config: logging.Logger | Mapping[str, Any] | None) -> logging.Lo
     ``silent`` (True: this client logs nothing).
     """
     if config is None:
-        return logging.getLogger(LOGGER_NAME)
-    if isinstance(config, logging.Logger):
+        return _logging.getLogger(LOGGER_NAME)
+    if isinstance(config, _logging.Logger):
         return config
     if not isinstance(config, Mapping):
         raise TypeError("logging must be a logging.Logger or a dict {level, logger, silent}")
@@ -155,8 +134,8 @@ def make_logger(config: logging.Logger | Mapping[str, Any] | None) -> logging.Lo
         raise ValueError(f"unknown logging keys: {sorted(unknown)}")
     if config.get("silent", False):
         return None
-    logger = config.get("logger") or logging.getLogger(LOGGER_NAME)
-    if not isinstance(logger, logging.Logger):
+    logger = config.get("logger") or _logging.getLogger(LOGGER_NAME)
+    if not isinstance(logger, _logging.Logger):
         raise TypeError("logging['logger'] must be a logging.Logger")
     level = config.get("level")
     if level is not None:
@@ -199,16 +178,16 @@ class ClientConfig:
         *,
         base_url: str | None,
         environment: HubServiceClientEnvironment | str | None,
-        token: TokenSource | ClientCredentials | None,
+        token: TokenSource | TokenCache | None,
         async_token: AsyncTokenSource | None = None,
         headers: Mapping[str, str] | None,
         timeout: float | httpx.Timeout | None,
         max_retries: int | None,
         retry_policy: RetryPolicy | None = None,
         follow_redirects: bool,
-        logging_config: logging.Logger | Mapping[str, Any] | None,
+        logging: _logging.Logger | Mapping[str, Any] | None,
         injected: bool,
-        forward_parent_token: bool = True,
+        forward_parent_execution_token: bool = True,
         max_response_size: int | None = None,
         read_deadline: float | None = None,
     ) -> None:
@@ -220,7 +199,7 @@ class ClientConfig:
             token,
             async_token=async_token,
             base_url=self.base_url,
-            origin_headers=parent_token_header() if forward_parent_token else None,
+            origin_headers=parent_token_header() if forward_parent_execution_token else None,
         )
         self.injected = injected
         """Whether the HTTP client is the user's (``httpx_client``) rather than the SDK's."""
@@ -236,7 +215,7 @@ class ClientConfig:
         """Per-request timeout: only for an injected client, when ``timeout`` was passed."""
         self.policy = make_policy(max_retries, retry_policy)
         self.follow_redirects = bool(follow_redirects)
-        self.logger = make_logger(logging_config)
+        self.logger = make_logger(logging)
         self.max_response_size = (
             DEFAULT_MAX_RESPONSE_SIZE
             if max_response_size is None

@@ -1,4 +1,4 @@
-"""Access keys in, fresh bearer tokens out: :class:`ClientCredentials` (its sans-I/O part).
+"""Access keys in, fresh bearer tokens out: the sans-I/O part of ``ClientCredentials``.
 
 The gateway's token endpoint exchanges an application's access key id and secret access key for
 a short-lived bearer token (the OAuth 2.0 client-credentials grant, as the gateway and the
@@ -17,7 +17,8 @@ expires. One token request is in flight at a time, whoever asks (threads, tasks,
 clients sharing the object): one ``threading.Lock`` guards the cache, and a
 ``concurrent.futures.Future`` carries the answer of the request in flight to everyone waiting
 for it (sync callers block on it, async callers await it without blocking their loop). The
-sending itself is the clients' (their retry policy and error path).
+sending itself is the request loop's (``_async/_tokens.py``); the public class, with
+``get_token``, is ``credentials.ClientCredentials``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import base64
 import collections
 import copy
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -33,9 +33,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-import httpx
-
-from ._auth import redact_cut_end
 from ._exchange import (
     EndpointAuth,
     IssuedToken,
@@ -45,22 +42,9 @@ from ._exchange import (
     parse_issued,
     positive,
     refusal,
-    token_request,
 )
+from ._secrets import Hidden, redact_cut_end
 from .core.api_error import ResponseValidationError
-
-__all__ = [
-    "ACCESS_KEY_ID_ENV",
-    "DEFAULT_REFRESH_MARGIN",
-    "DEFAULT_TOKEN_ENDPOINT",
-    "DEFAULT_TOKEN_LIFETIME",
-    "DEFAULT_WAIT_TIMEOUT",
-    "SECRET_ACCESS_KEY_ENV",
-    "TOKEN_ENDPOINT_ENV",
-    "ClientCredentials",
-    "IssuedToken",
-    "TokenEndpointError",
-]
 
 DEFAULT_TOKEN_ENDPOINT = "https://gateway.hub.kipu-quantum.com/token"
 """The gateway's token endpoint."""
@@ -80,7 +64,7 @@ _REMEMBERED = 16
 """Tokens issued to one object that are remembered, so errors can redact them."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class _Ticket:
     """What a caller gets from :meth:`ClientCredentials._begin`: the token to use, or the
     flight to wait for (``leader``: this caller must send the token request itself)."""
@@ -94,30 +78,9 @@ class FlightAbandoned(Exception):
     """The caller sending the token request was cancelled; a waiting caller tries again."""
 
 
-class TokenUnavailable(Exception):
-    """Carries the error of a token fetch made inside a gateway request's auth flow past that
-    request's retry loop (which would retry it) to the funnel, which raises ``error``."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class ClientCredentials:
-    """An application's access key, exchanged for fresh gateway tokens as they are needed.
-
-    Pass it as ``token=`` to :class:`~kipu_hub_service.HubServiceClient` or
-    :class:`~kipu_hub_service.AsyncHubServiceClient` (one object may serve several clients);
-    :meth:`get_token` returns the current token for other tools.
-
-    A token is reused until ``refresh_margin`` seconds (default 60, at most half the token's
-    lifetime) before it expires, then fetched again; an answer without ``expires_in`` counts as
-    ``default_lifetime`` seconds (default 300). A caller waits at most ``wait_timeout`` seconds
-    (default 300) for another caller's token request. ``clock`` (monotonic seconds) is for
-    tests. The secret access key is sent to ``token_endpoint`` only (https, or http on a
-    loopback address), and never appears in ``repr``, errors or logs; the object cannot be
-    pickled.
-    """
+class TokenCache:
+    """An access key and its current token: the checks, the cache, the one token request in
+    flight and redaction. ``ClientCredentials`` adds the public face (``get_token``)."""
 
     def __init__(
         self,
@@ -133,75 +96,25 @@ class ClientCredentials:
         self._access_key_id = check_value("access_key_id", access_key_id)
         if ":" in access_key_id:
             raise ValueError("access_key_id may not contain ':' (it ends the id in Basic auth)")
-        secret = check_value("secret_access_key", secret_access_key)
+        secret = Hidden(check_value("secret_access_key", secret_access_key))
         self._endpoint = check_endpoint(token_endpoint)
         self._refresh_margin = positive("refresh_margin", refresh_margin, zero=True)
         self._default_lifetime = positive("default_lifetime", default_lifetime)
         self._wait_timeout = positive("wait_timeout", wait_timeout)
         self._clock = clock
-        raw = f"{access_key_id}:{secret}".encode()
-        basic = base64.b64encode(raw).decode("ascii")
+        basic = Hidden(base64.b64encode(f"{access_key_id}:{secret}".encode()).decode("ascii"))
         self._secrets = (secret, basic)
-        self._auth = EndpointAuth("Basic " + basic, self._endpoint)
+        self._endpoint_auth = EndpointAuth(Hidden("Basic " + basic), self._endpoint)
+        """The Basic credentials of the token request (the endpoint's origin only)."""
         self._lock = threading.Lock()
         self._token: IssuedToken | None = None
         self._flight: Future[IssuedToken] | None = None
         self._issued: collections.deque[str] = collections.deque(maxlen=_REMEMBERED)
 
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **options: Any
-    ) -> ClientCredentials:
-        """Credentials from ``HUB_SERVICE_ACCESS_KEY_ID``, ``HUB_SERVICE_SECRET_ACCESS_KEY``
-        and, when set, ``HUB_SERVICE_TOKEN_ENDPOINT`` (``environ`` defaults to ``os.environ``;
-        ``options`` are the other constructor arguments). A missing or empty key or secret is
-        a ``ValueError`` naming the variable."""
-        env = os.environ if environ is None else environ
-        values = []
-        for name in (ACCESS_KEY_ID_ENV, SECRET_ACCESS_KEY_ENV):
-            value = env.get(name, "")
-            if not value:
-                raise ValueError(f"{name} is not set (or empty): it is needed for the access key")
-            values.append(value)
-        endpoint = env.get(TOKEN_ENDPOINT_ENV)
-        if endpoint:
-            options.setdefault("token_endpoint", endpoint)
-        try:
-            return cls(values[0], values[1], **options)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"from the environment: {exc}") from None
-
-    def get_token(self, *, timeout: float | None = None, max_retries: int | None = None) -> str:
-        """The current access token, for tools that need the raw string: the cached one while
-        fresh, else a new one from the token endpoint, fetched with ``timeout`` seconds per
-        request (default 60) and ``max_retries`` retries of transient failures (default 2).
-        Clients given these credentials fetch through themselves (their own settings)."""
-        from ._sync.credentials import standalone_token
-
-        return standalone_token(self, timeout, max_retries)
-
-    async def aget_token(
-        self,
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109 (each HTTP request's timeout)
-        max_retries: int | None = None,
-    ) -> str:
-        """:meth:`get_token` for async code: the fetch does not block the event loop."""
-        from ._async.credentials import standalone_token
-
-        return await standalone_token(self, timeout, max_retries)
-
-    # -- what is safe to show ----------------------------------------------------------------
-
     @property
     def access_key_id(self) -> str:
         """The access key id (not secret: it names the key in errors)."""
         return self._access_key_id
-
-    @property
-    def wait_timeout(self) -> float:
-        """Seconds a caller waits for another caller's token request."""
-        return self._wait_timeout
 
     @property
     def token_endpoint(self) -> str:
@@ -220,19 +133,21 @@ class ClientCredentials:
             "where it is needed (e.g. ClientCredentials.from_env())"
         )
 
-    def __copy__(self) -> ClientCredentials:
+    def __copy__(self) -> TokenCache:
         """The same object: copies would each fetch their own tokens."""
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> ClientCredentials:
+    def __deepcopy__(self, memo: dict[int, Any]) -> TokenCache:
         return self
+
+    # -- redaction -----------------------------------------------------------------------------
 
     def _hidden_values(self) -> list[str]:
         """What must never appear in output: the secret, its Basic value, recent tokens."""
         with self._lock:
             return [*self._secrets, *self._issued]
 
-    def redact(self, text: str, *, cut: bool = False) -> str:
+    def _redact(self, text: str, *, cut: bool = False) -> str:
         """``text`` with the secret, its Basic value and tokens issued here replaced by ``***``;
         with ``cut`` (a text cut at its end by a cap), a start of one ending it too."""
         hidden = sorted(self._hidden_values(), key=len, reverse=True)
@@ -240,23 +155,13 @@ class ClientCredentials:
             text = text.replace(value, "***")
         return redact_cut_end(text, hidden) if cut else text
 
-    # -- the exchange --------------------------------------------------------------------------
+    # -- the exchange (sans-I/O: the request loop sends it) ------------------------------------
 
-    @property
-    def endpoint_auth(self) -> EndpointAuth:
-        """The ``httpx.Auth`` of token requests: Basic credentials, on the endpoint's origin
-        only (``applies_to(url)`` says where they may go)."""
-        return self._auth
-
-    def token_request(self) -> httpx.Request:
-        """The token request, without its ``Authorization`` (:attr:`endpoint_auth` adds it)."""
-        return token_request(self._endpoint)
-
-    def now(self) -> float:
+    def _now(self) -> float:
         """The credentials' clock (monotonic seconds); read it before sending a request."""
         return self._clock()
 
-    def issued_token(self, content: bytes, sent_at: float) -> IssuedToken:
+    def _issued_token(self, content: bytes, sent_at: float) -> IssuedToken:
         """The token in a 2xx answer's body, its lifetime counted from ``sent_at``;
         ``ResponseValidationError`` (never quoting the body) when it has no usable
         ``access_token``, a ``token_type`` other than Bearer or a bad ``expires_in``."""
@@ -279,7 +184,7 @@ class ClientCredentials:
             url=self.token_endpoint,
         )
 
-    def refusal(
+    def _refusal(
         self, status: int, content: bytes, headers: Mapping[str, str] | None = None
     ) -> TokenEndpointError:
         """The ``TokenEndpointError`` for a 400/401 answer of the token endpoint."""
@@ -289,19 +194,19 @@ class ClientCredentials:
             headers,
             access_key_id=self._access_key_id,
             url=self.token_endpoint,
-            redact=self.redact,
+            redact=self._redact,
         )
 
     # -- the cache and the one flight ----------------------------------------------------------
 
-    def cached_token(self) -> str | None:
+    def _cached_token(self) -> str | None:
         """The cached token while it is fresh (more than the refresh margin left), else None."""
         token = self._token
         if token is not None and self._clock() < token.refresh_at:
             return token.access_token
         return None
 
-    def invalidate(self, token: str | None = None) -> None:
+    def _invalidate(self, token: str | None = None) -> None:
         """Forget the cached token (after the gateway refused it with 401), so the next call
         fetches a new one; with ``token``, only when that is still the cached one."""
         with self._lock:

@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._auth import Redact, TokenAuth
+from ._auth import TokenAuth
 from ._redirects import CREDENTIAL_HEADERS, MAX_REDIRECTS
+from ._secrets import Redact
 from .core.api_error import (
     BODY_CAP,
     APIConnectionError,
@@ -114,6 +115,14 @@ def _looks_like_json(content: bytes, content_type: str | None) -> bool:
 def request_path(request: httpx.Request) -> str:
     """The request's path as sent (percent-encoded, no query)."""
     return request.url.raw_path.split(b"?", 1)[0].decode("ascii", errors="replace")
+
+
+def origin_of(request: httpx.Request) -> str:
+    """``scheme://host:port`` of the request's URL (the port always shown), for messages."""
+    url = request.url
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{url.scheme}://{host}:{port}"
 
 
 def describe_request(request: httpx.Request | None) -> tuple[str | None, str | None]:
@@ -286,15 +295,18 @@ class ErrorMapper:
             strip_credentials(failed)
         method, url = describe_request(request)
         where = f"{method} {request_path(request)}"
+        host = origin_of(request)
         if isinstance(exc, httpx.TimeoutException):
             error: ApiError = APITimeoutError(
-                f"{where}: timed out ({type(exc).__name__})", method=method, url=url
+                f"{where}: timed out talking to {host} ({type(exc).__name__})",
+                method=method,
+                url=url,
             )
             error.request = safe_request(request)  # type: ignore[attr-defined]
         else:
             detail = str(exc) or type(exc).__name__
             error = APIConnectionError(
-                f"{where}: connection failed: {detail}", method=method, url=url
+                f"{where}: connection to {host} failed: {detail}", method=method, url=url
             )
         if redact is not None:
             redact_error(error, redact)

@@ -1,7 +1,10 @@
 """The token request and its answer, for :class:`~kipu_hub_service.ClientCredentials`.
 
-Sans-I/O: what is sent (:func:`token_request` plus :class:`EndpointAuth`), what a 2xx answer
-holds (:func:`parse_issued`) and what a 400/401 answer means (:func:`refusal`). Nothing here
+Sans-I/O: what is sent (``FORM_BODY`` with ``TOKEN_HEADERS``, and the Basic credentials on the
+endpoint's origin only), what a 2xx answer holds (:func:`parse_issued`) and what a 400/401
+answer means (:func:`refusal`). The request loop (``_async/_funnel.py``) sends it like any other
+request: the call's timeouts, read deadline and time budget, bounded decoding, and
+``TOKEN_ANSWER_CAP`` as its size cap. Nothing here
 keeps the secret in an error: a bad answer's body is never quoted, and an OAuth error's text is
 redacted before it is kept.
 """
@@ -11,17 +14,21 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
 import httpx
 
-from ._auth import bearer_value
+from ._secrets import Hidden, bearer_value
 from .core.api_error import BODY_CAP, AuthenticationError
 
 FORM_BODY = b"grant_type=client_credentials"
 """The body of every token request."""
+TOKEN_HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+"""The headers of every token request, besides ``User-Agent`` and the Basic credentials."""
+TOKEN_ANSWER_CAP = BODY_CAP
+"""Most bytes of a token answer (64 KiB decoded), enforced while it is read."""
 _DESCRIPTION_CHARS = 200
 
 
@@ -58,10 +65,12 @@ class IssuedToken:
         return f"<IssuedToken lifetime={self.lifetime:g}s>"
 
 
-class EndpointAuth(httpx.Auth):
-    """Puts the Basic credentials on requests to the token endpoint's origin only."""
+class EndpointAuth:
+    """The Basic credentials of the token request, for the token endpoint's origin only."""
 
-    def __init__(self, value: str, endpoint: httpx.URL) -> None:
+    __slots__ = ("_origin", "_value")
+
+    def __init__(self, value: Hidden, endpoint: httpx.URL) -> None:
         self._value = value
         self._origin = (endpoint.scheme, endpoint.host, endpoint.port)
 
@@ -72,13 +81,12 @@ class EndpointAuth(httpx.Auth):
         """Whether ``url`` is on the token endpoint's origin (a redirect elsewhere is not)."""
         return (url.scheme, url.host, url.port) == self._origin
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def apply(self, request: httpx.Request) -> None:
         """Add the Basic credentials on the endpoint's origin; remove them anywhere else."""
         if self.applies_to(request.url):
             request.headers["Authorization"] = self._value
         else:
             request.headers.pop("Authorization", None)
-        yield request
 
 
 def check_value(name: str, value: object) -> str:
@@ -92,7 +100,8 @@ def check_value(name: str, value: object) -> str:
     return value
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost`` or a loopback address)."""
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -114,7 +123,7 @@ def check_endpoint(endpoint: object) -> httpx.URL:
         raise ValueError(f"token_endpoint must be an absolute http(s) URL, got {str(url)!r}")
     if url.userinfo or url.fragment:
         raise ValueError("token_endpoint may not contain user info or a fragment")
-    if url.scheme == "http" and not _is_loopback(url.host):
+    if url.scheme == "http" and not is_loopback(url.host):
         raise ValueError(
             "token_endpoint must use https (plain http is allowed for loopback addresses only): "
             "the secret access key would travel unencrypted"
@@ -129,19 +138,6 @@ def positive(name: str, value: object, *, zero: bool = False) -> float:
     if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
         raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
     return float(value)
-
-
-def token_request(endpoint: httpx.URL) -> httpx.Request:
-    """The token request, without its ``Authorization`` (:class:`EndpointAuth` adds it)."""
-    return httpx.Request(
-        "POST",
-        endpoint,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        },
-        content=FORM_BODY,
-    )
 
 
 def parse_issued(
@@ -173,7 +169,7 @@ def parse_issued(
         invalid("has a token_type other than Bearer")
     lifetime = _lifetime(body.get("expires_in"), default_lifetime, invalid)
     margin = min(refresh_margin, lifetime / 2)
-    return IssuedToken(token, lifetime, sent_at + lifetime - margin, sent_at + lifetime)
+    return IssuedToken(Hidden(token), lifetime, sent_at + lifetime - margin, sent_at + lifetime)
 
 
 def _lifetime(value: object, default: float, invalid: Callable[[str], NoReturn]) -> float:

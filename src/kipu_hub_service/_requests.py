@@ -1,5 +1,4 @@
-"""Requests from the generated ``_get_kwargs`` builders: under ``base_url``, with the per-call
-``request_options`` applied, and the retry policy of the call returned next to the request.
+"""What the gateway's operations send: checked ids and file names, and request bodies.
 
 Every execution id and file name is checked here (a non-empty ``str`` of at most
 ``MAX_SEGMENT_BYTES`` bytes); the generated builders percent-encode it as one path segment. A
@@ -16,20 +15,12 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-import httpx
-
-from ._config import ClientConfig, check_headers, to_timeout
-from ._retry import RetryPolicy
-from .core.request_options import RequestOptions
-
 MAX_SEGMENT_BYTES = 4096
 """Longest execution id or file name accepted, in bytes of UTF-8."""
 DEFAULT_CHUNK_SIZE = 64 * 1024
 """Bytes per write of ``download_result_file`` unless ``request_options["chunk_size"]`` says.
 ``get_result_file`` hands chunks over as they arrive (at most 64 KiB each, never copied) unless
 a ``chunk_size`` asks for exact chunks."""
-
-_OPTION_KEYS = frozenset(RequestOptions.__annotations__)
 
 
 class LazyModule:
@@ -66,14 +57,6 @@ def check_segment(value: object, what: str) -> str:
     if size > MAX_SEGMENT_BYTES:
         raise ValueError(f"{what} is too long: {size} bytes as UTF-8, at most {MAX_SEGMENT_BYTES}")
     return value
-
-
-def check_chunk_size(options: RequestOptions | None) -> int | None:
-    """``request_options["chunk_size"]``: None or a positive int."""
-    size = options.get("chunk_size") if options else None
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
-        raise ValueError("request_options['chunk_size'] must be a positive int")
-    return size
 
 
 class _RawBody:
@@ -130,62 +113,20 @@ def with_secrets_and_tags(request: Any, secrets: object, tags: object) -> Any:
     return merged
 
 
-def build_request(
-    config: ClientConfig,
-    client: httpx.Client | httpx.AsyncClient,
-    kwargs: dict[str, Any],
-    options: RequestOptions | None,
-) -> tuple[httpx.Request, RetryPolicy]:
-    """The request for a generated ``_get_kwargs`` result, and the retry policy of the call."""
-    headers = config.request_headers
-    extra = kwargs.get("headers")
-    timeout = config.request_timeout
-    policy = config.policy
-    if options:
-        if not isinstance(options, Mapping):
-            raise TypeError("request_options must be a dict")
-        unknown = options.keys() - _OPTION_KEYS
-        if unknown:
-            raise TypeError(f"unknown request_options keys: {sorted(unknown)}")
-        value = options.get("timeout")
-        if value is not None:
-            timeout = to_timeout(value, "request_options['timeout']")
-        retries = options.get("max_retries")
-        if retries is not None:
-            try:
-                policy = policy.with_max_retries(retries)
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"request_options[{'max_retries'!r}]: {exc}") from None
-        if options.get("chunk_size") is not None:
-            check_chunk_size(options)
-        additional = options.get("additional_headers")
-        if additional:
-            checked = check_headers(additional, "additional_headers")
-            extra = {**extra, **checked} if extra else checked
-    if extra:
-        headers = {**headers, **extra} if headers else extra
-    body = kwargs.get("json")
-    try:
-        request = client.build_request(
-            kwargs["method"],
-            config.prefix + kwargs["url"],
-            headers=headers,
-            json=body,
-            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-        )
-    except RecursionError:
-        raise ValueError(
+def encode_error(exc: Exception, body: object) -> Exception:
+    """The error for a JSON ``body`` httpx could not encode (``exc``): nested past the
+    interpreter's recursion limit, or holding a NaN or an infinity (JSON has no form for them)."""
+    if isinstance(exc, RecursionError):
+        return ValueError(
             "the request body is nested too deeply to encode as JSON (deeper than the "
             f"interpreter's recursion limit, {sys.getrecursionlimit()})"
-        ) from None
-    except ValueError:
-        problem = non_finite_number(body)
-        if problem is None:
-            raise
-        raise ValueError(
-            f"the request body cannot be sent as JSON: {problem} (JSON has no NaN or Infinity)"
-        ) from None
-    return request, policy
+        )
+    problem = non_finite_number(body)
+    if problem is None:
+        return exc
+    return ValueError(
+        f"the request body cannot be sent as JSON: {problem} (JSON has no NaN or Infinity)"
+    )
 
 
 _PATH_CHARS = 200

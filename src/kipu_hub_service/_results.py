@@ -21,7 +21,8 @@ from qhub_service_gen.types import (
     file_name_problem,
 )
 
-from .core.api_error import UnsafeResultFileNameError
+from .core._failure import failure_reason as failure_reason
+from .core._file_name_error import UnsafeResultFileNameError
 
 TERMINAL_STATUSES: frozenset[ServiceExecutionStatus] = frozenset(
     {
@@ -41,39 +42,6 @@ AsyncOnStatus = Callable[[ServiceExecution], "Awaitable[object] | object"]
 """Progress callback of the async workflows: a plain function or a coroutine function."""
 OnFile = Callable[[str, Path], object]
 """Called with ``(file name, written path)`` after each result file is complete."""
-
-
-_REASON_LIMIT = 500
-
-
-def failure_reason(result: ResultResponse | None) -> str | None:
-    """The reason a failed execution's result envelope gives, as one short line, or ``None``."""
-    if result is None:
-        return None
-    error = result.additional_properties.get("error")
-    output = result.additional_properties.get("output")
-    if error is None and isinstance(output, dict):
-        error = output.get("error")
-    if isinstance(error, dict):
-        message, code = error.get("message"), error.get("code")
-        if not isinstance(message, str) or not message.strip():
-            message = None
-        code = code if isinstance(code, str | int) and not isinstance(code, bool) else None
-        if message is None and code is None:
-            return None
-        text = str(code) if message is None else message
-        if message is not None and code is not None:
-            text = f"{message} ({code})"
-    elif isinstance(error, str):
-        text = error
-    else:
-        return None
-    text = " ".join(text.split())
-    if not text:
-        return None
-    if len(text) > _REASON_LIMIT:
-        text = text[: _REASON_LIMIT - 1] + "…"
-    return text
 
 
 def is_terminal(status: ServiceExecutionStatus | str) -> bool:

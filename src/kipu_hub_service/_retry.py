@@ -1,6 +1,7 @@
 """Retry rules: the public ``RetryPolicy`` (frozen settings) and the pure decisions made with it.
 
-The loop that applies them is I/O code: ``_async/retry.py`` (the sync twin is generated).
+The request loop that applies them is I/O code: ``_async/_funnel.py`` (the sync twin is
+generated), which asks :func:`retry_delay` after every try.
 
 Rules:
 
@@ -11,9 +12,10 @@ Rules:
 * The wait before retry *n* is ``initial_delay * 2 ** (n - 1)``, capped at ``max_delay``, minus up
   to ``jitter`` of itself at random. A ``Retry-After`` header (seconds or an HTTP date) replaces
   it, clamped to ``retry_after_cap``.
-* ``max_elapsed`` bounds all attempts including the waits: no retry starts whose wait would end
-  past it. Time spent in an injected ``sleep`` counts at the nominal delay, so a recording sleep
-  sees the same decisions as a real one.
+* ``max_elapsed`` bounds one call: every try, every wait, every redirect hop and the token
+  request the call needed, together. No retry starts whose wait would end past it. Time
+  spent in an injected ``sleep`` counts at the nominal delay, so a recording sleep sees the
+  same decisions as a real one.
 * When retries run out the last response is returned (the caller maps its status to an error) or
   the last exception is raised again.
 
@@ -37,11 +39,6 @@ from datetime import UTC, datetime
 import httpx
 
 __all__ = ["RetryPolicy"]
-
-Send = Callable[[httpx.Request], httpx.Response]
-"""One try of a request (sync): what the retry loop wraps."""
-AsyncSend = Callable[[httpx.Request], Awaitable[httpx.Response]]
-"""One try of a request (async): what the retry loop wraps."""
 
 SAFE_TO_REPEAT = "qhub.safe_to_repeat"
 """Request extension marking a POST that is safe to send twice (the token request)."""
@@ -82,7 +79,8 @@ class RetryPolicy:
     jitter: float = 0.25
     """Fraction of each wait taken off at random (0 to 1)."""
     max_elapsed: float = 60.0
-    """Seconds all tries and waits of one call may take together."""
+    """Seconds all tries, waits and redirect hops of one call (and the token request it
+    needed) may take together."""
     retry_after_cap: float = 60.0
     """Longest ``Retry-After`` honoured, in seconds."""
     sleep: Callable[[float], None] | None = field(default=None, compare=False)
@@ -186,3 +184,26 @@ def retry_reason(outcome: httpx.Response | BaseException) -> str:
     if isinstance(outcome, httpx.Response):
         return f"status {outcome.status_code}"
     return type(outcome).__name__
+
+
+def retry_delay(
+    policy: RetryPolicy,
+    request: httpx.Request,
+    retries: int,
+    budget: Budget,
+    outcome: httpx.Response | BaseException,
+) -> float | None:
+    """The wait before retrying ``request`` after ``outcome`` (its ``retries``-th retry so far),
+    or None when it is not retried: not idempotent, not transient, no retries left, or the
+    wait would end past the call's budget."""
+    if retries >= policy.max_retries or not policy.is_retryable_method(request):
+        return None
+    if isinstance(outcome, httpx.Response):
+        if not policy.should_retry_response(outcome):
+            return None
+        delay = policy.delay_for(retries + 1, outcome)
+    else:
+        if not policy.should_retry_exception(outcome):
+            return None
+        delay = policy.delay_for(retries + 1, None)
+    return delay if budget.allows(delay) else None

@@ -3,8 +3,9 @@
 The two classes are thin: they validate their settings (``_config``), create or adopt the HTTP
 client, and expose ``service_api``, whose operations go through the one request funnel. The
 I/O code is written once, in ``_async/``; ``_sync/`` is generated from it by
-``scripts/unasync.py``. The request path: facade -> funnel -> auth -> retry -> transport ->
-parse -> typed result.
+``scripts/unasync.py``. The request path: facade (``service_api``) -> the request loop
+(``_async/_funnel.py``: budget, credentials, one try with the bounded read, 401 refresh,
+redirects, retries, error mapping) -> parse -> typed result.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging as _logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -26,15 +27,37 @@ from ._sync.service_api import ServiceApi
 from .environment import HubServiceClientEnvironment
 
 if TYPE_CHECKING:
-    from ._credentials import ClientCredentials
+    from .credentials import ClientCredentials
+
+_HttpClient = TypeVar("_HttpClient", httpx.Client, httpx.AsyncClient)
 
 __all__ = ["AsyncHubServiceClient", "AsyncServiceApi", "HubServiceClient", "ServiceApi"]
+
+
+_NOT_SETTINGS = frozenset({"self", "httpx_client", "__class__"})
 
 
 class _Facade:
     """What both clients share: the settings, the HTTP client, and how they show."""
 
     _config: ClientConfig
+    _owns_client: bool
+
+    def _open(
+        self, kind: type[_HttpClient], httpx_client: _HttpClient | None, arguments: dict[str, Any]
+    ) -> _HttpClient | None:
+        """Check ``httpx_client`` and the constructor's ``arguments`` (its ``locals()``, so
+        both constructors pass every setting the same way); ``httpx_client`` is returned."""
+        if httpx_client is not None and not isinstance(httpx_client, kind):
+            other = "HubServiceClient" if kind is httpx.AsyncClient else "AsyncHubServiceClient"
+            raise TypeError(
+                f"httpx_client must be an httpx.{kind.__name__} (use {other} for an "
+                f"httpx.{'Client' if kind is httpx.AsyncClient else 'AsyncClient'})"
+            )
+        settings = {k: v for k, v in arguments.items() if k not in _NOT_SETTINGS}
+        self._config = ClientConfig(injected=httpx_client is not None, **settings)
+        self._owns_client = httpx_client is None
+        return httpx_client
 
     @property
     def base_url(self) -> str:
@@ -111,29 +134,8 @@ class HubServiceClient(_Facade):
         max_response_size: int | None = None,
         read_deadline: float | None = None,
     ) -> None:
-        if httpx_client is not None and not isinstance(httpx_client, httpx.Client):
-            raise TypeError(
-                "httpx_client must be an httpx.Client (use AsyncHubServiceClient for an "
-                "httpx.AsyncClient)"
-            )
-        self._config = ClientConfig(
-            base_url=base_url,
-            environment=environment,
-            token=token,
-            headers=headers,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry_policy=retry_policy,
-            follow_redirects=follow_redirects,
-            logging_config=logging,
-            injected=httpx_client is not None,
-            forward_parent_token=forward_parent_execution_token,
-            max_response_size=max_response_size,
-            read_deadline=read_deadline,
-        )
-        self._owns_client = httpx_client is None
-        client = httpx_client if httpx_client is not None else make_http_client(self._config)
-        self._funnel = Funnel(self._config, client)
+        client = self._open(httpx.Client, httpx_client, locals())
+        self._funnel = Funnel(self._config, client or make_http_client(self._config))
         self.service_api = ServiceApi(self._funnel)
 
     @property
@@ -143,8 +145,7 @@ class HubServiceClient(_Facade):
 
     def close(self) -> None:
         """Close the HTTP client the SDK created (an injected one is left open)."""
-        if self._owns_client:
-            self._funnel.client.close()
+        self._funnel.close(client=self._owns_client)
 
     def __enter__(self) -> HubServiceClient:
         return self
@@ -190,30 +191,8 @@ class AsyncHubServiceClient(_Facade):
         max_response_size: int | None = None,
         read_deadline: float | None = None,
     ) -> None:
-        if httpx_client is not None and not isinstance(httpx_client, httpx.AsyncClient):
-            raise TypeError(
-                "httpx_client must be an httpx.AsyncClient (use HubServiceClient for an "
-                "httpx.Client)"
-            )
-        self._config = ClientConfig(
-            base_url=base_url,
-            environment=environment,
-            token=token,
-            async_token=async_token,
-            headers=headers,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry_policy=retry_policy,
-            follow_redirects=follow_redirects,
-            logging_config=logging,
-            injected=httpx_client is not None,
-            forward_parent_token=forward_parent_execution_token,
-            max_response_size=max_response_size,
-            read_deadline=read_deadline,
-        )
-        self._owns_client = httpx_client is None
-        client = httpx_client if httpx_client is not None else make_async_http_client(self._config)
-        self._funnel = AsyncFunnel(self._config, client)
+        client = self._open(httpx.AsyncClient, httpx_client, locals())
+        self._funnel = AsyncFunnel(self._config, client or make_async_http_client(self._config))
         self.service_api = AsyncServiceApi(self._funnel)
 
     @property
@@ -223,8 +202,7 @@ class AsyncHubServiceClient(_Facade):
 
     async def aclose(self) -> None:
         """Close the HTTP client the SDK created (an injected one is left open)."""
-        if self._owns_client:
-            await self._funnel.client.aclose()
+        await self._funnel.aclose(client=self._owns_client)
 
     async def __aenter__(self) -> AsyncHubServiceClient:
         return self

@@ -14,10 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from kipu_hub_service import AsyncHubServiceClient, HubServiceClient, InternalServerError
-from kipu_hub_service._async.retry import send_with_retries as async_send_with_retries
+from kipu_hub_service import (
+    APIConnectionError,
+    ApiError,
+    APITimeoutError,
+    AsyncHubServiceClient,
+    HubServiceClient,
+    InternalServerError,
+)
 from kipu_hub_service._retry import RetryPolicy
-from kipu_hub_service._sync.retry import send_with_retries
 from kipu_hub_service.testing import retries_without_delay
 
 URL = "http://gateway.test/acme/vqe/v1/executions"
@@ -92,6 +97,35 @@ def policy(**kwargs: Any) -> tuple[RetryPolicy, Sleeps]:
     return RetryPolicy(**kwargs), sleeps
 
 
+def _client(mode: str, script: Script, retry_policy: RetryPolicy, logger: Any) -> Any:
+    """A client on ``script`` whose request loop is the one under test."""
+    settings: dict[str, Any] = {
+        "base_url": "http://gateway.test/acme/vqe/v1",
+        "token": "t0ken",
+        "retry_policy": retry_policy,
+        "logging": logger if logger is not None else {"silent": True},
+    }
+    transport = httpx.MockTransport(script)
+    if mode == "sync":
+        return HubServiceClient(httpx_client=httpx.Client(transport=transport), **settings)
+    return AsyncHubServiceClient(httpx_client=httpx.AsyncClient(transport=transport), **settings)
+
+
+def _outcome(answer: Any) -> httpx.Response:
+    """The loop's answer as a response whose body can be read again (a 2xx body was read
+    inside the loop, so a drop mid-body was retried there)."""
+    response: httpx.Response = answer.response
+    if answer.body is None:
+        return response
+    return httpx.Response(response.status_code, headers=response.headers, content=answer.body)
+
+
+def _cause(error: ApiError) -> BaseException:
+    """The httpx failure a mapped connection error was raised from."""
+    assert isinstance(error.__cause__, httpx.HTTPError), error
+    return error.__cause__
+
+
 def send_sync(
     script: Script,
     retry_policy: RetryPolicy,
@@ -99,19 +133,14 @@ def send_sync(
     logger: logging.Logger | None,
     **request_kwargs: Any,
 ) -> httpx.Response:
-    with httpx.Client(transport=httpx.MockTransport(script)) as client:
-
-        def once(request: httpx.Request) -> httpx.Response:
-            response = client.send(request, stream=True)
-            try:
-                response.read()
-            except BaseException:
-                response.close()
-                raise
-            return response
-
-        request = client.build_request(method, URL, **request_kwargs)
-        return send_with_retries(once, request, retry_policy, logger)
+    """One request through the sync client's request loop."""
+    client = _client("sync", script, retry_policy, logger)
+    funnel = client._funnel
+    request = funnel.client.build_request(method, URL, **request_kwargs)
+    try:
+        return _outcome(funnel.send(request, funnel.defaults))
+    except (APIConnectionError, APITimeoutError) as error:
+        raise _cause(error) from None
 
 
 async def send(
@@ -125,24 +154,18 @@ async def send(
     extensions: dict[str, Any] | None = None,
     logger: logging.Logger | None = None,
 ) -> httpx.Response:
-    """One request through the retry loop, sent the way the clients send (the body is read
-    inside the loop, so a drop mid-body is retried)."""
+    """One request through the request loop of a client (``mode``), as its calls send it; a
+    connection failure is the httpx error the mapped ``ApiError`` was raised from."""
     kwargs: dict[str, Any] = {"headers": headers, "content": content, "extensions": extensions}
     if mode == "sync":
         return send_sync(script, retry_policy, method, logger, **kwargs)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(script)) as client:
-
-        async def once(request: httpx.Request) -> httpx.Response:
-            response = await client.send(request, stream=True)
-            try:
-                await response.aread()
-            except BaseException:
-                await response.aclose()
-                raise
-            return response
-
-        request = client.build_request(method, URL, **kwargs)
-        return await async_send_with_retries(once, request, retry_policy, logger)
+    client = _client(mode, script, retry_policy, logger)
+    funnel = client._funnel
+    request = funnel.client.build_request(method, URL, **kwargs)
+    try:
+        return _outcome(await funnel.send(request, funnel.defaults))
+    except (APIConnectionError, APITimeoutError) as error:
+        raise _cause(error) from None
 
 
 TRANSIENT: list[Outcome] = [
@@ -450,7 +473,13 @@ async def test_retries_are_logged_without_headers_or_query(
             extensions={},
             logger=logger,
         )
-    messages = [r.getMessage() for r in caplog.records if r.name == logger.name]
+    every = [r.getMessage() for r in caplog.records if r.name == logger.name]
+    assert not any("s3cr3t" in m or "Authorization" in m for m in every)
+    assert [m for m in every if "->" in m] == [
+        "GET /acme/vqe/v1/executions -> 503",
+        "GET /acme/vqe/v1/executions -> 200",
+    ]
+    messages = [m for m in every if m.startswith("retrying")]
     assert len(messages) == 2
     assert "GET /acme/vqe/v1/executions" in messages[0]
     assert "retry 1 of 2" in messages[0] and "status 503" in messages[0]
@@ -550,38 +579,19 @@ async def test_async_sleep_hook_is_awaited() -> None:
     assert delays == [0.25]
 
 
-def test_send_with_retries_wraps_any_send_function() -> None:
-    outcomes: list[Callable[[], httpx.Response]] = [
-        lambda: httpx.Response(503),
-        lambda: httpx.Response(200),
-    ]
-    sent: list[httpx.Request] = []
-
-    def send_once(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return outcomes[len(sent) - 1]()
-
+async def test_the_same_request_object_is_sent_again() -> None:
+    script = Script(503, 200)
     retry_policy, sleeps = policy()
-    request = httpx.Request("GET", URL)
-    assert send_with_retries(send_once, request, retry_policy).status_code == 200
-    assert sent == [request, request]
-    assert len(sleeps.delays) == 1
+    assert (await send("sync", script, retry_policy)).status_code == 200
+    assert script.requests[0].url == script.requests[1].url and len(sleeps.delays) == 1
 
 
-async def test_async_send_with_retries_wraps_any_send_function() -> None:
-    calls = 0
-
-    async def send_once(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise httpx.ConnectTimeout("slow", request=request)
-        return httpx.Response(204)
-
+async def test_delete_is_retried_after_a_connect_timeout() -> None:
+    script = Script(httpx.ConnectTimeout("slow"), 204)
     retry_policy, _ = policy()
-    response = await async_send_with_retries(send_once, httpx.Request("DELETE", URL), retry_policy)
+    response = await send("async", script, retry_policy, "DELETE")
     assert response.status_code == 204
-    assert calls == 2
+    assert len(script.requests) == 2
 
 
 def test_policy_defaults_and_helpers() -> None:

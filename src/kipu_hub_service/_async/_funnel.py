@@ -1,12 +1,15 @@
-"""The one request path of a client: build -> auth -> retry -> redirects -> read -> errors -> parse.
+"""The request loop of a client: every call, redirect hop and token request goes through it.
 
-``ServiceApi`` methods name a generated request builder and a parser and call :meth:`call`;
-downloads use :meth:`send` with ``stream=True`` and :meth:`raise_for_status`. A request is
-sent with ``follow_redirects=False``: redirects are followed here (``_redirects``), and the
-retry loop (``retry.py``) wraps each hop. A 2xx body is read inside the retry loop (a drop
-mid-body is retried); any other body is read only up to ``BODY_CAP`` bytes, for its error.
-Bodies are read raw and decoded in bounded steps, within a size cap and a read deadline
-(``_bodies``).
+:meth:`AsyncFunnel.send` is the whole path of one call, top to bottom: the time budget, then per
+try the credentials (the gateway token, fetched through this loop for ``ClientCredentials``, or
+the token request's Basic credentials), one transport round trip with the bounded body read, and
+the decision: a 401 asks for a fresh token once, a redirect becomes the next hop (credentials
+stay on their origin), a transient failure waits and tries again, anything else is the answer.
+Failures become ``ApiError`` subclasses here (``_errors``), and :meth:`call` parses a 2xx body.
+
+httpx sends each try with ``follow_redirects=False`` and a no-op auth, so redirects and
+credentials are this loop's alone. Bodies are read raw and decoded in bounded steps within a
+size cap and a read deadline (``_bodies``, ``_read``).
 
 Fork safety: a client the SDK created notices, on its next request, that it runs in a new
 process (``os.fork``) and opens a new HTTP client there; the parent's client and its pooled
@@ -16,47 +19,43 @@ connections are kept in the child, neither used nor closed (they are the parent'
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import httpx
 
-from .._auth import TokenAuth
 from .._backend import AsyncBackend
 from .._bodies import (
     ACCEPT_ENCODING,
-    BODY_KEY,
     BodyLimits,
-    BoundedDecoder,
     DeadlinePassed,
     TooLarge,
     UnsupportedEncoding,
-    capped_response,
-    check_deadline,
-    check_size,
-    deadline_for,
-    encoding_of,
     limit_error,
 )
-from .._config import ClientConfig, transport_override
-from .._credentials import TokenUnavailable
+from .._calls import Answer, CallOptions, default_deadline, resolve_options
+from .._config import ClientConfig, proxies_configured, transport_override
+from .._credentials import TokenCache
 from .._errors import ErrorMapper
-from .._exchange import EndpointAuth
-from .._redirects import MAX_REDIRECTS, RedirectAnswer, next_request, unusable_location_error
-from .._requests import build_request
-from .._retry import RetryPolicy
+from .._exchange import FORM_BODY, TOKEN_ANSWER_CAP, TOKEN_HEADERS, EndpointAuth
+from .._redirects import MAX_REDIRECTS, next_request, unusable_location_error
+from .._requests import encode_error
+from .._retry import SAFE_TO_REPEAT, Budget, RetryPolicy, retry_delay, retry_reason
+from .._secrets import Hidden
 from ..core.api_error import BODY_CAP, APIStatusError
-from ..core.request_options import RequestOptions
-from .retry import send_with_retries
+from ._read import read_bounded, read_upto, restream
+from ._tokens import current_token
+from .retry import close_quietly, pause
 
 _T = TypeVar("_T")
+_NO_AUTH = httpx.Auth()
+"""httpx's no-op auth: an injected client's own auth never adds to the loop's credentials."""
 
 
 def make_http_client(config: ClientConfig) -> httpx.AsyncClient:
-    """The HTTP client the SDK creates when none is injected, with the redirect hook."""
+    """The HTTP client the SDK creates when none is injected."""
     transport = transport_override(httpx.AsyncBaseTransport)
     if not isinstance(transport, httpx.AsyncBaseTransport):
         transport = AsyncBackend.default_transport()
@@ -65,85 +64,7 @@ def make_http_client(config: ClientConfig) -> httpx.AsyncClient:
         follow_redirects=False,
         transport=transport,
         headers={"Accept-Encoding": ACCEPT_ENCODING, **config.headers},
-        event_hooks={"response": [hold_redirect]},
     )
-
-
-async def hold_redirect(response: httpx.Response) -> None:
-    """Response hook of clients the SDK creates: hand a 3xx with a ``Location`` to the funnel
-    (its body read, capped) before httpx tries to build the next hop (see ``_redirects``)."""
-    if response.has_redirect_location:
-        content = await _read_upto(response, BODY_CAP)
-        raise RedirectAnswer(capped_response(response, content))
-
-
-async def _read_upto(response: httpx.Response, limit: int) -> bytes:
-    """The decoded body of ``response``, stopping once more than ``limit`` bytes were decoded
-    (then at most one decoding step more); the response is closed. A body that breaks off, is
-    corrupt or has an encoding the SDK does not decode is kept as far as it was decoded."""
-    try:
-        return response.content
-    except httpx.ResponseNotRead:
-        pass
-    parts: list[bytes] = []
-    size = 0
-    try:
-        decoder = BoundedDecoder(encoding_of(response))
-        async for raw in response.aiter_raw():
-            for piece in decoder.feed(raw):
-                parts.append(piece)
-                size += len(piece)
-                if size > limit:
-                    return b"".join(parts)
-    except (httpx.HTTPError, httpx.StreamError, UnsupportedEncoding):
-        pass
-    finally:
-        await response.aclose()
-    return b"".join(parts)
-
-
-async def _read_bounded(response: httpx.Response, limits: BodyLimits) -> bytes:
-    """The decoded body of a 2xx ``response``: ``TooLarge`` past ``limits.cap`` decoded bytes,
-    ``DeadlinePassed`` once ``limits.end`` has passed (checked as each piece arrives)."""
-    try:
-        content = response.content
-    except httpx.ResponseNotRead:
-        pass
-    else:
-        if len(content) > limits.cap:
-            raise TooLarge(limits.cap)
-        return content
-    encoding = encoding_of(response)
-    decoder = BoundedDecoder(encoding) if encoding else None
-    parts: list[bytes] = []
-    size = 0
-    cap = limits.cap
-    async for raw in response.aiter_raw():
-        limits.check_time()
-        for piece in (raw,) if decoder is None else decoder.feed(raw):
-            size += len(piece)
-            if size > cap:
-                raise TooLarge(cap)
-            parts.append(piece)
-    if decoder is not None:
-        decoder.check_end()
-    return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-def _restream(response: httpx.Response) -> httpx.Response:
-    """A response whose body a transport already read (e.g. ``httpx.MockTransport`` with
-    ``content=``) as an unread stream again, so raw streaming works on it like on the wire."""
-    if not response.is_stream_consumed:
-        return response
-    fresh = httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        stream=httpx.ByteStream(response.content),
-        request=response.request,
-        extensions=response.extensions,
-    )
-    fresh.history = response.history
-    return fresh
 
 
 class AsyncFunnel:
@@ -153,180 +74,332 @@ class AsyncFunnel:
         self.config = config
         self.client = client
         self.errors = ErrorMapper(config.auth)
-        self._client_send = client.send
-        config.auth.bind(self.credentials_token)
+        timeout = config.request_timeout or client.timeout
+        self.defaults = CallOptions(
+            timeout=timeout,
+            policy=config.policy,
+            headers=None,
+            chunk_size=None,
+            max_response_size=config.max_response_size,
+            read_deadline=default_deadline(timeout, config.read_deadline),
+        )
+        """The client's settings as the options of a call without ``request_options``."""
         self._pid = os.getpid()
         self._left_behind: list[httpx.AsyncClient] = []
+        self._direct: httpx.AsyncClient | None = None
+
+    def options(self, request_options: object) -> CallOptions:
+        """The options of one call: the client's, with ``request_options`` checked and applied."""
+        return resolve_options(self.defaults, request_options)
+
+    def build(
+        self, kwargs: Mapping[str, Any], opts: CallOptions, *, json_call: bool = True
+    ) -> httpx.Request:
+        """The request for a generated builder's result (method, url, json, headers)."""
+        config = self.config
+        headers: dict[str, str] = dict(config.request_headers or {})
+        if json_call and config.injected:  # the SDK's own clients send it by default
+            headers["Accept-Encoding"] = ACCEPT_ENCODING
+        headers.update(kwargs.get("headers") or {})
+        headers.update(opts.headers or {})
+        return build_checked(
+            self.client,
+            kwargs["method"],
+            config.prefix + kwargs["url"],
+            headers,
+            kwargs.get("json"),
+            opts.timeout,
+        )
+
+    async def call(
+        self,
+        kwargs: Mapping[str, Any],
+        request_options: object,
+        parser: Callable[[bytes], _T],
+    ) -> _T:
+        """One JSON call: build, send, raise the mapped error of a non-2xx answer, parse."""
+        opts = self.options(request_options)
+        answer = await self.send(self.build(kwargs, opts), opts)
+        if answer.body is None:
+            raise await self.status_error(answer.response)
+        return self.errors.parsed(answer.response, answer.body, parser)
+
+    async def send(
+        self,
+        request: httpx.Request,
+        opts: CallOptions,
+        *,
+        stream: bool = False,
+        auth: EndpointAuth | None = None,
+        budget: Budget | None = None,
+    ) -> Answer:
+        """The loop of one call (see the module doc). ``stream``: a 2xx body is left unread;
+        ``auth``: the token request's Basic credentials instead of the gateway token;
+        ``budget``: the budget of the call this request is part of (the token request)."""
+        policy = opts.policy
+        budget = Budget(policy.max_elapsed) if budget is None else budget
+        retries = hops = 0
+        refreshed = authorized = False
+        while True:
+            if not authorized:
+                await self._authorize(request, opts, auth, budget)
+            authorized = False
+            try:
+                answer = await self._try(request, opts, stream, auth)
+            except (TooLarge, DeadlinePassed, UnsupportedEncoding) as exc:
+                raise limit_error(exc, request, self.config.auth.redactor(request)) from None
+            except httpx.RequestError as exc:  # connect, read, write, protocol, decoding
+                delay = retry_delay(policy, request, retries, budget, exc)
+                if delay is None:
+                    raise self.errors.connection_error(exc, request) from exc
+                retries += 1
+                await self._wait(request, policy, retries, delay, budget, exc)
+                continue
+            response = answer.response
+            if response.status_code == 401 and auth is None and not refreshed:
+                refreshed = True
+                if await self._reauthorize(request, opts, budget):
+                    await close_quietly(response)
+                    authorized = True
+                    continue
+            if self.config.follow_redirects and response.has_redirect_location:
+                hops += 1
+                request = await self._next_hop(request, response, hops, auth)
+                continue
+            delay = retry_delay(policy, request, retries, budget, response)
+            if delay is None:
+                return answer
+            await close_quietly(response)
+            retries += 1
+            await self._wait(request, policy, retries, delay, budget, response)
+
+    async def _authorize(
+        self, request: httpx.Request, opts: CallOptions, auth: EndpointAuth | None, budget: Budget
+    ) -> None:
+        """Credentials for this try: the Basic ones of the token request on its endpoint's
+        origin, or the gateway token on ``base_url``'s origin (none anywhere else)."""
+        if auth is not None:
+            auth.apply(request)
+            return
+        token_auth = self.config.auth
+        if not token_auth.prepare(request):  # another origin, or a fixed token (attached)
+            return
+        if token_auth.credentials is not None:
+            token_auth.put(request, await self._token(token_auth.credentials, opts, budget))
+        else:
+            token_auth.put(request, await AsyncBackend.maybe_await(token_auth.call_source()))
+
+    async def _token(self, credentials: TokenCache, opts: CallOptions, budget: Budget) -> Hidden:
+        """The credentials' current token, fetched (when due) in the budget of the call."""
+        return await current_token(credentials, self, opts.with_cap(TOKEN_ANSWER_CAP), budget)
+
+    async def _reauthorize(self, request: httpx.Request, opts: CallOptions, budget: Budget) -> bool:
+        """After a 401 on ``base_url``'s origin: forget the refused token, attach a fresh one.
+        False when there is none to try (a fixed token, or the same one again)."""
+        token_auth = self.config.auth
+        refused = Hidden(request.headers.get("Authorization", ""))
+        if not (refused and token_auth.refreshable and token_auth.applies_to(request.url)):
+            return False
+        await AsyncBackend.maybe_await(token_auth.invalidate(refused))
+        await self._authorize(request, opts, None, budget)
+        return bool(request.headers.get("Authorization") != refused)
+
+    async def _try(
+        self, request: httpx.Request, opts: CallOptions, stream: bool, auth: EndpointAuth | None
+    ) -> Answer:
+        """One round trip; a 2xx JSON body is read here, within the cap and the read deadline
+        (so a connection that drops mid-body is retried like any transport failure)."""
+        limits = BodyLimits(opts.max_response_size, opts.read_deadline)
+        response = await self._transport_send(request, auth)
+        self._log(response)
+        if stream:
+            return Answer(restream(response), None)
+        if not response.is_success:
+            return Answer(response, None)
+        try:
+            return Answer(response, await read_bounded(response, limits))
+        finally:
+            await response.aclose()
+
+    async def _transport_send(
+        self, request: httpx.Request, auth: EndpointAuth | None
+    ) -> httpx.Response:
+        """httpx's ``send`` without its redirects or auth. The token request over plain http
+        (a loopback endpoint) never goes through a proxy from the environment."""
+        if self._pid != os.getpid():
+            self._renew_after_fork()
+        client = self.client
+        if auth is not None and request.url.scheme == "http" and self._env_proxy(client):
+            client = self._direct_client()
+        try:
+            return await client.send(request, auth=_NO_AUTH, follow_redirects=False, stream=True)
+        except (httpx.InvalidURL, httpx.RemoteProtocolError) as exc:
+            if unusable_location_error(exc):  # httpx could not read a redirect's Location
+                raise self.errors.unusable_redirect(request) from exc
+            raise
+
+    async def _next_hop(
+        self, request: httpx.Request, response: httpx.Response, hops: int, auth: EndpointAuth | None
+    ) -> httpx.Request:
+        """The request a redirect points at (credentials dropped when it leaves their origin);
+        an unusable ``Location`` is the 3xx's status error, too many hops a connection error."""
+        if hops > MAX_REDIRECTS:
+            await close_quietly(response)
+            raise self.errors.too_many_redirects(response)
+        applies_to = self.config.auth.applies_to if auth is None else auth.applies_to
+        follow = next_request(request, response, applies_to)
+        if follow is None:
+            raise await self.status_error(response)
+        await close_quietly(response)
+        return follow
+
+    async def _wait(
+        self,
+        request: httpx.Request,
+        policy: RetryPolicy,
+        retry: int,
+        delay: float,
+        budget: Budget,
+        outcome: httpx.Response | Exception,
+    ) -> None:
+        logger = self.config.logger
+        if logger is not None and logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "retrying %s %s (retry %d of %d) after %s; waiting %.3fs",
+                request.method,
+                request.url.path,
+                retry,
+                policy.max_retries,
+                retry_reason(outcome),
+                delay,
+            )
+        await pause(policy, delay, budget)
+
+    async def send_token_request(
+        self, credentials: TokenCache, opts: CallOptions, budget: Budget
+    ) -> Answer:
+        """The token request of ``credentials``, through this loop within ``budget``."""
+        request = httpx.Request(
+            "POST",
+            credentials.token_endpoint,
+            headers={**TOKEN_HEADERS, "User-Agent": self.config.headers["User-Agent"]},
+            content=FORM_BODY,
+            extensions={"timeout": opts.timeout.as_dict(), SAFE_TO_REPEAT: True},
+        )
+        return await self.send(request, opts, auth=credentials._endpoint_auth, budget=budget)
+
+    def streamer(self, opts: CallOptions) -> AsyncStreamer:
+        """``send(request, stream=True)`` with one call's options, for the downloads."""
+        return AsyncStreamer(self, opts)
+
+    async def raise_for_status(self, response: httpx.Response) -> None:
+        """Raise the mapped error for a non-2xx response, reading at most ``BODY_CAP`` of it."""
+        if not response.is_success:
+            raise await self.status_error(response)
+
+    async def status_error(self, response: httpx.Response) -> APIStatusError:
+        """The mapped error of a non-2xx response, its body read up to ``BODY_CAP``."""
+        content = await self.error_body(response)
+        return self.errors.status_error(response, content[:BODY_CAP], len(content) > BODY_CAP)
+
+    async def error_body(self, response: httpx.Response) -> bytes:
+        """A non-2xx answer's body, read up to ``BODY_CAP`` bytes (and at most one piece more:
+        longer means it was cut); the response is closed."""
+        return await read_upto(response, BODY_CAP)
+
+    def _log(self, response: httpx.Response) -> None:
+        """One DEBUG line per request sent (never headers)."""
+        logger = self.config.logger
+        if logger is not None and logger.isEnabledFor(logging.DEBUG):
+            request = response.request
+            logger.debug("%s %s -> %d", request.method, request.url.path, response.status_code)
+
+    @staticmethod
+    def _env_proxy(client: httpx.AsyncClient) -> bool:
+        return client.trust_env and proxies_configured()
+
+    def _direct_client(self) -> httpx.AsyncClient:
+        """An HTTP client that reads no proxy from the environment (plain-http token requests)."""
+        if self._direct is None:
+            transport = transport_override(httpx.AsyncBaseTransport)
+            self._direct = httpx.AsyncClient(
+                trust_env=False,
+                transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
+            )
+        return self._direct
 
     def _renew_after_fork(self) -> None:
         """In a forked child: a new HTTP client for the SDK's own (the parent's is dropped,
         not closed: its sockets are the parent's). An injected client is kept as it is."""
         self._pid = os.getpid()
+        self._direct = None
         if not self.config.injected:
             self._left_behind.append(self.client)  # never closed, nor collected, here
             self.client = make_http_client(self.config)
-            self._client_send = self.client.send
 
-    async def credentials_token(self) -> str:
-        """The current token of the client's ``ClientCredentials`` (its auth asks for every
-        request), fetched through this funnel when needed (``credentials.py``)."""
-        from .credentials import current_token
+    async def aclose(self, *, client: bool) -> None:
+        """Close the direct client, and the HTTP client when ``client`` (the SDK's own)."""
+        direct, self._direct = self._direct, None
+        if direct is not None:
+            await direct.aclose()
+        if client:
+            await self.client.aclose()
 
-        credentials = self.config.auth.credentials
-        assert credentials is not None
-        try:
-            return await current_token(credentials, self)
-        except Exception as exc:
-            raise TokenUnavailable(exc) from None
 
-    def build(
-        self, kwargs: dict[str, Any], options: RequestOptions | None
-    ) -> tuple[httpx.Request, RetryPolicy]:
-        """The request for a generated ``_get_kwargs`` result, and the call's retry policy."""
-        return build_request(self.config, self.client, kwargs, options)
-
-    async def call(
-        self,
-        kwargs: dict[str, Any],
-        options: RequestOptions | None,
-        parser: Callable[[bytes], _T],
-    ) -> _T:
-        """Build, send, raise the mapped error of a non-2xx answer, parse a 2xx body."""
-        request, policy = build_request(self.config, self.client, kwargs, options)
-        if self.config.injected:  # the SDK's own clients send it by default
-            request.headers["Accept-Encoding"] = ACCEPT_ENCODING
-        cap, deadline = self.config.max_response_size, self.config.read_deadline
-        if options:
-            if options.get("max_response_size") is not None:
-                cap = check_size(
-                    options["max_response_size"], "request_options['max_response_size']"
-                )
-            if options.get("read_deadline") is not None:
-                deadline = check_deadline(
-                    options["read_deadline"], "request_options['read_deadline']"
-                )
-        response = await self.send(request, policy, cap=cap, read_deadline=deadline)
-        if not response.is_success:
-            await self.raise_for_status(response)
-        return self.errors.parsed(response, response.extensions[BODY_KEY], parser)
-
-    async def send(
-        self,
-        request: httpx.Request,
-        policy: RetryPolicy,
-        *,
-        stream: bool = False,
-        auth: EndpointAuth | None = None,
-        cap: int | None = None,
-        read_deadline: float | None = None,
-    ) -> httpx.Response:
-        """Send with retries and redirects; a 2xx body is read unless ``stream`` (at most
-        ``cap`` decoded bytes, within ``read_deadline``, see ``_bodies``); others unread.
-
-        ``auth`` replaces the client's token auth: the token request's Basic credentials, for
-        the token endpoint's origin only (a redirect elsewhere loses them).
-        """
-        config = self.config
-        hop_auth: TokenAuth | EndpointAuth = config.auth if auth is None else auth
-        once = (
-            functools.partial(self._send_streamed, hop_auth)
-            if stream
-            else functools.partial(
-                self._send_buffered,
-                hop_auth,
-                cap=config.max_response_size if cap is None else cap,
-                read_deadline=read_deadline,
-            )
-        )
-        hops = 0
-        while True:
-            try:
-                response = await send_with_retries(once, request, policy, config.logger)
-            except TokenUnavailable as failed:
-                raise failed.error from failed.error.__cause__
-            except httpx.RequestError as exc:
-                raise self.errors.connection_error(exc, request) from exc
-            except (TooLarge, DeadlinePassed, UnsupportedEncoding) as exc:
-                raise limit_error(exc, request, self.config.auth.redactor(request)) from None
-            self._log(config.logger, response)
-            if not (config.follow_redirects and response.has_redirect_location):
-                return response
-            hops += 1
-            if hops > MAX_REDIRECTS:
-                await response.aclose()
-                raise self.errors.too_many_redirects(response)
-            follow = next_request(request, response, hop_auth.applies_to)
-            if follow is None:
-                raise await self._status_error(response)
-            await response.aclose()
-            request = follow
-
-    def streamer(self, policy: RetryPolicy) -> AsyncStreamer:
-        """``send(request, stream=True)`` of one call, for the downloads."""
-        return AsyncStreamer(self, policy)
-
-    async def raise_for_status(self, response: httpx.Response) -> None:
-        """Raise the mapped error for a non-2xx response, reading at most ``BODY_CAP`` of it."""
-        if not response.is_success:
-            raise await self._status_error(response)
-
-    async def _status_error(self, response: httpx.Response) -> APIStatusError:
-        content = await self.error_body(response)
-        return self.errors.status_error(response, content[:BODY_CAP], len(content) > BODY_CAP)
-
-    @staticmethod
-    async def error_body(response: httpx.Response) -> bytes:
-        """A non-2xx answer's body, read up to ``BODY_CAP`` bytes (and at most one piece more:
-        longer means it was cut); the response is closed."""
-        return await _read_upto(response, BODY_CAP)
-
-    async def _send(self, auth: httpx.Auth, request: httpx.Request) -> httpx.Response:
-        """One try: auth and transport. A 3xx handed over by ``hold_redirect`` is returned; an
-        injected client's failure to build a redirect's next hop is an ``APIConnectionError``."""
-        if self._pid != os.getpid():
-            self._renew_after_fork()
-        try:
-            return await self._client_send(request, auth=auth, follow_redirects=False, stream=True)
-        except RedirectAnswer as answer:
-            return answer.response
-        except (httpx.InvalidURL, httpx.RemoteProtocolError) as exc:
-            if self.config.injected and unusable_location_error(exc):
-                raise self.errors.unusable_redirect(request) from exc
-            raise
-
-    async def _send_buffered(
-        self, auth: httpx.Auth, request: httpx.Request, *, cap: int, read_deadline: float | None
-    ) -> httpx.Response:
-        limits = BodyLimits(cap, deadline_for(request, read_deadline))
-        response = await self._send(auth, request)
-        if not response.is_success:
-            return response
-        try:
-            response.extensions[BODY_KEY] = await _read_bounded(response, limits)
-        finally:
-            await response.aclose()
-        return response
-
-    async def _send_streamed(self, auth: httpx.Auth, request: httpx.Request) -> httpx.Response:
-        return _restream(await self._send(auth, request))
-
-    @staticmethod
-    def _log(logger: logging.Logger | None, response: httpx.Response) -> None:
-        """One DEBUG line per request sent: the answers that came before ``response`` in
-        httpx's ``history`` (the 401 that made a token callable refresh) are logged first."""
-        if logger is not None and logger.isEnabledFor(logging.DEBUG):
-            for answer in (*response.history, response):
-                request = answer.request
-                logger.debug("%s %s -> %d", request.method, request.url.path, answer.status_code)
+def build_checked(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: Any,
+    timeout: httpx.Timeout,
+) -> httpx.Request:
+    """``client.build_request``; a JSON body that cannot be encoded is a ``ValueError`` (see
+    ``_requests.encode_error``) before anything is sent."""
+    try:
+        return client.build_request(method, url, headers=headers, json=body, timeout=timeout)
+    except (RecursionError, ValueError) as exc:
+        raise encode_error(exc, body) from None
 
 
 class AsyncStreamer:
-    """The funnel's ``send`` with ``stream=True`` and one call's retry policy."""
+    """The loop's ``send`` with ``stream=True`` and one call's options (the downloads)."""
 
-    def __init__(self, funnel: AsyncFunnel, policy: RetryPolicy) -> None:
+    def __init__(self, funnel: AsyncFunnel, opts: CallOptions) -> None:
         self._funnel = funnel
-        self._policy = policy
+        self._opts = opts
 
     async def send(self, request: httpx.Request, *, stream: bool = True) -> httpx.Response:
-        """Send ``request`` through the funnel with this call's policy."""
-        return await self._funnel.send(request, self._policy, stream=stream)
+        """Send ``request`` through the loop with this call's options."""
+        answer = await self._funnel.send(request, self._opts, stream=stream)
+        return answer.response
+
+
+async def standalone_token(
+    credentials: TokenCache,
+    timeout: float | None,  # noqa: ASYNC109 (each HTTP request's timeout, not a deadline)
+    max_retries: int | None,
+) -> Hidden:
+    """``get_token()`` without a client: a short-lived HTTP client (default settings unless
+    ``timeout``/``max_retries`` say otherwise) when a token has to be fetched."""
+    cached = credentials._cached_token()
+    if cached is not None:
+        return Hidden(cached)
+    config = ClientConfig(
+        base_url=credentials.token_endpoint,
+        environment=None,
+        token=credentials,
+        headers=None,
+        timeout=timeout,
+        max_retries=max_retries,
+        follow_redirects=True,
+        logging=None,
+        injected=False,
+        forward_parent_execution_token=False,
+    )
+    funnel = AsyncFunnel(config, make_http_client(config))
+    try:
+        opts = funnel.defaults.with_cap(TOKEN_ANSWER_CAP)
+        return await current_token(credentials, funnel, opts, Budget(opts.policy.max_elapsed))
+    finally:
+        await funnel.aclose(client=True)

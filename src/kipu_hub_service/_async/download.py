@@ -62,6 +62,7 @@ from .._retry import RetryPolicy
 from .retry import pause
 
 if TYPE_CHECKING:
+    from .._calls import CallOptions
     from ._funnel import AsyncFunnel
 
 
@@ -264,16 +265,16 @@ async def download_to_path(
 
 
 async def stream_result_file(
-    funnel: AsyncFunnel, request: httpx.Request, policy: RetryPolicy, chunk_size: int | None
+    funnel: AsyncFunnel, request: httpx.Request, opts: CallOptions
 ) -> AsyncIterator[bytes]:
-    """``get_result_file``: ``iter_result_file`` through the funnel, errors mapped."""
+    """``get_result_file``: ``iter_result_file`` through the request loop, errors mapped."""
     chunks = iter_result_file(
-        funnel.streamer(policy),
+        funnel.streamer(opts),
         request,
-        chunk_size=chunk_size,
+        chunk_size=opts.chunk_size,
         raise_for_status=funnel.raise_for_status,
         make_incomplete_error=funnel.errors.incomplete_error_factory(request),
-        retry_policy=policy,
+        retry_policy=opts.policy,
     )
     try:
         async for chunk in chunks:
@@ -289,23 +290,22 @@ async def stream_result_file(
 async def download_result_file(
     funnel: AsyncFunnel,
     request: httpx.Request,
-    policy: RetryPolicy,
+    opts: CallOptions,
     path: str | os.PathLike[str],
-    chunk_size: int | None,
     *,
     overwrite: bool,
     on_progress: OnProgress | None,
 ) -> Path:
-    """``download_result_file``: ``download_to_path`` through the funnel, errors mapped."""
+    """``download_result_file``: ``download_to_path`` through the request loop, errors mapped."""
     try:
         return await download_to_path(
-            funnel.streamer(policy),
+            funnel.streamer(opts),
             request,
             path,
-            chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+            chunk_size=opts.chunk_size or DEFAULT_CHUNK_SIZE,
             raise_for_status=funnel.raise_for_status,
             make_incomplete_error=funnel.errors.incomplete_error_factory(request),
-            retry_policy=policy,
+            retry_policy=opts.policy,
             overwrite=overwrite,
             on_progress=on_progress,
         )

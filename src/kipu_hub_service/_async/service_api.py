@@ -1,7 +1,8 @@
 """``client.service_api``: the gateway's operations and the run-to-completion workflows.
 
-Each operation names the generated request builder and the parser and hands both to the funnel
-(``_funnel.py``). Downloads and workflows are imported on first use.
+Each operation names the generated request builder and the parser and hands both to the request
+loop (``_funnel.py``). Downloads and workflows are imported on first use; the workflows check
+``request_options`` once, before their first request.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._requests import LazyModule, check_chunk_size, check_segment, request_body
-from .._retry import RetryPolicy
+from .._calls import CallOptions
+from .._requests import LazyModule, check_segment, request_body
 from ..core.request_options import RequestOptions
 from ._funnel import AsyncFunnel
 
@@ -102,17 +103,17 @@ class AsyncServiceApi:
         """
         from .download import stream_result_file
 
-        request, policy, chunk_size = self._file_request(id, file, request_options)
-        return stream_result_file(self._funnel, request, policy, chunk_size)
+        request, opts = self._file_request(id, file, request_options)
+        return stream_result_file(self._funnel, request, opts)
 
     def _file_request(
         self, id: str, file: str, options: RequestOptions | None
-    ) -> tuple[httpx.Request, RetryPolicy, int | None]:
-        """The request of ``getResultFile``, its retry policy and its ``chunk_size``, checked
-        when the method is called (the request is sent later)."""
+    ) -> tuple[httpx.Request, CallOptions]:
+        """The request of ``getResultFile`` and the call's options, checked when the method is
+        called (the request is sent later)."""
         kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
-        request, policy = self._funnel.build(kwargs, options)
-        return request, policy, check_chunk_size(options)
+        opts = self._funnel.options(options)
+        return self._funnel.build(kwargs, opts, json_call=False), opts
 
     async def get_logs(
         self, id: str, *, request_options: RequestOptions | None = None
@@ -148,13 +149,12 @@ class AsyncServiceApi:
         raised otherwise."""
         from .download import download_result_file
 
-        request, policy, chunk_size = self._file_request(id, file, request_options)
+        request, opts = self._file_request(id, file, request_options)
         return await download_result_file(
             self._funnel,
             request,
-            policy,
+            opts,
             path,
-            chunk_size,
             overwrite=overwrite,
             on_progress=on_progress,
         )
@@ -198,6 +198,7 @@ class AsyncServiceApi:
         """
         from .workflows import wait_for_completion
 
+        self._funnel.options(request_options)  # checked before the first request
         return await wait_for_completion(
             self,
             id,
@@ -248,6 +249,7 @@ class AsyncServiceApi:
         """
         from .workflows import run
 
+        self._funnel.options(request_options)  # checked before the first request
         return await run(
             self,
             request=request,
@@ -305,6 +307,7 @@ class AsyncServiceApi:
         """
         from .workflows import download_all_result_files
 
+        self._funnel.options(request_options)  # checked before the first request
         return await download_all_result_files(
             self,
             id,
@@ -337,4 +340,5 @@ class AsyncServiceApi:
         """
         from .workflows import follow_logs
 
+        self._funnel.options(request_options)  # checked before the first request
         return follow_logs(self, id, poll_interval, request_options)

@@ -1,8 +1,9 @@
 """The run-to-completion workflows of ``service_api``: wait, run, download all, follow logs.
 
-They use only the public ``service_api`` methods of the object they are given; the rules
-(terminal statuses, file names, argument checks) are in ``_results``. The documentation is on
-the ``ServiceApi`` methods that call these.
+They use only the public ``service_api`` methods of the object they are given
+(``AsyncOperations``); the rules (terminal statuses, file names, argument checks) are in
+``_results``; ids are checked as every method checks them (``_requests.check_segment``).
+The documentation is on the ``ServiceApi`` methods that call these.
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from qhub_service_gen.models import LogEntry, ResultResponse, ServiceExecution
 from qhub_service_gen.models import ServiceExecutionStatus as Status
 
 from .._backend import AsyncBackend, AsyncJob
-from .._requests import with_secrets_and_tags
+from .._requests import check_segment, with_secrets_and_tags
 from .._results import (
     AsyncOnStatus,
     OnFile,
-    check_id,
     check_intervals,
     is_terminal,
     next_interval,
@@ -30,12 +30,39 @@ from .._results import (
 from ..core.api_error import APIStatusError, ExecutionFailedError, ExecutionTimeoutError
 from ..core.request_options import RequestOptions
 
-if TYPE_CHECKING:
-    from .service_api import AsyncServiceApi
+
+class AsyncOperations(Protocol):
+    """The ``service_api`` methods the workflows use (``AsyncServiceApi`` has them all)."""
+
+    async def start_execution(
+        self, *, request: Mapping[str, Any], request_options: RequestOptions | None = None
+    ) -> ServiceExecution: ...
+
+    async def get_status(
+        self, id: str, *, request_options: RequestOptions | None = None
+    ) -> ServiceExecution: ...
+
+    async def get_result(
+        self, id: str, *, request_options: RequestOptions | None = None
+    ) -> ResultResponse: ...
+
+    async def get_logs(
+        self, id: str, *, request_options: RequestOptions | None = None
+    ) -> list[LogEntry] | None: ...
+
+    async def download_result_file(
+        self,
+        id: str,
+        file: str,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = True,
+        request_options: RequestOptions | None = None,
+    ) -> Path: ...
 
 
 async def wait_for_completion(
-    api: AsyncServiceApi,
+    api: AsyncOperations,
     id: str,
     *,
     timeout: float | None,  # noqa: ASYNC109 (the deadline is the backend's)
@@ -46,7 +73,7 @@ async def wait_for_completion(
     last: ServiceExecution | None = None,
 ) -> ServiceExecution:
     """Poll ``get_status`` until a terminal status; ``last`` is a snapshot already reported."""
-    check_id(id)
+    check_segment(id, "id")
     check_intervals(timeout, poll_interval, max_poll_interval)
     interval = poll_interval
     seen = last
@@ -72,7 +99,7 @@ async def wait_for_completion(
 
 
 async def run(
-    api: AsyncServiceApi,
+    api: AsyncOperations,
     *,
     request: Mapping[str, Any] | Any,
     timeout: float | None,  # noqa: ASYNC109 (the deadline is the backend's)
@@ -113,7 +140,7 @@ async def run(
 
 
 async def download_all_result_files(
-    api: AsyncServiceApi,
+    api: AsyncOperations,
     id: str,
     directory: str | os.PathLike[str],
     *,
@@ -124,7 +151,7 @@ async def download_all_result_files(
 ) -> list[Path]:
     """Every result file into ``directory``: files already there are checked first (without
     ``overwrite``), then the rest are downloaded, ``max_concurrency`` at a time."""
-    check_id(id)
+    check_segment(id, "id")
     if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
         raise TypeError(f"max_concurrency must be an int, got {type(max_concurrency).__name__}")
     if max_concurrency < 1:
@@ -149,16 +176,16 @@ async def download_all_result_files(
 
 
 def follow_logs(
-    api: AsyncServiceApi, id: str, poll_interval: float, request_options: RequestOptions | None
+    api: AsyncOperations, id: str, poll_interval: float, request_options: RequestOptions | None
 ) -> AsyncIterator[LogEntry]:
     """The arguments are checked now; the iterator polls once iteration starts."""
-    check_id(id)
+    check_segment(id, "id")
     check_intervals(None, poll_interval, poll_interval)
     return _follow(api, id, poll_interval, request_options)
 
 
 async def _follow(
-    api: AsyncServiceApi, id: str, poll_interval: float, request_options: RequestOptions | None
+    api: AsyncOperations, id: str, poll_interval: float, request_options: RequestOptions | None
 ) -> AsyncIterator[LogEntry]:
     seen = 0
     while True:

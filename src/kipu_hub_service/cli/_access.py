@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from .._credentials import ClientCredentials
+    from ..credentials import ClientCredentials
     from ._output import Output
 
 ENV_ACCESS_KEY_ID = "HUB_SERVICE_ACCESS_KEY_ID"
@@ -134,7 +134,7 @@ def access_key_credentials(
             f"access key {key_id!r} has no secret: set ${ENV_SECRET_ACCESS_KEY} or pass "
             "--secret-access-key-file FILE"
         )
-    from .._credentials import DEFAULT_TOKEN_ENDPOINT, ClientCredentials
+    from ..credentials import DEFAULT_TOKEN_ENDPOINT, ClientCredentials
 
     endpoint = _value(args.token_endpoint, env, ENV_TOKEN_ENDPOINT) or DEFAULT_TOKEN_ENDPOINT
     try:

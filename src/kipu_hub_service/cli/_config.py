@@ -19,7 +19,7 @@ from ._access import access_key_credentials, wants_access_key
 from ._token import CommandToken
 
 if TYPE_CHECKING:
-    from .._credentials import ClientCredentials
+    from ..credentials import ClientCredentials
 
 _MAX_PORT = 65535
 

@@ -6,7 +6,7 @@ import shlex
 import subprocess
 import threading
 
-from .._auth import bearer_value
+from .._secrets import bearer_value
 
 _COMMAND_TIMEOUT = 60.0
 

@@ -35,7 +35,6 @@ import httpx
 if TYPE_CHECKING:
     from qhub_service_gen.models import ResultResponse, ServiceExecution, ServiceExecutionStatus
 
-    from ._file_name_error import UnsafeResultFileNameError
 
 BODY_CAP = 64 * 1024
 """Bytes of an error body that are read and kept; the rest is discarded unread."""
@@ -232,7 +231,7 @@ class ExecutionFailedError(Exception):
         Read from the result's ``error`` field (or ``output.error``): a string, or an object
         with a ``message`` (and an optional ``code``), as one line of at most 500 characters.
         """
-        from .._results import failure_reason
+        from ._failure import failure_reason
 
         return failure_reason(self.result)
 
@@ -262,15 +261,6 @@ def _shorten(text: str) -> str:
     return text
 
 
-def __getattr__(name: str) -> Any:
-    """``UnsafeResultFileNameError``, loaded on first use (it needs the generated types)."""
-    if name == "UnsafeResultFileNameError":
-        from ._file_name_error import UnsafeResultFileNameError
-
-        return UnsafeResultFileNameError
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "BODY_CAP",
     "APIConnectionError",
@@ -290,5 +280,4 @@ __all__ = [
     "ResponseTooLargeError",
     "ResponseValidationError",
     "UnprocessableEntityError",
-    "UnsafeResultFileNameError",
 ]
