@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from kipu_hub_service import ApiError, AuthenticationError, ResponseValidationError
-from kipu_hub_service._credentials import (
+from kipu_hub_service.credentials import (
     DEFAULT_TOKEN_ENDPOINT,
     ClientCredentials,
     TokenEndpointError,
 )
+from kipu_hub_service.testing import sdk_transport
 
 KEY_ID = "AKID-42"
 SECRET = "s3cr:et/+=é"  # a colon, base64 and form specials, non-ASCII: all sent raw
@@ -42,7 +43,7 @@ def test_defaults() -> None:
     assert (
         c.token_endpoint == DEFAULT_TOKEN_ENDPOINT == "https://gateway.hub.kipu-quantum.com/token"
     )
-    assert c.wait_timeout == 300
+    assert c._wait_timeout == 300
 
 
 @pytest.mark.parametrize(
@@ -119,7 +120,7 @@ def test_from_env_reads_the_three_variables(monkeypatch: pytest.MonkeyPatch) -> 
 def test_from_env_takes_a_mapping_and_options() -> None:
     env = {"HUB_SERVICE_ACCESS_KEY_ID": KEY_ID, "HUB_SERVICE_SECRET_ACCESS_KEY": SECRET}
     c = ClientCredentials.from_env(env, wait_timeout=5)
-    assert c.token_endpoint == DEFAULT_TOKEN_ENDPOINT and c.wait_timeout == 5
+    assert c.token_endpoint == DEFAULT_TOKEN_ENDPOINT and c._wait_timeout == 5
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,12 @@ def test_repr_and_str_show_the_key_id_not_the_secret() -> None:
     assert repr(c) == f"ClientCredentials(access_key_id='{KEY_ID}', token_endpoint='{ENDPOINT}')"
     no_secret(repr(c))
     no_secret(str(c))
-    no_secret(repr(c.endpoint_auth))
+    no_secret(repr(c._endpoint_auth))
+    assert not any(hasattr(c, name) for name in _PLUMBING)
+
+
+_PLUMBING = ("token_request", "issued_token", "refusal", "endpoint_auth", "now", "redact")
+"""What the credentials used to show users, private now (the exchange is the client's)."""
 
 
 def test_it_cannot_be_pickled_and_copies_are_itself() -> None:
@@ -173,23 +179,26 @@ def test_it_cannot_be_pickled_and_copies_are_itself() -> None:
 def test_redact_replaces_the_secret_and_its_basic_value() -> None:
     c = creds()
     basic = base64.b64encode(f"{KEY_ID}:{SECRET}".encode()).decode()
-    assert c.redact(f"x {SECRET} y {basic} z") == "x *** y *** z"
+    assert c._redact(f"x {SECRET} y {basic} z") == "x *** y *** z"
 
 
 # -- the request ----------------------------------------------------------------------------
 
 
-def send(c: ClientCredentials, request: httpx.Request | None = None) -> list[httpx.Request]:
-    """Send the token request through a plain httpx client; record what went out."""
+def send(c: ClientCredentials, redirect_to: str | None = None) -> list[httpx.Request]:
+    """Fetch a token (``get_token``) from a mock endpoint, which first redirects to
+    ``redirect_to`` when given; record what went out."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         request.read()
         seen.append(request)
+        if redirect_to is not None and len(seen) == 1:
+            return httpx.Response(307, headers={"Location": redirect_to})
         return httpx.Response(200, json={"access_token": "tok-123456"})
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        client.send(request or c.token_request(), auth=c.endpoint_auth)
+    with sdk_transport(httpx.MockTransport(handler)):
+        assert c.get_token() == "tok-123456"
     return seen
 
 
@@ -206,16 +215,14 @@ def test_wire_format_is_exact() -> None:
 
 
 def test_the_basic_credentials_go_to_the_endpoint_origin_only() -> None:
-    c = creds()
-    elsewhere = httpx.Request("POST", "https://evil.example.test/token")
-    elsewhere.headers["Authorization"] = "Basic planted"
-    (request,) = send(c, elsewhere)
-    assert "Authorization" not in request.headers
-    other_port = httpx.Request("POST", "https://gateway.example.test:8443/token")
-    (request,) = send(c, other_port)
-    assert "Authorization" not in request.headers
-    assert c.endpoint_auth.applies_to(httpx.URL("https://gateway.example.test/elsewhere"))
-    assert not c.endpoint_auth.applies_to(httpx.URL("http://gateway.example.test/token"))
+    for elsewhere in ("https://evil.example.test/token", "https://gateway.example.test:8443/t"):
+        first, second = send(creds(), elsewhere)
+        assert first.headers["Authorization"].startswith("Basic ")
+        assert str(second.url) == elsewhere and "Authorization" not in second.headers
+    first, second = send(creds(), "https://gateway.example.test/elsewhere")
+    assert second.headers["Authorization"] == first.headers["Authorization"]
+    assert creds()._endpoint_auth.applies_to(httpx.URL("https://gateway.example.test/elsewhere"))
+    assert not creds()._endpoint_auth.applies_to(httpx.URL("http://gateway.example.test/token"))
 
 
 # -- the answer -----------------------------------------------------------------------------
@@ -242,7 +249,7 @@ def test_lifetime_and_refresh_margin(
     body = {"access_token": "tok-123456", "token_type": "Bearer"}
     if expires_in is not None:
         body["expires_in"] = expires_in
-    issued = creds().issued_token(json.dumps(body).encode(), sent_at=1000.0)
+    issued = creds()._issued_token(json.dumps(body).encode(), sent_at=1000.0)
     assert issued.access_token == "tok-123456"
     assert issued.lifetime == lifetime
     assert issued.refresh_at == 1000.0 + refresh_after
@@ -252,8 +259,8 @@ def test_lifetime_and_refresh_margin(
 
 def test_margin_and_default_lifetime_are_options() -> None:
     c = creds(refresh_margin=10, default_lifetime=50)
-    assert c.issued_token(answer(access_token="tok-1234"), 0).refresh_at == 40
-    assert c.issued_token(answer(access_token="tok-1234", expires_in=8), 0).refresh_at == 4
+    assert c._issued_token(answer(access_token="tok-1234"), 0).refresh_at == 40
+    assert c._issued_token(answer(access_token="tok-1234", expires_in=8), 0).refresh_at == 4
 
 
 @pytest.mark.parametrize(
@@ -277,7 +284,7 @@ def test_margin_and_default_lifetime_are_options() -> None:
 )
 def test_unusable_answers_are_response_validation_errors(content: bytes, fragment: str) -> None:
     with pytest.raises(ResponseValidationError, match=fragment) as caught:
-        creds().issued_token(content, 0)
+        creds()._issued_token(content, 0)
     error = caught.value
     assert KEY_ID in str(error)
     for text in (str(error), repr(error), repr(error.body), repr(pickle.dumps(error))):
@@ -286,7 +293,7 @@ def test_unusable_answers_are_response_validation_errors(content: bytes, fragmen
 
 
 def test_the_case_of_bearer_does_not_matter() -> None:
-    issued = creds().issued_token(answer(access_token="tok-1234", token_type="bearer"), 0)
+    issued = creds()._issued_token(answer(access_token="tok-1234", token_type="bearer"), 0)
     assert issued.access_token == "tok-1234"
 
 
@@ -296,7 +303,7 @@ def test_the_case_of_bearer_does_not_matter() -> None:
 def test_a_refusal_carries_status_oauth_error_and_key_id_but_no_secret() -> None:
     c = creds()
     content = answer(error="invalid_client", error_description=f"bad secret {SECRET}\nfor you")
-    error = c.refusal(401, content, {"www-authenticate": f'Basic realm="{SECRET}"'})
+    error = c._refusal(401, content, {"www-authenticate": f'Basic realm="{SECRET}"'})
     assert isinstance(error, TokenEndpointError)
     assert isinstance(error, AuthenticationError) and isinstance(error, ApiError)
     assert error.status_code == 401
@@ -322,14 +329,14 @@ def test_a_refusal_carries_status_oauth_error_and_key_id_but_no_secret() -> None
     "content", [b"", b"<html>nope</html>", b"[1]", answer(error=5), b"{" * 100_000]
 )
 def test_a_refusal_without_an_oauth_body(content: bytes) -> None:
-    error = creds().refusal(400, content)
+    error = creds()._refusal(400, content)
     assert error.status_code == 400 and error.oauth_error is None
     assert error.error_description is None
     assert "400 no OAuth error code" in str(error)
 
 
 def test_a_long_description_is_shortened() -> None:
-    error = creds().refusal(400, answer(error="invalid_request", error_description="x" * 5000))
+    error = creds()._refusal(400, answer(error="invalid_request", error_description="x" * 5000))
     assert error.error_description == "x" * 200
 
 

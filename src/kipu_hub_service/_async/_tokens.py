@@ -30,6 +30,7 @@ class AsyncTokenSender(Protocol):
     """What sends the token request: the request loop of a client."""
 
     errors: ErrorMapper
+    """Builds the errors of the sender's client."""
 
     async def send_token_request(
         self, credentials: TokenCache, opts: CallOptions, budget: Budget

@@ -31,6 +31,7 @@ class TokenSender(Protocol):
     """What sends the token request: the request loop of a client."""
 
     errors: ErrorMapper
+    """Builds the errors of the sender's client."""
 
     def send_token_request(
         self, credentials: TokenCache, opts: CallOptions, budget: Budget
