@@ -36,19 +36,27 @@ class AsyncOperations(Protocol):
 
     async def start_execution(
         self, *, request: Mapping[str, Any], request_options: RequestOptions | None = None
-    ) -> ServiceExecution: ...
+    ) -> ServiceExecution:
+        """``service_api.start_execution``."""
+        ...
 
     async def get_status(
         self, id: str, *, request_options: RequestOptions | None = None
-    ) -> ServiceExecution: ...
+    ) -> ServiceExecution:
+        """``service_api.get_status``."""
+        ...
 
     async def get_result(
         self, id: str, *, request_options: RequestOptions | None = None
-    ) -> ResultResponse: ...
+    ) -> ResultResponse:
+        """``service_api.get_result``."""
+        ...
 
     async def get_logs(
         self, id: str, *, request_options: RequestOptions | None = None
-    ) -> list[LogEntry] | None: ...
+    ) -> list[LogEntry] | None:
+        """``service_api.get_logs``."""
+        ...
 
     async def download_result_file(
         self,
@@ -58,7 +66,9 @@ class AsyncOperations(Protocol):
         *,
         overwrite: bool = True,
         request_options: RequestOptions | None = None,
-    ) -> Path: ...
+    ) -> Path:
+        """``service_api.download_result_file``."""
+        ...
 
 
 async def wait_for_completion(

@@ -37,19 +37,27 @@ class Operations(Protocol):
 
     def start_execution(
         self, *, request: Mapping[str, Any], request_options: RequestOptions | None = None
-    ) -> ServiceExecution: ...
+    ) -> ServiceExecution:
+        """``service_api.start_execution``."""
+        ...
 
     def get_status(
         self, id: str, *, request_options: RequestOptions | None = None
-    ) -> ServiceExecution: ...
+    ) -> ServiceExecution:
+        """``service_api.get_status``."""
+        ...
 
     def get_result(
         self, id: str, *, request_options: RequestOptions | None = None
-    ) -> ResultResponse: ...
+    ) -> ResultResponse:
+        """``service_api.get_result``."""
+        ...
 
     def get_logs(
         self, id: str, *, request_options: RequestOptions | None = None
-    ) -> list[LogEntry] | None: ...
+    ) -> list[LogEntry] | None:
+        """``service_api.get_logs``."""
+        ...
 
     def download_result_file(
         self,
@@ -59,7 +67,9 @@ class Operations(Protocol):
         *,
         overwrite: bool = True,
         request_options: RequestOptions | None = None,
-    ) -> Path: ...
+    ) -> Path:
+        """``service_api.download_result_file``."""
+        ...
 
 
 def wait_for_completion(
