@@ -46,7 +46,7 @@ def test_no_environment_switch_changes_a_library_default() -> None:
     """The environment variables the SDK reads are documented features, none of them a switch
     of a library default: the aiohttp opt-out (``_backend``), the parent execution token of a
     running Hub service (``_config``, with a constructor switch), the access key of
-    ``ClientCredentials.from_env()`` (``_credentials``, only when called), and the CLI's own
+    ``ClientCredentials.from_env()`` (``credentials``, only when called), and the CLI's own
     ``HUB_SERVICE_*`` settings."""
     reads = re.compile(r"os\.environ|os\.getenv|getenv\(")
     modules = [
@@ -54,7 +54,90 @@ def test_no_environment_switch_changes_a_library_default() -> None:
         for path in _hand_written()
         if not {"mock", "cli"} & set(path.parts) and reads.search(path.read_text("utf-8"))
     ]
-    assert modules == ["_backend.py", "_config.py", "_credentials.py"]
+    assert modules == ["_backend.py", "_config.py", "credentials.py"]
     assert "QHUB_SERVICE_RETRY_NO_DELAY" not in "".join(
         path.read_text(encoding="utf-8") for path in SDK.rglob("*.py")
     )
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """The SDK modules ``path`` imports: every import, also inside functions and under
+    ``TYPE_CHECKING`` (a lazy import still ties the two modules together). ``from p import m``
+    of a module ``m`` counts as importing ``p.m``, a name from ``p`` as importing ``p``."""
+    import ast
+
+    parts = list(path.relative_to(SDK.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    package = parts if path.name == "__init__.py" else parts[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            for alias in node.names:
+                name = f"{module}.{alias.name}"
+                found.add(name if name in modules else module)
+    return found
+
+
+def _module_graph() -> dict[str, set[str]]:
+    modules = {}
+    for path in SDK.rglob("*.py"):
+        parts = list(path.relative_to(SDK.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    names = set(modules)
+    return {
+        name: {t for t in _imports(path, names) & names if not name.startswith(t + ".")} - {name}
+        for name, path in modules.items()
+    }
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                item = stack.pop()
+                component.append(item)
+                if item == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_imports_only_point_down() -> None:
+    """No import circles in the SDK: every import counts, also lazy ones and those made for
+    type checking. A module importing a name from its own package (``from . import X``) is not
+    counted: the package is always imported before its modules."""
+    graph = _module_graph()
+    assert "kipu_hub_service._async._funnel" in graph["kipu_hub_service.client"]
+    assert _circles(graph) == []
+
+
+def test_the_circle_check_finds_a_circle() -> None:
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _circles({"a": {"b"}, "b": set()}) == []
