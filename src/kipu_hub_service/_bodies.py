@@ -9,10 +9,11 @@ the memory of a decode is one step whatever the compression ratio.
   are decoded; any other encoding, or more than one, raises ``UnsupportedEncoding``.
 * A JSON answer (2xx) keeps at most ``max_response_size`` decoded bytes (default
   ``DEFAULT_MAX_RESPONSE_SIZE``); past that the read stops with ``ResponseTooLargeError``.
-* Each try of a JSON call must have its whole answer (headers and body) within its read
-  deadline: ``read_deadline`` when given, else ``DEADLINE_FACTOR`` times the read timeout
-  (none when the read timeout is None). The deadline is checked as each piece arrives, so a
-  call ends within the deadline plus one read timeout; its expiry is not retried.
+* Each try of a JSON call (and of the token request) must have its whole answer (headers and
+  body) within its read deadline: ``read_deadline`` when given, else ``DEADLINE_FACTOR`` times
+  the call's read timeout (none when the read timeout is None); see ``_calls``. The deadline
+  is checked as each piece arrives, so a try ends within the deadline plus one read timeout;
+  its expiry is not retried.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024
 """Bytes of a decoded JSON answer kept at most unless ``max_response_size`` says otherwise."""
 DEADLINE_FACTOR = 4
 """Default read deadline of a JSON call, in read timeouts (60 s timeout: 240 s)."""
-BODY_KEY = "qhub_service_body"
-"""Key of ``response.extensions`` under which the funnel keeps a 2xx body it read (decoded)."""
 ACCEPT_ENCODING = "gzip, deflate"
 """The encodings JSON calls accept (those ``BoundedDecoder`` decodes)."""
 
@@ -138,50 +137,12 @@ class BodyLimits:
             raise DeadlinePassed(self.seconds)
 
 
-def deadline_for(request: httpx.Request, read_deadline: float | None) -> float | None:
-    """The read deadline of a try of ``request``: ``read_deadline``, else ``DEADLINE_FACTOR``
-    read timeouts (the request's ``timeout`` extension), else None (no read timeout)."""
-    if read_deadline is not None:
-        return read_deadline
-    timeout = request.extensions.get("timeout") or {}
-    read = timeout.get("read")
-    return None if read is None else DEADLINE_FACTOR * float(read)
-
-
-def capped_response(response: httpx.Response, content: bytes) -> httpx.Response:
-    """A response like ``response`` holding the decoded ``content`` (its encoding dropped)."""
-    headers = response.headers
-    if "Content-Encoding" in headers:
-        headers = headers.copy()
-        del headers["Content-Encoding"]
-        headers["Content-Length"] = str(len(content))
-    fresh = httpx.Response(
-        response.status_code,
-        headers=headers,
-        content=content,
-        request=response.request,
-        extensions=response.extensions,
-    )
-    fresh.history = response.history
-    return fresh
-
-
-def check_size(value: object, what: str) -> int:
-    """A positive int (bytes)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{what} must be a positive int (bytes), got {value!r}")
-    return value
-
-
-def check_deadline(value: object, what: str) -> float:
-    """A positive number of seconds."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
-    return float(value)
-
-
 def limit_error(
-    exc: Exception, request: httpx.Request, redact: Callable[[str], str] | None
+    exc: Exception,
+    request: httpx.Request,
+    redact: Callable[[str], str] | None,
+    *,
+    token_request: bool = False,
 ) -> ApiError:
     """The ``ApiError`` for a bound a JSON answer broke: ``APITimeoutError`` for the deadline,
     ``ResponseTooLargeError`` for the size cap, ``ResponseValidationError`` for an encoding the
@@ -195,10 +156,15 @@ def limit_error(
         error = APITimeoutError(f"{where}: timed out: {exc}", method=method, url=url)
         error.request = safe_request(request)
     elif isinstance(exc, TooLarge):
+        advice = (
+            "the token endpoint's answers are capped"
+            if token_request
+            else "raise it per client (max_response_size=) or per call "
+            "(request_options['max_response_size'])"
+        )
+        limit = "the token answer cap" if token_request else "max_response_size"
         error = ResponseTooLargeError(
-            f"{where}: the answer is larger than max_response_size ({exc.cap} bytes decoded); "
-            "raise it per client (max_response_size=) or per call "
-            "(request_options['max_response_size'])",
+            f"{where}: the answer is larger than {limit} ({exc.cap} bytes decoded); {advice}",
             method=method,
             url=url,
         )

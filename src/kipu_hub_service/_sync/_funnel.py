@@ -148,7 +148,8 @@ class Funnel:
             try:
                 answer = self._try(request, opts, stream, auth)
             except (TooLarge, DeadlinePassed, UnsupportedEncoding) as exc:
-                raise limit_error(exc, request, self.config.auth.redactor(request)) from None
+                redact = self.config.auth.redactor(request)
+                raise limit_error(exc, request, redact, token_request=auth is not None) from None
             except httpx.RequestError as exc:  # connect, read, write, protocol, decoding
                 delay = retry_delay(policy, request, retries, budget, exc)
                 if delay is None:
