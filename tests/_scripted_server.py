@@ -145,15 +145,16 @@ def endless_script(pieces: int, pause: float) -> Script:
 def run(kind: str, base_url: str, work: Callable[[Any], Any], **options: Any) -> Any:
     """``work(client.service_api)`` on a client of ``kind`` (awaited on an async client)."""
     options.setdefault("max_retries", 0)
+    options.setdefault("token", "tok-123456")
     if kind == "sync":
-        with HubServiceClient(base_url=base_url, token="tok-123456", **options) as client:
+        with HubServiceClient(base_url=base_url, **options) as client:
             return work(client.service_api)
     transport: httpx.AsyncBaseTransport = (
         AiohttpTransport() if kind == "aiohttp-async" else httpx.AsyncHTTPTransport()
     )
 
     async def main() -> Any:
-        async with AsyncHubServiceClient(base_url=base_url, token="tok-123456", **options) as c:
+        async with AsyncHubServiceClient(base_url=base_url, **options) as c:
             return await work(c.service_api)
 
     with sdk_transport(transport):
