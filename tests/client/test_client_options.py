@@ -4,6 +4,8 @@ parameter is ignored."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -689,3 +691,49 @@ def test_a_bad_per_call_max_retries_names_the_option(driver: Driver) -> None:
     client = driver.client(FakeGateway())
     with pytest.raises(ValueError, match=r"^request_options\['max_retries'\]: .*>= 0"):
         driver.call(client, "get_status", "e", request_options={"max_retries": -1})
+
+
+_BAD_INPUTS: list[tuple[object, dict[str, object] | None, type[Exception]]] = [
+    (123, None, TypeError),
+    ("", None, ValueError),
+    ("e", {"retries": 1}, TypeError),
+    ("e", {"timeout": "soon"}, ValueError),
+    ("e", {"chunk_size": 0}, ValueError),
+    ("e", {"max_retries": "2"}, TypeError),
+    ("e", {"additional_headers": {"X": "a\nb"}}, ValueError),
+    ("e", "not options", TypeError),  # type: ignore[list-item]
+]
+
+
+@pytest.mark.parametrize(("bad_id", "options", "expected"), _BAD_INPUTS)
+def test_every_entry_point_refuses_the_same_input_the_same_way(
+    driver: Driver,
+    bad_id: object,
+    options: dict[str, object] | None,
+    expected: type[Exception],
+    tmp_path: Path,
+) -> None:
+    """One checker for ids and one for ``request_options``: the endpoint methods, the
+    workflows and the downloads raise the same error type for the same bad value, before
+    anything is sent."""
+    gateway = FakeGateway()
+    client = driver.client(gateway)
+    api = client.service_api
+    calls: list[Callable[[], object]] = [
+        lambda: driver.run(api.get_status(bad_id, request_options=options)),
+        lambda: driver.run(api.get_logs(bad_id, request_options=options)),
+        lambda: driver.run(api.cancel_execution(bad_id, request_options=options)),
+        lambda: driver.run(api.wait_for_completion(bad_id, request_options=options)),
+        lambda: driver.run(
+            api.download_all_result_files(bad_id, tmp_path / "d", request_options=options)
+        ),
+        lambda: driver.run(
+            api.download_result_file(bad_id, "f", tmp_path / "f", request_options=options)
+        ),
+        lambda: api.follow_logs(bad_id, request_options=options),
+        lambda: api.get_result_file(bad_id, "f", request_options=options),
+    ]
+    for call in calls:
+        with pytest.raises(expected):
+            call()
+    assert gateway.requests == []

@@ -19,7 +19,6 @@ import pytest
 from _scripted_server import (
     KINDS,
     ScriptedServer,
-    body_script,
     compressed,
     endless_script,
     head,
