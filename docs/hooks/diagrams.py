@@ -64,7 +64,7 @@ def parse(text: str) -> list[Node]:
             stack.pop()
         if stack:
             stack[-1][1].children.append(node)
-        elif indent and roots:
+        elif indent:
             raise ValueError(f"diagram line {number}: indented, but under no box")
         else:
             roots.append(node)
@@ -89,8 +89,9 @@ class _Canvas:
         self.side_notes: dict[str, str] = {}
 
     def text(self, x: float, y: float, value: str, css: str, size: int) -> None:
+        value = html.escape(value)
         self.parts.append(
-            f'<text x="{x:g}" y="{y:g}" font-size="{size}" class="{css}">{html.escape(value)}</text>'
+            f'<text x="{x:g}" y="{y:g}" font-size="{size}" class="{css}">{value}</text>'
         )
 
     def arrow(self, x1: float, y1: float, x2: float, y2: float, css: str = "edge") -> None:
@@ -125,8 +126,8 @@ class _Canvas:
                 'class="group"/>',
             )
         self.text(x + PAD, y + PAD + TITLE_SIZE - 2, node.title, "title", TITLE_SIZE)
-        for index, line in enumerate(lines):
-            self.text(x + PAD, y + PAD + TITLE_SIZE + (index + 1) * LINE - 3, line, "note", NOTE_SIZE)
+        for index, line in enumerate(lines, 1):
+            self.text(x + PAD, y + PAD + TITLE_SIZE + index * LINE - 3, line, "note", NOTE_SIZE)
         if node.side is not None:
             title, note = node.side
             self.sides.setdefault(title, []).append((x + width, y + head / 2))
