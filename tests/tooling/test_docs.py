@@ -175,11 +175,21 @@ def check_readme(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out
     assert sorted(path.name for path in namespace["paths"]) == ["result.bin", "result.json"]
     assert (folder / "result.bin").read_bytes() == expected_bin(execution_id)
     assert "{'input': {'molecule': 'H2'}}" in out
+    quickstart_prints_a_result(out)
+
+
+def quickstart_prints_a_result(out: str) -> None:
+    """The first example waited for the end: it printed SUCCEEDED, then the whole log."""
+    lines = out.splitlines()
+    assert lines[0].endswith(" SUCCEEDED")
+    assert lines[1].endswith(" INFO Execution started")
+    assert " INFO Execution succeeded" in "\n".join(lines[2:])
 
 
 def check_index(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
     assert gateway.stats()["executions_created"] == 1
-    assert "{'input': {'molecule': 'H2'}}" in out
+    quickstart_prints_a_result(out)
+    assert out.count("{'input': {'molecule': 'H2'}}") == 2  # the first call and the mock's run
 
 
 def check_install(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
