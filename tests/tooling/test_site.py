@@ -187,6 +187,14 @@ def test_code_in_tables_wraps_only_after_a_dot_or_slash(site: Path) -> None:
     tables = load_hook("tables")
     html = '<p><code>a.b</code></p><table><td><code><a href="x.y/z">a.b/c</a></code></td></table>'
     assert tables.break_long_code(html) == html.replace(">a.b/c<", ">a.<wbr>b/<wbr>c<")
+    # Options and hyphenated words never wrap at a hyphen; a file's extension stays on it.
+    html = "<table><td><code>run [-o DIR] Retry-After _core.py f(x=1)</code></td></table>"
+    assert tables.break_long_code(html) == (
+        '<table><td><code>run <span class="nowrap">[-o</span> DIR] '
+        '<span class="nowrap">Retry-After</span> _core.py f(<wbr>x=1)</code></td></table>'
+    )
+    cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
+    assert '<span class="nowrap">[--no-download</span>]' in cli
     css = (ROOT / "docs" / "stylesheets" / "extra.css").read_text(encoding="utf-8")
     assert re.search(r"table:not\(\[class\]\) code \{[^}]*word-break: normal", css)
 
