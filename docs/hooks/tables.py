@@ -6,9 +6,10 @@
    ``\\|``. The pages stay written for GitHub; the backslash is removed before the site is built.
 2. The theme lets code in a cell break anywhere, so a narrow column showed ``follow_redire``
    over ``cts``. docs/stylesheets/extra.css keeps identifiers whole; so that a table still fits
-   the page, a long dotted name, call or URL in a cell may wrap after a ``.``, ``/`` or ``(``
-   (a ``<wbr>``). A hyphenated word or option (``Retry-After``, ``[-o``, ``--no-download``)
-   never wraps at its hyphens (a ``<span class="nowrap">``).
+   the page, a long dotted name, call or URL in a cell may wrap after a ``.``, ``/`` or ``(``,
+   or between ``][`` (a ``<wbr>``).
+   A hyphenated word or option (``Retry-After``, ``[-o``, ``--no-download``) never wraps at
+   its hyphens (a ``<span class="nowrap">``).
 
 Code blocks and text outside tables are left as they are.
 """
@@ -54,6 +55,7 @@ def break_long_code(html: str) -> str:
     def in_code(match: re.Match[str]) -> str:
         parts = _TAG.split(match[2])  # text, tag, text, ...: tags are left alone
         parts[::2] = [_BREAK_AFTER.sub(r"\1<wbr>", text) for text in parts[::2]]
+        parts[::2] = [text.replace("][", "]<wbr>[") for text in parts[::2]]
         parts = _TAG.split("".join(parts))
         parts[::2] = [_HYPHENATED.sub(_keep_whole, text) for text in parts[::2]]
         return match[1] + "".join(parts) + match[3]
