@@ -230,6 +230,16 @@ def test_the_reference_names_no_private_base(site: Path) -> None:
     assert [base for base in shown if re.search(r"[:,.]_", base)] == []
 
 
+def test_doctests_in_docstrings_show_as_code(site: Path) -> None:
+    reference = (site / "reference" / "testing" / "index.html").read_text(encoding="utf-8")
+    assert "<blockquote>" not in reference and "doctest:" not in reference
+    roles = load_hook("sphinx_roles")
+    docstring = "Text.\n\n>>> with f() as x:  # doctest: +SKIP\n...     g(x)\n\nMore >>> text."
+    assert roles.fence_doctests(docstring) == (
+        "Text.\n\n```pycon\n>>> with f() as x:\n...     g(x)\n```\n\nMore >>> text."
+    )
+
+
 def test_every_public_name_is_in_the_reference_once(site: Path) -> None:
     reference = "".join(p.read_text(encoding="utf-8") for p in (site / "reference").rglob("*.html"))
     missing = [
