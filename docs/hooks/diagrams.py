@@ -43,7 +43,6 @@ CHAR_W = 0.53 * NOTE_SIZE  # a generous average width, so notes wrap before the 
 class Node:
     title: str
     note: str
-    line: int
     side: tuple[str, str] | None = None
     children: list[Node] = field(default_factory=list)
 
@@ -57,7 +56,7 @@ def parse(text: str) -> list[Node]:
             continue
         indent = len(raw) - len(raw.lstrip(" "))
         body, _, side = raw.strip().partition("=>")
-        node = Node(*_title_note(body, number), line=number)
+        node = Node(*_title_note(body, number))
         if side.strip():
             node.side = _title_note(side if ":" in side else side + ":", number)
         while stack and stack[-1][0] >= indent:
@@ -135,16 +134,18 @@ class _Canvas:
         return bottom
 
     def side_boxes(self, height: float) -> float:
-        """Draw the boxes beside the chain, each level with the mean of its sources."""
-        bottom = height
+        """Draw the boxes beside the chain, each level with the mean of its sources (or just
+        below the one before it)."""
+        bottom, free = height, 0.0
         for title, sources in self.sides.items():
             note = self.side_notes[title]
             lines = textwrap.wrap(note, max(12, int((SIDE_W - 2 * PAD) / CHAR_W)))
             tall = PAD + TITLE_SIZE + len(lines) * LINE + PAD
-            top = max(0.0, sum(y for _, y in sources) / len(sources) - tall / 2)
+            top = max(free, sum(y for _, y in sources) / len(sources) - tall / 2)
+            free = top + tall + GAP / 2
             for x, y in sources:
                 self.arrow(x, y, SIDE_X - 2, min(max(y, top + 8), top + tall - 8), "edge side")
-            self.box(Node(title, note, 0), SIDE_X, top, SIDE_W)
+            self.box(Node(title, note), SIDE_X, top, SIDE_W)
             bottom = max(bottom, top + tall)
         return bottom
 

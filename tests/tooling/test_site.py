@@ -220,6 +220,12 @@ def test_a_diagram_line_that_is_not_a_box_names_its_line() -> None:
     assert result.title == "i"
     # Two steps leading to the same side box draw it once.
     assert diagrams.render("a: b\n  c: d => e: f\n  g: h => e\n").count(">e</text>") == 1
+    # Side boxes never overlap: each starts below the one before it.
+    long = "words " * 25  # five lines or more in a side box: taller than the gap between rows
+    picture = diagrams.render(f"a: b => x: {long}\nc: d => y: {long}\n")
+    boxes = re.findall(r'<rect x="530" y="([\d.]+)" width="220" height="([\d.]+)"', picture)
+    (first_top, first_height), (second_top, _) = ((float(a), float(b)) for a, b in boxes)
+    assert second_top >= first_top + first_height
 
 
 def test_the_reference_names_no_private_base(site: Path) -> None:
