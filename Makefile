@@ -44,9 +44,9 @@ generate: $(STAMP)
 
 # _sync/ is generated from _async/ by scripts/unasync.py: lint fails when it is stale.
 lint: $(STAMP)
-	$(BIN)/ruff check src $(DROPIN) tests benchmarks scripts
-	$(BIN)/ruff format --check src $(DROPIN) tests benchmarks scripts
-	$(BIN)/mypy src $(DROPIN)/src
+	$(BIN)/ruff check src $(DROPIN) tests benchmarks scripts docs/hooks
+	$(BIN)/ruff format --check src $(DROPIN) tests benchmarks scripts docs/hooks
+	$(BIN)/mypy src $(DROPIN)/src docs/hooks
 	$(BIN)/python scripts/unasync.py --check
 
 unasync: $(STAMP)
