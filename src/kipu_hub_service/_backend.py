@@ -2,33 +2,9 @@
 
 ``_async/`` is the one hand-written source of the I/O code (sending, retrying, downloading,
 waiting); ``scripts/unasync.py`` generates ``_sync/`` from it, rewriting ``AsyncBackend`` into
-``SyncBackend``. What that rewrite cannot express is a method of these two classes, and this is
-the complete list of deliberate differences between the two clients:
-
-1. **Waiting.** ``sleep`` is ``asyncio.sleep`` / ``time.sleep``. A retry or resume wait uses
-   the policy's hook: the async client awaits ``async_sleep``, or calls ``sleep`` when only that
-   is given; the sync client calls ``sleep``.
-2. **Blocking work** (the ``fsync`` that ends a download) runs in a worker thread on the async
-   client, so the event loop is not blocked; the sync client runs it in place.
-3. **Several downloads** (``download_all_result_files``): the async client runs up to
-   ``max_concurrency`` at once and cancels the others when one fails; the sync client
-   downloads one file at a time and has no ``max_concurrency`` parameter.
-4. **Deadlines** (``wait_for_completion``/``run`` ``timeout``): both check the deadline before
-   each pause between polls; the async client also enforces it with ``asyncio.timeout``, which
-   cuts short a poll in flight, while on the sync client a poll in flight (with its retries)
-   finishes first.
-5. **Callbacks** (``on_status``): the async client awaits what they return when it is
-   awaitable; the sync client calls them.
-6. **Transport.** An async client the SDK creates runs on aiohttp when the ``fast`` extra is
-   installed, unless ``QHUB_SERVICE_NO_AIOHTTP=1`` or proxy variables are set; the sync client
-   uses httpx's own transport.
-7. **Waiting for a token.** A caller that needs the token another caller is fetching for the
-   same ``ClientCredentials`` blocks on that fetch's ``concurrent.futures.Future`` on the
-   sync client; the async client awaits it (``asyncio.wrap_future``), so its loop keeps
-   running. Both wait at most ``wait_timeout`` seconds.
-
-The constructors differ in one parameter: ``AsyncHubServiceClient`` takes ``async_token`` (and
-``token`` becomes optional). They are hand-written in ``client.py``.
+``SyncBackend``. What that rewrite cannot express is a method of these two classes. The list of
+every deliberate difference between the two clients, with the reasons, is kept in one place:
+the "Sync and async" section of ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ class AsyncHubServiceClient(_Facade):
     ``aiohttp`` is installed (the ``fast`` extra) and no proxy is configured, it runs on the
     SDK's own aiohttp transport; set ``QHUB_SERVICE_NO_AIOHTTP=1`` (or inject a client) to use
     httpx's. Everything else works as on :class:`HubServiceClient` (the differences are listed
-    in ``_backend``).
+    in the docs' architecture page, *Sync and async*).
     """
 
     def __init__(
