@@ -300,6 +300,9 @@ class Chunker:
     a chunk made of several pieces is joined from views of them.
     """
 
+    whole = 0
+    """Pieces of at most this many bytes may be passed on without ``push`` (none: exact sizes)."""
+
     def __init__(self, size: int) -> None:
         self._size = size
         self._parts: list[bytes | memoryview] = []
@@ -343,6 +346,8 @@ class AsArrived:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
+        self.whole = limit
+        """Pieces of at most this many bytes may be passed on without ``push``."""
 
     def push(self, data: bytes) -> list[bytes]:
         """``data`` itself, or cut into pieces of ``limit`` bytes."""

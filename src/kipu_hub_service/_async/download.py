@@ -104,19 +104,18 @@ async def _events(
                 yield state.start_event()
                 pieces = _decoded(response) if state.decoded else response.aiter_raw()
                 chunker = make_chunker(chunk_size)
+                whole = chunker.whole  # pieces this size pass as they are (no generator)
                 drop: Exception | None = None
-                while True:
-                    try:
-                        piece = await anext(pieces)
-                    except StopAsyncIteration:
-                        break
-                    except DROPS as exc:
-                        drop = exc
-                        break
-                    data = state.feed(piece)
-                    if data:
-                        for chunk in chunker.push(data):
-                            yield chunk
+                try:
+                    async for piece in pieces:
+                        data = state.feed(piece)
+                        if 0 < len(data) <= whole:
+                            yield data
+                        elif data:
+                            for chunk in chunker.push(data):
+                                yield chunk
+                except DROPS as exc:  # a drop of the connection, not of the consumer
+                    drop = exc
                 rest = chunker.flush()
                 if rest:
                     yield rest

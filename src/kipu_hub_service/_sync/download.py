@@ -105,18 +105,17 @@ def _events(
                 yield state.start_event()
                 pieces = _decoded(response) if state.decoded else response.iter_raw()
                 chunker = make_chunker(chunk_size)
+                whole = chunker.whole  # pieces this size pass as they are (no generator)
                 drop: Exception | None = None
-                while True:
-                    try:
-                        piece = next(pieces)
-                    except StopIteration:
-                        break
-                    except DROPS as exc:
-                        drop = exc
-                        break
-                    data = state.feed(piece)
-                    if data:
-                        yield from chunker.push(data)
+                try:
+                    for piece in pieces:
+                        data = state.feed(piece)
+                        if 0 < len(data) <= whole:
+                            yield data
+                        elif data:
+                            yield from chunker.push(data)
+                except DROPS as exc:  # a drop of the connection, not of the consumer
+                    drop = exc
                 rest = chunker.flush()
                 if rest:
                     yield rest
