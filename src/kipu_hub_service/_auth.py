@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 
-from ._credentials import TokenCache
+from ._credentials import _TokenCache
 from ._secrets import Hidden, Redact, bearer_value, make_redactor
 
 TokenSource = str | Callable[[], str]
@@ -45,7 +45,7 @@ class TokenAuth:
 
     def __init__(
         self,
-        token: TokenSource | TokenCache | None,
+        token: TokenSource | _TokenCache | None,
         *,
         async_token: AsyncTokenSource | None = None,
         base_url: httpx.URL | str | None = None,
@@ -53,12 +53,12 @@ class TokenAuth:
     ) -> None:
         self._fixed: Hidden | None = None
         self._source: Callable[[], object] | None = None
-        self.credentials: TokenCache | None = None
+        self.credentials: _TokenCache | None = None
         """The access key when ``token`` is a ``ClientCredentials``: the loop fetches its tokens."""
         self._origin_headers = {
             name: Hidden(value) for name, value in (origin_headers or {}).items()
         }
-        if isinstance(token, TokenCache):
+        if isinstance(token, _TokenCache):
             if async_token is not None:
                 raise TypeError("pass either ClientCredentials as token or async_token, not both")
             self.credentials = token

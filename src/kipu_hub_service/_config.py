@@ -25,7 +25,7 @@ from ._retry import RetryPolicy
 from .environment import HubServiceClientEnvironment
 
 if TYPE_CHECKING:
-    from ._credentials import TokenCache
+    from ._credentials import _TokenCache
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds; the timeout of an HTTP client the SDK creates itself."""
@@ -178,7 +178,7 @@ class ClientConfig:
         *,
         base_url: str | None,
         environment: HubServiceClientEnvironment | str | None,
-        token: TokenSource | TokenCache | None,
+        token: TokenSource | _TokenCache | None,
         async_token: AsyncTokenSource | None = None,
         headers: Mapping[str, str] | None,
         timeout: float | httpx.Timeout | None,

@@ -78,7 +78,7 @@ class FlightAbandoned(Exception):
     """The caller sending the token request was cancelled; a waiting caller tries again."""
 
 
-class TokenCache:
+class _TokenCache:
     """An access key and its current token: the checks, the cache, the one token request in
     flight and redaction. ``ClientCredentials`` adds the public face (``get_token``)."""
 
@@ -133,11 +133,11 @@ class TokenCache:
             "where it is needed (e.g. ClientCredentials.from_env())"
         )
 
-    def __copy__(self) -> TokenCache:
+    def __copy__(self) -> _TokenCache:
         """The same object: copies would each fetch their own tokens."""
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> TokenCache:
+    def __deepcopy__(self, memo: dict[int, Any]) -> _TokenCache:
         return self
 
     # -- redaction -----------------------------------------------------------------------------

@@ -16,22 +16,16 @@ import httpx
 from ._auth import TokenAuth
 from ._redirects import CREDENTIAL_HEADERS, MAX_REDIRECTS
 from ._secrets import Redact
+from .core import api_error as classes
 from .core.api_error import (
     BODY_CAP,
     APIConnectionError,
     ApiError,
     APIStatusError,
     APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
     IncompleteDownloadError,
     InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
     ResponseValidationError,
-    UnprocessableEntityError,
     describe_body,
 )
 
@@ -72,14 +66,15 @@ QUOTE_CHARS = 40
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
+    400: classes.BadRequestError,
+    401: classes.AuthenticationError,
+    403: classes.PermissionDeniedError,
+    404: classes.NotFoundError,
+    409: classes.ConflictError,
+    422: classes.UnprocessableEntityError,
+    429: classes.RateLimitError,
 }
+"""The one mapping from a status to its error class (others: 5xx or ``APIStatusError``)."""
 
 
 def status_error_class(status_code: int) -> type[APIStatusError]:

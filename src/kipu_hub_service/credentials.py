@@ -1,6 +1,6 @@
 """``ClientCredentials``: an application's access key, exchanged for fresh gateway tokens.
 
-The public face of ``_credentials.TokenCache`` (the checks, the cache, the one request in
+The public face of ``_credentials._TokenCache`` (the checks, the cache, the one request in
 flight): the constructor, :meth:`~ClientCredentials.from_env`, :meth:`~ClientCredentials.get_token`
 and :meth:`~ClientCredentials.aget_token`, ``access_key_id`` and ``token_endpoint``. This module
 sits above the request loop, which fetches the tokens; nothing below imports it.
@@ -21,7 +21,7 @@ from ._credentials import (
     DEFAULT_WAIT_TIMEOUT,
     SECRET_ACCESS_KEY_ENV,
     TOKEN_ENDPOINT_ENV,
-    TokenCache,
+    _TokenCache,
 )
 from ._exchange import TokenEndpointError
 from ._sync._funnel import standalone_token
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 
-class ClientCredentials(TokenCache):
+class ClientCredentials(_TokenCache):
     """An application's access key, exchanged for fresh gateway tokens as they are needed.
 
     Pass it as ``token=`` to :class:`~kipu_hub_service.HubServiceClient` or

@@ -37,7 +37,7 @@ from .._bodies import (
 )
 from .._calls import Answer, CallOptions, default_deadline, resolve_options
 from .._config import ClientConfig, proxies_configured, transport_override
-from .._credentials import TokenCache
+from .._credentials import _TokenCache
 from .._errors import ErrorMapper
 from .._exchange import FORM_BODY, TOKEN_ANSWER_CAP, TOKEN_HEADERS, EndpointAuth
 from .._redirects import MAX_REDIRECTS, next_request, unusable_location_error
@@ -190,7 +190,7 @@ class AsyncFunnel:
         else:
             token_auth.put(request, await AsyncBackend.maybe_await(token_auth.call_source()))
 
-    async def _token(self, credentials: TokenCache, opts: CallOptions, budget: Budget) -> Hidden:
+    async def _token(self, credentials: _TokenCache, opts: CallOptions, budget: Budget) -> Hidden:
         """The credentials' current token, fetched (when due) in the budget of the call."""
         return await current_token(credentials, self, opts.with_cap(TOKEN_ANSWER_CAP), budget)
 
@@ -277,7 +277,7 @@ class AsyncFunnel:
         await pause(policy, delay, budget)
 
     async def send_token_request(
-        self, credentials: TokenCache, opts: CallOptions, budget: Budget
+        self, credentials: _TokenCache, opts: CallOptions, budget: Budget
     ) -> Answer:
         """The token request of ``credentials``, through this loop within ``budget``."""
         request = httpx.Request(
@@ -377,7 +377,7 @@ class AsyncStreamer:
 
 
 async def standalone_token(
-    credentials: TokenCache,
+    credentials: _TokenCache,
     timeout: float | None,  # noqa: ASYNC109 (each HTTP request's timeout, not a deadline)
     max_retries: int | None,
 ) -> Hidden:

@@ -15,7 +15,7 @@ import httpx
 
 from .._backend import AsyncBackend
 from .._calls import Answer, CallOptions
-from .._credentials import FlightAbandoned, TokenCache
+from .._credentials import FlightAbandoned, _TokenCache
 from .._errors import ErrorMapper, redact_error
 from .._exchange import IssuedToken
 from .._retry import Budget
@@ -33,7 +33,7 @@ class AsyncTokenSender(Protocol):
     """Builds the errors of the sender's client."""
 
     async def send_token_request(
-        self, credentials: TokenCache, opts: CallOptions, budget: Budget
+        self, credentials: _TokenCache, opts: CallOptions, budget: Budget
     ) -> Answer:
         """Send the token request of ``credentials`` within ``budget``."""
         ...
@@ -44,7 +44,7 @@ class AsyncTokenSender(Protocol):
 
 
 async def current_token(
-    credentials: TokenCache, sender: AsyncTokenSender, opts: CallOptions, budget: Budget
+    credentials: _TokenCache, sender: AsyncTokenSender, opts: CallOptions, budget: Budget
 ) -> Hidden:
     """The credentials' current token; fetched through ``sender`` when none is fresh."""
     for _ in range(MAX_ROUNDS):
@@ -77,7 +77,7 @@ async def current_token(
 
 
 async def exchange(
-    credentials: TokenCache, sender: AsyncTokenSender, opts: CallOptions, budget: Budget
+    credentials: _TokenCache, sender: AsyncTokenSender, opts: CallOptions, budget: Budget
 ) -> IssuedToken:
     """Send one token request (with the call's retries, in its budget) and read its answer.
 

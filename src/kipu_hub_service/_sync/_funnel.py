@@ -38,7 +38,7 @@ from .._bodies import (
 )
 from .._calls import Answer, CallOptions, default_deadline, resolve_options
 from .._config import ClientConfig, proxies_configured, transport_override
-from .._credentials import TokenCache
+from .._credentials import _TokenCache
 from .._errors import ErrorMapper
 from .._exchange import FORM_BODY, TOKEN_ANSWER_CAP, TOKEN_HEADERS, EndpointAuth
 from .._redirects import MAX_REDIRECTS, next_request, unusable_location_error
@@ -191,7 +191,7 @@ class Funnel:
         else:
             token_auth.put(request, SyncBackend.maybe_await(token_auth.call_source()))
 
-    def _token(self, credentials: TokenCache, opts: CallOptions, budget: Budget) -> Hidden:
+    def _token(self, credentials: _TokenCache, opts: CallOptions, budget: Budget) -> Hidden:
         """The credentials' current token, fetched (when due) in the budget of the call."""
         return current_token(credentials, self, opts.with_cap(TOKEN_ANSWER_CAP), budget)
 
@@ -276,7 +276,7 @@ class Funnel:
         pause(policy, delay, budget)
 
     def send_token_request(
-        self, credentials: TokenCache, opts: CallOptions, budget: Budget
+        self, credentials: _TokenCache, opts: CallOptions, budget: Budget
     ) -> Answer:
         """The token request of ``credentials``, through this loop within ``budget``."""
         request = httpx.Request(
@@ -376,7 +376,7 @@ class Streamer:
 
 
 def standalone_token(
-    credentials: TokenCache,
+    credentials: _TokenCache,
     timeout: float | None,
     max_retries: int | None,
 ) -> Hidden:

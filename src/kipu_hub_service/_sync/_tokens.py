@@ -16,7 +16,7 @@ import httpx
 
 from .._backend import SyncBackend
 from .._calls import Answer, CallOptions
-from .._credentials import FlightAbandoned, TokenCache
+from .._credentials import FlightAbandoned, _TokenCache
 from .._errors import ErrorMapper, redact_error
 from .._exchange import IssuedToken
 from .._retry import Budget
@@ -34,7 +34,7 @@ class TokenSender(Protocol):
     """Builds the errors of the sender's client."""
 
     def send_token_request(
-        self, credentials: TokenCache, opts: CallOptions, budget: Budget
+        self, credentials: _TokenCache, opts: CallOptions, budget: Budget
     ) -> Answer:
         """Send the token request of ``credentials`` within ``budget``."""
         ...
@@ -45,7 +45,7 @@ class TokenSender(Protocol):
 
 
 def current_token(
-    credentials: TokenCache, sender: TokenSender, opts: CallOptions, budget: Budget
+    credentials: _TokenCache, sender: TokenSender, opts: CallOptions, budget: Budget
 ) -> Hidden:
     """The credentials' current token; fetched through ``sender`` when none is fresh."""
     for _ in range(MAX_ROUNDS):
@@ -78,7 +78,7 @@ def current_token(
 
 
 def exchange(
-    credentials: TokenCache, sender: TokenSender, opts: CallOptions, budget: Budget
+    credentials: _TokenCache, sender: TokenSender, opts: CallOptions, budget: Budget
 ) -> IssuedToken:
     """Send one token request (with the call's retries, in its budget) and read its answer.
 

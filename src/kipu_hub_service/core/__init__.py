@@ -4,25 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .api_error import (
-    APIConnectionError,
-    ApiError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    ExecutionFailedError,
-    ExecutionTimeoutError,
-    IncompleteDownloadError,
-    InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ResponseTooLargeError,
-    ResponseValidationError,
-    UnprocessableEntityError,
-)
+from . import api_error
+from .api_error import *  # noqa: F403 (every exception class, where the reference puts them)
 from .request_options import RequestOptions
 
 if TYPE_CHECKING:
@@ -38,24 +21,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = [
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "ApiError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ConflictError",
-    "ExecutionFailedError",
-    "ExecutionTimeoutError",
-    "IncompleteDownloadError",
-    "InternalServerError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "RequestOptions",
-    "ResponseTooLargeError",
-    "ResponseValidationError",
-    "UnprocessableEntityError",
-    "UnsafeResultFileNameError",
-]
+__all__ = [*api_error.__all__, "RequestOptions", "UnsafeResultFileNameError"]
