@@ -98,6 +98,10 @@ class _TokenCache:
             raise ValueError("access_key_id may not contain ':' (it ends the id in Basic auth)")
         secret = Hidden(check_value("secret_access_key", secret_access_key))
         self._endpoint = check_endpoint(token_endpoint)
+        self._endpoint_source = (
+            "the default" if token_endpoint == DEFAULT_TOKEN_ENDPOINT else "the argument"
+        )
+        """Where ``token_endpoint`` came from, for errors (``from_env`` names its variable)."""
         self._refresh_margin = positive("refresh_margin", refresh_margin, zero=True)
         self._default_lifetime = positive("default_lifetime", default_lifetime)
         self._wait_timeout = positive("wait_timeout", wait_timeout)
@@ -139,6 +143,10 @@ class _TokenCache:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _TokenCache:
         return self
+
+    def _endpoint_note(self) -> str:
+        """What errors of the token request add: which endpoint, and where it came from."""
+        return f"(token endpoint {self.token_endpoint}, from {self._endpoint_source})"
 
     # -- redaction -----------------------------------------------------------------------------
 

@@ -62,7 +62,8 @@ class ClientCredentials(_TokenCache):
         """Credentials from ``HUB_SERVICE_ACCESS_KEY_ID``, ``HUB_SERVICE_SECRET_ACCESS_KEY``
         and, when set, ``HUB_SERVICE_TOKEN_ENDPOINT`` (``environ`` defaults to ``os.environ``;
         ``options`` are the other constructor arguments). A missing or empty key or secret is
-        a ``ValueError`` naming the variable."""
+        a ``ValueError`` naming the variable. Without ``HUB_SERVICE_TOKEN_ENDPOINT`` the
+        gateway's own token endpoint is used; errors of a token request say which one and why."""
         env = os.environ if environ is None else environ
         values = []
         for name in (ACCESS_KEY_ID_ENV, SECRET_ACCESS_KEY_ENV):
@@ -71,12 +72,16 @@ class ClientCredentials(_TokenCache):
                 raise ValueError(f"{name} is not set (or empty): it is needed for the access key")
             values.append(value)
         endpoint = env.get(TOKEN_ENDPOINT_ENV)
-        if endpoint:
-            options.setdefault("token_endpoint", endpoint)
+        from_env = bool(endpoint) and "token_endpoint" not in options
+        if from_env:
+            options["token_endpoint"] = endpoint
         try:
-            return cls(values[0], values[1], **options)
+            credentials = cls(values[0], values[1], **options)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"from the environment: {exc}") from None
+        if from_env:
+            credentials._endpoint_source = TOKEN_ENDPOINT_ENV
+        return credentials
 
     def get_token(self, *, timeout: float | None = None, max_retries: int | None = None) -> str:
         """The current access token, for tools that need the raw string: the cached one while

@@ -266,3 +266,65 @@ def test_tracebacks_with_locals_hold_no_token_when_the_connection_is_refused(kin
     assert type(error) is APIConnectionError, error
     assert TOKEN not in _rendered(error)
     assert f"http://127.0.0.1:{port}" in str(error)  # the error names the host it tried
+
+
+# -- errors name the host and the token endpoint -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "argument", "source", "endpoint"),
+    [
+        ({}, None, "the default", "https://gateway.hub.kipu-quantum.com/token"),
+        (
+            {"HUB_SERVICE_TOKEN_ENDPOINT": "http://127.0.0.1:7/token"},
+            None,
+            "HUB_SERVICE_TOKEN_ENDPOINT",
+            "http://127.0.0.1:7/token",
+        ),
+        (
+            {},
+            "https://auth.example.test/oauth/token",
+            "the argument",
+            "https://auth.example.test/oauth/token",
+        ),
+    ],
+)
+def test_a_failed_token_request_names_its_endpoint_and_where_it_came_from(
+    driver_kind: str, environ: dict[str, str], argument: str | None, source: str, endpoint: str
+) -> None:
+    import httpx
+
+    from kipu_hub_service.testing import sdk_transport
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    env = {"HUB_SERVICE_ACCESS_KEY_ID": KEY_ID, "HUB_SERVICE_SECRET_ACCESS_KEY": SECRET, **environ}
+    options = {} if argument is None else {"token_endpoint": argument}
+    credentials = ClientCredentials.from_env(env, **options)
+    with sdk_transport(httpx.MockTransport(refuse)):
+        if driver_kind == "sync":
+            with HubServiceClient(base_url="https://gw.example.test/x", token=credentials) as c:
+                with pytest.raises(APIConnectionError) as caught:
+                    c.service_api.get_status("e1", request_options={"max_retries": 0})
+        else:
+
+            async def main() -> None:
+                async with AsyncHubServiceClient(
+                    base_url="https://gw.example.test/x", token=credentials
+                ) as c:
+                    await c.service_api.get_status("e1", request_options={"max_retries": 0})
+
+            with pytest.raises(APIConnectionError) as caught:
+                asyncio.run(main())
+    message = str(caught.value)
+    host = httpx.URL(endpoint)
+    port = host.port or 443
+    assert f"connection to {host.scheme}://{host.host}:{port} failed" in message
+    assert f"(token endpoint {endpoint}, from {source})" in message
+    assert SECRET not in message and BASIC not in message
+
+
+@pytest.fixture(params=["sync", "async"])
+def driver_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

@@ -20,7 +20,7 @@ from .._errors import ErrorMapper, redact_error
 from .._exchange import IssuedToken
 from .._retry import Budget
 from .._secrets import Hidden
-from ..core.api_error import BODY_CAP
+from ..core.api_error import BODY_CAP, ApiError
 
 MAX_ROUNDS = 8
 """Times a caller starts over after the caller it waited for was cancelled."""
@@ -82,16 +82,21 @@ async def exchange(
     """Send one token request (with the call's retries, in its budget) and read its answer.
 
     400/401 -> ``TokenEndpointError``; another non-2xx status -> the usual ``APIStatusError``;
-    a 2xx answer without a usable token -> ``ResponseValidationError``.
+    a 2xx answer without a usable token -> ``ResponseValidationError``. Each names the token
+    endpoint and where it came from (the argument, the environment or the default).
     """
     sent_at = credentials._now()
-    answer = await sender.send_token_request(credentials, opts, budget)
-    response = answer.response
-    if answer.body is not None:
-        return credentials._issued_token(answer.body, sent_at)
-    content = await sender.error_body(response)
-    if response.status_code in (400, 401):
-        raise credentials._refusal(response.status_code, content[:BODY_CAP], response.headers)
-    error = sender.errors.status_error(response, content[:BODY_CAP], len(content) > BODY_CAP)
-    redact_error(error, credentials._redact, content)
-    raise error
+    try:
+        answer = await sender.send_token_request(credentials, opts, budget)
+        response = answer.response
+        if answer.body is not None:
+            return credentials._issued_token(answer.body, sent_at)
+        content = await sender.error_body(response)
+        if response.status_code in (400, 401):
+            raise credentials._refusal(response.status_code, content[:BODY_CAP], response.headers)
+        error = sender.errors.status_error(response, content[:BODY_CAP], len(content) > BODY_CAP)
+        redact_error(error, credentials._redact, content)
+        raise error
+    except ApiError as error:
+        error.args = (f"{error} {credentials._endpoint_note()}",)
+        raise
