@@ -1,4 +1,4 @@
-"""Requests from the generated ``_get_kwargs`` builders: under ``base_url``, with the per-call
+"""Requests from the generated ``request_kwargs`` builders: under ``base_url``, with the per-call
 ``request_options`` applied, and the retry policy of the call returned next to the request.
 
 Every execution id and file name is checked here (a non-empty ``str`` of at most
@@ -136,7 +136,7 @@ def build_request(
     kwargs: dict[str, Any],
     options: RequestOptions | None,
 ) -> tuple[httpx.Request, RetryPolicy]:
-    """The request for a generated ``_get_kwargs`` result, and the retry policy of the call."""
+    """The request for a generated ``request_kwargs`` result, and the retry policy of the call."""
     headers = config.request_headers
     extra = kwargs.get("headers")
     timeout = config.request_timeout

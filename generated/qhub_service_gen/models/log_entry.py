@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.log_entry_severity import LogEntrySeverity
-from ..types import UNSET, Unset, model_repr, shown_fields
+from ..types import UNSET, Unset, model_repr, shown_fields, wire_time
 
 T = TypeVar("T", bound="LogEntry")
 
@@ -44,7 +44,24 @@ class LogEntry:
     """ When the entry was logged. """
     severity: LogEntrySeverity | None | Unset = UNSET
     """ One of DEBUG, NOTICE, INFO, WARNING, ERROR. """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``__getattr__``): an instance without extra keys carries no dict until one is asked for."""
+
+    if not TYPE_CHECKING:  # a type checker keeps flagging misspelt attributes
+
+        def __getattr__(self, name: str) -> Any:
+            """A fresh, empty ``additional_properties`` the first time it is read; every other
+            missing attribute raises ``AttributeError`` as usual."""
+            if name == "additional_properties":
+                extras: dict[str, Any] = {}
+                self.additional_properties = extras
+                return extras
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}",
+                name=name,
+                obj=self,
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
@@ -85,11 +102,7 @@ class LogEntry:
         _src_get = src_dict.get
         message = src_dict["message"]
 
-        timestamp = (
-            _dt
-            if (_dt := datetime.datetime.fromisoformat(src_dict["timestamp"])).tzinfo
-            else _dt.replace(tzinfo=datetime.UTC)
-        )
+        timestamp = wire_time(src_dict["timestamp"])
 
         severity = _src_get("severity", UNSET)
         if isinstance(severity, str):
@@ -111,13 +124,10 @@ class LogEntry:
             severity,
         )
 
-        log_entry.additional_properties = (
-            {}
-            if src_dict.keys() <= _KNOWN_KEYS
-            else {
+        if not src_dict.keys() <= _KNOWN_KEYS:
+            log_entry.additional_properties = {
                 key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
             }
-        )
         return log_entry
 
     @property

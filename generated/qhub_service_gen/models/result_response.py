@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset, check_result_file_names, model_repr, shown_fields
+from ..types import (
+    UNSET,
+    Unset,
+    check_result_file_names,
+    model_repr,
+    shown_fields,
+)
 
 if TYPE_CHECKING:
     from ..models.service_execution import ServiceExecution
@@ -59,7 +65,24 @@ class ResultResponse(Mapping[str, Any]):
     """ `status` links to the execution, every other key to a result file; may be null. """
     embedded: None | ResultResponseEmbedded | Unset = UNSET
     """ `status` holds the full execution; may be null. """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``__getattr__``): an instance without extra keys carries no dict until one is asked for."""
+
+    if not TYPE_CHECKING:  # a type checker keeps flagging misspelt attributes
+
+        def __getattr__(self, name: str) -> Any:
+            """A fresh, empty ``additional_properties`` the first time it is read; every other
+            missing attribute raises ``AttributeError`` as usual."""
+            if name == "additional_properties":
+                extras: dict[str, Any] = {}
+                self.additional_properties = extras
+                return extras
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}",
+                name=name,
+                obj=self,
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
@@ -115,13 +138,10 @@ class ResultResponse(Mapping[str, Any]):
             embedded,
         )
 
-        result_response.additional_properties = (
-            {}
-            if src_dict.keys() <= _KNOWN_KEYS
-            else {
+        if not src_dict.keys() <= _KNOWN_KEYS:
+            result_response.additional_properties = {
                 key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
             }
-        )
         return result_response
 
     @property

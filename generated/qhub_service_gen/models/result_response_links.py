@@ -37,7 +37,24 @@ class ResultResponseLinks:
 
     status: HalLink | None | Unset = UNSET
     """ The execution's status resource; may be null. """
-    additional_properties: dict[str, HalLink] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, HalLink] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``__getattr__``): an instance without extra keys carries no dict until one is asked for."""
+
+    if not TYPE_CHECKING:  # a type checker keeps flagging misspelt attributes
+
+        def __getattr__(self, name: str) -> Any:
+            """A fresh, empty ``additional_properties`` the first time it is read; every other
+            missing attribute raises ``AttributeError`` as usual."""
+            if name == "additional_properties":
+                extras: dict[str, Any] = {}
+                self.additional_properties = extras
+                return extras
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}",
+                name=name,
+                obj=self,
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""

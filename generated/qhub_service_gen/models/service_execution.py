@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -43,8 +43,15 @@ _REPR_FIELDS = (
     ("tags", "tags", False),
 )
 
-_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
-"""Statuses after which an execution never changes again."""
+TERMINAL_STATUSES: frozenset[ServiceExecutionStatus] = frozenset(
+    {
+        ServiceExecutionStatus.SUCCEEDED,
+        ServiceExecutionStatus.FAILED,
+        ServiceExecutionStatus.CANCELLED,
+    }
+)
+"""Statuses after which an execution never changes again: the one list (the SDK's
+``kipu_hub_service.TERMINAL_STATUSES`` is this object)."""
 
 _Times = tuple[
     datetime.datetime | None, datetime.datetime | None, datetime.datetime | None
@@ -103,7 +110,24 @@ class ServiceExecution(_TimesSlot):
     """ Application that invoked the service. """
     tags: list[str] | None | Unset = UNSET
     """ Free-form tags. """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``__getattr__``): an instance without extra keys carries no dict until one is asked for."""
+
+    if not TYPE_CHECKING:  # a type checker keeps flagging misspelt attributes
+
+        def __getattr__(self, name: str) -> Any:
+            """A fresh, empty ``additional_properties`` the first time it is read; every other
+            missing attribute raises ``AttributeError`` as usual."""
+            if name == "additional_properties":
+                extras: dict[str, Any] = {}
+                self.additional_properties = extras
+                return extras
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}",
+                name=name,
+                obj=self,
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
@@ -246,13 +270,10 @@ class ServiceExecution(_TimesSlot):
             tags,
         )
 
-        service_execution.additional_properties = (
-            {}
-            if src_dict.keys() <= _KNOWN_KEYS
-            else {
+        if not src_dict.keys() <= _KNOWN_KEYS:
+            service_execution.additional_properties = {
                 key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
             }
-        )
         return service_execution
 
     @property
@@ -352,4 +373,4 @@ class ServiceExecution(_TimesSlot):
     def is_terminal(self) -> bool:
         """Whether ``status`` is SUCCEEDED, FAILED or CANCELLED: the execution never changes
         again (UNKNOWN and values added to the API later are not terminal)."""
-        return self.status in _TERMINAL
+        return self.status in TERMINAL_STATUSES

@@ -182,7 +182,7 @@ class AsyncFunnel:
     def build(
         self, kwargs: dict[str, Any], options: RequestOptions | None
     ) -> tuple[httpx.Request, RetryPolicy]:
-        """The request for a generated ``_get_kwargs`` result, and the call's retry policy."""
+        """The request for a generated ``request_kwargs`` result, and the call's retry policy."""
         return build_request(self.config, self.client, kwargs, options)
 
     async def call(

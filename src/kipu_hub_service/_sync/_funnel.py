@@ -183,7 +183,7 @@ class Funnel:
     def build(
         self, kwargs: dict[str, Any], options: RequestOptions | None
     ) -> tuple[httpx.Request, RetryPolicy]:
-        """The request for a generated ``_get_kwargs`` result, and the call's retry policy."""
+        """The request for a generated ``request_kwargs`` result, and the call's retry policy."""
         return build_request(self.config, self.client, kwargs, options)
 
     def call(
