@@ -173,13 +173,23 @@ def utc_wire_time(value: object) -> datetime.datetime | None:
 
 _NAME_MAX_BYTES = 255
 """What file systems allow for one name."""
-_TEMP_AFFIXES = (".", ".part.json")
-"""A download of ``name`` also writes ``.<name>.part`` and ``.<name>.part.json``."""
-RESULT_FILE_NAME_MAX_BYTES = _NAME_MAX_BYTES - sum(
-    len(affix) for affix in _TEMP_AFFIXES
+
+
+def partial_file_name(name: str) -> str:
+    """The temp file a download of the file ``name`` writes before renaming it into place."""
+    return f".{name}.part"
+
+
+def record_file_name(partial: str) -> str:
+    """The small record a download keeps next to its temp file ``partial`` (to resume it)."""
+    return f"{partial}.json"
+
+
+RESULT_FILE_NAME_MAX_BYTES = _NAME_MAX_BYTES - len(
+    record_file_name(partial_file_name(""))
 )
 """Longest result file name (UTF-8 bytes) that can be saved: the rest of a file system's 255
-bytes is needed by the download's temp file ``.<name>.part.json``."""
+bytes is needed by the download's record file ``.<name>.part.json``."""
 
 
 class UnsafeFileNameError(ValueError):
@@ -242,8 +252,9 @@ def check_result_file_names(names: Iterable[str]) -> list[str]:
             raise UnsafeFileNameError(name, reason)
     temp_owner = {}
     for name in checked:
-        temp_owner[f".{name}.part"] = name
-        temp_owner[f".{name}.part.json"] = name
+        partial = partial_file_name(name)
+        temp_owner[partial] = name
+        temp_owner[record_file_name(partial)] = name
     for name in checked:
         owner = temp_owner.get(name)
         if owner is not None:
@@ -262,7 +273,9 @@ __all__ = [
     "file_name_problem",
     "model_repr",
     "parse_wire_time",
+    "partial_file_name",
     "path_segment",
+    "record_file_name",
     "shown_fields",
     "utc_wire_time",
     "wire_time",

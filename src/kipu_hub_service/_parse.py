@@ -22,7 +22,7 @@ from qhub_service_gen.models import (
     ServiceExecutionStatus,
     ServiceExecutionType,
 )
-from qhub_service_gen.types import UNSET, wire_time
+from qhub_service_gen.types import wire_time
 
 from ._errors import InvalidBody
 
