@@ -92,7 +92,6 @@ def test_nothing_that_sends_a_request_is_generated() -> None:
 
 def test_a_builder_gives_what_httpx_builds_a_request_from() -> None:
     import httpx
-
     from qhub_service_gen.api.service_api import get_result_file
 
     kwargs = get_result_file.request_kwargs("..", "a/b.txt", range_="bytes=5-")
@@ -147,9 +146,13 @@ def _private_uses(tree: ast.Module) -> list[str]:
             and node.attr.startswith("_")
         ):
             found.append(f"{node.value.id}.{node.attr}")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if re.fullmatch(rf"{GEN}(\.\w+)*\.?", node.value) and "._" in node.value:
-                found.append(node.value)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(rf"{GEN}(\.\w+)*\.?", node.value)
+            and "._" in node.value
+        ):
+            found.append(node.value)
     return found
 
 
@@ -309,9 +312,9 @@ def test_the_download_writes_the_temp_files_the_name_rule_reserves(tmp_path: Pat
     longest = "n" * gen_types.RESULT_FILE_NAME_MAX_BYTES
     assert len(meta_path(partial_path(tmp_path / longest)).name) == 255
     with pytest.raises(gen_types.UnsafeFileNameError, match="temp file"):
-        _envelope(["result.json", part.name]).files
+        _ = _envelope(["result.json", part.name]).files
     with pytest.raises(gen_types.UnsafeFileNameError, match="temp file"):
-        _envelope(["result.json", meta_path(part).name]).files
+        _ = _envelope(["result.json", meta_path(part).name]).files
 
 
 def test_the_sdk_holds_no_second_temp_file_name() -> None:
