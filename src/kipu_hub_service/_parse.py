@@ -144,7 +144,9 @@ def parse_executions(content: bytes) -> list[ServiceExecution]:
     writes every one, null when unset), each of its documented type, is checked and built with
     the model's constructor in one go, as ``check_execution`` and ``ServiceExecution.from_dict``
     would (``test_parsing`` holds the two equal); any other item goes through them, which
-    explain what is wrong, fill in absent keys or keep unknown ones.
+    explain what is wrong, fill in absent keys or keep unknown ones. Each model takes its
+    object's place in the decoded list, so the object is freed as the model is made: the
+    collector counts one new object per item, not two (as raw ``json.loads`` does).
     """
     data = load_json(content)
     if type(data) is not list:
@@ -152,9 +154,7 @@ def parse_executions(content: bytes) -> list[ServiceExecution]:
     statuses = ServiceExecutionStatus._value2member_map_
     types = ServiceExecutionType._value2member_map_
     every_field, size, loose = _every_execution_field, len(_EXECUTION_KEYS), _STR_OR_NULL
-    executions: list[ServiceExecution] = []
-    append = executions.append
-    for item in data:
+    for index, item in enumerate(data):
         if item.__class__ is dict and len(item) == size:
             try:
                 fields = every_field(item)
@@ -176,26 +176,25 @@ def parse_executions(content: bytes) -> list[ServiceExecution]:
                 ):
                     if kind is not None:
                         kind = types.get(kind) or ServiceExecutionType(kind)
-                    append(
-                        ServiceExecution(
-                            id_,
-                            created,
-                            statuses.get(status) or ServiceExecutionStatus(status),
-                            started,
-                            ended,
-                            kind,
-                            service,
-                            definition,
-                            app,
-                            tags,
-                        )
+                    data[index] = ServiceExecution(
+                        id_,
+                        created,
+                        statuses.get(status) or ServiceExecutionStatus(status),
+                        started,
+                        ended,
+                        kind,
+                        service,
+                        definition,
+                        app,
+                        tags,
                     )
                     continue
         try:
             check_execution(item)
         except InvalidBody as exc:
-            raise exc.within(f"item {len(executions)}: ") from None
-        append(ServiceExecution.from_dict(item))
+            raise exc.within(f"item {index}: ") from None
+        data[index] = ServiceExecution.from_dict(item)
+    executions: list[ServiceExecution] = data
     return executions
 
 
@@ -285,7 +284,8 @@ def parse_logs(content: bytes) -> list[LogEntry] | None:
     with the model's constructor, as ``LogEntry.from_dict`` would build it (``test_parsing``
     holds the two equal); a timestamp without an offset is read by ``wire_time``, the one rule;
     any other entry goes through ``_log_entry`` and ``from_dict``, which explain what is wrong,
-    fill in an absent severity, keep unknown keys, or read the other timestamp forms.
+    fill in an absent severity, keep unknown keys, or read the other timestamp forms. Each
+    entry takes its object's place in the decoded list (see ``parse_executions``).
     """
     if _blank(content):
         return None
@@ -297,9 +297,7 @@ def parse_logs(content: bytes) -> list[LogEntry] | None:
     fromisoformat = datetime.datetime.fromisoformat
     severities = LogEntrySeverity._value2member_map_
     every_field = _every_log_field
-    entries: list[LogEntry] = []
-    append = entries.append
-    for item in data:
+    for index, item in enumerate(data):
         if item.__class__ is dict and len(item) == 3:
             try:
                 message, stamp, severity = every_field(item)
@@ -309,14 +307,15 @@ def parse_logs(content: bytes) -> list[LogEntry] | None:
             if when is not None:
                 if severity is not None:
                     if severity.__class__ is not str:
-                        raise InvalidBody(f"item {len(entries)}: {_explain_log(item)}")
+                        raise InvalidBody(f"item {index}: {_explain_log(item)}")
                     severity = severities.get(severity) or LogEntrySeverity(severity)
-                append(LogEntry(message, when if when.tzinfo else wire_time(stamp), severity))
+                data[index] = LogEntry(message, when if when.tzinfo else wire_time(stamp), severity)
                 continue
         try:
-            append(_log_entry(item))
+            data[index] = _log_entry(item)
         except InvalidBody as exc:
-            raise exc.within(f"item {len(entries)}: ") from None
+            raise exc.within(f"item {index}: ") from None
+    entries: list[LogEntry] = data
     return entries
 
 
