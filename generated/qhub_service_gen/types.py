@@ -7,7 +7,7 @@ import re
 from _thread import get_ident
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 
@@ -26,6 +26,34 @@ class Unset:
 
 
 UNSET: Unset = Unset()
+
+
+# Extra keys -------------------------------------------------------------------------------------
+
+
+class ExtrasOnFirstUse:
+    """Base of the models that keep additional properties. Their ``additional_properties`` is an
+    attrs field without a default, so a model built without extra keys stores no dict (one
+    allocation less per model in a long list); the empty dict is made the first time it is read,
+    and kept. Equality, pickles, copies, ``attrs.asdict`` and ``to_dict()`` all read it, so they
+    see what they would see with a dict made up front."""
+
+    __slots__ = ()
+
+    if not TYPE_CHECKING:  # to a type checker, a misspelt attribute stays an error
+
+        def __getattr__(self, name: str) -> Any:
+            """A fresh, empty ``additional_properties`` the first time it is read; every other
+            missing attribute raises ``AttributeError`` as usual."""
+            if name == "additional_properties":
+                extras: dict[str, Any] = {}
+                self.additional_properties = extras
+                return extras
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}",
+                name=name,
+                obj=self,
+            )
 
 
 # Reprs ------------------------------------------------------------------------------------------
@@ -267,6 +295,7 @@ def check_result_file_names(names: Iterable[str]) -> list[str]:
 __all__ = [
     "RESULT_FILE_NAME_MAX_BYTES",
     "UNSET",
+    "ExtrasOnFirstUse",
     "UnsafeFileNameError",
     "Unset",
     "check_result_file_names",

@@ -22,6 +22,8 @@ from qhub_service_gen.models import (
     ServiceExecutionStatus,
     ServiceExecutionType,
 )
+from qhub_service_gen.models import log_entry as log_model
+from qhub_service_gen.models import service_execution as execution_model
 from qhub_service_gen.types import wire_time
 
 from ._errors import InvalidBody
@@ -122,19 +124,7 @@ def parse_execution(content: bytes) -> ServiceExecution:
     return ServiceExecution.from_dict(data)
 
 
-_EXECUTION_KEYS = (
-    "id",
-    "createdAt",
-    "status",
-    "startedAt",
-    "endedAt",
-    "type",
-    "serviceId",
-    "serviceDefinitionId",
-    "applicationId",
-    "tags",
-)
-_every_execution_field = itemgetter(*_EXECUTION_KEYS)
+_every_execution_field = itemgetter(*execution_model.WIRE_NAMES)  # the constructor's order
 
 
 def parse_executions(content: bytes) -> list[ServiceExecution]:
@@ -153,7 +143,8 @@ def parse_executions(content: bytes) -> list[ServiceExecution]:
         raise InvalidBody(f"expected an array of executions, got {_kind(data)}")
     statuses = ServiceExecutionStatus._value2member_map_
     types = ServiceExecutionType._value2member_map_
-    every_field, size, loose = _every_execution_field, len(_EXECUTION_KEYS), _STR_OR_NULL
+    every_field, size = _every_execution_field, len(execution_model.WIRE_NAMES)
+    loose = _STR_OR_NULL
     for index, item in enumerate(data):
         if item.__class__ is dict and len(item) == size:
             try:
@@ -250,7 +241,7 @@ def parse_result(content: bytes) -> ResultResponse:
     return ResultResponse.from_dict(data)
 
 
-_every_log_field = itemgetter("message", "timestamp", "severity")
+_every_log_field = itemgetter(*log_model.WIRE_NAMES)  # the constructor's order
 
 
 def _explain_log(data: dict[str, Any]) -> str:
@@ -296,9 +287,9 @@ def parse_logs(content: bytes) -> list[LogEntry] | None:
         raise InvalidBody(f"expected an array of log entries, got {_kind(data)}")
     fromisoformat = datetime.datetime.fromisoformat
     severities = LogEntrySeverity._value2member_map_
-    every_field = _every_log_field
+    every_field, size = _every_log_field, len(log_model.WIRE_NAMES)
     for index, item in enumerate(data):
-        if item.__class__ is dict and len(item) == 3:
+        if item.__class__ is dict and len(item) == size:
             try:
                 message, stamp, severity = every_field(item)
                 when = fromisoformat(stamp) if message.__class__ is str else None

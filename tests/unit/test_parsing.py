@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime
 import gc
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 from _client_support import BASE, TOKEN, Driver, execution_json
@@ -766,3 +768,13 @@ def test_a_long_list_adds_one_collected_object_per_item(kind: str) -> None:
     assert floor >= 6  # json.loads makes one collected object (a dict) per item
     assert runs <= floor + 1  # the models replace the dicts instead of joining them
     assert len(parsed) == count and parsed[0] == type(parsed[0]).from_dict(items[0])
+
+
+def test_the_inlined_paths_take_the_fields_in_the_models_constructor_order() -> None:
+    """The list fast paths take ``WIRE_NAMES`` in one step and pass them on positionally."""
+    from qhub_service_gen.models import log_entry, service_execution
+
+    for module, model in ((service_execution, ServiceExecution), (log_entry, LogEntry)):
+        init_order = [field.name.rstrip("_") for field in attrs.fields(model) if field.init]
+        snake = [re.sub("[A-Z]", lambda m: "_" + m[0].lower(), name) for name in module.WIRE_NAMES]
+        assert snake == init_order

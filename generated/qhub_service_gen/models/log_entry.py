@@ -2,24 +2,24 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.log_entry_severity import LogEntrySeverity
-from ..types import UNSET, Unset, model_repr, shown_fields, wire_time
+from ..types import UNSET, ExtrasOnFirstUse, Unset, model_repr, shown_fields, wire_time
 
 T = TypeVar("T", bound="LogEntry")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "message",
-        "timestamp",
-        "severity",
-    }
+WIRE_NAMES = (
+    "message",
+    "timestamp",
+    "severity",
 )
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (
@@ -30,7 +30,7 @@ _REPR_FIELDS = (
 
 
 @_attrs_define
-class LogEntry:
+class LogEntry(ExtrasOnFirstUse):
     """One log entry of an execution.
 
     Example:
@@ -46,22 +46,7 @@ class LogEntry:
     """ One of DEBUG, NOTICE, INFO, WARNING, ERROR. """
     additional_properties: dict[str, Any] = _attrs_field(init=False)
     """The keys the schema does not declare, in arrival order. Made on first use (see
-    ``__getattr__``): an instance without extra keys carries no dict until one is asked for."""
-
-    if not TYPE_CHECKING:  # a type checker keeps flagging misspelt attributes
-
-        def __getattr__(self, name: str) -> Any:
-            """A fresh, empty ``additional_properties`` the first time it is read; every other
-            missing attribute raises ``AttributeError`` as usual."""
-            if name == "additional_properties":
-                extras: dict[str, Any] = {}
-                self.additional_properties = extras
-                return extras
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute {name!r}",
-                name=name,
-                obj=self,
-            )
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""

@@ -1,22 +1,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset, model_repr, shown_fields
+from ..types import UNSET, ExtrasOnFirstUse, Unset, model_repr, shown_fields
 
 T = TypeVar("T", bound="RequestBody")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "input",
-        "inputDataRefs",
-    }
+WIRE_NAMES = (
+    "input",
+    "inputDataRefs",
 )
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (
@@ -26,7 +26,7 @@ _REPR_FIELDS = (
 
 
 @_attrs_define
-class RequestBody:
+class RequestBody(ExtrasOnFirstUse):
     """The free-form JSON body of `startExecution`. `input` and `inputDataRefs` are
     reserved by the gateway; everything else is forwarded to the service.
 
@@ -41,22 +41,7 @@ class RequestBody:
     """ References to mounted data-pool files, for inputs too large to inline. """
     additional_properties: dict[str, Any] = _attrs_field(init=False)
     """The keys the schema does not declare, in arrival order. Made on first use (see
-    ``__getattr__``): an instance without extra keys carries no dict until one is asked for."""
-
-    if not TYPE_CHECKING:  # a type checker keeps flagging misspelt attributes
-
-        def __getattr__(self, name: str) -> Any:
-            """A fresh, empty ``additional_properties`` the first time it is read; every other
-            missing attribute raises ``AttributeError`` as usual."""
-            if name == "additional_properties":
-                extras: dict[str, Any] = {}
-                self.additional_properties = extras
-                return extras
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute {name!r}",
-                name=name,
-                obj=self,
-            )
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""

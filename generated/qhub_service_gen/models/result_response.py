@@ -14,6 +14,7 @@ from attrs import field as _attrs_field
 
 from ..types import (
     UNSET,
+    ExtrasOnFirstUse,
     Unset,
     check_result_file_names,
     model_repr,
@@ -31,13 +32,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="ResultResponse")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "_links",
-        "_embedded",
-    }
+WIRE_NAMES = (
+    "_links",
+    "_embedded",
 )
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (
@@ -50,7 +51,7 @@ _NOT_FILES = frozenset({"status", "self"})
 
 
 @_attrs_define
-class ResultResponse(Mapping[str, Any]):
+class ResultResponse(Mapping[str, Any], ExtrasOnFirstUse):
     """HAL envelope of an execution's result. Unknown top-level keys, the
     service's own output, are preserved.
 
@@ -67,22 +68,7 @@ class ResultResponse(Mapping[str, Any]):
     """ `status` holds the full execution; may be null. """
     additional_properties: dict[str, Any] = _attrs_field(init=False)
     """The keys the schema does not declare, in arrival order. Made on first use (see
-    ``__getattr__``): an instance without extra keys carries no dict until one is asked for."""
-
-    if not TYPE_CHECKING:  # a type checker keeps flagging misspelt attributes
-
-        def __getattr__(self, name: str) -> Any:
-            """A fresh, empty ``additional_properties`` the first time it is read; every other
-            missing attribute raises ``AttributeError`` as usual."""
-            if name == "additional_properties":
-                extras: dict[str, Any] = {}
-                self.additional_properties = extras
-                return extras
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute {name!r}",
-                name=name,
-                obj=self,
-            )
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""

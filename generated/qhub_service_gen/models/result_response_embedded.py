@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset, model_repr, shown_fields
+from ..types import UNSET, ExtrasOnFirstUse, Unset, model_repr, shown_fields
 
 if TYPE_CHECKING:
     from ..models.service_execution import ServiceExecution
@@ -14,19 +14,17 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="ResultResponseEmbedded")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "status",
-    }
-)
+WIRE_NAMES = ("status",)
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (("status", "status", False),)
 
 
 @_attrs_define
-class ResultResponseEmbedded:
+class ResultResponseEmbedded(ExtrasOnFirstUse):
     """`status` holds the full execution.
 
     Example:
@@ -39,22 +37,7 @@ class ResultResponseEmbedded:
     """ The full execution; may be null. """
     additional_properties: dict[str, Any] = _attrs_field(init=False)
     """The keys the schema does not declare, in arrival order. Made on first use (see
-    ``__getattr__``): an instance without extra keys carries no dict until one is asked for."""
-
-    if not TYPE_CHECKING:  # a type checker keeps flagging misspelt attributes
-
-        def __getattr__(self, name: str) -> Any:
-            """A fresh, empty ``additional_properties`` the first time it is read; every other
-            missing attribute raises ``AttributeError`` as usual."""
-            if name == "additional_properties":
-                extras: dict[str, Any] = {}
-                self.additional_properties = extras
-                return extras
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute {name!r}",
-                name=name,
-                obj=self,
-            )
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""

@@ -2,32 +2,39 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.service_execution_status import ServiceExecutionStatus
 from ..models.service_execution_type import ServiceExecutionType
-from ..types import UNSET, Unset, model_repr, shown_fields, utc_wire_time
+from ..types import (
+    UNSET,
+    ExtrasOnFirstUse,
+    Unset,
+    model_repr,
+    shown_fields,
+    utc_wire_time,
+)
 
 T = TypeVar("T", bound="ServiceExecution")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "id",
-        "createdAt",
-        "status",
-        "startedAt",
-        "endedAt",
-        "type",
-        "serviceId",
-        "serviceDefinitionId",
-        "applicationId",
-        "tags",
-    }
+WIRE_NAMES = (
+    "id",
+    "createdAt",
+    "status",
+    "startedAt",
+    "endedAt",
+    "type",
+    "serviceId",
+    "serviceDefinitionId",
+    "applicationId",
+    "tags",
 )
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (
@@ -73,7 +80,7 @@ class _TimesSlot:
 
 
 @_attrs_define
-class ServiceExecution(_TimesSlot):
+class ServiceExecution(_TimesSlot, ExtrasOnFirstUse):
     """One execution of the deployed service.
 
     Example:
@@ -112,22 +119,7 @@ class ServiceExecution(_TimesSlot):
     """ Free-form tags. """
     additional_properties: dict[str, Any] = _attrs_field(init=False)
     """The keys the schema does not declare, in arrival order. Made on first use (see
-    ``__getattr__``): an instance without extra keys carries no dict until one is asked for."""
-
-    if not TYPE_CHECKING:  # a type checker keeps flagging misspelt attributes
-
-        def __getattr__(self, name: str) -> Any:
-            """A fresh, empty ``additional_properties`` the first time it is read; every other
-            missing attribute raises ``AttributeError`` as usual."""
-            if name == "additional_properties":
-                extras: dict[str, Any] = {}
-                self.additional_properties = extras
-                return extras
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute {name!r}",
-                name=name,
-                obj=self,
-            )
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
