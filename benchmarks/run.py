@@ -361,9 +361,9 @@ class Target:
 
 TARGETS = [
     Target("W1", "get_status x calls", "sdk", 1.05),
-    Target("W2", "get_service_executions", "sdk", 1.8),
+    Target("W2", "get_service_executions", "sdk", 1.35),
     Target("W2", "generated from_dict only", "gen", 2.5),
-    Target("W3", "get_logs, datetimes (no GC pause)", "sdk", 2.0),
+    Target("W3", "get_logs, datetimes (no GC pause)", "sdk", 1.5),
     Target("W3", "generated from_dict only", "gen", 3.0),
     Target("W4", "stream file, CPU", "sdk", 1.10),
     Target("W4", "stream file, peak RSS over raw", "sdk", 20.0, "rss-diff-mib"),

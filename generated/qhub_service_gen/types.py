@@ -1,17 +1,14 @@
-"""Contains some shared types for properties, and the helpers the models' reprs, times and
-result-file names share with the SDK around them (which imports them from here, so there is
-one rule for each)."""
+"""``UNSET``, and the rules the models share with the SDK around them (which imports them from
+here, so there is one home for each): path segments, wire times, result-file names, reprs."""
 
 import datetime
 import os
 import re
 from _thread import get_ident
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable
 from enum import Enum
-from http import HTTPStatus
-from typing import IO, Any, BinaryIO, Generic, Literal, TypeVar
-
-from attrs import define
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 
 class Unset:
@@ -30,41 +27,33 @@ class Unset:
 
 UNSET: Unset = Unset()
 
-# The types that `httpx.Client(files=)` can accept, copied from that library.
-FileContent = IO[bytes] | bytes | str
-FileTypes = (
-    # (filename, file (or bytes), content_type)
-    tuple[str | None, FileContent, str | None]
-    # (filename, file (or bytes), content_type, headers)
-    | tuple[str | None, FileContent, str | None, Mapping[str, str]]
-)
-RequestFiles = list[tuple[str, FileTypes]]
+
+# Extra keys -------------------------------------------------------------------------------------
 
 
-@define
-class File:
-    """Contains information for file uploads"""
+class ExtrasOnFirstUse:
+    """Base of the models that keep additional properties. Their ``additional_properties`` is an
+    attrs field without a default, so a model built without extra keys stores no dict (one
+    allocation less per model in a long list); the empty dict is made the first time it is read,
+    and kept. Equality, pickles, copies, ``attrs.asdict`` and ``to_dict()`` all read it, so they
+    see what they would see with a dict made up front."""
 
-    payload: BinaryIO
-    file_name: str | None = None
-    mime_type: str | None = None
+    __slots__ = ()
 
-    def to_tuple(self) -> FileTypes:
-        """Return a tuple representation that httpx will accept for multipart/form-data"""
-        return self.file_name, self.payload, self.mime_type
+    if not TYPE_CHECKING:  # to a type checker, a misspelt attribute stays an error
 
-
-T = TypeVar("T")
-
-
-@define
-class Response(Generic[T]):
-    """A response from an endpoint"""
-
-    status_code: HTTPStatus
-    content: bytes
-    headers: MutableMapping[str, str]
-    parsed: T | None
+        def __getattr__(self, name: str) -> Any:
+            """A fresh, empty ``additional_properties`` the first time it is read; every other
+            missing attribute raises ``AttributeError`` as usual."""
+            if name == "additional_properties":
+                extras: dict[str, Any] = {}
+                self.additional_properties = extras
+                return extras
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}",
+                name=name,
+                obj=self,
+            )
 
 
 # Reprs ------------------------------------------------------------------------------------------
@@ -128,36 +117,73 @@ def model_repr(obj: Any, fields: tuple[tuple[str, str, bool], ...]) -> str:
     return f"{type(obj).__name__}({shown})"
 
 
+# Path segments ----------------------------------------------------------------------------------
+
+
+def path_segment(value: object) -> str:
+    """``value`` percent-encoded as one URL path segment; ``.`` and ``..`` are encoded too, so an
+    id or file name never walks up the gateway's path."""
+    text = str(value)
+    if text.strip("."):
+        return quote(text, safe="")
+    return text.replace(".", "%2E")
+
+
 # Wire times -------------------------------------------------------------------------------------
 
 _WIRE_TIME_MAX_CHARS = 64
 """Longer text is not a timestamp (and is not scanned)."""
 _SPACE_BEFORE_OFFSET = re.compile(r"\s+(?=(?:Z|[+-]\d\d(?::?\d\d)?)$)", re.IGNORECASE)
+_fromisoformat = datetime.datetime.fromisoformat
 
 
-def parse_wire_time(value: object) -> datetime.datetime | None:
-    """A timezone-aware datetime from a gateway timestamp; ``None`` when it is not one.
+def wire_time(text: str) -> datetime.datetime:
+    """A timezone-aware datetime from a gateway timestamp; ``ValueError`` when it is not one.
 
-    Reads both wire forms: the platform's ``2022-01-01 22:38:08`` and ISO 8601 with an offset,
-    ``Z`` or neither (also basic, week and ordinal dates). Text without an offset is UTC; an
-    offset is kept. Anything else (not a string, over 64 characters, not a date-time) gives
-    ``None``: this never raises.
+    The one rule for every timestamp the gateway sends (log entries' ``timestamp``, an
+    execution's ``created`` / ``started`` / ``ended``). Reads both wire forms: the platform's
+    ``2022-01-01 22:38:08`` and ISO 8601 with an offset, ``Z`` or neither (also basic, week and
+    ordinal dates, a lower-case ``z`` or a space before the offset). Text without an offset is
+    UTC; an offset is kept. Text over 64 characters is not a timestamp.
     """
-    if not isinstance(value, str) or len(value) > _WIRE_TIME_MAX_CHARS:
-        return None
-    text = _SPACE_BEFORE_OFFSET.sub("", value.strip()).upper()
     try:
-        parsed = datetime.datetime.fromisoformat(text)
+        parsed = _fromisoformat(text)
+    except ValueError:
+        parsed = _lenient_time(text)
+    except TypeError:
+        raise ValueError(
+            f"a timestamp must be a string, not {type(text).__name__}"
+        ) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=datetime.UTC)
+    return parsed
+
+
+def _lenient_time(text: str) -> datetime.datetime:
+    """The forms ``datetime.fromisoformat`` refuses (``ValueError`` for anything else)."""
+    if len(text) > _WIRE_TIME_MAX_CHARS:
+        raise ValueError(f"a timestamp has at most {_WIRE_TIME_MAX_CHARS} characters")
+    normal = _SPACE_BEFORE_OFFSET.sub("", text.strip()).upper()
+    try:
+        return _fromisoformat(normal)
     except ValueError:
         from dateutil.parser import isoparse  # type: ignore[import-untyped,unused-ignore]
 
         try:
-            parsed = isoparse(text)
+            parsed: datetime.datetime = isoparse(normal)
         except (ValueError, OverflowError):
-            return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=datetime.UTC)
-    return parsed
+            raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
+        return parsed
+
+
+def parse_wire_time(value: object) -> datetime.datetime | None:
+    """:func:`wire_time`, but ``None`` instead of an exception (also for a non-string)."""
+    if not isinstance(value, str) or len(value) > _WIRE_TIME_MAX_CHARS:
+        return None
+    try:
+        return wire_time(value)
+    except ValueError:
+        return None
 
 
 def utc_wire_time(value: object) -> datetime.datetime | None:
@@ -175,13 +201,23 @@ def utc_wire_time(value: object) -> datetime.datetime | None:
 
 _NAME_MAX_BYTES = 255
 """What file systems allow for one name."""
-_TEMP_AFFIXES = (".", ".part.json")
-"""A download of ``name`` also writes ``.<name>.part`` and ``.<name>.part.json``."""
-RESULT_FILE_NAME_MAX_BYTES = _NAME_MAX_BYTES - sum(
-    len(affix) for affix in _TEMP_AFFIXES
+
+
+def partial_file_name(name: str) -> str:
+    """The temp file a download of the file ``name`` writes before renaming it into place."""
+    return f".{name}.part"
+
+
+def record_file_name(partial: str) -> str:
+    """The small record a download keeps next to its temp file ``partial`` (to resume it)."""
+    return f"{partial}.json"
+
+
+RESULT_FILE_NAME_MAX_BYTES = _NAME_MAX_BYTES - len(
+    record_file_name(partial_file_name(""))
 )
 """Longest result file name (UTF-8 bytes) that can be saved: the rest of a file system's 255
-bytes is needed by the download's temp file ``.<name>.part.json``."""
+bytes is needed by the download's record file ``.<name>.part.json``."""
 
 
 class UnsafeFileNameError(ValueError):
@@ -244,8 +280,9 @@ def check_result_file_names(names: Iterable[str]) -> list[str]:
             raise UnsafeFileNameError(name, reason)
     temp_owner = {}
     for name in checked:
-        temp_owner[f".{name}.part"] = name
-        temp_owner[f".{name}.part.json"] = name
+        partial = partial_file_name(name)
+        temp_owner[partial] = name
+        temp_owner[record_file_name(partial)] = name
     for name in checked:
         owner = temp_owner.get(name)
         if owner is not None:
@@ -258,16 +295,17 @@ def check_result_file_names(names: Iterable[str]) -> list[str]:
 __all__ = [
     "RESULT_FILE_NAME_MAX_BYTES",
     "UNSET",
-    "File",
-    "FileTypes",
-    "RequestFiles",
-    "Response",
+    "ExtrasOnFirstUse",
     "UnsafeFileNameError",
     "Unset",
     "check_result_file_names",
     "file_name_problem",
     "model_repr",
     "parse_wire_time",
+    "partial_file_name",
+    "path_segment",
+    "record_file_name",
     "shown_fields",
     "utc_wire_time",
+    "wire_time",
 ]

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
-from qhub_service_gen.types import RESULT_FILE_NAME_MAX_BYTES
+from qhub_service_gen.types import RESULT_FILE_NAME_MAX_BYTES, partial_file_name, record_file_name
 
 from ._resume import Resume, Start
 
@@ -61,12 +61,12 @@ def partial_path(path: str | os.PathLike[str]) -> Path:
     ``partial_path(path.resolve())``.
     """
     target = Path(path)
-    return target.with_name(f".{target.name}.part")
+    return target.with_name(partial_file_name(target.name))
 
 
 def meta_path(part: Path) -> Path:
     """The record next to a temp file: ``.<name>.part.json``."""
-    return part.with_name(part.name + ".json")
+    return part.with_name(record_file_name(part.name))
 
 
 def url_key(request: httpx.Request) -> str:

@@ -13,25 +13,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from qhub_service_gen.models import ResultResponse, ServiceExecution, ServiceExecutionStatus
+from qhub_service_gen.models.service_execution import TERMINAL_STATUSES as TERMINAL_STATUSES
 from qhub_service_gen.types import (
     RESULT_FILE_NAME_MAX_BYTES,
     UnsafeFileNameError,
-    Unset,
-    check_result_file_names,
     file_name_problem,
 )
 
 from .core._failure import failure_reason as failure_reason
 from .core._file_name_error import UnsafeResultFileNameError
 
-TERMINAL_STATUSES: frozenset[ServiceExecutionStatus] = frozenset(
-    {
-        ServiceExecutionStatus.SUCCEEDED,
-        ServiceExecutionStatus.FAILED,
-        ServiceExecutionStatus.CANCELLED,
-    }
-)
-"""Statuses after which an execution never changes again."""
+# TERMINAL_STATUSES (statuses after which an execution never changes again) is re-exported from
+# the generated model, where ``ServiceExecution.is_terminal`` reads it: one list for both.
 
 BACKOFF_FACTOR = 1.5
 """Growth of the pause between polls, per poll."""
@@ -84,18 +77,15 @@ def safe_file_name(name: str) -> str:
 
 
 def result_file_names(result: ResultResponse) -> list[str]:
-    """Names of the result files an envelope links to: every ``_links`` key but ``status``.
+    """Names of the result files an envelope links to: ``result.files``, the one rule (every
+    ``_links`` key but ``status`` and ``self``).
 
     Raises :class:`UnsafeResultFileNameError` if any name is not one plain file name, is too
     long to save (over :data:`MAX_FILE_NAME_BYTES` bytes of UTF-8), or is the temp file name
     of another file in the list (the rule of ``qhub_service_gen.types.check_result_file_names``).
     """
-    links = result.links
-    if isinstance(links, Unset) or links is None:
-        return []
-    names = (name for name in links.additional_properties if name != "status")
     try:
-        return check_result_file_names(names)
+        return result.files
     except UnsafeFileNameError as exc:
         raise UnsafeResultFileNameError(exc.name, exc.reason) from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import json
 import pickle
 from typing import Any
 
@@ -158,3 +159,57 @@ def test_models_survive_pickling_with_unset_fields() -> None:
     assert clone == result
     assert clone["energy"] == -1.0
     assert not clone.links
+
+
+# Extra keys: no dict is made for an instance without them until one is asked for (W2/W3), and
+# nothing a caller can see changes.
+
+_EXECUTION = {"id": "e1", "createdAt": "2026-11-25 12:00:00", "status": "RUNNING"}
+
+
+def _built_without_extras() -> ServiceExecution:
+    from kipu_hub_service._parse import parse_executions
+
+    body = {**_EXECUTION, "startedAt": None, "endedAt": None, "type": None, "serviceId": None}
+    full = {**body, "serviceDefinitionId": None, "applicationId": None, "tags": None}
+    (execution,) = parse_executions(json.dumps([full]).encode())
+    return execution
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: ServiceExecution.from_dict(_EXECUTION),
+        lambda: ServiceExecution("e1", "2026-11-25 12:00:00", sdk.ServiceExecutionStatus.RUNNING),
+        _built_without_extras,
+    ],
+)
+def test_an_instance_without_extra_keys_makes_its_dict_on_first_use(build: Any) -> None:
+    execution = build()
+    slot = type(execution).__dict__["additional_properties"]
+    with pytest.raises(AttributeError):
+        slot.__get__(execution)  # nothing stored yet: no dict was built
+    other = build()
+    assert execution == other
+    assert "x" not in execution and execution.additional_keys == []
+    with pytest.raises(KeyError):
+        execution["x"]
+    assert execution.additional_properties == {}
+    assert slot.__get__(execution) is execution.additional_properties  # made once, then kept
+    assert execution == other and other == execution
+    execution["x"] = 1
+    assert execution["x"] == 1 and execution.to_dict()["x"] == 1 and execution != other
+    assert other.additional_properties == {}  # not shared between instances
+    assert repr(execution).endswith("additional_properties={'x': 1})")
+    clone = pickle.loads(pickle.dumps(execution))
+    assert clone == execution and clone["x"] == 1
+    assert attrs.asdict(other)["additional_properties"] == {}
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        execution.nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_extra_keys_arrive_in_their_dict() -> None:
+    execution = ServiceExecution.from_dict({**_EXECUTION, "priority": 3, "zone": "eu"})
+    assert execution.additional_properties == {"priority": 3, "zone": "eu"}
+    assert execution.additional_keys == ["priority", "zone"]
+    assert execution != ServiceExecution.from_dict(_EXECUTION)

@@ -294,7 +294,7 @@ def _parsers_by_builder() -> dict[str, str]:
             n.value.id
             for n in ast.walk(node)
             if isinstance(n, ast.Attribute)
-            and n.attr == "_get_kwargs"
+            and n.attr == "request_kwargs"
             and isinstance(n.value, ast.Name)
         }
         parsers = names & {*PARSERS_BY_NAME}

@@ -6,23 +6,23 @@ from typing import Any, Self, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset, model_repr, shown_fields
+from ..types import UNSET, ExtrasOnFirstUse, Unset, model_repr, shown_fields
 
 T = TypeVar("T", bound="HalLink")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "href",
-        "templated",
-        "type",
-        "deprecation",
-        "name",
-        "profile",
-        "title",
-        "hreflang",
-    }
+WIRE_NAMES = (
+    "href",
+    "templated",
+    "type",
+    "deprecation",
+    "name",
+    "profile",
+    "title",
+    "hreflang",
 )
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (
@@ -38,7 +38,7 @@ _REPR_FIELDS = (
 
 
 @_attrs_define
-class HalLink:
+class HalLink(ExtrasOnFirstUse):
     """A HAL link.
 
     Example:
@@ -62,7 +62,9 @@ class HalLink:
     """ Human-readable title. """
     hreflang: None | str | Unset = UNSET
     """ Language of the target. """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
@@ -171,13 +173,10 @@ class HalLink:
             hreflang,
         )
 
-        hal_link.additional_properties = (
-            {}
-            if src_dict.keys() <= _KNOWN_KEYS
-            else {
+        if not src_dict.keys() <= _KNOWN_KEYS:
+            hal_link.additional_properties = {
                 key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
             }
-        )
         return hal_link
 
     @property

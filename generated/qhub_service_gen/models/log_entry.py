@@ -8,18 +8,18 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.log_entry_severity import LogEntrySeverity
-from ..types import UNSET, Unset, model_repr, shown_fields
+from ..types import UNSET, ExtrasOnFirstUse, Unset, model_repr, shown_fields, wire_time
 
 T = TypeVar("T", bound="LogEntry")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "message",
-        "timestamp",
-        "severity",
-    }
+WIRE_NAMES = (
+    "message",
+    "timestamp",
+    "severity",
 )
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (
@@ -30,7 +30,7 @@ _REPR_FIELDS = (
 
 
 @_attrs_define
-class LogEntry:
+class LogEntry(ExtrasOnFirstUse):
     """One log entry of an execution.
 
     Example:
@@ -44,7 +44,9 @@ class LogEntry:
     """ When the entry was logged. """
     severity: LogEntrySeverity | None | Unset = UNSET
     """ One of DEBUG, NOTICE, INFO, WARNING, ERROR. """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
@@ -85,11 +87,7 @@ class LogEntry:
         _src_get = src_dict.get
         message = src_dict["message"]
 
-        timestamp = (
-            _dt
-            if (_dt := datetime.datetime.fromisoformat(src_dict["timestamp"])).tzinfo
-            else _dt.replace(tzinfo=datetime.UTC)
-        )
+        timestamp = wire_time(src_dict["timestamp"])
 
         severity = _src_get("severity", UNSET)
         if isinstance(severity, str):
@@ -111,13 +109,10 @@ class LogEntry:
             severity,
         )
 
-        log_entry.additional_properties = (
-            {}
-            if src_dict.keys() <= _KNOWN_KEYS
-            else {
+        if not src_dict.keys() <= _KNOWN_KEYS:
+            log_entry.additional_properties = {
                 key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
             }
-        )
         return log_entry
 
     @property

@@ -6,17 +6,17 @@ from typing import Any, Self, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset, model_repr, shown_fields
+from ..types import UNSET, ExtrasOnFirstUse, Unset, model_repr, shown_fields
 
 T = TypeVar("T", bound="RequestBody")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "input",
-        "inputDataRefs",
-    }
+WIRE_NAMES = (
+    "input",
+    "inputDataRefs",
 )
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (
@@ -26,7 +26,7 @@ _REPR_FIELDS = (
 
 
 @_attrs_define
-class RequestBody:
+class RequestBody(ExtrasOnFirstUse):
     """The free-form JSON body of `startExecution`. `input` and `inputDataRefs` are
     reserved by the gateway; everything else is forwarded to the service.
 
@@ -39,7 +39,9 @@ class RequestBody:
     """ The service-specific payload every deployed service expects. """
     input_data_refs: Any | Unset = UNSET
     """ References to mounted data-pool files, for inputs too large to inline. """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
@@ -76,13 +78,10 @@ class RequestBody:
             input_data_refs,
         )
 
-        request_body.additional_properties = (
-            {}
-            if src_dict.keys() <= _KNOWN_KEYS
-            else {
+        if not src_dict.keys() <= _KNOWN_KEYS:
+            request_body.additional_properties = {
                 key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
             }
-        )
         return request_body
 
     @property

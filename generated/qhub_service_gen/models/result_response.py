@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset, check_result_file_names, model_repr, shown_fields
+from ..types import (
+    UNSET,
+    ExtrasOnFirstUse,
+    Unset,
+    check_result_file_names,
+    model_repr,
+    shown_fields,
+)
 
 if TYPE_CHECKING:
     from ..models.service_execution import ServiceExecution
@@ -25,13 +32,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="ResultResponse")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "_links",
-        "_embedded",
-    }
+WIRE_NAMES = (
+    "_links",
+    "_embedded",
 )
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (
@@ -44,7 +51,7 @@ _NOT_FILES = frozenset({"status", "self"})
 
 
 @_attrs_define
-class ResultResponse(Mapping[str, Any]):
+class ResultResponse(Mapping[str, Any], ExtrasOnFirstUse):
     """HAL envelope of an execution's result. Unknown top-level keys, the
     service's own output, are preserved.
 
@@ -59,7 +66,9 @@ class ResultResponse(Mapping[str, Any]):
     """ `status` links to the execution, every other key to a result file; may be null. """
     embedded: None | ResultResponseEmbedded | Unset = UNSET
     """ `status` holds the full execution; may be null. """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
@@ -115,13 +124,10 @@ class ResultResponse(Mapping[str, Any]):
             embedded,
         )
 
-        result_response.additional_properties = (
-            {}
-            if src_dict.keys() <= _KNOWN_KEYS
-            else {
+        if not src_dict.keys() <= _KNOWN_KEYS:
+            result_response.additional_properties = {
                 key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
             }
-        )
         return result_response
 
     @property

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset, model_repr, shown_fields
+from ..types import UNSET, ExtrasOnFirstUse, Unset, model_repr, shown_fields
 
 if TYPE_CHECKING:
     from ..models.service_execution import ServiceExecution
@@ -14,19 +14,17 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="ResultResponseEmbedded")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "status",
-    }
-)
+WIRE_NAMES = ("status",)
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (("status", "status", False),)
 
 
 @_attrs_define
-class ResultResponseEmbedded:
+class ResultResponseEmbedded(ExtrasOnFirstUse):
     """`status` holds the full execution.
 
     Example:
@@ -37,7 +35,9 @@ class ResultResponseEmbedded:
 
     status: None | ServiceExecution | Unset = UNSET
     """ The full execution; may be null. """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
@@ -77,13 +77,10 @@ class ResultResponseEmbedded:
             status,
         )
 
-        result_response_embedded.additional_properties = (
-            {}
-            if src_dict.keys() <= _KNOWN_KEYS
-            else {
+        if not src_dict.keys() <= _KNOWN_KEYS:
+            result_response_embedded.additional_properties = {
                 key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
             }
-        )
         return result_response_embedded
 
     @property

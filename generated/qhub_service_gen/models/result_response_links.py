@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset, model_repr, shown_fields
+from ..types import UNSET, ExtrasOnFirstUse, Unset, model_repr, shown_fields
 
 if TYPE_CHECKING:
     from ..models.hal_link import HalLink
@@ -14,19 +14,17 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="ResultResponseLinks")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "status",
-    }
-)
+WIRE_NAMES = ("status",)
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (("status", "status", False),)
 
 
 @_attrs_define
-class ResultResponseLinks:
+class ResultResponseLinks(ExtrasOnFirstUse):
     """`status` links back to the execution; every other key is a result file.
 
     Example:
@@ -37,7 +35,9 @@ class ResultResponseLinks:
 
     status: HalLink | None | Unset = UNSET
     """ The execution's status resource; may be null. """
-    additional_properties: dict[str, HalLink] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, HalLink] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""

@@ -9,25 +9,32 @@ from attrs import field as _attrs_field
 
 from ..models.service_execution_status import ServiceExecutionStatus
 from ..models.service_execution_type import ServiceExecutionType
-from ..types import UNSET, Unset, model_repr, shown_fields, utc_wire_time
+from ..types import (
+    UNSET,
+    ExtrasOnFirstUse,
+    Unset,
+    model_repr,
+    shown_fields,
+    utc_wire_time,
+)
 
 T = TypeVar("T", bound="ServiceExecution")
 
-# The wire names of the declared properties; every other key is an additional property.
-_KNOWN_KEYS = frozenset(
-    {
-        "id",
-        "createdAt",
-        "status",
-        "startedAt",
-        "endedAt",
-        "type",
-        "serviceId",
-        "serviceDefinitionId",
-        "applicationId",
-        "tags",
-    }
+WIRE_NAMES = (
+    "id",
+    "createdAt",
+    "status",
+    "startedAt",
+    "endedAt",
+    "type",
+    "serviceId",
+    "serviceDefinitionId",
+    "applicationId",
+    "tags",
 )
+"""The wire names of the declared properties, in the order the constructor takes them."""
+_KNOWN_KEYS = frozenset(WIRE_NAMES)
+"""Every other key is an additional property."""
 
 # (attribute, documented name, required) of each field in declaration order, for the repr.
 _REPR_FIELDS = (
@@ -43,8 +50,15 @@ _REPR_FIELDS = (
     ("tags", "tags", False),
 )
 
-_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
-"""Statuses after which an execution never changes again."""
+TERMINAL_STATUSES: frozenset[ServiceExecutionStatus] = frozenset(
+    {
+        ServiceExecutionStatus.SUCCEEDED,
+        ServiceExecutionStatus.FAILED,
+        ServiceExecutionStatus.CANCELLED,
+    }
+)
+"""Statuses after which an execution never changes again: the one list (the SDK's
+``kipu_hub_service.TERMINAL_STATUSES`` is this object)."""
 
 _Times = tuple[
     datetime.datetime | None, datetime.datetime | None, datetime.datetime | None
@@ -66,7 +80,7 @@ class _TimesSlot:
 
 
 @_attrs_define
-class ServiceExecution(_TimesSlot):
+class ServiceExecution(_TimesSlot, ExtrasOnFirstUse):
     """One execution of the deployed service.
 
     Example:
@@ -103,7 +117,9 @@ class ServiceExecution(_TimesSlot):
     """ Application that invoked the service. """
     tags: list[str] | None | Unset = UNSET
     """ Free-form tags. """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = _attrs_field(init=False)
+    """The keys the schema does not declare, in arrival order. Made on first use (see
+    ``ExtrasOnFirstUse``): an instance without extra keys carries no dict until one is asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object under wire names; unset fields left out, additional properties kept."""
@@ -246,13 +262,10 @@ class ServiceExecution(_TimesSlot):
             tags,
         )
 
-        service_execution.additional_properties = (
-            {}
-            if src_dict.keys() <= _KNOWN_KEYS
-            else {
+        if not src_dict.keys() <= _KNOWN_KEYS:
+            service_execution.additional_properties = {
                 key: value for key, value in src_dict.items() if key not in _KNOWN_KEYS
             }
-        )
         return service_execution
 
     @property
@@ -352,4 +365,4 @@ class ServiceExecution(_TimesSlot):
     def is_terminal(self) -> bool:
         """Whether ``status`` is SUCCEEDED, FAILED or CANCELLED: the execution never changes
         again (UNKNOWN and values added to the API later are not terminal)."""
-        return self.status in _TERMINAL
+        return self.status in TERMINAL_STATUSES

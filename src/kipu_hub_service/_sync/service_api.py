@@ -63,7 +63,7 @@ class ServiceApi:
         self, *, request_options: RequestOptions | None = None
     ) -> list[ServiceExecution]:
         """List every execution started through this gateway."""
-        kwargs = _get_service_executions._get_kwargs()
+        kwargs = _get_service_executions.request_kwargs()
         return self._funnel.call(kwargs, request_options, _parse.parse_executions)
 
     def start_execution(
@@ -77,21 +77,21 @@ class ServiceApi:
         import uuid
 
         key = str(uuid.uuid4())
-        kwargs = _start_execution._get_kwargs(body=request_body(request), idempotency_key=key)
+        kwargs = _start_execution.request_kwargs(body=request_body(request), idempotency_key=key)
         return self._funnel.call(kwargs, request_options, _parse.parse_execution)
 
     def get_status(
         self, id: str, *, request_options: RequestOptions | None = None
     ) -> ServiceExecution:
         """A snapshot of one execution's lifecycle state."""
-        kwargs = _get_status._get_kwargs(check_segment(id, "id"))
+        kwargs = _get_status.request_kwargs(check_segment(id, "id"))
         return self._funnel.call(kwargs, request_options, _parse.parse_execution)
 
     def get_result(
         self, id: str, *, request_options: RequestOptions | None = None
     ) -> ResultResponse:
         """The HAL result envelope: ``.links``, ``.embedded``, other keys as ``result[key]``."""
-        kwargs = _get_result._get_kwargs(check_segment(id, "id"))
+        kwargs = _get_result.request_kwargs(check_segment(id, "id"))
         return self._funnel.call(kwargs, request_options, _parse.parse_result)
 
     def get_result_file(
@@ -112,7 +112,9 @@ class ServiceApi:
     ) -> tuple[httpx.Request, CallOptions]:
         """The request of ``getResultFile`` and the call's options, checked when the method is
         called (the request is sent later)."""
-        kwargs = _get_result_file._get_kwargs(check_segment(id, "id"), check_segment(file, "file"))
+        kwargs = _get_result_file.request_kwargs(
+            check_segment(id, "id"), check_segment(file, "file")
+        )
         opts = self._funnel.options(options)
         return self._funnel.build(kwargs, opts, json_call=False), opts
 
@@ -120,12 +122,12 @@ class ServiceApi:
         self, id: str, *, request_options: RequestOptions | None = None
     ) -> list[LogEntry] | None:
         """Log entries, oldest first; None while the execution has emitted none."""
-        kwargs = _get_logs._get_kwargs(check_segment(id, "id"))
+        kwargs = _get_logs.request_kwargs(check_segment(id, "id"))
         return self._funnel.call(kwargs, request_options, _parse.parse_logs)
 
     def cancel_execution(self, id: str, *, request_options: RequestOptions | None = None) -> None:
         """Ask the gateway to cancel a pending or running execution."""
-        kwargs = _cancel_execution._get_kwargs(check_segment(id, "id"))
+        kwargs = _cancel_execution.request_kwargs(check_segment(id, "id"))
         self._funnel.call(kwargs, request_options, _parse.ignore_body)
 
     def download_result_file(
@@ -273,8 +275,8 @@ class ServiceApi:
     ) -> list[Path]:
         """Download every result file of an execution into ``directory``.
 
-        The files are the keys of the result envelope's ``_links`` other than
-        ``status``; each is saved under its own name. Every name is checked first: one
+        The files are the keys of the result envelope's ``_links`` other than ``status``
+        and ``self``; each is saved under its own name. Every name is checked first: one
         that is not a single plain file name (empty, ``.``/``..``, path separators,
         control characters, too long, or another file's temp name) raises
         :class:`UnsafeResultFileNameError` before anything is written. Each file is

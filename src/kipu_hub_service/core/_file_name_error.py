@@ -1,7 +1,7 @@
 """``UnsafeResultFileNameError``: an ``ApiError`` that is also an ``UnsafeFileNameError``.
 
-Kept apart from ``api_error`` and loaded on first use: the generated ``types`` module brings
-attrs, which the clients do not load until a model is needed.
+Kept apart from ``api_error`` and loaded on first use, with the generated ``types`` module
+that holds the file-name rules and their wording.
 """
 
 from __future__ import annotations
@@ -36,11 +36,9 @@ class UnsafeResultFileNameError(ResponseValidationError, _FileNameProblem):
         """The rejected name, as the gateway sent it."""
         self.reason = reason
         """Why the name was rejected."""
-        shown = repr(name if len(name) <= 60 else name[:50] + "...")
-        super().__init__(
-            f"the result links a file named {shown}, which {reason}; refusing to write it",
-            body=name,
-        )
+        # The model's message (one wording for both), and what the download does about it.
+        told = str(UnsafeFileNameError(name, reason))
+        super().__init__(f"{told}; refusing to write it", body=name)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle support: rebuild from the constructor arguments, keep any later state."""

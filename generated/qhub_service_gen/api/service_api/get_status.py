@@ -1,209 +1,25 @@
-from __future__ import annotations
+"""The request of ``get_status``: GET ``/{id}``.
 
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+Only the request is generated: the SDK sends it, reads the answer and parses it itself.
+"""
 
-import httpx
+from typing import Any
 
-from ... import errors
-from ...models.error import Error
-from ...models.service_execution import ServiceExecution
-from ...types import Response
-
-if TYPE_CHECKING:
-    from ...client import AuthenticatedClient, Client
+from ...types import path_segment
 
 
-def _segment(value: object) -> str:
-    """Percent-encode one path segment; "." and ".." are encoded too so they stay a segment."""
-    text = str(value)
-    if text.strip("."):
-        return quote(text, safe="")
-    return text.replace(".", "%2E")
-
-
-def _get_kwargs(
+def request_kwargs(
     id: str,
 ) -> dict[str, Any]:
+    """Get the status of a service execution: the keyword arguments of ``httpx.Client.build_request``.
+
+    ``method``, ``url`` (relative to the gateway's base URL, each path parameter one
+    percent-encoded segment).
+    """
 
     _kwargs: dict[str, Any] = {
         "method": "get",
-        "url": f"/{_segment(id)}",
+        "url": f"/{path_segment(id)}",
     }
 
     return _kwargs
-
-
-def _parse_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Error | ServiceExecution | None:
-    if response.status_code == 200:
-        response_200 = ServiceExecution.from_dict(response.json())
-
-        return response_200
-
-    if response.status_code == 400:
-        response_400 = Error.from_dict(response.json())
-
-        return response_400
-
-    if response.status_code == 401:
-        response_401 = Error.from_dict(response.json())
-
-        return response_401
-
-    if response.status_code == 403:
-        response_403 = Error.from_dict(response.json())
-
-        return response_403
-
-    if response.status_code == 404:
-        response_404 = Error.from_dict(response.json())
-
-        return response_404
-
-    if response.status_code == 429:
-        response_429 = Error.from_dict(response.json())
-
-        return response_429
-
-    if response.status_code == 500:
-        response_500 = Error.from_dict(response.json())
-
-        return response_500
-
-    if response.status_code == 503:
-        response_503 = Error.from_dict(response.json())
-
-        return response_503
-
-    if client.raise_on_unexpected_status:
-        raise errors.UnexpectedStatus(response.status_code, response.content)
-    else:
-        return None
-
-
-def _build_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Error | ServiceExecution]:
-    return Response(
-        status_code=HTTPStatus(response.status_code),
-        content=response.content,
-        headers=response.headers,
-        parsed=_parse_response(client=client, response=response),
-    )
-
-
-def sync_detailed(
-    id: str,
-    *,
-    client: AuthenticatedClient | Client,
-) -> Response[Error | ServiceExecution]:
-    """Get the status of a service execution
-
-     A lightweight snapshot of one execution's lifecycle state.
-
-    Args:
-        id (str):
-
-    Raises:
-        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
-        httpx.TimeoutException: If the request takes longer than Client.timeout.
-
-    Returns:
-        Response[Error | ServiceExecution]
-    """
-
-    kwargs = _get_kwargs(
-        id=id,
-    )
-
-    response = client.get_httpx_client().request(
-        **kwargs,
-    )
-
-    return _build_response(client=client, response=response)
-
-
-def sync(
-    id: str,
-    *,
-    client: AuthenticatedClient | Client,
-) -> Error | ServiceExecution | None:
-    """Get the status of a service execution
-
-     A lightweight snapshot of one execution's lifecycle state.
-
-    Args:
-        id (str):
-
-    Raises:
-        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
-        httpx.TimeoutException: If the request takes longer than Client.timeout.
-
-    Returns:
-        Error | ServiceExecution
-    """
-
-    return sync_detailed(
-        id=id,
-        client=client,
-    ).parsed
-
-
-async def asyncio_detailed(
-    id: str,
-    *,
-    client: AuthenticatedClient | Client,
-) -> Response[Error | ServiceExecution]:
-    """Get the status of a service execution
-
-     A lightweight snapshot of one execution's lifecycle state.
-
-    Args:
-        id (str):
-
-    Raises:
-        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
-        httpx.TimeoutException: If the request takes longer than Client.timeout.
-
-    Returns:
-        Response[Error | ServiceExecution]
-    """
-
-    kwargs = _get_kwargs(
-        id=id,
-    )
-
-    response = await client.get_async_httpx_client().request(**kwargs)
-
-    return _build_response(client=client, response=response)
-
-
-async def asyncio(
-    id: str,
-    *,
-    client: AuthenticatedClient | Client,
-) -> Error | ServiceExecution | None:
-    """Get the status of a service execution
-
-     A lightweight snapshot of one execution's lifecycle state.
-
-    Args:
-        id (str):
-
-    Raises:
-        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
-        httpx.TimeoutException: If the request takes longer than Client.timeout.
-
-    Returns:
-        Error | ServiceExecution
-    """
-
-    return (
-        await asyncio_detailed(
-            id=id,
-            client=client,
-        )
-    ).parsed
