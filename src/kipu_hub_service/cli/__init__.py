@@ -116,6 +116,13 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_command: bool) ->
         help="command that prints a fresh token; run without a shell on first use and "
         f"again whenever the gateway rejects the token (default: ${ENV_TOKEN_COMMAND})",
     )
+    group.add_argument(
+        "--token-command-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        default=default(None),
+        help="kill the token command (and every process it started) after this long (default: 60)",
+    )
     from ._access import add_access_key_options
 
     add_access_key_options(group, default)
