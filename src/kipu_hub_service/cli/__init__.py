@@ -325,9 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         json_mode = bool(args.json)
         if args.version:
-            from importlib.metadata import version
+            from .. import __version__
 
-            print(f"hub-service {version('kipu-hub-service')}")
+            print(f"hub-service {__version__}")
             return EXIT_OK
         if args.command is None:
             raise UsageError("no command given (see hub-service --help)")
