@@ -807,9 +807,15 @@ def test_on_a_terminal_waiting_shows_a_spinner_and_downloads_show_progress_bars(
     spinner = re.compile(rf"Waiting for {execution_id}\s+(PENDING|RUNNING|SUCCEEDED) \d:\d\d:\d\d")
     assert spinner.search(drawn), drawn
     assert re.search(rf"Waiting for {execution_id}\s+SUCCEEDED", drawn), drawn
-    # The progress bar of result.bin: bytes, transfer rate and time remaining.
-    bar = re.compile(r"result\.bin .*2\.0/2\.0 MB\s+\d+(\.\d+)? [kMG]?B/s\s+\d:\d\d:\d\d")
-    assert bar.search(drawn), drawn
+    # The progress bar of result.bin: bytes, transfer rate and time remaining, in binary units.
+    bar = re.compile(
+        r"result\.bin .*1\.9 MiB/1\.9 MiB\s+\d+(\.\d+)? (B|KiB|MiB|GiB)/s\s+\d:\d\d:\d\d"
+    )
+    drawn_bar = list(bar.finditer(drawn))
+    assert drawn_bar, drawn
+    # After the bars, the outcome.
+    outcome = drawn.rindex(f"execution {execution_id} SUCCEEDED")
+    assert outcome > drawn_bar[-1].end()
     assert "Traceback" not in drawn
     assert (tmp_path / "res" / "result.bin").stat().st_size == 2_000_000
 

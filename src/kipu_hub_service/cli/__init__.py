@@ -345,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(exc: BaseException, *, json_mode: bool) -> int:
     """Report ``exc``; a Ctrl-C that came before the commands were imported still exits 130."""
     try:
-        from ._commands import report_error
+        from ._errors import report_error
     except BaseException:
         if not isinstance(exc, KeyboardInterrupt):
             raise
