@@ -15,7 +15,7 @@ from typing import Any
 from qhub_service_gen.models import ResultResponse, ResultResponseEmbedded, ServiceExecution
 
 from .. import _results
-from .._display import EXECUTION_COLUMNS, execution_row, human_bytes
+from .._display import EXECUTION_COLUMNS, STATUS_STYLE, execution_row, human_bytes
 from ..client import ServiceApi
 from ..core.api_error import ApiError, ExecutionTimeoutError
 from . import EXIT_EXECUTION_FAILED, EXIT_OK, UsageError
@@ -147,7 +147,7 @@ def _cmd_wait(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
 
 def _summary(out: Output, execution: Any) -> None:
     status = str(execution.status)
-    style = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow"}.get(status, "")
+    style = STATUS_STYLE.get(status, "")
     out.line(f"{execution.id} {status}", style=style)
 
 
