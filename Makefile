@@ -18,11 +18,13 @@ VENDOR_STAMP := $(VENDOR_VENV)/.installed-stamp
 install: $(STAMP)
 
 # Both distributions, editable: the reference snippets and contract tests import qhub.api.service.
+# Silent but for errors: pip's second quiet level (-qq) drops its warnings too (a machine's pip
+# config can add a hundred "Location ... is ignored" lines), and make echoes no command.
 $(STAMP): pyproject.toml $(DROPIN)/pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -qq --disable-pip-version-check -c constraints.txt \
 		-e '.[dev]' -e ./$(DROPIN)
-	touch $(STAMP)
+	@touch $(STAMP)
 
 vendor-venv: $(VENDOR_STAMP)
 
@@ -59,8 +61,11 @@ test: $(STAMP) $(VENDOR_STAMP) lint
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -m unit -q
 
+# `make demo OUT=DIR` keeps the result files in DIR (default: a temporary folder, removed);
+# `make demo SERVE=1` keeps the mock gateway serving afterwards, until Ctrl-C.
 demo: $(STAMP)
-	$(BIN)/python -m kipu_hub_service.mock.demo
+	@$(BIN)/python -m kipu_hub_service.mock.demo $(if $(OUT),--output-dir '$(OUT)') \
+		$(if $(SERVE),--serve)
 
 # Both wheels and the main sdist into dist/, with the pinned hatchling of the dev venv.
 build: $(STAMP)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ._exchange import TokenEndpointError
     from ._results import TERMINAL_STATUSES
     from ._retry import RetryPolicy
+    from ._version import __version__ as __version__
     from .client import AsyncHubServiceClient, AsyncServiceApi, HubServiceClient, ServiceApi
     from .core._file_name_error import UnsafeResultFileNameError
     from .core.api_error import (
@@ -98,6 +99,7 @@ _LAZY: dict[str, str] = {
     "ServiceExecutionStatus": ".types",
     "ServiceExecutionType": ".types",
     "table": "._display",
+    "__version__": "._version",
 }
 """Public name -> the submodule defining it, imported on first access."""
 

@@ -13,6 +13,7 @@ list of executions or log entries in a :class:`Table` when you want to look at i
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -57,20 +58,54 @@ def text_of(value: object) -> str:
     return str(value)
 
 
+def human_bytes(count: float) -> str:
+    """A size for people, in binary (IEC) units: ``1048576`` -> ``1.0 MiB``, ``1500`` ->
+    ``1.5 KiB``, ``512`` -> ``512 B``.
+
+    The one size format of everything for people: the CLI's tables, notes and progress bars,
+    and ``make demo``.
+    """
+    if count < 1024:
+        return f"{count:.0f} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        count /= 1024
+        if round(count, 1) < 1024 or unit == "PiB":
+            break
+    return f"{count:.1f} {unit}"
+
+
+def stamp(moment: datetime.datetime) -> str:
+    """A time for people: UTC, ISO 8601 to the millisecond, ``Z``: ``2026-11-25T14:17:43.068Z``.
+
+    The one time format of everything for people: execution times and log entries in the CLI
+    and in :func:`table`, ``--verbose`` lines, ``make demo``. A time without a zone is UTC.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    utc = moment.astimezone(datetime.UTC)
+    return utc.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+
+
+def time_text(parsed: datetime.datetime | None, raw: object) -> str:
+    """An execution time (``created``, ``started``, ``ended``) as :func:`stamp` writes it;
+    one the SDK cannot parse is shown as the server sent it, an absent one as ``""``."""
+    return text_of(raw) if parsed is None else stamp(parsed)
+
+
 def execution_row(execution: ServiceExecution) -> list[str]:
-    """The cells of one execution under :data:`EXECUTION_COLUMNS`; times as the wire has them."""
+    """The cells of one execution under :data:`EXECUTION_COLUMNS`; times as :func:`stamp`."""
     return [
         execution.id,
         str(execution.status),
-        execution.created_at,
-        text_of(execution.ended_at),
+        time_text(execution.created, execution.created_at),
+        time_text(execution.ended, execution.ended_at),
         text_of(execution.tags),
     ]
 
 
 def log_stamp(entry: LogEntry) -> str:
-    """A log entry's time to the millisecond, ``Z`` for UTC: ``2026-11-25T14:17:43.068Z``."""
-    return entry.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A log entry's time as :func:`stamp` writes it: ``2026-11-25T14:17:43.068Z``."""
+    return stamp(entry.timestamp)
 
 
 def log_severity(entry: LogEntry) -> str:

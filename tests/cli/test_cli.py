@@ -807,11 +807,43 @@ def test_on_a_terminal_waiting_shows_a_spinner_and_downloads_show_progress_bars(
     spinner = re.compile(rf"Waiting for {execution_id}\s+(PENDING|RUNNING|SUCCEEDED) \d:\d\d:\d\d")
     assert spinner.search(drawn), drawn
     assert re.search(rf"Waiting for {execution_id}\s+SUCCEEDED", drawn), drawn
-    # The progress bar of result.bin: bytes, transfer rate and time remaining.
-    bar = re.compile(r"result\.bin .*2\.0/2\.0 MB\s+\d+(\.\d+)? [kMG]?B/s\s+\d:\d\d:\d\d")
-    assert bar.search(drawn), drawn
+    # The progress bar of result.bin: bytes, transfer rate and time remaining, in binary units.
+    bar = re.compile(
+        r"result\.bin .*1\.9 MiB/1\.9 MiB\s+\d+(\.\d+)? (B|KiB|MiB|GiB)/s\s+\d:\d\d:\d\d"
+    )
+    drawn_bar = list(bar.finditer(drawn))
+    assert drawn_bar, drawn
+    # After the bars, the outcome.
+    outcome = drawn.rindex(f"execution {execution_id} SUCCEEDED")
+    assert outcome > drawn_bar[-1].end()
     assert "Traceback" not in drawn
     assert (tmp_path / "res" / "result.bin").stat().st_size == 2_000_000
+
+
+# Version
+
+
+def test_the_version_is_one_value_in_the_module_the_metadata_and_the_cli() -> None:
+    from importlib.metadata import version
+
+    import kipu_hub_service
+
+    expected = version("kipu-hub-service")
+    assert kipu_hub_service.__version__ == expected
+    assert "__version__" not in kipu_hub_service.__all__  # a dunder, like the drop-in's
+    result = cli("--version")
+    assert result.code == 0 and result.err == ""
+    assert result.out == f"hub-service {expected}\n"
+    # Read on first access only: importing the package stays cheap.
+    lazy = subprocess.run(
+        [
+            sys.executable, "-c",
+            "import sys, kipu_hub_service as k\n"
+            "print('kipu_hub_service._version' in sys.modules, k.__version__)",
+        ],
+        capture_output=True, text=True, timeout=RUN_TIMEOUT, check=True,
+    )  # fmt: skip
+    assert lazy.stdout.split() == ["False", expected]
 
 
 # Documentation

@@ -161,6 +161,16 @@ def test_an_empty_or_huge_secret_file_is_refused(
         assert code == 2 and fragment in err
 
 
+def test_a_secret_file_of_exactly_64_kib_is_read(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.delenv("HUB_SERVICE_SECRET_ACCESS_KEY")
+    at_cap = tmp_path / "at-cap"
+    at_cap.write_text(SECRET + "\n" * (64 * 1024 - len(SECRET)))
+    assert at_cap.stat().st_size == 64 * 1024
+    assert run(capsys, "--secret-access-key-file", str(at_cap), "list")[0] == 0
+
+
 def test_help_lists_the_access_key_options_but_not_a_secret_option(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

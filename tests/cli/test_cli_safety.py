@@ -285,6 +285,35 @@ def test_ctrl_c_in_json_mode_names_no_private_type(
     assert error["exitCode"] == 130
     assert "_Interrupted" not in line
     assert "interrupted" in error["message"]
+    assert error["executionId"] == "e1"
+
+
+@pytest.mark.parametrize("command", ["wait", "run"])
+def test_ctrl_c_while_waiting_gives_the_id_and_the_hint_in_json_as_in_text(
+    gateway: Script, tmp_path: Path, command: str
+) -> None:
+    gateway.routes = {
+        "POST /": (200, execution(status="RUNNING")),
+        "GET /e1": (200, execution(status="RUNNING")),
+    }
+    gateway.hold = {"GET /e1"}
+    args = [command, *(["e1"] if command == "wait" else []), "--poll-interval", "0.01"]
+    code, text = _interrupted(args, gateway, tmp_path)
+    assert code == 130
+    hint = "wait again with: hub-service wait e1; stop it with: hub-service cancel e1"
+    message = f"interrupted; execution e1 keeps running ({hint})"
+    assert text.splitlines()[-1] == f"hub-service: error: {message}"
+    gateway.arrived.clear()
+    code, err = _interrupted(["--json", *args], gateway, tmp_path)
+    assert code == 130
+    (line,) = err.splitlines()
+    assert strict_json(line)["error"] == {
+        "type": "KeyboardInterrupt",
+        "message": message,
+        "exitCode": 130,
+        "executionId": "e1",
+        "hint": hint,
+    }
 
 
 # No terminal injection (item 10)

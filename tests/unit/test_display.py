@@ -6,6 +6,7 @@ what a notebook shows is what ``hub-service list`` prints.
 
 from __future__ import annotations
 
+import datetime
 import io
 import subprocess
 import sys
@@ -14,7 +15,14 @@ import pytest
 from rich.console import Console
 
 from kipu_hub_service import LogEntry, ServiceExecution
-from kipu_hub_service._display import EXECUTION_COLUMNS, Table, execution_row, table
+from kipu_hub_service._display import (
+    EXECUTION_COLUMNS,
+    Table,
+    execution_row,
+    human_bytes,
+    stamp,
+    table,
+)
 from kipu_hub_service.cli._output import Output
 
 EXECUTIONS = [
@@ -36,9 +44,10 @@ EXECUTIONS = [
         }
     ),
 ]
+# Both wire forms of execution times are shown in the one form of log times (UTC, ``Z``).
 EXECUTION_TABLE = [
-    "ID           STATUS     CREATED                   ENDED                TAGS",
-    "e1           SUCCEEDED  2022-01-01 22:38:08       2022-01-01 22:39:00  demo, h2",
+    "ID           STATUS     CREATED                   ENDED                     TAGS",
+    "e1           SUCCEEDED  2022-01-01T22:38:08.000Z  2022-01-01T22:39:00.000Z  demo, h2",
     "exec-000002  RUNNING    2026-11-27T14:31:15.747Z",
 ]
 LOGS = [
@@ -48,9 +57,9 @@ LOGS = [
     LogEntry.from_dict({"message": "odd", "timestamp": "2026-11-25T12:00:02.5+01:00"}),
 ]
 LOG_TABLE = [
-    "TIMESTAMP                      SEVERITY  MESSAGE",
-    "2026-11-25T12:00:01.000Z       INFO      Execution started",
-    "2026-11-25T12:00:02.500+01:00  -         odd",
+    "TIMESTAMP                 SEVERITY  MESSAGE",
+    "2026-11-25T12:00:01.000Z  INFO      Execution started",
+    "2026-11-25T11:00:02.500Z  -         odd",
 ]
 
 
@@ -76,8 +85,8 @@ def test_executions_as_plain_aligned_text() -> None:
     assert shown.rows[0] == (
         "e1",
         "SUCCEEDED",
-        "2022-01-01 22:38:08",
-        "2022-01-01 22:39:00",
+        "2022-01-01T22:38:08.000Z",
+        "2022-01-01T22:39:00.000Z",
         "demo, h2",
     )
 
@@ -174,3 +183,30 @@ def test_gateway_text_is_shown_escaped_in_notebook_tables() -> None:
     )
     assert str(table([tagged])).splitlines()[1].startswith("e\\x1b]0;x  RUNNING")
     assert "\\x9b" in str(table([tagged]))
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (1500, "1.5 KiB"),
+        (1024 * 1024 - 1, "1.0 MiB"),  # never "1024.0 KiB"
+        (1024 * 1024, "1.0 MiB"),
+        (8 * 1024 * 1024, "8.0 MiB"),
+        (3 * 1024**3, "3.0 GiB"),
+        (2 * 1024**5, "2.0 PiB"),
+        (4096 * 1024**5, "4096.0 PiB"),
+    ],
+)
+def test_sizes_are_written_in_binary_units(count: int, shown: str) -> None:
+    assert human_bytes(count) == shown
+
+
+def test_times_are_written_in_utc_to_the_millisecond_with_z() -> None:
+    moment = datetime.datetime(2026, 12, 5, 16, 11, 3, 31000, tzinfo=datetime.UTC)
+    assert stamp(moment) == "2026-12-05T16:11:03.031Z"
+    east = moment.astimezone(datetime.timezone(datetime.timedelta(hours=5, minutes=30)))
+    assert stamp(east) == "2026-12-05T16:11:03.031Z"
+    assert stamp(moment.replace(tzinfo=None, microsecond=0)) == "2026-12-05T16:11:03.000Z"

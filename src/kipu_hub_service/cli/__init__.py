@@ -116,6 +116,13 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_command: bool) ->
         help="command that prints a fresh token; run without a shell on first use and "
         f"again whenever the gateway rejects the token (default: ${ENV_TOKEN_COMMAND})",
     )
+    group.add_argument(
+        "--token-command-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        default=default(None),
+        help="kill the token command (and every process it started) after this long (default: 60)",
+    )
     from ._access import add_access_key_options
 
     add_access_key_options(group, default)
@@ -318,9 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         json_mode = bool(args.json)
         if args.version:
-            from importlib.metadata import version
+            from .. import __version__
 
-            print(f"hub-service {version('kipu-hub-service')}")
+            print(f"hub-service {__version__}")
             return EXIT_OK
         if args.command is None:
             raise UsageError("no command given (see hub-service --help)")
@@ -338,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(exc: BaseException, *, json_mode: bool) -> int:
     """Report ``exc``; a Ctrl-C that came before the commands were imported still exits 130."""
     try:
-        from ._commands import report_error
+        from ._errors import report_error
     except BaseException:
         if not isinstance(exc, KeyboardInterrupt):
             raise

@@ -9,9 +9,10 @@ file, never the secret.
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import stat
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import EXIT_OK, UsageError
@@ -91,15 +92,35 @@ def _value(flag: str | None, env: Mapping[str, str], name: str) -> str | None:
 
 
 def _read_secret(path: str) -> str:
+    """The secret in ``path``: a regular file of at most :data:`MAX_SECRET_FILE` bytes.
+
+    The file is opened without blocking (``O_NONBLOCK``) and checked with ``fstat`` before a
+    byte is read, so a FIFO, a directory or a device is refused at once instead of hanging
+    or reading forever. A path that cannot be opened is not shown (it may be the secret
+    itself, passed by mistake); one that exists is named.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
     try:
-        with Path(path).open("rb") as file:
-            raw = file.read(MAX_SECRET_FILE + 1)
+        fd = os.open(path, flags)
     except OSError as exc:
-        # The path is not shown: it may be the secret itself, passed by mistake.
         reason = exc.strerror or type(exc).__name__
         raise UsageError(f"--secret-access-key-file: cannot read the file: {reason}") from None
-    if len(raw) > MAX_SECRET_FILE:
-        raise UsageError(f"--secret-access-key-file {path}: larger than {MAX_SECRET_FILE} bytes")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(
+                f"--secret-access-key-file {path}: not a regular file ({_kind(info.st_mode)})"
+            )
+        if info.st_size > MAX_SECRET_FILE:
+            raise UsageError(f"--secret-access-key-file {path}: {_TOO_LARGE}")
+        raw = _read_at_most(fd, MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"--secret-access-key-file {path}: cannot read: {reason}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_SECRET_FILE:  # the file grew after fstat
+        raise UsageError(f"--secret-access-key-file {path}: {_TOO_LARGE}")
     try:
         secret = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -107,6 +128,36 @@ def _read_secret(path: str) -> str:
     if not secret:
         raise UsageError(f"--secret-access-key-file {path}: the file is empty")
     return secret
+
+
+_TOO_LARGE = f"larger than {MAX_SECRET_FILE} bytes (64 KiB)"
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, for the message."""
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the open regular file ``fd``."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def wants_access_key(args: argparse.Namespace) -> bool:

@@ -12,34 +12,20 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import httpx
 from qhub_service_gen.models import ResultResponse, ResultResponseEmbedded, ServiceExecution
 
 from .. import _results
-from .._display import EXECUTION_COLUMNS, execution_row
+from .._display import EXECUTION_COLUMNS, STATUS_STYLE, execution_row, human_bytes
 from ..client import ServiceApi
 from ..core.api_error import ApiError, ExecutionTimeoutError
-from . import (
-    EXIT_API_ERROR,
-    EXIT_EXECUTION_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_TIMEOUT,
-    EXIT_USAGE,
-    UsageError,
-)
+from . import EXIT_EXECUTION_FAILED, EXIT_OK, UsageError
 from ._access import token_command
 from ._config import make_client
-from ._output import Output, execution_fields, human_bytes, log_entry_json, text_of
-from ._safe import public_name
-from ._token import TokenCommandError
+from ._errors import _Interrupted, _WaitTimeout, still_running_hint
+from ._output import Output, execution_fields, log_entry_json, text_of
 
 _SUCCEEDED = "SUCCEEDED"
 _FAILURE_LOG_TAIL = 5
-
-
-class _Interrupted(KeyboardInterrupt):
-    """Ctrl-C, with a hint about the execution that keeps running."""
 
 
 # Configuration.
@@ -131,13 +117,23 @@ def _wait(
                 seen(execution)
             view.update(execution)
 
-        return api.wait_for_completion(
-            execution_id,
-            timeout=args.wait_timeout,
-            poll_interval=args.poll_interval,
-            max_poll_interval=max(args.max_poll_interval, args.poll_interval),
-            on_status=on_status,
-        )
+        try:
+            return api.wait_for_completion(
+                execution_id,
+                timeout=args.wait_timeout,
+                poll_interval=args.poll_interval,
+                max_poll_interval=max(args.max_poll_interval, args.poll_interval),
+                on_status=on_status,
+            )
+        except KeyboardInterrupt:
+            hint = still_running_hint(execution_id)
+            raise _Interrupted(
+                f"interrupted; execution {execution_id} keeps running ({hint})",
+                execution_id=execution_id,
+                hint=hint,
+            ) from None
+        except ExecutionTimeoutError as exc:
+            raise _WaitTimeout.of(exc) from None
 
 
 def _cmd_wait(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
@@ -151,7 +147,7 @@ def _cmd_wait(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
 
 def _summary(out: Output, execution: Any) -> None:
     status = str(execution.status)
-    style = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow"}.get(status, "")
+    style = STATUS_STYLE.get(status, "")
     out.line(f"{execution.id} {status}", style=style)
 
 
@@ -285,9 +281,11 @@ def _cmd_download(api: ServiceApi, args: argparse.Namespace, out: Output) -> int
     try:
         saved = _download(api, args.id, names, Path(args.output_dir), args.overwrite, out)
     except KeyboardInterrupt:
+        hint = "run the same command again to resume"
         raise _Interrupted(
-            "interrupted; run the same command again to resume (complete files are kept, "
-            "partial ones go on)"
+            f"interrupted; {hint} (complete files are kept, partial ones go on)",
+            execution_id=args.id,
+            hint=hint,
         ) from None
     if out.json_mode:
         out.json({"executionId": args.id, "files": saved})
@@ -307,6 +305,7 @@ def _cmd_run(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
             execution = _wait(api, execution.id, args, out, seen=known.append)
             known.append(execution)
         if str(execution.status) != _SUCCEEDED:
+            out.note(f"execution {execution.id} {execution.status}")
             return _run_failed(api, execution, out)
         result = api.get_result(execution.id)
         saved: list[dict[str, Any]] = []
@@ -314,10 +313,13 @@ def _cmd_run(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
             names = _results.result_file_names(result)
             saved = _download(api, execution.id, names, directory, args.overwrite, out)
     except KeyboardInterrupt:
-        raise _Interrupted(_interrupted_run(known[-1], directory, args.no_download)) from None
-    except ExecutionTimeoutError as exc:
-        exc.args = (f"{exc} (stop it with: hub-service cancel {execution.id})",)
-        raise
+        raise _interrupted_run(known[-1], directory, args.no_download) from None
+    # The last line of the progress (stderr): the outcome, after the bars.
+    done = f"execution {execution.id} {execution.status}"
+    if saved:
+        size = human_bytes(sum(item["size"] for item in saved))
+        done += f": {len(saved)} result files ({size}) in {directory}"
+    out.note(done)
     if out.json_mode:
         out.json({"execution": execution.to_dict(), "result": result.to_dict(), "files": saved})
     else:
@@ -329,21 +331,23 @@ def _cmd_run(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _interrupted_run(last: ServiceExecution, directory: Path, no_download: bool) -> str:
+def _interrupted_run(last: ServiceExecution, directory: Path, no_download: bool) -> _Interrupted:
     """What to tell a user who pressed Ctrl-C during ``run``, from the last status seen."""
     status = str(last.status)
     if not _results.is_terminal(last.status):
-        return (
-            f"interrupted; execution {last.id} keeps running "
-            f"(stop it with: hub-service cancel {last.id})"
+        hint = still_running_hint(last.id)
+        message = f"interrupted; execution {last.id} keeps running ({hint})"
+    elif status != _SUCCEEDED or no_download:
+        hint = ""
+        message = f"interrupted; execution {last.id} already ended {status}"
+    else:
+        command = shlex.join(["hub-service", "download", last.id, "-o", str(directory)])
+        hint = f"get them with: {command}, which keeps complete files and resumes partial ones"
+        message = (
+            f"interrupted; execution {last.id} already SUCCEEDED, its result files stay on "
+            f"the server ({hint})"
         )
-    if status != _SUCCEEDED or no_download:
-        return f"interrupted; execution {last.id} already ended {status}"
-    command = shlex.join(["hub-service", "download", last.id, "-o", str(directory)])
-    return (
-        f"interrupted; execution {last.id} already SUCCEEDED, its result files stay on the "
-        f"server (get them with: {command}, which keeps complete files and resumes partial ones)"
-    )
+    return _Interrupted(message, execution_id=last.id, hint=hint)
 
 
 def _run_failed(api: ServiceApi, execution: Any, out: Output) -> int:
@@ -393,43 +397,3 @@ def dispatch(args: argparse.Namespace, out: Output, env: Mapping[str, str]) -> i
         return token_command(args, out, env)
     with make_client(args, env) as client:
         return _COMMANDS[args.command](client.service_api, args, out)
-
-
-# Errors.
-
-
-def _classify(exc: BaseException) -> tuple[int, str]:
-    """(exit code, one-line message) of a failure."""
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED, str(exc) or "interrupted"
-    if isinstance(exc, UsageError):
-        return EXIT_USAGE, str(exc)
-    if isinstance(exc, ExecutionTimeoutError):
-        return EXIT_TIMEOUT, str(exc)
-    if isinstance(exc, TokenCommandError):
-        return EXIT_API_ERROR, str(exc)
-    if isinstance(exc, ApiError):
-        return EXIT_API_ERROR, str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.HTTPError):
-        return EXIT_API_ERROR, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, FileExistsError):
-        return EXIT_USAGE, f"{exc.filename}: {exc.strerror or 'already exists'}"
-    if isinstance(exc, OSError):
-        where = f"{exc.filename}: " if exc.filename else ""
-        return EXIT_API_ERROR, f"{where}{exc.strerror or exc}"
-    if isinstance(exc, ValueError | TypeError):
-        return EXIT_USAGE, str(exc) or type(exc).__name__
-    return EXIT_API_ERROR, f"unexpected {type(exc).__name__}: {exc}"
-
-
-def report_error(exc: BaseException, *, json_mode: bool) -> int:
-    """Print ``exc`` as one line on stderr and return its exit code."""
-    code, message = _classify(exc)
-    status = exc.status_code if isinstance(exc, ApiError) else None
-    from ._output import default_output
-
-    with suppress(OSError, ValueError):
-        default_output(json_mode).error(
-            message, kind=public_name(type(exc)), exit_code=code, status=status
-        )
-    return code

@@ -16,7 +16,7 @@ import httpx
 from ..client import HubServiceClient
 from . import ENV_BASE_URL, ENV_TOKEN, ENV_TOKEN_COMMAND, UsageError
 from ._access import access_key_credentials, wants_access_key
-from ._token import CommandToken
+from ._token import DEFAULT_COMMAND_TIMEOUT, CommandToken
 
 if TYPE_CHECKING:
     from ..credentials import ClientCredentials
@@ -46,7 +46,8 @@ def token_source(args: argparse.Namespace, env: Mapping[str, str]) -> str | Comm
             raise UsageError("the token is empty")
         return token.strip()
     if command is not None:
-        return CommandToken(command)
+        timeout = args.token_command_timeout or DEFAULT_COMMAND_TIMEOUT
+        return CommandToken(command, timeout=timeout)
     raise UsageError(
         f"no token: pass --token or --token-command, or set ${ENV_TOKEN} or ${ENV_TOKEN_COMMAND}"
         ", or an access key ($HUB_SERVICE_ACCESS_KEY_ID and $HUB_SERVICE_SECRET_ACCESS_KEY)"

@@ -20,7 +20,7 @@ from qhub_service_gen.models import LogEntry, ServiceExecution
 
 from .._display import SEVERITY_STYLE as _SEVERITY_STYLE
 from .._display import STATUS_STYLE as _STATUS_STYLE
-from .._display import log_severity, log_stamp, plain_table, rich_table
+from .._display import human_bytes, log_severity, log_stamp, plain_table, rich_table, time_text
 from .._display import text_of as text_of
 from ._safe import json_text, printable
 from ._streams import FullWriter, console_class, full_writer
@@ -36,9 +36,9 @@ def execution_fields(execution: ServiceExecution) -> list[tuple[str, str]]:
         ("id", execution.id),
         ("status", str(execution.status)),
         ("type", text_of(execution.type_)),
-        ("created", execution.created_at),
-        ("started", text_of(execution.started_at)),
-        ("ended", text_of(execution.ended_at)),
+        ("created", time_text(execution.created, execution.created_at)),
+        ("started", time_text(execution.started, execution.started_at)),
+        ("ended", time_text(execution.ended, execution.ended_at)),
         ("service", text_of(execution.service_id)),
         ("definition", text_of(execution.service_definition_id)),
         ("application", text_of(execution.application_id)),
@@ -47,10 +47,9 @@ def execution_fields(execution: ServiceExecution) -> list[tuple[str, str]]:
 
 
 def wire_time(moment: datetime) -> str:
-    """A timestamp as the gateway writes them: ``2026-11-25T14:17:43.068Z`` for UTC.
-
-    Milliseconds unless the value has finer digits; a non-UTC offset is kept as is.
-    """
+    """A timestamp in ``--json`` output, as the gateway writes them: ``2026-11-25T14:17:43.068Z``
+    for UTC. Milliseconds unless the value has finer digits; a non-UTC offset is kept as is
+    (JSON keeps what the server said; text for people uses ``_display.stamp``)."""
     spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
     text = moment.isoformat(timespec=spec)
     return text[:-6] + "Z" if text.endswith("+00:00") else text
@@ -61,17 +60,6 @@ def log_entry_json(entry: LogEntry) -> dict[str, Any]:
     data = entry.to_dict()
     data["timestamp"] = wire_time(entry.timestamp)
     return data
-
-
-def human_bytes(count: float) -> str:
-    """``1500`` -> ``1.5 kB`` (decimal units, as the progress bars show them)."""
-    if count < 1000:
-        return f"{count:.0f} B"
-    for unit in ("kB", "MB", "GB", "TB"):
-        count /= 1000
-        if count < 1000 or unit == "TB":
-            break
-    return f"{count:.1f} {unit}"
 
 
 def _ascii_only(stream: IO[str]) -> bool:
@@ -218,13 +206,23 @@ class Output:
             self._stdout.write(f"{stamp} {shown}\n")
             self._stdout.flush()
 
-    def error(self, message: str, *, kind: str, exit_code: int, status: int | None) -> None:
-        """The one line of an error on stderr (a JSON object in JSON mode)."""
+    def error(
+        self,
+        message: str,
+        *,
+        kind: str,
+        exit_code: int,
+        status: int | None,
+        about: dict[str, str] | None = None,
+    ) -> None:
+        """The one line of an error on stderr (a JSON object in JSON mode, with the fields of
+        ``about``, such as ``executionId`` and ``hint``, beside the same message)."""
         line = " ".join(message.split())
         if self.json_mode:
             error: dict[str, Any] = {"type": kind, "message": line, "exitCode": exit_code}
             if status is not None:
                 error["statusCode"] = status
+            error.update(about or {})
             self._stderr.write(
                 json_text({"error": error}, ascii_only=_ascii_only(self._stderr)) + "\n"
             )
@@ -262,12 +260,14 @@ class Output:
         if self.json_mode:
             yield _Downloads(None, None)
         elif self._live:
+            from ._columns import RateColumn, SizeColumn
+
             progress_mod = self._rich.progress
             progress = progress_mod.Progress(
                 progress_mod.TextColumn("{task.description}"),
                 progress_mod.BarColumn(),
-                progress_mod.DownloadColumn(),
-                progress_mod.TransferSpeedColumn(),
+                SizeColumn(),
+                RateColumn(),
                 progress_mod.TimeRemainingColumn(),
                 console=self._err,
             )

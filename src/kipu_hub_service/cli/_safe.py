@@ -8,11 +8,13 @@ reaches a terminal raw, and stdout stays valid JSON whatever the gateway sent.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import re
 from typing import Any
 
+from .._display import stamp
 from .._text import ALWAYS_ESCAPED, printable
 
 __all__ = ["json_text", "printable", "public_name"]
@@ -55,7 +57,12 @@ def public_name(kind: type[BaseException]) -> str:
 
 
 class PrintableFormatter(logging.Formatter):
-    """A log formatter whose lines pass through :func:`printable` (for ``--verbose``)."""
+    """A log formatter whose lines pass through :func:`printable` (for ``--verbose``), with
+    ``%(asctime)s`` in the CLI's one time format (``_display.stamp``: UTC, ``Z``)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The record's time as ``2026-11-25T14:17:43.068Z``."""
+        return stamp(datetime.datetime.fromtimestamp(record.created, datetime.UTC))
 
     def format(self, record: logging.LogRecord) -> str:
         """The record formatted as usual, then escaped."""

@@ -1,8 +1,10 @@
 """``make demo``: the reference quickstart with the SDK against a local mock gateway.
 
-Starts the mock gateway on a free loopback port, then, signed in with an access key (exchanged
-for a token at the mock's token endpoint), starts an execution, polls it to a terminal state,
-reads its result and logs, streams a result file to disk, and stops the gateway.
+Starts the mock gateway on a free loopback port, prints the variables that point ``hub-service``
+(or your own code) at it, then, signed in with an access key (exchanged for a token at the
+mock's token endpoint), starts an execution, polls it to a terminal state, reads its result
+and logs, streams a result file to disk, and stops the gateway (``--serve``: keeps it serving
+until Ctrl-C, for another shell). Sizes and times are written as ``hub-service`` writes them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shlex
 import sys
 import tempfile
 import time
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from kipu_hub_service import ClientCredentials, HubServiceClient
 
+from .._display import human_bytes, stamp
 from .files import iter_result_bin
 from .server import MockGateway
 
@@ -34,17 +38,41 @@ def _more(text: str) -> None:
     print(f"   {'':<20}{text}")
 
 
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+def exports(gateway: MockGateway) -> list[str]:
+    """The ``export`` lines that point ``hub-service`` and ``from_env()`` at ``gateway``."""
+    variables = {
+        "HUB_SERVICE_BASE_URL": gateway.url,
+        "HUB_SERVICE_TOKEN_ENDPOINT": gateway.token_url,
+        "HUB_SERVICE_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "HUB_SERVICE_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+    }
+    return [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
 
 
-def run(output_dir: Path, fail: bool = False) -> str:
+def _serve(gateway: MockGateway) -> None:
+    """Keep ``gateway`` serving until Ctrl-C."""
+    print(f"\nMock gateway serving at {gateway.url} until Ctrl-C; from another shell:", flush=True)
+    for line in exports(gateway):
+        _more(line)
+    _more('hub-service run --input \'{"molecule": "H2"}\'')
+    print(flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+def run(output_dir: Path, fail: bool = False, serve: bool = False) -> str:
     """The quickstart against a fresh mock gateway; returns the final status."""
     access_key = f"{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}"
     with MockGateway(base_path="/acme/vqe/v1", access_keys=[access_key]) as gateway:
         print("Kipu Quantum Hub service gateway SDK: the quickstart against a local mock gateway")
         print(f"\n   Mock gateway        {gateway.url}")
         print(f"   Token endpoint      {gateway.token_url} (access key {ACCESS_KEY_ID})")
+        print("   Another shell       while it runs (make demo SERVE=1 keeps it running):")
+        for line in exports(gateway):
+            _more(line)
         credentials = ClientCredentials(
             ACCESS_KEY_ID, SECRET_ACCESS_KEY, token_endpoint=gateway.token_url
         )
@@ -80,8 +108,7 @@ def run(output_dir: Path, fail: bool = False) -> str:
 
             _step(4, "get_logs")
             for entry in api.get_logs(execution.id) or []:
-                when = entry.timestamp.strftime("%H:%M:%S.%f")[:-3]
-                _more(f"{when}  {entry.severity!s:<8} {entry.message}")
+                _more(f"{stamp(entry.timestamp)}  {entry.severity!s:<8} {entry.message}")
 
             _step(5, "get_result_file")
             output_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +125,7 @@ def run(output_dir: Path, fail: bool = False) -> str:
                     for chunk in iter_result_bin(execution.id, RESULT_SIZE):
                         expected.update(chunk)
                     note = " (verified)" if expected.digest() == digest.digest() else " (MISMATCH)"
-                _more(f"{name} -> {target}  {_size(target.stat().st_size)}{note}")
+                _more(f"{name} -> {target}  {human_bytes(target.stat().st_size)}{note}")
             if not files:
                 _more("no result files")
             final = statuses[-1]
@@ -106,6 +133,8 @@ def run(output_dir: Path, fail: bool = False) -> str:
             calls = sum(stats["requests"].values())
             tokens = stats["tokens"]["requests"]
             print(f"\n   Access key          {tokens} token request for {calls} gateway calls")
+        if serve:
+            _serve(gateway)
     print("\nMock gateway stopped.")
     return final
 
@@ -122,13 +151,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where result files are written (default: a temporary folder, removed afterwards)",
     )
     parser.add_argument("--fail", action="store_true", help="ask the service to fail")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the mock gateway serving after the quickstart, until Ctrl-C",
+    )
     args = parser.parse_args(argv)
     if args.output_dir is not None:
-        final = run(args.output_dir, fail=args.fail)
+        final = run(args.output_dir, fail=args.fail, serve=args.serve)
     else:
         with tempfile.TemporaryDirectory(prefix="hub-service-demo-") as scratch:
-            final = run(Path(scratch), fail=args.fail)
-        print("Result files removed with their temporary folder (keep them: --output-dir DIR).")
+            final = run(Path(scratch), fail=args.fail, serve=args.serve)
+        print(
+            "Result files removed with their temporary folder "
+            "(keep them: make demo OUT=DIR, or --output-dir DIR)."
+        )
     return 0 if final == "SUCCEEDED" or args.fail else 1
 
 
