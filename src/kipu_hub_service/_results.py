@@ -26,6 +26,11 @@ from .core._file_name_error import UnsafeResultFileNameError
 # TERMINAL_STATUSES (statuses after which an execution never changes again) is re-exported from
 # the generated model, where ``ServiceExecution.is_terminal`` reads it: one list for both.
 
+START_GRACE = 2.0
+"""Seconds from the start of a wait in which ``404 Not Found`` on a status poll, before any
+poll has found the execution, means "not registered yet" and is polled again: the vendor's
+local runtime (qhub-serve) registers an execution only after answering its 201."""
+
 BACKOFF_FACTOR = 1.5
 """Growth of the pause between polls, per poll."""
 

@@ -304,9 +304,9 @@ def test_a_failed_token_request_names_its_endpoint_and_where_it_came_from(
     credentials = ClientCredentials.from_env(env, **options)
     with sdk_transport(httpx.MockTransport(refuse)):
         if driver_kind == "sync":
-            with HubServiceClient(base_url="https://gw.example.test/x", token=credentials) as c:
-                with pytest.raises(APIConnectionError) as caught:
-                    c.service_api.get_status("e1", request_options={"max_retries": 0})
+            client = HubServiceClient(base_url="https://gw.example.test/x", token=credentials)
+            with client, pytest.raises(APIConnectionError) as caught:
+                client.service_api.get_status("e1", request_options={"max_retries": 0})
         else:
 
             async def main() -> None:

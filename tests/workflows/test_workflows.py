@@ -867,3 +867,69 @@ def test_dir_of_the_package_shows_the_public_api_only() -> None:
     assert {"__name__", "__doc__", "__all__"} <= set(names)
     assert not {"Any", "TYPE_CHECKING", "importlib", "annotations", "_LAZY"} & set(names)
     assert [n for n in names if not n.startswith("__")] == sorted(service.__all__)
+
+
+class _LateRegistration(Gateway):
+    """Like qhub-serve: the execution is known only after ``unknown_polls`` status polls
+    (its registry is written after the 201 is sent); ``None``: never."""
+
+    def __init__(self, statuses: list[str], unknown_polls: int | None) -> None:
+        super().__init__(statuses)
+        self.unknown_polls = unknown_polls
+        self.not_found = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/acme/vqe/v1")
+        unknown = self.unknown_polls is None or self.not_found < self.unknown_polls
+        if request.method == "GET" and path == f"/{EID}" and unknown:
+            self.requests.append(request)
+            self.not_found += 1
+            return httpx.Response(404, json={"message": "no such execution"})
+        return super().__call__(request)
+
+
+def test_run_tolerates_a_404_right_after_the_start() -> None:
+    gateway = _LateRegistration(["SUCCEEDED"], unknown_polls=2)
+    with sync_client(gateway) as client:
+        result = client.service_api.run(request={"input": {}}, **FAST)
+    assert result["energy"] == -1.137 and gateway.not_found == 2
+
+
+async def test_async_wait_tolerates_a_404_on_its_first_polls() -> None:
+    gateway = _LateRegistration(["RUNNING", "SUCCEEDED"], unknown_polls=1)
+    async with async_client(gateway) as client:
+        execution = await client.service_api.wait_for_completion(EID, **FAST)
+    assert execution.status == "SUCCEEDED" and gateway.not_found == 1
+
+
+def test_a_404_after_the_grace_or_after_a_found_poll_is_raised() -> None:
+    never = _LateRegistration(["RUNNING"], unknown_polls=None)
+    with sync_client(never) as client, pytest.raises(NotFoundError):
+        client.service_api.wait_for_completion(EID, poll_interval=0.25, max_poll_interval=0.25)
+    assert never.not_found >= 2  # polled again within the grace, then raised
+
+    class Vanishing(Gateway):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "GET" and self.polls >= 1:
+                self.requests.append(request)
+                return httpx.Response(404, json={"message": "gone"})
+            return super().__call__(request)
+
+    gone = Vanishing(["RUNNING"])
+    with sync_client(gone) as client, pytest.raises(NotFoundError):
+        client.service_api.wait_for_completion(EID, **FAST)
+    assert len(gone.requests) == 2  # found once, then a 404 is final at once
+
+
+def test_the_status_is_read_where_the_vendor_runtime_nests_it() -> None:
+    from kipu_hub_service import ResultResponse
+
+    nested = ResultResponse.from_dict(
+        {"sum": 3, "_embedded": {"_embedded": _execution("SUCCEEDED")}, "_links": {}}
+    )
+    assert nested.status is not None and nested.status.status == "SUCCEEDED"
+    assert nested.status.id == EID
+    gateway = ResultResponse.from_dict({"_embedded": {"status": _execution("FAILED")}})
+    assert gateway.status is not None and gateway.status.status == "FAILED"
+    for embedded in ({}, {"_embedded": "x"}, {"_embedded": {"no": "id"}}):
+        assert ResultResponse.from_dict({"_embedded": embedded}).status is None

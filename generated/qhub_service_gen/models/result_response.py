@@ -214,9 +214,21 @@ class ResultResponse(Mapping[str, Any], ExtrasOnFirstUse):
 
     @property
     def status(self) -> ServiceExecution | None:
-        """The embedded execution (``_embedded.status``), or None when the result has none."""
+        """The embedded execution: ``_embedded.status`` (the gateway's place), else
+        ``_embedded._embedded`` (where the vendor's local runtime, qhub-serve, puts it); None
+        when the result has neither, or the nested one is not an execution."""
         embedded = self.embedded
         if embedded is None or isinstance(embedded, Unset):
             return None
         status = embedded.status
-        return None if isinstance(status, Unset) else status
+        if not isinstance(status, Unset):
+            return status
+        nested = embedded.additional_properties.get("_embedded")
+        if not isinstance(nested, dict):
+            return None
+        from ..models.service_execution import ServiceExecution
+
+        try:
+            return ServiceExecution.from_dict(nested)
+        except (KeyError, TypeError, ValueError):
+            return None

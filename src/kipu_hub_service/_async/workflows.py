@@ -9,6 +9,7 @@ The documentation is on the ``ServiceApi`` methods that call these.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from qhub_service_gen.models import ServiceExecutionStatus as Status
 from .._backend import AsyncBackend, AsyncJob
 from .._requests import check_segment, with_secrets_and_tags
 from .._results import (
+    START_GRACE,
     AsyncOnStatus,
     OnFile,
     check_intervals,
@@ -27,7 +29,12 @@ from .._results import (
     plan_downloads,
     rounds,
 )
-from ..core.api_error import APIStatusError, ExecutionFailedError, ExecutionTimeoutError
+from ..core.api_error import (
+    APIStatusError,
+    ExecutionFailedError,
+    ExecutionTimeoutError,
+    NotFoundError,
+)
 from ..core.request_options import RequestOptions
 
 
@@ -88,10 +95,19 @@ async def wait_for_completion(
     interval = poll_interval
     seen = last
     deadline = AsyncBackend.deadline(timeout)
+    grace_ends = time.monotonic() + START_GRACE
+    polled = False
     try:
         async with deadline:
             while True:
-                execution = await api.get_status(id, request_options=request_options)
+                try:
+                    execution = await api.get_status(id, request_options=request_options)
+                except NotFoundError:
+                    if polled or time.monotonic() > grace_ends:
+                        raise
+                    await AsyncBackend.sleep(deadline.clamp(poll_interval))
+                    continue  # not registered yet (qhub-serve registers it after its 201)
+                polled = True
                 if seen is None or execution.status != seen.status:
                     if seen is not None:
                         interval = poll_interval

@@ -174,7 +174,9 @@ class ServiceApi:
 
         The first poll happens at once; the pause between polls starts at
         ``poll_interval`` seconds and grows 1.5x per poll up to ``max_poll_interval``,
-        falling back to ``poll_interval`` whenever the status changes.
+        falling back to ``poll_interval`` whenever the status changes. A 404 before any poll
+        has found the execution is polled again for up to 2 seconds (``START_GRACE``): the
+        vendor's local runtime registers an execution only after answering its start.
 
         Args:
             id: The execution id.
