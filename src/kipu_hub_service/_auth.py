@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import httpx
 
 from ._credentials import _TokenCache
-from ._secrets import Hidden, Redact, bearer_value, make_redactor
+from ._secrets import MAX_SECRET_VALUES, Hidden, Redact, bearer_value, make_redactor
 
 TokenSource = str | Callable[[], str]
 """A token, or a callable returning one (called for every request)."""
@@ -80,6 +80,8 @@ class TokenAuth:
         self._sent: collections.deque[str] = collections.deque(maxlen=RECENT_TOKENS)
         """The latest distinct tokens a callable gave, oldest first."""
         self._sent_lock = threading.Lock()
+        self._extra: collections.deque[str] = collections.deque(maxlen=MAX_SECRET_VALUES)
+        """Secrets the client sent on its calls (``run(secrets=...)``), redacted like tokens."""
 
     def __repr__(self) -> str:
         kind = "fixed" if self._fixed is not None else "callable"
@@ -132,6 +134,12 @@ class TokenAuth:
             if value[7:] not in self._sent:
                 self._sent.append(Hidden(value[7:]))
 
+    def remember(self, values: set[str]) -> None:
+        """Redact ``values`` (secrets a call sends, see ``secret_strings``) from every error,
+        log record and repr of this client from now on (the latest ``MAX_SECRET_VALUES``)."""
+        with self._sent_lock:
+            self._extra.extend(values - set(self._extra))
+
     def invalidate(self, refused: str) -> object:
         """Forget the token the gateway ``refused`` (an ``Authorization`` value): for credentials
         exactly that token; else the callable's ``invalidate()``, whose result (maybe an
@@ -148,7 +156,7 @@ class TokenAuth:
         redacted), the origin headers, the credentials' secrets and tokens, and the
         ``Authorization`` value of each request."""
         with self._sent_lock:
-            found: set[str] = set(self._sent)
+            found: set[str] = {*self._sent, *self._extra}
         found.update(self._origin_headers.values())
         if self.credentials is not None:
             found.update(self.credentials._hidden_values())

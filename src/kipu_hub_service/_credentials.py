@@ -179,6 +179,7 @@ class _TokenCache:
             refresh_margin=self._refresh_margin,
             default_lifetime=self._default_lifetime,
             invalid=self._invalid,
+            redact=self._redact,
         )
         with self._lock:
             self._issued.append(issued.access_token)

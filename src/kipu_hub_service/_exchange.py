@@ -147,6 +147,7 @@ def parse_issued(
     refresh_margin: float,
     default_lifetime: float,
     invalid: Callable[[str], NoReturn],
+    redact: Callable[[str], str],
 ) -> IssuedToken:
     """The token in a 2xx answer's body. ``invalid(what)`` raises for an answer without a
     usable ``access_token``, with a ``token_type`` other than Bearer or a bad ``expires_in``.
@@ -162,7 +163,7 @@ def parse_issued(
         bearer_value(token)
     except (TypeError, ValueError):
         what = "has no access_token" if token is None else "has an unusable access_token"
-        invalid(f"{what} (keys: {', '.join(sorted(map(str, body))) or 'none'})")
+        invalid(f"{what} (keys: {key_summary(body, redact)})")
     assert isinstance(token, str)
     token_type = body.get("token_type", "Bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
@@ -170,6 +171,24 @@ def parse_issued(
     lifetime = _lifetime(body.get("expires_in"), default_lifetime, invalid)
     margin = min(refresh_margin, lifetime / 2)
     return IssuedToken(Hidden(token), lifetime, sent_at + lifetime - margin, sent_at + lifetime)
+
+
+KEYS_SHOWN = 8
+"""Keys of a bad token answer that its error names (the rest are counted)."""
+KEY_CHARS = 40
+"""Characters of each key shown (after redaction)."""
+
+
+def key_summary(body: Mapping[str, object], redact: Callable[[str], str]) -> str:
+    """The keys of a token answer for an error: at most ``KEYS_SHOWN``, each redacted and then
+    cut to ``KEY_CHARS``, and how many more there are. Never the values."""
+    keys = sorted(body)
+    shown = []
+    for key in keys[:KEYS_SHOWN]:
+        text = " ".join(redact(str(key)).split())
+        shown.append(repr(text if len(text) <= KEY_CHARS else text[: KEY_CHARS - 1] + "…"))
+    more = len(keys) - len(shown)
+    return (", ".join(shown) or "none") + (f" and {more} more" if more > 0 else "")
 
 
 def _lifetime(value: object, default: float, invalid: Callable[[str], NoReturn]) -> float:

@@ -8,6 +8,7 @@ header, and httpx's ``Headers`` repr hides ``Authorization`` in turn).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Protocol
 
@@ -59,6 +60,33 @@ def make_redactor(found: set[str]) -> Redact | None:
         return redact_cut_end(text, secrets) if cut else text
 
     return redact
+
+
+MAX_SECRET_VALUES = 4096
+"""Strings taken from one ``run(secrets=...)`` for redaction at most (a larger or deeper
+value is walked that far; its JSON forms still cover the whole)."""
+
+
+def secret_strings(value: object) -> set[str]:
+    """The strings to redact for a value passed as ``run(secrets=...)``: every string in it,
+    nested or not, as is and as JSON writes it inside a string (escaped), and the JSON text of
+    each container (how a server echoes the whole object). Numbers and keys are not secrets."""
+    import json
+
+    found: set[str] = set()
+    stack = [value]
+    while stack and len(found) < MAX_SECRET_VALUES:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.add(item)
+            found.add(json.dumps(item)[1:-1])
+            found.add(json.dumps(item, ensure_ascii=False)[1:-1])
+        elif isinstance(item, dict | list | tuple):
+            for separators in ((", ", ": "), (",", ":")):
+                with contextlib.suppress(ValueError, TypeError, RecursionError):
+                    found.add(json.dumps(item, separators=separators, default=str))
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return {Hidden(text) for text in found}
 
 
 def bearer_value(token: object) -> Hidden:

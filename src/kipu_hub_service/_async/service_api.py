@@ -16,6 +16,8 @@ import httpx
 
 from .._calls import CallOptions
 from .._requests import LazyModule, check_segment, request_body
+from .._secrets import secret_strings
+from ..core.api_error import ExecutionFailedError
 from ..core.request_options import RequestOptions
 from ._funnel import AsyncFunnel
 
@@ -254,18 +256,24 @@ class AsyncServiceApi:
         from .workflows import run
 
         self._funnel.options(request_options)  # checked before the first request
-        return await run(
-            self,
-            request=request,
-            timeout=timeout,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            on_status=on_status,
-            raise_on_failure=raise_on_failure,
-            request_options=request_options,
-            secrets=secrets,
-            tags=tags,
-        )
+        if isinstance(secrets, Mapping):
+            self._funnel.config.auth.remember(secret_strings(secrets))
+        try:
+            return await run(
+                self,
+                request=request,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                max_poll_interval=max_poll_interval,
+                on_status=on_status,
+                raise_on_failure=raise_on_failure,
+                request_options=request_options,
+                secrets=secrets,
+                tags=tags,
+            )
+        except ExecutionFailedError as failed:  # the server's text, without tokens or secrets
+            redact = self._funnel.config.auth.redactor()
+            raise ExecutionFailedError(failed.execution, failed.result, redact=redact) from None
 
     async def download_all_result_files(
         self,
@@ -309,18 +317,23 @@ class AsyncServiceApi:
         Returns:
             The paths, in the order the envelope lists them.
         """
+        from ..core._file_name_error import UnsafeResultFileNameError
         from .workflows import download_all_result_files
 
         self._funnel.options(request_options)  # checked before the first request
-        return await download_all_result_files(
-            self,
-            id,
-            directory,
-            overwrite=overwrite,
-            on_file=on_file,
-            request_options=request_options,
-            max_concurrency=max_concurrency,  # unasync: remove
-        )
+        try:
+            return await download_all_result_files(
+                self,
+                id,
+                directory,
+                overwrite=overwrite,
+                on_file=on_file,
+                request_options=request_options,
+                max_concurrency=max_concurrency,  # unasync: remove
+            )
+        except UnsafeResultFileNameError as unsafe:  # the server's name, without tokens
+            redact = self._funnel.config.auth.redactor()
+            raise UnsafeResultFileNameError(unsafe.name, unsafe.reason, redact=redact) from None
 
     def follow_logs(
         self,

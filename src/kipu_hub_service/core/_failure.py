@@ -5,6 +5,7 @@ In ``core`` beside the error that shows it, so the errors import nothing above t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,8 +14,11 @@ if TYPE_CHECKING:
 _REASON_LIMIT = 500
 
 
-def failure_reason(result: ResultResponse | None) -> str | None:
-    """The reason a failed execution's result envelope gives, as one short line, or ``None``."""
+def failure_reason(
+    result: ResultResponse | None, redact: Callable[[str], str] | None = None
+) -> str | None:
+    """The reason a failed execution's result envelope gives, as one short line, or ``None``;
+    ``redact`` is applied before the line is shortened (a cut never shows part of a token)."""
     if result is None:
         return None
     error = result.additional_properties.get("error")
@@ -35,9 +39,19 @@ def failure_reason(result: ResultResponse | None) -> str | None:
         text = error
     else:
         return None
-    text = " ".join(text.split())
+    text = " ".join((text if redact is None else redact(text)).split())
     if not text:
         return None
     if len(text) > _REASON_LIMIT:
         text = text[: _REASON_LIMIT - 1] + "…"
     return text
+
+
+ID_LIMIT = 100
+"""Characters of an execution id that an error message shows (the id attribute has it all)."""
+
+
+def shown_id(value: str, redact: Callable[[str], str] | None = None) -> str:
+    """An execution id for a message: redacted, then cut to ``ID_LIMIT`` characters."""
+    text = value if redact is None else redact(value)
+    return text if len(text) <= ID_LIMIT else text[: ID_LIMIT - 1] + "…"

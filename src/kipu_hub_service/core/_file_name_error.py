@@ -6,11 +6,15 @@ that holds the file-name rules and their wording.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qhub_service_gen.types import UnsafeFileNameError
 
 from .api_error import ResponseValidationError
+
+_BODY_CHARS = 1024
+"""Characters of the rejected name kept as the error's ``body``."""
 
 
 class _FileNameProblem(UnsafeFileNameError):
@@ -31,14 +35,22 @@ class UnsafeResultFileNameError(ResponseValidationError, _FileNameProblem):
     one ``except UnsafeFileNameError`` catches both.
     """
 
-    def __init__(self, name: str, reason: str = "is not a single plain file name") -> None:
+    def __init__(
+        self,
+        name: str,
+        reason: str = "is not a single plain file name",
+        *,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
+        if redact is not None:
+            name = redact(name)  # before the message cuts it: no part of a token shows
         self.name = name
-        """The rejected name, as the gateway sent it."""
+        """The rejected name, as the gateway sent it (the client's tokens redacted)."""
         self.reason = reason
         """Why the name was rejected."""
         # The model's message (one wording for both), and what the download does about it.
         told = str(UnsafeFileNameError(name, reason))
-        super().__init__(f"{told}; refusing to write it", body=name)
+        super().__init__(f"{told}; refusing to write it", body=name[:_BODY_CHARS])
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle support: rebuild from the constructor arguments, keep any later state."""

@@ -27,7 +27,7 @@ at least 4 characters; shorter ones would match ordinary words).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -201,18 +201,32 @@ class ExecutionFailedError(Exception):
     back instead.
     """
 
-    def __init__(self, execution: ServiceExecution, result: ResultResponse | None) -> None:
+    def __init__(
+        self,
+        execution: ServiceExecution,
+        result: ResultResponse | None,
+        *,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
+        from ._failure import failure_reason, shown_id
+
         self.execution = execution
         """The final status snapshot of the execution."""
         self.result = result
         """The execution's result envelope, ``None`` if the gateway served none."""
-        message = f"execution {execution.id} ended {execution.status}"
-        reason = self.reason
-        super().__init__(message if reason is None else f"{message}: {reason}")
+        self._reason = failure_reason(result, redact)
+        message = f"execution {shown_id(execution.id, redact)} ended {execution.status}"
+        reason = self._reason
+        self._message = message if reason is None else f"{message}: {reason}"
+        super().__init__(self._message)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle support: rebuild from the constructor arguments, keep any later state."""
         return (type(self), (self.execution, self.result), self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        self.__dict__.update(state or {})
+        self.args = (self._message,)
 
     @property
     def execution_id(self) -> str:
@@ -229,11 +243,10 @@ class ExecutionFailedError(Exception):
         """The server's reason for the failure, ``None`` if the result carries none.
 
         Read from the result's ``error`` field (or ``output.error``): a string, or an object
-        with a ``message`` (and an optional ``code``), as one line of at most 500 characters.
+        with a ``message`` (and an optional ``code``), as one line of at most 500 characters,
+        with the client's tokens and secrets redacted (when ``run`` raised it).
         """
-        from ._failure import failure_reason
-
-        return failure_reason(self.result)
+        return self._reason
 
 
 def describe_body(body: Any) -> str:
