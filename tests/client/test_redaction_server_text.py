@@ -156,6 +156,6 @@ def test_a_secret_sent_with_run_and_echoed_by_the_gateway_is_redacted(kind: str,
 
     error = call(kind, handler, lambda api: api.run(request={"input": {}}, secrets=secrets, **FAST))
     assert type(error) is UnprocessableEntityError, error
-    texts = texts_of(error) + [json.dumps(error.body)]
+    texts = [*texts_of(error), json.dumps(error.body)]
     for secret in (SECRET, json.dumps(SECRET)[1:-1], "Zq8-vB9w-Kj2m-77"):
         assert leaks(texts, secret) == [], secret
