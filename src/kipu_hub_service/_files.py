@@ -140,9 +140,11 @@ def _fresh(folder: Folder, name: str, data: bytes | None = None) -> IO[bytes]:
     """A new file at ``name``, never opened through an existing inode.
 
     It is created with ``O_EXCL`` under a new unique name next to ``name`` (with ``data``
-    written, if given) and renamed over ``name``: whatever was there (a hard or symbolic link,
-    a stale temp file) is replaced, never written or followed.
+    written, if given) and renamed over ``name``: whatever was there (a hard link, a stale
+    temp file) is replaced, never written. A symbolic link there is refused (``OSError``);
+    one swapped in after that check is replaced by the rename, never followed.
     """
+    _no_link(folder, name, "the download's temp file")
     for _ in range(16):
         temp = f".qhub-{secrets.token_hex(8)}.tmp"
         try:
@@ -192,6 +194,12 @@ def _reopen_partial(target: Target, position: int) -> IO[bytes]:
     except BaseException:
         os.close(fd)
         raise
+
+
+def _no_link(folder: Folder, name: str, what: str) -> None:
+    info = folder.lstat(name)
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        raise link_error(folder.shown(name), what)
 
 
 def _swapped(path: Path, what: str) -> OSError:
@@ -305,15 +313,14 @@ class PartFile:
         target = self._target
         target.check_in_place()
         expect_file(target.folder, target.part, self._identity, "the download's temp file")
-        info = target.folder.lstat(target.name)
-        if info is not None and stat.S_ISLNK(info.st_mode):
-            raise link_error(target.shown(), "download destination")
+        _no_link(target.folder, target.name, "download destination")
         target.folder.replace(target.part, target.name)
         final = expect_file(target.folder, target.name, self._identity, "download destination")
         if keep_record:
             etag = None if self._recorded is None else self._recorded[0]
             record_done(target, self._url_key, etag, final)
         else:
+            _no_link(target.folder, target.meta, "the download's record")
             target.folder.unlink(target.meta)
 
 

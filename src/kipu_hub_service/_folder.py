@@ -15,7 +15,6 @@ support for downloads.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -97,12 +96,18 @@ class Folder:
         """The path of ``name`` as the caller sees it (for messages and return values)."""
         return self.path / name
 
+    def _named(self, exc: OSError, name: str) -> OSError:
+        """``exc`` naming the path of ``name`` (an error of a ``dir_fd`` call names ``name``)."""
+        return type(exc)(exc.errno, exc.strerror, str(self.shown(name)))
+
     def lstat(self, name: str) -> os.stat_result | None:
         """The status of ``name`` itself (a link is not followed); None when there is none."""
         try:
             return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise self._named(exc, name) from None
 
     def open_fd(self, name: str, flags: int, what: str, mode: int = 0o666) -> int:
         """``os.open`` of ``name`` in the directory, never through a symbolic link."""
@@ -111,16 +116,23 @@ class Folder:
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise link_error(self.shown(name), what) from None
-            raise
+            raise self._named(exc, name) from None
 
     def replace(self, source: str, destination: str) -> None:
         """Rename ``source`` over ``destination`` (a link there is replaced, never followed)."""
-        os.replace(source, destination, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        try:
+            os.replace(source, destination, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except OSError as exc:
+            raise self._named(exc, destination) from None
 
     def unlink(self, name: str) -> None:
         """Remove ``name`` (a link itself, never what it points to); gone already is fine."""
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise self._named(exc, name) from None
 
     def below(self, parts: tuple[str, ...]) -> Folder:
         """The directory ``parts`` below this one, each step opened without following a link."""
