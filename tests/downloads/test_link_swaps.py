@@ -239,9 +239,7 @@ def test_existing_file_swapped_for_a_link_during_its_comparison_is_refused(
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
-def test_cancelled_download_all_closes_its_directory(
-    directory: Path, transport: str
-) -> None:
+def test_cancelled_download_all_closes_its_directory(directory: Path, transport: str) -> None:
     """A download cancelled mid-body (async client) leaves no descriptor open on the directory."""
     reached, release = asyncio.Event(), threading.Event()
 
