@@ -299,7 +299,9 @@ class PartFile:
             info = target.folder.lstat(target.part)
             if info is not None and identity(info) == self._identity and info.st_size == 0:
                 target.folder.unlink(target.part)
-                target.folder.unlink(target.meta)
+                meta = target.folder.lstat(target.meta)
+                if meta is not None and stat.S_ISREG(meta.st_mode):
+                    target.folder.unlink(target.meta)
         except OSError:
             pass
 
