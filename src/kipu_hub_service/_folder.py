@@ -146,7 +146,7 @@ class Folder:
                 except OSError as exc:
                     if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                         raise link_error(path, "a directory on the way to the file") from None
-                    raise
+                    raise type(exc)(exc.errno, exc.strerror, str(path)) from None
                 os.close(fd)
                 fd = step
             return Folder(path, fd, follows=False)

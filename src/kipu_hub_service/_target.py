@@ -125,6 +125,7 @@ def _in_folder(pinned: InFolder) -> Target:
     relative = _resolved(given).relative_to(folder.path.resolve(strict=True))
     if not relative.parts:
         raise IsADirectoryError(errno.EISDIR, "download destination is a directory", str(given))
+    _check_name(relative.name, given)
     below = folder.below(relative.parent.parts)
     try:
         target = Target(below, relative.name, given, (folder, below), owned=True)

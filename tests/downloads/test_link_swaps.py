@@ -150,6 +150,29 @@ def test_download_all_refuses_its_directory_swapped_for_a_link(
     assert fds_on(moved) == []
 
 
+def test_link_inside_the_directory_is_followed_but_its_directory_cannot_be_swapped(
+    gateway: HalvesGateway, directory: Path, outside: Path, backend: str
+) -> None:
+    """A link that stays inside the directory is followed (documented), through descriptors:
+    a directory on its way replaced by a link to the outside mid-download redirects nothing."""
+    kept = directory / "kept"
+    kept.mkdir()
+    (directory / "result.bin").symlink_to(Path("kept") / "data.bin")
+
+    def swap() -> None:
+        kept.rename(directory / "kept.moved")
+        kept.symlink_to(outside, target_is_directory=True)
+
+    gateway.hooks["result.bin"] = once_written(kept / ".data.bin.part", swap)
+    with pytest.raises(OSError, match="download directory was replaced") as caught:
+        call(backend, gateway.url, "download_all_result_files", EXECUTION, directory)
+    assert caught.value.filename == str(kept)
+    assert_untouched(outside)
+    part = (directory / "kept.moved" / ".data.bin.part").read_bytes()
+    assert part and BODY.startswith(part)
+    assert fds_on(directory) == []
+
+
 def test_download_all_refuses_a_directory_that_is_a_link(
     gateway: HalvesGateway, directory: Path, backend: str, tmp_path: Path
 ) -> None:

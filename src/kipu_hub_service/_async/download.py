@@ -218,6 +218,8 @@ async def download_to_path(
     With ``overwrite=False`` an existing ``path`` is kept when it is the server's whole file
     (the rule is in ``_existing``) and ``FileExistsError`` is raised when it is not; nothing is
     written either way. ``on_progress`` is a plain function (called, never awaited).
+    The directory is opened once and every later step goes through it without following a
+    link (``_target``, ``_folder``); ``path`` may be an ``InFolder`` of a directory already open.
     """
     check_options(chunk_size, max_resumes)
     check_progress(on_progress)
