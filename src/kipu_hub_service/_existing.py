@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import enum
 import errno
-import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import httpx
 
-from ._files import OnProgress, meta_path, partial_path, record_done
+from ._files import OnProgress, expect_file, read_record, record_done
+from ._folder import Identity, identity, link_error
 from ._resume import UNSATISFIED_RANGE, MakeIncompleteError, Resume, Start, parse_int
 from ._retry import RetryPolicy
+from ._target import Target, not_regular
 
 
 class Probe(enum.Enum):
@@ -47,6 +49,8 @@ class Existing:
     """Whether the record vouches for the file (same URL, size and mtime)."""
     etag: str | None
     """The ETag the record keeps, for a vouched file."""
+    identity: Identity
+    """Which file it is (device, inode): the one compared and vouched for later."""
 
 
 def existing_request(template: httpx.Request, existing: Existing) -> httpx.Request:
@@ -120,24 +124,45 @@ def compare_state(
     )
 
 
-def find_existing(target: Path, url_key: str, overwrite: bool) -> Existing | None:
-    """The file at ``target`` that must not be written (``overwrite=False``), if any."""
+def find_existing(target: Target, url_key: str, overwrite: bool) -> Existing | None:
+    """The file at the destination that must not be written (``overwrite=False``), if any."""
     if overwrite:
         return None
-    try:
-        info = target.stat()
-    except FileNotFoundError:
+    info = target.folder.lstat(target.name)
+    if info is None:
         return None
-    try:
-        record = json.loads(meta_path(partial_path(target)).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        record = None
-    if not isinstance(record, dict) or record.get("url") != url_key:
-        return Existing(info.st_size, False, None)
+    if stat.S_ISLNK(info.st_mode):
+        raise link_error(target.shown(), "download destination")
+    record = read_record(target)
+    if record is None or record.get("url") != url_key:
+        return Existing(info.st_size, False, None, identity(info))
     done = record.get("done")
     vouched = done == {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
     etag = record.get("etag")
-    return Existing(info.st_size, vouched, etag if vouched and isinstance(etag, str) else None)
+    etag = etag if vouched and isinstance(etag, str) else None
+    return Existing(info.st_size, vouched, etag, identity(info))
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def open_existing(target: Target, existing: Existing) -> IO[bytes]:
+    """The existing file, opened to compare it, when it is still the file found (never a link)."""
+    fd = target.folder.open_fd(target.name, _READ_FLAGS, "download destination")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise not_regular(target.shown(), "download destination", info.st_mode)
+        if identity(info) != existing.identity:
+            raise OSError(
+                errno.ESTALE,
+                "download destination was replaced by another file during the download",
+                str(target.shown()),
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _differs(path: Path) -> FileExistsError:
@@ -150,18 +175,20 @@ def _differs(path: Path) -> FileExistsError:
 
 def kept(
     path: str | os.PathLike[str],
-    target: Path,
+    target: Target,
     key: str,
     existing: Existing,
     verdict: tuple[bool, str | None],
     on_progress: OnProgress | None,
 ) -> Path:
-    """The end of a download that found ``target`` already complete (or raises)."""
+    """The end of a download that found the destination already complete (or raises)."""
     same, etag = verdict
     if not same:
         raise _differs(Path(path))
     if not existing.vouched:
-        record_done(target, key, etag)
+        target.check_in_place()
+        info = expect_file(target.folder, target.name, existing.identity, "download destination")
+        record_done(target, key, etag, info)
     if on_progress is not None:
         on_progress(existing.size, existing.size)
     return Path(path)

@@ -21,15 +21,21 @@ edited since) is compared with the server's body byte by byte as it streams, and
 when it matches. A 206 (the server's file is longer), another size or ETag, or another byte
 means it is not the server's file.
 
-The destination is checked before anything is sent: a symbolic link is followed (the file it
-points to is replaced atomically, with the temp files next to that file, and the link stays); an
-existing directory, FIFO, device or socket is refused with an ``OSError`` instead of being
-replaced; so is a temp file that is not a regular file (a planted symlink is never followed when
-writing), and a name too long to leave room for ``.<name>.part.json``.
+The destination is checked before anything is sent: a symbolic link the caller named is
+followed (the file it points to is replaced atomically, with the temp files next to that file,
+and the link stays); an existing directory, FIFO, device or socket is refused with an
+``OSError`` instead of being replaced; so is a temp file that is not a regular file, and a name
+too long to leave room for ``.<name>.part.json``. Then the directory is opened once
+(``_folder``) and every later step goes through its descriptor without following a link: a
+link swapped in at any name, or for the directory, later on makes the download fail with an
+``OSError`` and never redirects a write.
 
 Temp and record files are never opened for writing through an existing inode: each is created
 fresh (``O_EXCL``, unique name, then renamed into place), and a partial file is resumed only when
-it and its record are regular files with one link each and the record matches the URL.
+it and its record are regular files with one link each and the record matches the URL. The
+temp file is renamed over the destination only while the temp name still leads to the file
+written (same inode) and the destination is not a link; a link swapped in at the destination
+in the instant after that check is replaced by the rename, never followed.
 """
 
 from __future__ import annotations
@@ -43,19 +49,24 @@ import stat
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
-from qhub_service_gen.types import RESULT_FILE_NAME_MAX_BYTES, partial_file_name, record_file_name
+from qhub_service_gen.types import partial_file_name
 
+from ._folder import Folder, Identity, identity, link_error
 from ._resume import Resume, Start
+from ._target import Target, not_regular
 
 OnProgress = Callable[[int, int | None], object]
 """Called with ``(bytes written so far, total size or None)`` as a download to a path goes."""
 
+MAX_RECORD_BYTES = 4096
+"""Largest record (``.<name>.part.json``) read back; a bigger one is ignored (start over)."""
+
 
 def partial_path(path: str | os.PathLike[str]) -> Path:
-    """The temp file that a download to ``path`` writes before renaming it.
+    """The temp file that a download to ``path`` writes before renaming it (``Target.part``).
 
     For a symbolic link it is next to the file the link points to:
     ``partial_path(path.resolve())``.
@@ -64,110 +75,52 @@ def partial_path(path: str | os.PathLike[str]) -> Path:
     return target.with_name(partial_file_name(target.name))
 
 
-def meta_path(part: Path) -> Path:
-    """The record next to a temp file: ``.<name>.part.json``."""
-    return part.with_name(record_file_name(part.name))
-
-
 def url_key(request: httpx.Request) -> str:
     """The hash of the request's URL that a record keeps (never the URL itself)."""
     return hashlib.sha256(str(request.url).encode()).hexdigest()
 
 
-def _kind(mode: int) -> str:
-    kinds = [
-        (stat.S_ISDIR, "directory"),
-        (stat.S_ISLNK, "symbolic link"),
-        (stat.S_ISFIFO, "FIFO"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-        (stat.S_ISSOCK, "socket"),
-    ]
-    return next((name for test, name in kinds if test(mode)), "special file")
+def _own_file(folder: Folder, name: str) -> os.stat_result | None:
+    """``name``'s status when it is a regular file with exactly one link (never followed)."""
+    info = folder.lstat(name)
+    return info if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink == 1 else None
 
 
-def _not_regular(path: Path, what: str, mode: int) -> OSError:
-    return OSError(
-        errno.EINVAL,
-        f"{what} exists and is a {_kind(mode)}, not a regular file; refusing to replace it",
-        str(path),
-    )
+_RDONLY = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
-def checked_target(path: str | os.PathLike[str]) -> Path:
-    """The regular file a download to ``path`` replaces, checked before anything is sent.
-
-    A symbolic link is followed: the file it points to is replaced (atomically, with the temp
-    file next to it) and the link stays. An existing destination that is not a regular file
-    (a directory, FIFO, device or socket) is refused, never replaced.
-    """
-    given = Path(path)
-    if not given.name or given.name in (".", ".."):
-        raise ValueError(f"not a file path: {str(path)!r}")
-    target = given
-    if given.is_symlink():
-        try:
-            target = given.resolve(strict=False)
-        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
-            raise OSError(
-                errno.ELOOP,
-                "download destination is a symbolic link that cannot be resolved",
-                str(given),
-            ) from None
+def read_record(target: Target) -> dict[str, Any] | None:
+    """The record next to the file, when it is a regular file with one link holding a JSON
+    object (a link there is refused: the download fails)."""
     try:
-        mode: int | None = target.stat().st_mode
+        fd = target.folder.open_fd(target.meta, _RDONLY, "the download's record")
     except FileNotFoundError:
-        mode = None
-    if mode is not None and stat.S_ISDIR(mode):
-        raise IsADirectoryError(errno.EISDIR, "download destination is a directory", str(given))
-    if mode is not None and not stat.S_ISREG(mode):
-        raise _not_regular(given, "download destination", mode)
-    if not target.parent.is_dir():
-        raise FileNotFoundError(
-            errno.ENOENT, "directory of the download destination does not exist", str(given)
-        )
-    if len(os.fsencode(target.name)) > RESULT_FILE_NAME_MAX_BYTES:
-        raise OSError(
-            errno.ENAMETOOLONG,
-            f"download destination's name is too long for its temp file (at most "
-            f"{RESULT_FILE_NAME_MAX_BYTES} bytes)",
-            str(given),
-        )
-    for temp in (partial_path(target), meta_path(partial_path(target))):
-        try:
-            temp_mode = temp.lstat().st_mode
-        except FileNotFoundError:
-            continue
-        if not stat.S_ISREG(temp_mode):
-            raise _not_regular(temp, "the download's temp file", temp_mode)
-    return target
-
-
-def _own_file(path: Path) -> os.stat_result | None:
-    """``path``'s status when it is a regular file with exactly one link (never followed)."""
-    try:
-        info = path.lstat()
-    except OSError:
         return None
-    return info if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 else None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            return None
+        data = file.read(MAX_RECORD_BYTES + 1)
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and len(data) <= MAX_RECORD_BYTES else None
 
 
-def load_partial(part: Path, url_key: str) -> tuple[int, str | None, int | None]:
-    """Where to resume ``part`` from: its size, ETag and total, or a fresh start.
+def load_partial(target: Target, url_key: str) -> tuple[int, str | None, int | None]:
+    """Where to resume the temp file from: its size, ETag and total, or a fresh start.
 
     A partial file is resumed only when it and its record are regular files with one link
     each (a hard link planted there could lead to a file outside the directory) and the record
     is one this SDK wrote for the same URL.
     """
-    info = _own_file(part)
-    if info is None or _own_file(meta_path(part)) is None:
+    info = _own_file(target.folder, target.part)
+    if info is None or _own_file(target.folder, target.meta) is None:
         return 0, None, None
     size = info.st_size
-    try:
-        record = json.loads(meta_path(part).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0, None, None
-    if not isinstance(record, dict) or record.get("url") != url_key or "done" in record:
+    record = read_record(target)
+    if record is None or record.get("url") != url_key or "done" in record:
         return 0, None, None
     etag, total = record.get("etag"), record.get("total")
     if not (etag is None or isinstance(etag, str)):
@@ -179,65 +132,64 @@ def load_partial(part: Path, url_key: str) -> tuple[int, str | None, int | None]
     return size, etag, total
 
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
-_CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY
-_REOPEN_FLAGS = os.O_RDWR | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _BINARY
+_CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _BINARY
+_REOPEN_FLAGS = os.O_RDWR | getattr(os, "O_NONBLOCK", 0) | _BINARY
 
 
-def _fresh(path: Path, data: bytes | None = None) -> IO[bytes]:
-    """A new file at ``path``, never opened through an existing inode.
+def _fresh(folder: Folder, name: str, data: bytes | None = None) -> IO[bytes]:
+    """A new file at ``name``, never opened through an existing inode.
 
-    It is created with ``O_EXCL`` under a new unique name next to ``path`` (with ``data``
-    written, if given) and renamed over ``path``: whatever was there (a hard link to another
-    file, a stale temp file) is replaced, never written.
+    It is created with ``O_EXCL`` under a new unique name next to ``name`` (with ``data``
+    written, if given) and renamed over ``name``: whatever was there (a hard link, a stale
+    temp file) is replaced, never written. A symbolic link there is refused (``OSError``);
+    one swapped in after that check is replaced by the rename, never followed.
     """
+    _no_link(folder, name, "the download's temp file")
     for _ in range(16):
-        temp = path.with_name(f".qhub-{secrets.token_hex(8)}.tmp")
+        temp = f".qhub-{secrets.token_hex(8)}.tmp"
         try:
-            fd = os.open(temp, _CREATE_FLAGS, 0o666)
+            fd = folder.open_fd(temp, _CREATE_FLAGS, "the download's temp file")
         except FileExistsError:
             continue
         break
     else:  # pragma: no cover - 16 collisions of 64 random bits
-        raise FileExistsError(errno.EEXIST, "could not create a unique temp file", str(path))
+        raise FileExistsError(
+            errno.EEXIST, "could not create a unique temp file", str(folder.shown(name))
+        )
     try:
         file = os.fdopen(fd, "r+b")
     except BaseException:
         os.close(fd)
-        temp.unlink(missing_ok=True)
+        folder.unlink(temp)
         raise
     try:
         if data is not None:
             file.write(data)
             file.flush()
-        os.replace(temp, path)
+        folder.replace(temp, name)
     except BaseException:
         file.close()
-        temp.unlink(missing_ok=True)
+        folder.unlink(temp)
         raise
     return file
 
 
-def _reopen_partial(path: Path, position: int) -> IO[bytes]:
-    """The partial file at ``path``, opened to resume at ``position``, after proving it is a
-    regular file with one link and at least ``position`` bytes (never a symlink or FIFO)."""
-    try:
-        fd = os.open(path, _REOPEN_FLAGS)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise _not_regular(path, "the download's temp file", stat.S_IFLNK) from None
-        raise
+def _reopen_partial(target: Target, position: int) -> IO[bytes]:
+    """The partial file, opened to resume at ``position``, after proving it is a regular file
+    with one link and at least ``position`` bytes (never a symlink or FIFO)."""
+    part = target.shown(target.part)
+    fd = target.folder.open_fd(target.part, _REOPEN_FLAGS, "the download's temp file")
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise _not_regular(path, "the download's temp file", info.st_mode)
+            raise not_regular(part, "the download's temp file", info.st_mode)
         if info.st_nlink != 1 or info.st_size < position:
             raise OSError(
                 errno.EEXIST,
                 "the download's temp file changed while it was opened (another link to it, "
                 "or fewer bytes); refusing to write through it",
-                str(path),
+                str(part),
             )
         return os.fdopen(fd, "r+b")
     except BaseException:
@@ -245,14 +197,40 @@ def _reopen_partial(path: Path, position: int) -> IO[bytes]:
         raise
 
 
+def _no_link(folder: Folder, name: str, what: str) -> None:
+    info = folder.lstat(name)
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        raise link_error(folder.shown(name), what)
+
+
+def _swapped(path: Path, what: str) -> OSError:
+    return OSError(
+        errno.ESTALE,
+        f"{what} was replaced by another file or link during the download; refusing to go on "
+        "(nothing was written outside the download directory)",
+        str(path),
+    )
+
+
+def expect_file(folder: Folder, name: str, expected: Identity | None, what: str) -> os.stat_result:
+    """The status of ``name``: a regular file (and, when given, the file ``expected``)."""
+    info = folder.lstat(name)
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        raise link_error(folder.shown(name), what)
+    if info is None or not stat.S_ISREG(info.st_mode):
+        raise _swapped(folder.shown(name), what)
+    if expected is not None and identity(info) != expected:
+        raise _swapped(folder.shown(name), what)
+    return info
+
+
 class PartFile:
     """The temp file plus its record; applies download events to them."""
 
     def __init__(
-        self, target: Path, url_key: str, position: int, on_progress: OnProgress | None
+        self, target: Target, url_key: str, position: int, on_progress: OnProgress | None
     ) -> None:
-        self.part = partial_path(target)
-        self._meta = meta_path(self.part)
+        self._target = target
         self._url_key = url_key
         self._recorded: tuple[str | None, int | None] | None = None
         self._on_progress = on_progress
@@ -261,11 +239,12 @@ class PartFile:
         self._reported: tuple[int, int | None] | None = None
         self._closing = threading.Lock()
         if position > 0:
-            self.file = _reopen_partial(self.part, position)
+            self.file = _reopen_partial(target, position)
             self.file.seek(position)
             self.file.truncate()
         else:
-            self.file = _fresh(self.part)
+            self.file = _fresh(target.folder, target.part)
+        self._identity = identity(os.fstat(self.file.fileno()))
 
     def _report(self) -> None:
         if self._on_progress is not None:
@@ -285,7 +264,7 @@ class PartFile:
         if self._recorded != (event.etag, event.total):
             self.file.flush()
             record = {"url": self._url_key, "etag": event.etag, "total": event.total}
-            _write_record(self._meta, record)
+            _write_record(self._target, record)
             self._recorded = (event.etag, event.total)
         self._written = event.position
         self._total = event.total
@@ -313,37 +292,51 @@ class PartFile:
             self.file.close()
 
     def discard_if_empty(self) -> None:
-        """After a failure: keep a partial file for the next attempt, but not an empty one."""
+        """After a failure: keep a partial file for the next attempt, but not an empty one
+        (and never remove a file that another one was swapped for)."""
         self.close()
+        target = self._target
         try:
-            if self.part.stat().st_size == 0:
-                self.part.unlink()
-                self._meta.unlink(missing_ok=True)
+            info = target.folder.lstat(target.part)
+            if info is not None and identity(info) == self._identity and info.st_size == 0:
+                target.folder.unlink(target.part)
+                meta = target.folder.lstat(target.meta)
+                if meta is not None and stat.S_ISREG(meta.st_mode):
+                    target.folder.unlink(target.meta)
         except OSError:
             pass
 
-    def commit(self, target: Path, keep_record: bool) -> None:
-        """Rename the temp file over ``target``; keep a record of it, or remove the record."""
+    def commit(self, keep_record: bool) -> None:
+        """Rename the temp file over the destination; keep a record of it, or remove it.
+
+        The rename happens only while the directories are in place, the temp name still leads
+        to the file written and the destination is not a link; afterwards the destination must
+        be that file. Otherwise an ``OSError`` is raised (nothing was written outside)."""
         self.close()
-        os.replace(self.part, target)
+        target = self._target
+        target.check_in_place()
+        expect_file(target.folder, target.part, self._identity, "the download's temp file")
+        _no_link(target.folder, target.name, "download destination")
+        target.folder.replace(target.part, target.name)
+        final = expect_file(target.folder, target.name, self._identity, "download destination")
         if keep_record:
             etag = None if self._recorded is None else self._recorded[0]
-            record_done(target, self._url_key, etag)
+            record_done(target, self._url_key, etag, final)
         else:
-            self._meta.unlink(missing_ok=True)
+            _no_link(target.folder, target.meta, "the download's record")
+            target.folder.unlink(target.meta)
 
 
-def _write_record(meta: Path, record: Mapping[str, object]) -> None:
+def _write_record(target: Target, record: Mapping[str, object]) -> None:
     """Replace the record atomically with a fresh file (never written through a link)."""
-    _fresh(meta, json.dumps(record).encode()).close()
+    _fresh(target.folder, target.meta, json.dumps(record).encode()).close()
 
 
-def record_done(target: Path, url_key: str, etag: str | None) -> None:
-    """Note next to a finished file which download wrote it, and its size and mtime then."""
-    info = target.stat()
+def record_done(target: Target, url_key: str, etag: str | None, info: os.stat_result) -> None:
+    """Note next to a finished file which download wrote it, and its size and mtime (``info``)."""
     done = {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
     record = {"url": url_key, "etag": etag, "total": info.st_size, "done": done}
-    _write_record(meta_path(partial_path(target)), record)
+    _write_record(target, record)
 
 
 def check_progress(on_progress: OnProgress | None) -> None:

@@ -5,23 +5,20 @@ aiohttp-async, over loopback against the mock gateway."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from _download_support import BACKENDS, TOKEN, call
 
-from kipu_hub_service import AsyncHubServiceClient, HubServiceClient
+from kipu_hub_service import HubServiceClient
 from kipu_hub_service.mock import MockGateway, Timing
 from kipu_hub_service.mock.files import iter_result_bin
 
-TOKEN = "link-token-abcdef"
 SIZE = 50_000
 VICTIM = b"precious data that must never change\n" * 10
-BACKENDS = ["sync", "aiohttp", "httpx"]
 
 
 @pytest.fixture(scope="module")
@@ -42,29 +39,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def ready(gateway: MockGateway, tmp_path: Path) -> Ready:
     return finished(gateway), download_dir(tmp_path)
-
-
-def call(backend: str, url: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    """Run one ``service_api`` method on the sync client or an async one (aiohttp or httpx)."""
-    if backend == "sync":
-        with HubServiceClient(base_url=url, token=TOKEN) as client:
-            return getattr(client.service_api, method)(*args, **kwargs)
-
-    async def run() -> Any:
-        async with AsyncHubServiceClient(base_url=url, token=TOKEN) as client:
-            return await getattr(client.service_api, method)(*args, **kwargs)
-
-    previous = os.environ.get("QHUB_SERVICE_NO_AIOHTTP")
-    if backend == "httpx":
-        os.environ["QHUB_SERVICE_NO_AIOHTTP"] = "1"
-    try:
-        return asyncio.run(run())
-    finally:
-        if backend == "httpx":
-            if previous is None:
-                del os.environ["QHUB_SERVICE_NO_AIOHTTP"]
-            else:
-                os.environ["QHUB_SERVICE_NO_AIOHTTP"] = previous
 
 
 def finished(gateway: MockGateway) -> str:

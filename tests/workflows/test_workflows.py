@@ -735,12 +735,14 @@ CORE_MODULES = [
     "_errors.py",
     "_existing.py",
     "_files.py",
+    "_folder.py",
     "_parse.py",
     "_redirects.py",
     "_requests.py",
     "_results.py",
     "_resume.py",
     "_retry.py",
+    "_target.py",
 ]
 """The client core's hand-written modules (the CLI, the mock, the aiohttp transport and the
 display helpers have their own tests)."""

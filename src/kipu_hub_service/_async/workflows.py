@@ -18,6 +18,7 @@ from qhub_service_gen.models import LogEntry, ResultResponse, ServiceExecution
 from qhub_service_gen.models import ServiceExecutionStatus as Status
 
 from .._backend import AsyncBackend, AsyncJob
+from .._folder import Folder, InFolder
 from .._requests import check_segment, with_secrets_and_tags
 from .._results import (
     START_GRACE,
@@ -186,18 +187,23 @@ async def download_all_result_files(
     plan = plan_downloads(result, directory)
     paths: dict[str, Path] = {}
 
-    def job(name: str, path: Path) -> AsyncJob:
+    def job(folder: Folder, name: str) -> AsyncJob:
         async def fetch() -> None:
             paths[name] = await api.download_result_file(
-                id, name, path, overwrite=overwrite, request_options=request_options
+                id,
+                name,
+                InFolder(folder, name),
+                overwrite=overwrite,
+                request_options=request_options,
             )
             if on_file is not None:
                 on_file(name, paths[name])
 
         return fetch
 
-    for batch in rounds(plan, overwrite):
-        await AsyncBackend.gather([job(name, path) for name, path in batch], max_concurrency)
+    with Folder.open(directory, follows=False) as folder:  # every file through one descriptor
+        for batch in rounds(plan, overwrite):
+            await AsyncBackend.gather([job(folder, name) for name, _ in batch], max_concurrency)
     return [paths[name] for name, _ in plan]
 
 

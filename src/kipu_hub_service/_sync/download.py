@@ -37,16 +37,9 @@ from .._existing import (
     existing_verdict,
     find_existing,
     kept,
+    open_existing,
 )
-from .._files import (
-    OnProgress,
-    PartFile,
-    check_progress,
-    checked_target,
-    load_partial,
-    partial_path,
-    url_key,
-)
+from .._files import OnProgress, PartFile, check_progress, load_partial, url_key
 from .._requests import DEFAULT_CHUNK_SIZE
 from .._resume import (
     DROPS,
@@ -60,6 +53,7 @@ from .._resume import (
     template_of,
 )
 from .._retry import RetryPolicy
+from .._target import Target, open_target
 from .retry import pause
 
 if TYPE_CHECKING:
@@ -171,7 +165,7 @@ def iter_result_file(
 def _confirm_existing(
     client: Sender,
     state: Resume,
-    target: Path,
+    target: Target,
     existing: Existing,
     raise_for_status: RaiseForStatus,
 ) -> tuple[bool, str | None]:
@@ -189,7 +183,7 @@ def _confirm_existing(
             return verdict is Probe.SAME, etag
         events = _events(client, state, None, raise_for_status, first=response)
         try:
-            with target.open("rb") as local:
+            with open_existing(target, existing) as local:
                 comparison = Comparison(local, existing)
                 for event in events:
                     if not comparison.matches(event):
@@ -223,10 +217,45 @@ def download_to_path(
     With ``overwrite=False`` an existing ``path`` is kept when it is the server's whole file
     (the rule is in ``_existing``) and ``FileExistsError`` is raised when it is not; nothing is
     written either way. ``on_progress`` is a plain function (called, never awaited).
+    The directory is opened once and every later step goes through it without following a
+    link (``_target``, ``_folder``); ``path`` may be an ``InFolder`` of a directory already open.
     """
     check_options(chunk_size, max_resumes)
     check_progress(on_progress)
-    target = checked_target(path)
+    target = open_target(path)
+    try:
+        return _download_to(
+            client,
+            request,
+            path,
+            target,
+            chunk_size=chunk_size,
+            raise_for_status=raise_for_status,
+            make_incomplete_error=make_incomplete_error,
+            max_resumes=max_resumes,
+            overwrite=overwrite,
+            on_progress=on_progress,
+            retry_policy=retry_policy,
+        )
+    finally:
+        target.close()
+
+
+def _download_to(
+    client: Sender,
+    request: httpx.Request,
+    path: str | os.PathLike[str],
+    target: Target,
+    *,
+    chunk_size: int | None,
+    raise_for_status: RaiseForStatus,
+    make_incomplete_error: MakeIncompleteError,
+    max_resumes: int,
+    overwrite: bool,
+    on_progress: OnProgress | None,
+    retry_policy: RetryPolicy | None,
+) -> Path:
+    """``download_to_path`` once its directory is open (``target``)."""
     template = template_of(request)
     key = url_key(template)
     existing = find_existing(target, key, overwrite)
@@ -234,7 +263,7 @@ def download_to_path(
         state = compare_state(template, max_resumes, make_incomplete_error, retry_policy)
         verdict = _confirm_existing(client, state, target, existing, raise_for_status)
         return kept(path, target, key, existing, verdict, on_progress)
-    position, etag, total = load_partial(partial_path(target), key)
+    position, etag, total = load_partial(target, key)
     state = Resume(
         template,
         max_resumes=max_resumes,
@@ -258,7 +287,7 @@ def download_to_path(
     except BaseException:
         out.discard_if_empty()
         raise
-    out.commit(target, keep_record=not overwrite)
+    out.commit(keep_record=not overwrite)
     return Path(path)
 
 

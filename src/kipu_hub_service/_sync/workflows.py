@@ -19,6 +19,7 @@ from qhub_service_gen.models import LogEntry, ResultResponse, ServiceExecution
 from qhub_service_gen.models import ServiceExecutionStatus as Status
 
 from .._backend import Job, SyncBackend
+from .._folder import Folder, InFolder
 from .._requests import check_segment, with_secrets_and_tags
 from .._results import (
     START_GRACE,
@@ -187,18 +188,23 @@ def download_all_result_files(
     plan = plan_downloads(result, directory)
     paths: dict[str, Path] = {}
 
-    def job(name: str, path: Path) -> Job:
+    def job(folder: Folder, name: str) -> Job:
         def fetch() -> None:
             paths[name] = api.download_result_file(
-                id, name, path, overwrite=overwrite, request_options=request_options
+                id,
+                name,
+                InFolder(folder, name),
+                overwrite=overwrite,
+                request_options=request_options,
             )
             if on_file is not None:
                 on_file(name, paths[name])
 
         return fetch
 
-    for batch in rounds(plan, overwrite):
-        SyncBackend.gather([job(name, path) for name, path in batch], max_concurrency)
+    with Folder.open(directory, follows=False) as folder:  # every file through one descriptor
+        for batch in rounds(plan, overwrite):
+            SyncBackend.gather([job(folder, name) for name, _ in batch], max_concurrency)
     return [paths[name] for name, _ in plan]
 
 
