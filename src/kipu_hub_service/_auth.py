@@ -80,6 +80,8 @@ class TokenAuth:
         self._sent: collections.deque[str] = collections.deque(maxlen=RECENT_TOKENS)
         """The latest distinct tokens a callable gave, oldest first."""
         self._sent_lock = threading.Lock()
+        self._last: tuple[Hidden, Hidden] | None = None
+        """The last token attached and its checked header value."""
         self._extra: collections.deque[str] = collections.deque(maxlen=MAX_SECRET_VALUES)
         """Secrets the client sent on its calls (``run(secrets=...)``), redacted like tokens."""
 
@@ -127,12 +129,18 @@ class TokenAuth:
         return self._source is not None and inspect.iscoroutinefunction(self._source)
 
     def put(self, request: httpx.Request, token: object) -> None:
-        """Attach ``token`` (checked: ``bearer_value``) and remember it for redaction."""
+        """Attach ``token`` (checked: ``bearer_value``) and remember it for redaction. The
+        same token as last time is attached as checked then (the common, cached case)."""
+        last = self._last
+        if last is not None and last[0] == token:
+            request.headers["Authorization"] = last[1]
+            return
         value = bearer_value(token)
         request.headers["Authorization"] = value
         with self._sent_lock:
             if value[7:] not in self._sent:
                 self._sent.append(Hidden(value[7:]))
+        self._last = (Hidden(value[7:]), value)
 
     def remember(self, values: set[str]) -> None:
         """Redact ``values`` (secrets a call sends, see ``secret_strings``) from every error,

@@ -208,7 +208,7 @@ class _TokenCache:
 
     # -- the cache and the one flight ----------------------------------------------------------
 
-    def _cached_token(self) -> str | None:
+    def _cached_token(self) -> Hidden | None:
         """The cached token while it is fresh (more than the refresh margin left), else None."""
         token = self._token
         if token is not None and self._clock() < token.refresh_at:

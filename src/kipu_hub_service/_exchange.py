@@ -52,7 +52,7 @@ class TokenEndpointError(AuthenticationError):
 class IssuedToken:
     """A token from the endpoint and when (on the credentials' clock) to refresh it."""
 
-    access_token: str
+    access_token: Hidden
     """The bearer token."""
     lifetime: float
     """Seconds it is valid for (``expires_in``, or the default lifetime)."""

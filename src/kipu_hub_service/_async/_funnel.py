@@ -192,6 +192,9 @@ class AsyncFunnel:
 
     async def _token(self, credentials: _TokenCache, opts: CallOptions, budget: Budget) -> Hidden:
         """The credentials' current token, fetched (when due) in the budget of the call."""
+        cached = credentials._cached_token()  # the common case: no lock, no flight
+        if cached is not None:
+            return cached
         return await current_token(credentials, self, opts.with_cap(TOKEN_ANSWER_CAP), budget)
 
     async def _reauthorize(self, request: httpx.Request, opts: CallOptions, budget: Budget) -> bool:
@@ -385,7 +388,7 @@ async def standalone_token(
     ``timeout``/``max_retries`` say otherwise) when a token has to be fetched."""
     cached = credentials._cached_token()
     if cached is not None:
-        return Hidden(cached)
+        return cached
     config = ClientConfig(
         base_url=credentials.token_endpoint,
         environment=None,
