@@ -78,10 +78,9 @@ def stamp(moment: datetime.datetime) -> str:
     """A time for people: UTC, ISO 8601 to the millisecond, ``Z``: ``2026-11-25T14:17:43.068Z``.
 
     The one time format of everything for people: execution times and log entries in the CLI
-    and in :func:`table`, ``--verbose`` lines, ``make demo``. A time without a zone is UTC.
+    and in :func:`table`, ``--verbose`` lines, ``make demo``. ``moment`` is as the models
+    parse it (``qhub_service_gen.types.wire_time``: always with its zone).
     """
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
     utc = moment.astimezone(datetime.UTC)
     return utc.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 

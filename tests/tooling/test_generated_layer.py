@@ -33,7 +33,8 @@ from qhub_service_gen.models.service_execution import TERMINAL_STATUSES
 
 import kipu_hub_service
 from kipu_hub_service import UnsafeResultFileNameError
-from kipu_hub_service._files import meta_path, partial_path
+from kipu_hub_service._files import partial_path
+from kipu_hub_service._target import Target
 from kipu_hub_service._results import is_terminal, result_file_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -305,16 +306,20 @@ def test_the_facade_error_says_what_the_model_error_says() -> None:
 
 
 def test_the_download_writes_the_temp_files_the_name_rule_reserves(tmp_path: Path) -> None:
-    target = tmp_path / "result.json"
-    part = partial_path(target)
-    assert part.name == gen_types.partial_file_name("result.json")
-    assert meta_path(part).name == gen_types.record_file_name(part.name)
+    def names(name: str) -> tuple[str, str]:
+        target = Target(None, name, tmp_path / name, (), owned=False)  # type: ignore[arg-type]
+        return target.part, target.meta
+
+    part, meta = names("result.json")
+    assert part == partial_path(tmp_path / "result.json").name
+    assert part == gen_types.partial_file_name("result.json")
+    assert meta == gen_types.record_file_name(part)
     longest = "n" * gen_types.RESULT_FILE_NAME_MAX_BYTES
-    assert len(meta_path(partial_path(tmp_path / longest)).name) == 255
+    assert len(names(longest)[1]) == 255
     with pytest.raises(gen_types.UnsafeFileNameError, match="temp file"):
-        _ = _envelope(["result.json", part.name]).files
+        _ = _envelope(["result.json", part]).files
     with pytest.raises(gen_types.UnsafeFileNameError, match="temp file"):
-        _ = _envelope(["result.json", meta_path(part).name]).files
+        _ = _envelope(["result.json", meta]).files
 
 
 def test_the_sdk_holds_no_second_temp_file_name() -> None:
