@@ -167,7 +167,8 @@ class Progress:
         parts = [f"{name.lower()} {count}" for name, count in self.counts.items() if count]
         eta = "?" if self.eta is None else f"{self.eta:.0f}s"
         return (
-            f"{self.finished}/{self.total} done · " + ", ".join(parts)
+            f"{self.finished}/{self.total} done · "
+            + ", ".join(parts)
             + f" · {self.starts_per_second:.1f} starts/s · ETA {eta} · failures {self.failures}"
         )
 
@@ -274,4 +275,6 @@ def check_sweep_args(
     if max_in_flight is not None and (
         isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
     ):
-        raise ValueError(f"max_in_flight must be a whole number >= 1 or None, got {max_in_flight!r}")
+        raise ValueError(
+            f"max_in_flight must be a whole number >= 1 or None, got {max_in_flight!r}"
+        )

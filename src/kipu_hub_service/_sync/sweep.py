@@ -15,91 +15,50 @@ import os
 import random
 import time
 import uuid
-import weakref
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from qhub_service_gen.models import ResultResponse
 
 from .._backend import Job, SyncBackend
 from .._journal import Entry, Journal
 from .._results import is_terminal, plan_downloads
+from .._sweep_items import (
+    DONE,
+    FINISHED,
+    NEW,
+    STARTING,
+    WAITING,
+    Item,
+    check_body,
+    check_id,
+    progress_of,
+)
 from .._sweep_rules import (
     ERROR,
     MAX_REQUEST_ATTEMPTS,
     NOT_STARTED,
     SUCCEEDED,
     TIMED_OUT,
-    Call,
     OnProgress,
     Outcome,
     Progress,
-    RateGate,
     SweepResults,
     check_sweep_args,
-    fingerprint,
     jittered,
-    retry_after_seconds,
     use_list,
 )
 from ..core.api_error import (
-    APIConnectionError,
     ConflictError,
-    InternalServerError,
     NotFoundError,
-    RateLimitError,
 )
 from ..core.request_options import RequestOptions
-
-if TYPE_CHECKING:
-    from .service_api import ServiceApi
+from .sweep_requests import SweepRequests, SweepRetry
 
 _T = TypeVar("_T")
-_NEW, _STARTING, _WAITING, _FINISHED, _DONE = "NEW", "STARTING", "WAITING", "FINISHED", "DONE"
 _START_BATCH = 256
-_GATES: weakref.WeakKeyDictionary[Any, RateGate] = weakref.WeakKeyDictionary()
-
-
-class _Retry(Exception):
-    """A transient failure of a sweep request: try again later."""
-
-
-class _Item:
-    __slots__ = (
-        "attempts",
-        "body",
-        "cancel_sent",
-        "fp",
-        "id",
-        "index",
-        "key",
-        "result",
-        "state",
-        "status",
-        "wake",
-    )
-
-    def __init__(self, index: int, body: dict[str, Any] | None, id: str | None = None) -> None:
-        self.index, self.body, self.id = index, body, id
-        self.fp = None if body is None else fingerprint(body)
-        self.key: str | None = None
-        self.state = _NEW if id is None else _WAITING
-        self.status: str | None = None
-        self.result: ResultResponse | None = None
-        self.attempts = 0
-        self.cancel_sent = False
-        self.wake = 0.0
-        """No request for this item before this ``time.monotonic()`` (after a failure)."""
-
-    def backoff(self, rate_limited: bool) -> int:
-        """Count a transient failure (a 429 is not counted: the gate slows for it); set
-        ``wake``; the failures so far."""
-        if not rate_limited:
-            self.attempts += 1
-            self.wake = time.monotonic() + min(0.25 * 2**self.attempts, 8.0)
-        return self.attempts
 
 
 class Sweep:
@@ -111,7 +70,7 @@ class Sweep:
 
     def __init__(
         self,
-        api: ServiceApi,
+        api: Any,  # the client's ServiceApi (not imported: it imports this module)
         requests: Sequence[Mapping[str, Any]] | None = None,
         ids: Sequence[str] | None = None,
         *,
@@ -127,22 +86,20 @@ class Sweep:
     ) -> None:
         check_sweep_args(timeout, poll_interval, max_poll_interval, max_in_flight)
         if requests is not None:
-            bodies = [_body(i, request) for i, request in enumerate(requests)]
-            self._items = [_Item(i, body) for i, body in enumerate(bodies)]
+            bodies = [check_body(i, request) for i, request in enumerate(requests)]
+            self._items = [Item(i, body) for i, body in enumerate(bodies)]
         else:
-            self._items = [_Item(i, None, _id(i, id)) for i, id in enumerate(ids or ())]
-        self._api = api
+            self._items = [Item(i, None, check_id(i, id)) for i, id in enumerate(ids or ())]
         self._max_in_flight = max_in_flight
         self._timeout = timeout
         self._poll_interval, self._max_poll = poll_interval, max_poll_interval
         self._on_progress = on_progress
         self._journal_path = None if journal is None else Path(journal)
         self._output = None if output_dir is None else Path(output_dir)
-        self._options: RequestOptions = {**(request_options or {}), "max_retries": 0}
+        self._send = SweepRequests(api, request_options)
         self._concurrency = concurrency
-        self._gate = _GATES.setdefault(api, RateGate())
         self._journal: Journal | None = None
-        self._queue: deque[_Item] = deque()
+        self._queue: deque[Item] = deque()
         self._order: list[Outcome] = []
         self._outcomes: dict[int, Outcome] = {}
         self._ready: list[Outcome] = []
@@ -151,7 +108,7 @@ class Sweep:
         self._interval = poll_interval
         self._next_poll = 0.0
         self._rng = random.Random()
-        self._requests = self._limited = self._starts = 0
+        self._starts = 0
         self._began = 0.0
 
     # The public surface.
@@ -202,24 +159,13 @@ class Sweep:
 
     def progress(self) -> Progress:
         """A snapshot of the sweep now."""
-        counts: dict[str, int] = {}
-        for item in self._items:
-            outcome = self._outcomes.get(item.index)
-            name = outcome.status if outcome is not None else item.status or item.state
-            counts[name] = counts.get(name, 0) + 1
-        elapsed = max(time.monotonic() - self._began, 1e-9) if self._began else 0.0
-        finished, total = len(self._outcomes), len(self._items)
-        rate = finished / elapsed if elapsed else 0.0
-        return Progress(
-            total=total,
-            counts=counts,
-            started=sum(1 for item in self._items if item.id is not None),
-            finished=finished,
-            requests=self._requests,
-            rate_limited=self._limited,
-            elapsed=elapsed,
-            starts_per_second=self._starts / elapsed if elapsed else 0.0,
-            eta=(total - finished) / rate if rate else None,
+        return progress_of(
+            self._items,
+            self._outcomes,
+            self._began,
+            self._send.sent,
+            self._send.limited,
+            self._starts,
         )
 
     # The loop.
@@ -235,15 +181,15 @@ class Sweep:
             entry = entries.get(item.index)
             if entry is not None and item.index not in self._outcomes:
                 self._restore(item, entry)
-            if item.state == _NEW and item.index not in self._outcomes:
+            if item.state == NEW and item.index not in self._outcomes:
                 self._queue.append(item)
 
-    def _restore(self, item: _Item, entry: Entry) -> None:
+    def _restore(self, item: Item, entry: Entry) -> None:
         item.key, item.id = entry.key, entry.execution_id
         if item.id is not None:
-            item.state = _WAITING
+            item.state = WAITING
         if entry.status is not None:
-            item.state, item.status = _FINISHED, entry.status
+            item.state, item.status = FINISHED, entry.status
             item.result = None if entry.result is None else ResultResponse.from_dict(entry.result)
             files = [self._item_dir(item) / name for name in entry.files or []]
             if entry.collected and all(path.exists() for path in files):
@@ -255,7 +201,7 @@ class Sweep:
         self._start_some()
         self._poll()
         now = time.monotonic()
-        finished = [item for item in self._items if item.state == _FINISHED and item.wake <= now]
+        finished = [item for item in self._items if item.state == FINISHED and item.wake <= now]
         SyncBackend.gather([self._collector(item) for item in finished], self._concurrency)
 
     def _pause(self, end: float | None) -> None:
@@ -263,10 +209,10 @@ class Sweep:
             return
         now = time.monotonic()
         until = self._next_poll
-        if not any(item.state == _WAITING for item in self._items):
+        if not any(item.state == WAITING for item in self._items):
             until = now + self._max_poll
         for item in self._items:
-            if item.state == _FINISHED:
+            if item.state == FINISHED:
                 until = min(until, item.wake)
         if self._queue and not self._cancelling and self._room() > 0:
             until = min(until, self._queue[0].wake)
@@ -290,13 +236,13 @@ class Sweep:
 
     def _finish(
         self,
-        item: _Item,
+        item: Item,
         status: str,
         *,
         files: list[Path] | None = None,
         error: BaseException | None = None,
     ) -> None:
-        item.state = _DONE
+        item.state = DONE
         outcome = Outcome(item.index, status, item.id, item.result, files or [], error)
         self._outcomes[item.index] = outcome
         self._order.append(outcome)
@@ -305,33 +251,15 @@ class Sweep:
     def _room(self) -> int:
         if self._max_in_flight is None:
             return _START_BATCH
-        busy = sum(1 for item in self._items if item.state in (_STARTING, _WAITING))
+        busy = sum(1 for item in self._items if item.state in (STARTING, WAITING))
         return self._max_in_flight - busy
-
-    # Requests.
-
-    def _send(self, call: Call[_T]) -> _T:
-        """One request through the shared gate; 429 slows the gate and becomes ``_Retry``, as
-        does a transient failure."""
-        delay = self._gate.delay()
-        if delay > 0:
-            SyncBackend.sleep(delay)
-        self._requests += 1
-        try:
-            return call()
-        except RateLimitError as exc:
-            self._limited += 1
-            self._gate.limited(retry_after_seconds(exc.headers))
-            raise _Retry from exc
-        except (InternalServerError, APIConnectionError) as exc:
-            raise _Retry from exc
 
     def _start_some(self) -> None:
         if self._cancelling:
             while self._queue:
                 self._finish(self._queue.popleft(), NOT_STARTED)
             return
-        batch: list[_Item] = []
+        batch: list[Item] = []
         room = min(self._room(), _START_BATCH)
         now = time.monotonic()
         while self._queue and len(batch) < room and self._queue[0].wake <= now:
@@ -344,64 +272,54 @@ class Sweep:
         if self._journal is not None:
             self._journal.reserve([(item.index, item.fp or "", item.key or "") for item in fresh])
         for item in batch:
-            item.state = _STARTING
+            item.state = STARTING
         SyncBackend.gather([self._starter(item) for item in batch], self._concurrency)
         if self._journal is not None:
             started = [(item.index, item.id) for item in batch if item.id is not None]
             self._journal.started([(index, id) for index, id in started if id is not None])
 
-    def _starter(self, item: _Item) -> Job:
+    def _starter(self, item: Item) -> Job:
         def start() -> None:
-            headers = {
-                **self._options.get("additional_headers", {}),
-                "Idempotency-Key": item.key or "",
-            }
-            options: RequestOptions = {**self._options, "additional_headers": headers}
-            body = item.body or {}
             try:
-                execution = self._send(
-                    lambda: self._api.start_execution(request=body, request_options=options)
-                )
-            except _Retry as exc:
+                execution = self._send.start(item.body or {}, item.key or "")
+            except SweepRetry as exc:
                 self._again(item, exc)
                 return
             except Exception as exc:  # the gateway refused this input: its outcome, not all's
-                item.state = _NEW
+                item.state = NEW
                 self._finish(item, ERROR, error=exc)
                 return
             self._starts += 1
-            item.id, item.state = execution.id, _WAITING
+            item.id, item.state = execution.id, WAITING
             self._observe(item, str(execution.status))
 
         return start
 
-    def _again(self, item: _Item, exc: _Retry) -> None:
+    def _again(self, item: Item, exc: SweepRetry) -> None:
         """Put a start back in the queue, unless it failed transiently too often."""
-        item.state = _NEW
-        if item.backoff(isinstance(exc.__cause__, RateLimitError)) >= MAX_REQUEST_ATTEMPTS:
+        item.state = NEW
+        if item.backoff(exc.rate_limited) >= MAX_REQUEST_ATTEMPTS:
             self._finish(item, ERROR, error=exc.__cause__)
         else:
             self._queue.append(item)
 
-    def _observe(self, item: _Item, status: str) -> bool:
+    def _observe(self, item: Item, status: str) -> bool:
         """Record a status seen; whether it changed."""
         changed = status != item.status
         item.status = status
-        if is_terminal(status) and item.state == _WAITING:
-            item.state = _FINISHED
+        if is_terminal(status) and item.state == WAITING:
+            item.state = FINISHED
         return changed
 
     def _poll(self) -> None:
-        waiting = [item for item in self._items if item.state == _WAITING]
+        waiting = [item for item in self._items if item.state == WAITING]
         if not waiting or time.monotonic() < self._next_poll:
             return
         changed = False
         if use_list(len(waiting), self._last_list):
             try:
-                executions = self._send(
-                    lambda: self._api.get_service_executions(request_options=self._options)
-                )
-            except _Retry:
+                executions = self._send.list()
+            except SweepRetry:
                 executions = None
             if executions is not None:
                 self._last_list = len(executions)
@@ -423,14 +341,12 @@ class Sweep:
             self._interval = min(self._interval * 1.5, self._max_poll)
         self._next_poll = time.monotonic() + jittered(self._interval, self._rng)
 
-    def _status_poller(self, item: _Item, flags: list[bool]) -> Job:
+    def _status_poller(self, item: Item, flags: list[bool]) -> Job:
         def poll() -> None:
             id = item.id or ""
             try:
-                execution = self._send(
-                    lambda: self._api.get_status(id, request_options=self._options)
-                )
-            except _Retry:
+                execution = self._send.status(id)
+            except SweepRetry:
                 return
             except NotFoundError as exc:
                 self._finish(item, ERROR, error=exc)
@@ -439,12 +355,12 @@ class Sweep:
 
         return poll
 
-    def _collector(self, item: _Item) -> Job:
+    def _collector(self, item: Item) -> Job:
         def collect() -> None:
             try:
                 files = self._collect(item)
-            except _Retry as exc:
-                if item.backoff(isinstance(exc.__cause__, RateLimitError)) >= MAX_REQUEST_ATTEMPTS:
+            except SweepRetry as exc:
+                if item.backoff(exc.rate_limited) >= MAX_REQUEST_ATTEMPTS:
                     self._finish(item, ERROR, error=exc.__cause__)
                 return
             except Exception as exc:  # a result that cannot be fetched or saved: this item's
@@ -456,14 +372,12 @@ class Sweep:
 
         return collect
 
-    def _collect(self, item: _Item) -> list[Path]:
+    def _collect(self, item: Item) -> list[Path]:
         """The result envelope (fetched once) and, with an output directory, the files."""
         id = item.id or ""
         if item.result is None:
             try:
-                item.result = self._send(
-                    lambda: self._api.get_result(id, request_options=self._options)
-                )
+                item.result = self._send.result(id)
             except NotFoundError:
                 if item.status == SUCCEEDED:
                     raise
@@ -474,49 +388,27 @@ class Sweep:
             return []
         paths = []
         for name, path in plan_downloads(item.result, self._item_dir(item)):
-            paths.append(self._send(self._downloader(id, name, path)))
+            paths.append(self._send.download(id, name, path))
         return paths
 
-    def _downloader(self, id: str, name: str, path: Path) -> Call[Path]:
-        def download() -> Path:
-            return self._api.download_result_file(
-                id, name, path, overwrite=False, request_options=self._options
-            )
-
-        return download
-
-    def _item_dir(self, item: _Item) -> Path:
+    def _item_dir(self, item: Item) -> Path:
         return (self._output or Path()) / str(item.index + 1)
 
     def _cancel_round(self) -> None:
         targets = [item for item in self._items if item.id is not None and not item.cancel_sent]
-        targets = [item for item in targets if item.state == _WAITING]
+        targets = [item for item in targets if item.state == WAITING]
 
-        def job(item: _Item) -> Job:
+        def job(item: Item) -> Job:
             def cancel() -> None:
                 id = item.id or ""
                 try:
-                    self._send(
-                        lambda: self._api.cancel_execution(id, request_options=self._options)
-                    )
+                    self._send.cancel(id)
                 except (ConflictError, NotFoundError):
                     pass  # it already ended: the next poll says how
-                except _Retry:
+                except SweepRetry:
                     return
                 item.cancel_sent = True
 
             return cancel
 
         SyncBackend.gather([job(item) for item in targets], self._concurrency)
-
-
-def _body(index: int, request: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(request, Mapping):
-        raise TypeError(f"requests[{index}] must be a mapping (a request body), got {request!r}")
-    return dict(request)
-
-
-def _id(index: int, id: str) -> str:
-    if not isinstance(id, str) or not id:
-        raise ValueError(f"ids[{index}] must be a non-empty execution id, got {id!r}")
-    return id
