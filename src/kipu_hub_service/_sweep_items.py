@@ -49,7 +49,7 @@ class Item:
         ``wake``; the failures so far."""
         if not rate_limited:
             self.attempts += 1
-            self.wake = time.monotonic() + min(0.25 * 2**self.attempts, 8.0)
+            self.wake = time.monotonic() + min(0.1 * 2 ** (self.attempts - 1), 5.0)
         return self.attempts
 
 

@@ -11,6 +11,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -182,20 +183,26 @@ AsyncOnProgress = Callable[[Progress], "Awaitable[object] | object"]
 class RateGate:
     """The shared, adaptive request rate of the sweeps of one client (AIMD).
 
-    Unlimited until the gateway first answers 429. A 429 (or a ``Retry-After``) halves the rate
-    (from what was sent over the last second), holds every request until its ``Retry-After``
-    has passed, and only one cut is made per hold. Each second without a 429 then adds
-    ``increase`` requests per second. ``clock`` is ``time.monotonic``.
+    Unlimited until the gateway first answers 429. A 429 (or a ``Retry-After``) halves the
+    rate (from what was sent over the last second, at least ``MIN_RATE``), holds every request
+    until its ``Retry-After`` has passed, and makes one cut per hold. After the hold each second
+    adds ``RECOVERY`` of the rate before the cut, so the rate is back where it was cut after
+    ``0.5 / RECOVERY`` seconds (10 s) without another 429. ``clock`` is ``time.monotonic``.
     """
 
-    def __init__(self, increase: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+    MIN_RATE = 2.0
+    """Requests per second a cut never goes below."""
+    RECOVERY = 0.05
+    """Additive increase per second, as a fraction of the rate before the last cut."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = math.inf
-        self.increase = increase
+        self.increase = 0.0
         self._clock = clock
         self._next = 0.0
         self._hold_until = 0.0
         self._since = clock()
-        self._sent: list[float] = []
+        self._sent: deque[float] = deque(maxlen=4096)
 
     def delay(self) -> float:
         """Reserve the next send: the seconds to wait before sending it."""
@@ -205,8 +212,6 @@ class RateGate:
         if math.isfinite(self.rate):
             self._next = slot + 1.0 / self.rate
         self._sent.append(slot)
-        if len(self._sent) > 4096:
-            del self._sent[:2048]
         return slot - now
 
     def limited(self, retry_after: float | None) -> None:
@@ -215,15 +220,15 @@ class RateGate:
         if now < self._hold_until:
             return  # already cut for this hold
         recent = sum(1 for moment in self._sent if now - 1.0 <= moment <= now)
-        base = recent if not math.isfinite(self.rate) else min(self.rate, max(recent, 1))
-        self.rate = max(1.0, base / 2.0)
+        before = min(self.rate, max(recent, self.MIN_RATE))
+        self.rate = max(self.MIN_RATE, before / 2.0)
+        self.increase = max(1.0, before * self.RECOVERY)
         self._hold_until = now + (1.0 if retry_after is None else retry_after)
         self._since = self._hold_until
 
     def _grow(self, now: float) -> None:
         if math.isfinite(self.rate) and now > self._since + 1.0:
-            seconds = now - self._since
-            self.rate += self.increase * seconds
+            self.rate += self.increase * (now - self._since)
             self._since = now
 
 
