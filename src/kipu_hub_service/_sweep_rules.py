@@ -10,8 +10,8 @@ import json
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
 from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path

@@ -10,9 +10,7 @@ import pytest
 from _sweep_support import TOKEN, inputs, sweep
 
 from kipu_hub_service.core.api_error import InternalServerError
-from kipu_hub_service.mock import FaultConfig, MockGateway
-from kipu_hub_service.core.api_error import InternalServerError
-from kipu_hub_service.mock import Timing
+from kipu_hub_service.mock import FaultConfig, MockGateway, Timing
 from kipu_hub_service.sweeps import Progress, SweepFailedError
 
 KINDS = ["sync", "async"]
