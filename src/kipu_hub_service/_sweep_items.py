@@ -22,6 +22,7 @@ class Item:
         "attempts",
         "body",
         "cancel_sent",
+        "done_files",
         "fp",
         "id",
         "index",
@@ -41,6 +42,8 @@ class Item:
         self.result: ResultResponse | None = None
         self.attempts = 0
         self.cancel_sent = False
+        self.done_files: frozenset[str] = frozenset()
+        """Result files the journal says were complete (kept when still on disk)."""
         self.wake = 0.0
         """No request for this item before this ``time.monotonic()`` (after a failure)."""
 

@@ -190,6 +190,7 @@ class AsyncSweep:
         if entry.status is not None:
             item.state, item.status = FINISHED, entry.status
             item.result = None if entry.result is None else ResultResponse.from_dict(entry.result)
+            item.done_files = frozenset(entry.files or [])
             files = [self._item_dir(item) / name for name in entry.files or []]
             if entry.collected and all(path.exists() for path in files):
                 self._finish(item, entry.status, files=files)
@@ -387,7 +388,8 @@ class AsyncSweep:
             return []
         paths = []
         for name, path in plan_downloads(item.result, self._item_dir(item)):
-            paths.append(await self._send.download(id, name, path))
+            kept = name in item.done_files and path.is_file()
+            paths.append(path if kept else await self._send.download(id, name, path))
         return paths
 
     def _item_dir(self, item: Item) -> Path:

@@ -191,6 +191,7 @@ class Sweep:
         if entry.status is not None:
             item.state, item.status = FINISHED, entry.status
             item.result = None if entry.result is None else ResultResponse.from_dict(entry.result)
+            item.done_files = frozenset(entry.files or [])
             files = [self._item_dir(item) / name for name in entry.files or []]
             if entry.collected and all(path.exists() for path in files):
                 self._finish(item, entry.status, files=files)
@@ -388,7 +389,8 @@ class Sweep:
             return []
         paths = []
         for name, path in plan_downloads(item.result, self._item_dir(item)):
-            paths.append(self._send.download(id, name, path))
+            kept = name in item.done_files and path.is_file()
+            paths.append(path if kept else self._send.download(id, name, path))
         return paths
 
     def _item_dir(self, item: Item) -> Path:
