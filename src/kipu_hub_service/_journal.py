@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS items (
 """
 
 
-class JournalError(Exception):
+class JournalError(ValueError):
     """The sweep journal cannot be used (see the message)."""
 
 

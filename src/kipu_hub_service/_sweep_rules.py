@@ -79,16 +79,21 @@ class Outcome:
         return self.status == SUCCEEDED
 
     def row(self) -> dict[str, Any]:
-        """The outcome as one flat table row (also the CLI's ``--json`` line)."""
-        extra = self.result.additional_properties if self.result is not None else {}
-        return {
+        """The outcome as one flat table row (also the CLI's ``--json`` line): the outcome's
+        fields, then the result envelope's own keys (``output``, ``error``...; one that clashes
+        with a field gets a ``result_`` prefix)."""
+        row: dict[str, Any] = {
             "index": self.index,
             "status": self.status,
             "execution_id": self.execution_id,
             "files": [str(path) for path in self.files],
             "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}",
-            **{key: value for key, value in extra.items() if not key.startswith("_")},
         }
+        extra = self.result.additional_properties if self.result is not None else {}
+        for key, value in extra.items():
+            if not key.startswith("_"):
+                row[f"result_{key}" if key in row else key] = value
+        return row
 
 
 class SweepFailedError(Exception):

@@ -32,6 +32,7 @@ from ._access import token_command
 from ._config import make_client
 from ._output import Output, execution_fields, human_bytes, log_entry_json, text_of
 from ._safe import public_name
+from ._sweep import cmd_sweep
 from ._token import TokenCommandError
 
 _SUCCEEDED = "SUCCEEDED"
@@ -384,6 +385,7 @@ _COMMANDS: dict[str, Callable[[ServiceApi, argparse.Namespace, Output], int]] = 
     "download": _cmd_download,
     "cancel": _cmd_cancel,
     "run": _cmd_run,
+    "sweep": cmd_sweep,
 }
 
 
