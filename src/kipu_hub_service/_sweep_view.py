@@ -34,7 +34,7 @@ class ProgressDisplay:
         self._display = _notebook_display()
         self._handle: Any = None
         self._last = ""
-        self._shown_at = 0.0
+        self._shown_at = float("-inf")
         self._live = self._display is None and self._stream.isatty()
 
     def __call__(self, progress: Progress) -> None:
