@@ -11,6 +11,7 @@ from types import FrameType
 from . import MISSING_EXTRA
 from .faults import OPERATIONS, FaultConfig, FaultKind, parse_kind
 from .limits import Limits
+from .settings import LOG_LEVELS, MockSettings
 from .state import TIMESTAMP_FORMATS, Timing
 from .token import DEFAULT_TOKEN_LIFETIME, parse_access_key
 
@@ -146,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--log-level",
         default="warning",
-        choices=["critical", "error", "warning", "info", "debug"],
+        choices=LOG_LEVELS,
         help="uvicorn's log level (default: %(default)s)",
     )
     add("--access-log", action="store_true", help="log every request")
@@ -228,6 +229,25 @@ def _token_lifetime(text: str) -> int:
     return value
 
 
+def settings_from_args(args: argparse.Namespace) -> MockSettings:
+    """The gateway settings the flags ask for; ValueError on bad values."""
+    return MockSettings(
+        host=args.host,
+        port=args.port,
+        base_path=args.base_path,
+        tokens=args.tokens,
+        access_keys=args.access_keys,
+        token_lifetime=args.token_lifetime,
+        timing=Timing(pending=args.pending_seconds, running=args.running_seconds),
+        faults=fault_config(args),
+        seed=args.seed,
+        timestamp_format=args.timestamp_format,
+        limits=limits_config(args),
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+
+
 def fault_config(args: argparse.Namespace) -> FaultConfig | None:
     """The fault configuration the flags ask for; ValueError on bad values."""
     rates: dict[FaultKind, float] = {}
@@ -272,25 +292,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hub-service-mock: {MISSING_EXTRA}", file=sys.stderr)
         return 2
     try:
-        faults = fault_config(args)
-        timing = Timing(pending=args.pending_seconds, running=args.running_seconds)
+        settings = settings_from_args(args)
         from .app import MockGatewayApp
 
-        app = MockGatewayApp(
-            base_path=args.base_path,
-            tokens=args.tokens,
-            timing=timing,
-            faults=faults,
-            seed=args.seed,
-            limits=limits_config(args),
-            timestamp_format=args.timestamp_format,
-            access_keys=args.access_keys,
-            token_lifetime=args.token_lifetime,
-        )
+        app = MockGatewayApp(settings)
     except ValueError as exc:
         parser.error(str(exc))
-    if not 0 <= args.port <= 65535:
-        parser.error(f"--port must be between 0 and 65535, got {args.port}")
+    faults = settings.faults
 
     from .server import _url, bind, uvicorn_config
 
@@ -300,9 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hub-service-mock: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     url = _url(args.host, sock.getsockname()[1], app.base_path)
-    server = uvicorn.Server(
-        uvicorn_config(app, log_level=args.log_level, access_log=args.access_log)
-    )
+    server = uvicorn.Server(uvicorn_config(app))
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _ignore)
     print(f"Mock gateway listening on {url}", flush=True)

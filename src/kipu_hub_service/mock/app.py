@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
@@ -22,7 +22,6 @@ from starlette.types import Receive, Scope, Send
 from .faults import FaultConfig, FaultInjector
 from .files import DEFAULT_CHUNK, bin_etag, iter_result_bin, json_etag, result_json_bytes
 from .guard import ConnectionGuard, GuardedConnection
-from .limits import Limits
 from .sending import (
     HTTPError,
     InjectedDisconnect,
@@ -33,9 +32,10 @@ from .sending import (
     raw_json,
     read_body,
 )
-from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput, Timing
+from .settings import MockSettings
+from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput
 from .strict_json import InvalidJSON, dumps, loads
-from .token import DEFAULT_TOKEN_LIFETIME, TOKEN_PATH, TokenIssuer
+from .token import TOKEN_PATH, TokenIssuer
 
 __all__ = ["ADMIN_PREFIX", "InjectedDisconnect", "MockGatewayApp"]
 
@@ -58,14 +58,6 @@ def _shorten(value: str, limit: int = 80) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
 
 
-def normalize_base_path(base_path: str) -> str:
-    """``acme/vqe/v1/`` -> ``/acme/vqe/v1``; ``/`` and empty -> empty."""
-    if not isinstance(base_path, str) or any(c in base_path for c in "?#\\ ") or "//" in base_path:
-        raise ValueError(f"invalid base path {base_path!r}: use the form /context/service/version")
-    path = "/" + base_path.strip("/")
-    return "" if path == "/" else path
-
-
 @dataclass(slots=True)
 class _File:
     media_type: str
@@ -75,46 +67,32 @@ class _File:
 
 
 class MockGatewayApp:
-    """The stateful mock of the service gateway.
+    """The stateful mock of the service gateway, as an ASGI application.
 
-    ``tokens`` restricts the accepted bearer tokens (any non-empty token when
-    ``None``); ``timing`` sets how long executions stay PENDING and RUNNING;
-    ``faults`` injects faults; ``seed`` fixes the sequence of execution ids;
-    ``clock`` (monotonic seconds) lets tests drive time; ``timestamp_format`` writes
-    execution timestamps as the real gateway does (``"gateway"``: ``2026-11-27 14:31:44``,
-    UTC) or as ISO 8601 (``"iso"``).
-    ``limits`` bounds connections, request bodies and stored executions. ``access_keys`` and
-    ``token_lifetime`` set up ``POST /token`` (see :class:`~.token.TokenIssuer`).
+    Takes a :class:`~.settings.MockSettings`, or its fields as keyword options (``timing=``,
+    ``tokens=``, ``faults=``, ``limits=``, ...); ``host``, ``port`` and the log options
+    matter only to a server that runs it.
     """
 
-    def __init__(
-        self,
-        *,
-        base_path: str = "",
-        tokens: Iterable[str] | None = None,
-        timing: Timing | None = None,
-        faults: FaultConfig | None = None,
-        seed: int = 0,
-        clock: Callable[[], float] | None = None,
-        limits: Limits | None = None,
-        timestamp_format: str = "gateway",
-        access_keys: Mapping[str, str] | Iterable[str] | None = None,
-        token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
-    ) -> None:
-        self.base_path = normalize_base_path(base_path)
-        self.limits = limits or Limits()
+    def __init__(self, settings: MockSettings | None = None, /, **options: Any) -> None:
+        settings = MockSettings.from_options(settings, **options)
+        self.settings = settings
+        self.base_path = settings.base_path
+        self.limits = settings.limits
         #: The open connections, when served by :class:`~.server.MockGateway` or the CLI.
         self.connections = ConnectionGuard(self.limits)
         self._stored_bytes = 0
-        self.token_issuer = TokenIssuer(access_keys, lifetime=token_lifetime, clock=clock)
-        accepted = None if tokens is None else frozenset(tokens)
-        if accepted is not None and not (accepted and all(t and t.strip() == t for t in accepted)):
-            raise ValueError("tokens must be non-empty strings without surrounding whitespace")
-        self.tokens = accepted
-        self.store = ExecutionStore(
-            timing=timing, seed=seed, clock=clock, timestamp_format=timestamp_format
+        self.token_issuer = TokenIssuer(
+            settings.access_keys, lifetime=settings.token_lifetime, clock=settings.clock
         )
-        self.faults = FaultInjector(faults)
+        self.tokens = None if settings.tokens is None else frozenset(settings.tokens)
+        self.store = ExecutionStore(
+            timing=settings.timing,
+            seed=settings.seed,
+            clock=settings.clock,
+            timestamp_format=settings.timestamp_format,
+        )
+        self.faults = FaultInjector(settings.faults)
         #: API requests routed so far; a test clock can step with it.
         self.requests_seen = 0
         # Streamed result-file bodies: being sent, sent to the end, stopped because the client
