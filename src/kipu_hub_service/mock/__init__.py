@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .faults import OPERATIONS, Fault, FaultConfig, FaultInjector, FaultKind
 from .files import iter_result_bin
 from .limits import Limits
+from .rate import RateLimit
 from .settings import MockSettings
 from .state import DEFAULT_RESULT_SIZE, MAX_RESULT_SIZE, TIMESTAMP_FORMATS, Timing
 
@@ -62,6 +63,7 @@ __all__ = [
     "MockGateway",
     "MockGatewayApp",
     "MockSettings",
+    "RateLimit",
     "Timing",
     "iter_result_bin",
 ]

@@ -11,6 +11,7 @@ from types import FrameType
 from . import MISSING_EXTRA
 from .faults import OPERATIONS, FaultConfig, FaultKind, parse_kind
 from .limits import Limits
+from .rate import RateLimit
 from .settings import LOG_LEVELS, MockSettings
 from .state import TIMESTAMP_FORMATS, Timing
 from .token import DEFAULT_TOKEN_LIFETIME, parse_access_key
@@ -143,6 +144,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE",
         help="5xx codes of 'error' faults (repeatable; default: 500 and 503)",
     )
+    rate = parser.add_argument_group(
+        "rate limit", "Like a real gateway: API requests past a rate get 429 with Retry-After."
+    )
+    rate.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="N",
+        help="answer at most N API requests a second, over the window (default: no limit)",
+    )
+    rate.add_argument(
+        "--rate-limit-window",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="the sliding window of --rate-limit, in seconds (default: %(default)s)",
+    )
     _add_limits(parser)
     add(
         "--log-level",
@@ -243,9 +261,17 @@ def settings_from_args(args: argparse.Namespace) -> MockSettings:
         seed=args.seed,
         timestamp_format=args.timestamp_format,
         limits=limits_config(args),
+        rate_limit=rate_limit_config(args),
         log_level=args.log_level,
         access_log=args.access_log,
     )
+
+
+def rate_limit_config(args: argparse.Namespace) -> RateLimit | None:
+    """The rate limit the flags ask for (None without ``--rate-limit``); ValueError."""
+    if args.rate_limit is None:
+        return None
+    return RateLimit(rate=args.rate_limit, window=args.rate_limit_window)
 
 
 def fault_config(args: argparse.Namespace) -> FaultConfig | None:
@@ -291,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModuleNotFoundError:
         print(f"hub-service-mock: {MISSING_EXTRA}", file=sys.stderr)
         return 2
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be between 0 and 65535, got {args.port}")
     try:
         settings = settings_from_args(args)
         from .app import MockGatewayApp
@@ -316,6 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         token_url = _url(args.host, sock.getsockname()[1], "/token")
         ids = ", ".join(app.token_issuer.access_keys)
         print(f"Token endpoint {token_url} (access key ids: {ids})", flush=True)
+    if settings.rate_limit is not None:
+        limit = settings.rate_limit
+        print(f"Rate limit: {limit.capacity} requests per {limit.window:g} s", flush=True)
     if faults is not None:
         rates = ", ".join(f"{k.value}={v:g}" for k, v in faults.rates.items())
         print(f"Injecting faults (seed {faults.seed}): {rates}", flush=True)

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from .faults import FaultConfig, FaultInjector
 from .files import DEFAULT_CHUNK, bin_etag, iter_result_bin, json_etag, result_json_bytes
 from .guard import ConnectionGuard, GuardedConnection
+from .rate import RateLimiter
 from .sending import (
     HTTPError,
     InjectedDisconnect,
@@ -34,7 +35,7 @@ from .sending import (
 )
 from .settings import MockSettings
 from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput
-from .strict_json import InvalidJSON, dumps, loads
+from .strict_json import InvalidJSON, loads
 from .token import TOKEN_PATH, TokenIssuer
 
 __all__ = ["ADMIN_PREFIX", "InjectedDisconnect", "MockGatewayApp"]
@@ -93,6 +94,7 @@ class MockGatewayApp:
             timestamp_format=settings.timestamp_format,
         )
         self.faults = FaultInjector(settings.faults)
+        self.rate_limiter = RateLimiter(settings.rate_limit)
         #: API requests routed so far; a test clock can step with it.
         self.requests_seen = 0
         # Streamed result-file bodies: being sent, sent to the end, stopped because the client
@@ -104,7 +106,8 @@ class MockGatewayApp:
         self.sender = Sender(self.faults, self.stopping, self._streams)
 
     def stats(self) -> dict[str, Any]:
-        """Counters: executions created, idempotent replays, requests per operation, faults,
+        """Counters: executions created, idempotent replays, requests per operation (and
+        ``rate_limited``: those refused by the rate limit, per operation), faults,
         streamed downloads (``streams``: active, completed, abandoned, bytes_sent),
         ``connections`` (open, accepted, shed, header_timeouts, peak), ``tokens`` (POST /token)."""
         faults = self.faults.counts()
@@ -174,7 +177,11 @@ class MockGatewayApp:
             await self.sender.transmit(reply, send, receive)
             return
         self.requests_seen += 1
-        self.store.count_request(operation)
+        wait = self.rate_limiter.admit(self.store.now())
+        self.store.count_request(operation, rate_limited=wait is not None)
+        if wait is not None:
+            await self.sender.transmit(self._rate_limited(wait), send, receive)
+            return
         fault = self.faults.draw(operation)
         if fault is not None:
             early = await self.sender.early_fault(fault, connection)
@@ -188,6 +195,15 @@ class MockGatewayApp:
         except HTTPError as exc:
             reply = error_reply(exc.status, exc.detail, exc.headers)
         await self.sender.send_with_fault(reply, fault, send, receive, connection)
+
+    def _rate_limited(self, wait: int) -> Reply:
+        limit = self.rate_limiter.limit
+        assert limit is not None
+        detail = (
+            f"Rate limit exceeded: at most {limit.capacity} requests per {limit.window:g} s; "
+            f"retry after {wait} s"
+        )
+        return error_reply(429, detail, {"retry-after": str(wait)})
 
     def _route(self, path: str) -> tuple[dict[str, str], dict[str, str]] | None:
         base = self.base_path
@@ -251,12 +267,12 @@ class MockGatewayApp:
         base_url = self._base_url(scope, headers)
         store = self.store
         if operation == "getServiceExecutions":
-            return json_reply(200, [store.snapshot(e) for e in store.all()])
+            return raw_json(200, store.listing())
         if operation == "startExecution":
             return self._start(headers, body, base_url)
         execution = self._execution(params)
         if operation == "getStatus":
-            return json_reply(200, store.snapshot(execution))
+            return raw_json(200, store.render(execution))
         if operation == "getResult":
             return self._result(execution, base_url)
         if operation == "getResultFile":
@@ -283,13 +299,9 @@ class MockGatewayApp:
         payload = self._parse_json(body)
         if not isinstance(payload, dict):
             raise HTTPError(400, "Request body must be a JSON object")
-
-        def render(execution: Execution) -> bytes:
-            return dumps(self.store.snapshot(execution))
-
         try:
             execution, response, replayed = self.store.create(
-                payload, key, render, admit=lambda stored: self._admit(stored, len(body))
+                payload, key, admit=lambda stored: self._admit(stored, len(body))
             )
         except InvalidInput as exc:
             raise HTTPError(400, str(exc)) from None

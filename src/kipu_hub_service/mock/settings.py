@@ -20,6 +20,7 @@ from typing import Any
 
 from .faults import FaultConfig
 from .limits import Limits
+from .rate import RateLimit
 from .state import TIMESTAMP_FORMATS, Timing
 from .token import DEFAULT_TOKEN_LIFETIME, parse_access_key
 
@@ -75,7 +76,8 @@ class MockSettings:
     PENDING and RUNNING; ``faults`` injects faults; ``seed`` fixes execution ids;
     ``clock`` (monotonic seconds) lets tests drive time; ``timestamp_format`` writes execution
     timestamps as the real gateway does (``"gateway"``) or as ISO 8601 (``"iso"``);
-    ``limits`` bounds connections, request bodies and stored executions. ``host``, ``port``,
+    ``limits`` bounds connections, request bodies and stored executions; ``rate_limit``
+    answers API requests past a rate with 429 and ``Retry-After``. ``host``, ``port``,
     ``log_level`` and ``access_log`` say where and how the server runs.
     """
 
@@ -89,6 +91,7 @@ class MockSettings:
     clock: Callable[[], float] | None = None
     timestamp_format: str = TIMESTAMP_FORMATS[0]
     limits: Limits = field(default_factory=Limits)
+    rate_limit: RateLimit | None = None
     host: str = "127.0.0.1"
     port: int = 0
     log_level: str = "warning"
@@ -109,6 +112,8 @@ class MockSettings:
             raise ValueError(f"timing must be a Timing, got {self.timing!r}")
         if not isinstance(self.limits, Limits):
             raise ValueError(f"limits must be a Limits, got {self.limits!r}")
+        if self.rate_limit is not None and not isinstance(self.rate_limit, RateLimit):
+            raise ValueError(f"rate_limit must be a RateLimit or None, got {self.rate_limit!r}")
         if self.faults is not None and not isinstance(self.faults, FaultConfig):
             raise ValueError(f"faults must be a FaultConfig or None, got {self.faults!r}")
         if self.timestamp_format not in TIMESTAMP_FORMATS:
