@@ -53,7 +53,7 @@ EXPECTED_BLOCKS = {
     "docs/install.md": 2,
     "docs/limits.md": 1,
     "docs/migration.md": 1,
-    "docs/mock-gateway-and-testing.md": 8,
+    "docs/mock-gateway-and-testing.md": 9,
     "docs/performance.md": 0,
     "docs/reference/clients.md": 0,
     "docs/reference/errors.md": 0,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from .faults import FaultConfig, FaultInjector
 from .files import DEFAULT_CHUNK, bin_etag, iter_result_bin, json_etag, result_json_bytes
 from .guard import ConnectionGuard, GuardedConnection
-from .limits import Limits
+from .rate import RateLimiter
 from .sending import (
     HTTPError,
     InjectedDisconnect,
@@ -33,9 +33,10 @@ from .sending import (
     raw_json,
     read_body,
 )
-from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput, Timing
-from .strict_json import InvalidJSON, dumps, loads
-from .token import DEFAULT_TOKEN_LIFETIME, TOKEN_PATH, TokenIssuer
+from .settings import MockSettings
+from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput
+from .strict_json import InvalidJSON, loads
+from .token import TOKEN_PATH, TokenIssuer
 
 __all__ = ["ADMIN_PREFIX", "InjectedDisconnect", "MockGatewayApp"]
 
@@ -58,14 +59,6 @@ def _shorten(value: str, limit: int = 80) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
 
 
-def normalize_base_path(base_path: str) -> str:
-    """``acme/vqe/v1/`` -> ``/acme/vqe/v1``; ``/`` and empty -> empty."""
-    if not isinstance(base_path, str) or any(c in base_path for c in "?#\\ ") or "//" in base_path:
-        raise ValueError(f"invalid base path {base_path!r}: use the form /context/service/version")
-    path = "/" + base_path.strip("/")
-    return "" if path == "/" else path
-
-
 @dataclass(slots=True)
 class _File:
     media_type: str
@@ -75,46 +68,33 @@ class _File:
 
 
 class MockGatewayApp:
-    """The stateful mock of the service gateway.
+    """The stateful mock of the service gateway, as an ASGI application.
 
-    ``tokens`` restricts the accepted bearer tokens (any non-empty token when
-    ``None``); ``timing`` sets how long executions stay PENDING and RUNNING;
-    ``faults`` injects faults; ``seed`` fixes the sequence of execution ids;
-    ``clock`` (monotonic seconds) lets tests drive time; ``timestamp_format`` writes
-    execution timestamps as the real gateway does (``"gateway"``: ``2026-11-27 14:31:44``,
-    UTC) or as ISO 8601 (``"iso"``).
-    ``limits`` bounds connections, request bodies and stored executions. ``access_keys`` and
-    ``token_lifetime`` set up ``POST /token`` (see :class:`~.token.TokenIssuer`).
+    Takes a :class:`~.settings.MockSettings`, or its fields as keyword options (``timing=``,
+    ``tokens=``, ``faults=``, ``limits=``, ...); ``host``, ``port`` and the log options
+    matter only to a server that runs it.
     """
 
-    def __init__(
-        self,
-        *,
-        base_path: str = "",
-        tokens: Iterable[str] | None = None,
-        timing: Timing | None = None,
-        faults: FaultConfig | None = None,
-        seed: int = 0,
-        clock: Callable[[], float] | None = None,
-        limits: Limits | None = None,
-        timestamp_format: str = "gateway",
-        access_keys: Mapping[str, str] | Iterable[str] | None = None,
-        token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
-    ) -> None:
-        self.base_path = normalize_base_path(base_path)
-        self.limits = limits or Limits()
+    def __init__(self, settings: MockSettings | None = None, /, **options: Any) -> None:
+        settings = MockSettings.from_options(settings, **options)
+        self.settings = settings
+        self.base_path = settings.base_path
+        self.limits = settings.limits
         #: The open connections, when served by :class:`~.server.MockGateway` or the CLI.
         self.connections = ConnectionGuard(self.limits)
         self._stored_bytes = 0
-        self.token_issuer = TokenIssuer(access_keys, lifetime=token_lifetime, clock=clock)
-        accepted = None if tokens is None else frozenset(tokens)
-        if accepted is not None and not (accepted and all(t and t.strip() == t for t in accepted)):
-            raise ValueError("tokens must be non-empty strings without surrounding whitespace")
-        self.tokens = accepted
-        self.store = ExecutionStore(
-            timing=timing, seed=seed, clock=clock, timestamp_format=timestamp_format
+        self.token_issuer = TokenIssuer(
+            settings.access_keys, lifetime=settings.token_lifetime, clock=settings.clock
         )
-        self.faults = FaultInjector(faults)
+        self.tokens = None if settings.tokens is None else frozenset(settings.tokens)
+        self.store = ExecutionStore(
+            timing=settings.timing,
+            seed=settings.seed,
+            clock=settings.clock,
+            timestamp_format=settings.timestamp_format,
+        )
+        self.faults = FaultInjector(settings.faults)
+        self.rate_limiter = RateLimiter(settings.rate_limit)
         #: API requests routed so far; a test clock can step with it.
         self.requests_seen = 0
         # Streamed result-file bodies: being sent, sent to the end, stopped because the client
@@ -126,7 +106,8 @@ class MockGatewayApp:
         self.sender = Sender(self.faults, self.stopping, self._streams)
 
     def stats(self) -> dict[str, Any]:
-        """Counters: executions created, idempotent replays, requests per operation, faults,
+        """Counters: executions created, idempotent replays, requests per operation (and
+        ``rate_limited``: those refused by the rate limit, per operation), faults,
         streamed downloads (``streams``: active, completed, abandoned, bytes_sent),
         ``connections`` (open, accepted, shed, header_timeouts, peak), ``tokens`` (POST /token)."""
         faults = self.faults.counts()
@@ -196,7 +177,11 @@ class MockGatewayApp:
             await self.sender.transmit(reply, send, receive)
             return
         self.requests_seen += 1
-        self.store.count_request(operation)
+        wait = self.rate_limiter.admit(self.store.now())
+        self.store.count_request(operation, rate_limited=wait is not None)
+        if wait is not None:
+            await self.sender.transmit(self._rate_limited(wait), send, receive)
+            return
         fault = self.faults.draw(operation)
         if fault is not None:
             early = await self.sender.early_fault(fault, connection)
@@ -210,6 +195,15 @@ class MockGatewayApp:
         except HTTPError as exc:
             reply = error_reply(exc.status, exc.detail, exc.headers)
         await self.sender.send_with_fault(reply, fault, send, receive, connection)
+
+    def _rate_limited(self, wait: int) -> Reply:
+        limit = self.rate_limiter.limit
+        assert limit is not None
+        detail = (
+            f"Rate limit exceeded: at most {limit.capacity} requests per {limit.window:g} s; "
+            f"retry after {wait} s"
+        )
+        return error_reply(429, detail, {"retry-after": str(wait)})
 
     def _route(self, path: str) -> tuple[dict[str, str], dict[str, str]] | None:
         base = self.base_path
@@ -273,12 +267,12 @@ class MockGatewayApp:
         base_url = self._base_url(scope, headers)
         store = self.store
         if operation == "getServiceExecutions":
-            return json_reply(200, [store.snapshot(e) for e in store.all()])
+            return raw_json(200, store.listing())
         if operation == "startExecution":
             return self._start(headers, body, base_url)
         execution = self._execution(params)
         if operation == "getStatus":
-            return json_reply(200, store.snapshot(execution))
+            return raw_json(200, store.render(execution))
         if operation == "getResult":
             return self._result(execution, base_url)
         if operation == "getResultFile":
@@ -305,13 +299,9 @@ class MockGatewayApp:
         payload = self._parse_json(body)
         if not isinstance(payload, dict):
             raise HTTPError(400, "Request body must be a JSON object")
-
-        def render(execution: Execution) -> bytes:
-            return dumps(self.store.snapshot(execution))
-
         try:
             execution, response, replayed = self.store.create(
-                payload, key, render, admit=lambda stored: self._admit(stored, len(body))
+                payload, key, admit=lambda stored: self._admit(stored, len(body))
             )
         except InvalidInput as exc:
             raise HTTPError(400, str(exc)) from None
