@@ -264,6 +264,16 @@ def use_list(pending: int, last_list_size: int | None) -> bool:
     return pending > 1 and 1 + size / LIST_ENTRIES_PER_REQUEST < pending
 
 
+def longest_pause(pending: int, last_list_size: int | None, max_poll_interval: float) -> float:
+    """The longest pause between list polls: ``max_poll_interval`` scaled by what one list
+    call costs per pending execution, ``(1 + L / LIST_ENTRIES_PER_REQUEST) / pending`` (at
+    most 1). The cheaper a poll is per execution, the more often it may come; per-id polling
+    costs one request per execution and keeps the whole ``max_poll_interval``."""
+    size = pending if last_list_size is None else last_list_size
+    cost = 1 + size / LIST_ENTRIES_PER_REQUEST
+    return max_poll_interval * min(1.0, cost / max(pending, 1))
+
+
 def jittered(interval: float, rng: random.Random) -> float:
     """``interval`` stretched or shrunk by up to ``JITTER``."""
     return interval * (1.0 + rng.uniform(-JITTER, JITTER))

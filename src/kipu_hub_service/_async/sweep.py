@@ -47,6 +47,7 @@ from .._sweep_rules import (
     SweepResults,
     check_sweep_args,
     jittered,
+    longest_pause,
     use_list,
 )
 from ..core.api_error import (
@@ -318,7 +319,9 @@ class AsyncSweep:
         if not waiting or time.monotonic() < self._next_poll:
             return
         changed = False
+        longest = self._max_poll
         if use_list(len(waiting), self._last_list):
+            longest = longest_pause(len(waiting), self._last_list, self._max_poll)
             try:
                 executions = await self._send.list()
             except SweepRetry:
@@ -340,7 +343,7 @@ class AsyncSweep:
         if changed:
             self._interval = self._poll_interval
         else:
-            self._interval = min(self._interval * 1.5, self._max_poll)
+            self._interval = min(self._interval * 1.5, max(longest, self._poll_interval))
         self._next_poll = time.monotonic() + jittered(self._interval, self._rng)
 
     def _status_poller(self, item: Item, flags: list[bool]) -> AsyncJob:
