@@ -185,5 +185,6 @@ def test_cheap_list_polls_may_come_more_often() -> None:
     from kipu_hub_service._sweep_rules import longest_pause
 
     assert longest_pause(1000, 1000, 2.0) == pytest.approx(2.0 * 21 / 1000)
-    assert longest_pause(30, 1000, 2.0) == 2.0  # a list as dear as the polls: no shortening
+    assert longest_pause(30, 1000, 2.0) == pytest.approx(2.0 * 21 / 30)
+    assert longest_pause(15, 1000, 2.0) == 2.0  # dearer than the polls: never longer
     assert longest_pause(10, None, 2.0) == pytest.approx(2.0 * 1.2 / 10)
