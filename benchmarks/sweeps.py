@@ -41,6 +41,8 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     "W10": {"count": 500, "pending": 0.5, "running": 2.0, "rate": 100.0, "sides": ["sweep"]},
 }  # fmt: skip
 QUICK = {"W8": 40, "W9": 200, "W10": 40}
+"""Executions per workload with ``--quick``, which also shortens them to 0.1 s + 0.3 s."""
+QUICK_TIMING = (0.1, 0.3)
 
 
 def serve(pending: float, running: float, rate: float | None) -> None:
@@ -108,8 +110,10 @@ def _stats(url: str) -> dict[str, Any]:
     return stats
 
 
-def run_side(workload: str, side: str, count: int) -> dict[str, Any]:
-    spec = WORKLOADS[workload]
+def run_side(workload: str, side: str, count: int, quick: bool = False) -> dict[str, Any]:
+    spec = dict(WORKLOADS[workload])
+    if quick:
+        spec["pending"], spec["running"] = QUICK_TIMING
     args = [str(spec["pending"]), str(spec["running"]), str(spec["rate"] or 0)]
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", *args],
@@ -185,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         for side in WORKLOADS[workload]["sides"]:
             if side in skipped:
                 continue
-            figures = run_side(workload, side, count)
+            figures = run_side(workload, side, count, args.quick)
             report[f"{workload} {side}"] = figures
             lines.append(_row(workload, side, count, figures))
             print(lines[-1], flush=True)
