@@ -168,3 +168,26 @@ def test_bad_arguments_are_refused_before_anything_is_sent(gateway: MockGateway)
         with pytest.raises(ValueError, match=r"ids\[0\]"):
             client.service_api.watch([""])
     assert requests_of(gateway) == {}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_rate_limited_gateway_sees_few_429s_and_every_item_succeeds(
+    kind: str, tmp_path: Path
+) -> None:
+    from kipu_hub_service.mock import RateLimit
+
+    busy = RateLimit(rate=40)
+    timing = Timing(pending=0.1, running=0.3)
+    with MockGateway(tokens=[TOKEN], timing=timing, rate_limit=busy) as gateway:
+        progress: list[Progress] = []
+        results, _ = sweep(
+            kind, gateway.url, inputs(30), output_dir=tmp_path, on_progress=progress.append
+        )
+        stats = gateway.stats()
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 30
+    assert stats["executions_created"] == 30
+    refused = sum(stats["rate_limited"].values())
+    assert refused == progress[-1].rate_limited
+    # the first burst may overrun the limit (at most the requests in flight); after the
+    # first cut the gate keeps under it
+    assert refused <= 16 + 4
