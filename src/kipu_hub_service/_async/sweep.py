@@ -89,6 +89,8 @@ class AsyncSweep:
             bodies = [check_body(i, request) for i, request in enumerate(requests)]
             self._items = [Item(i, body) for i, body in enumerate(bodies)]
         else:
+            if journal is not None:
+                raise ValueError("watch() takes no journal: a journal records a sweep's inputs")
             self._items = [Item(i, None, check_id(i, id)) for i, id in enumerate(ids or ())]
         self._max_in_flight = max_in_flight
         self._timeout = timeout
