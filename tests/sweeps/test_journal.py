@@ -183,3 +183,28 @@ def test_a_lost_start_answer_then_a_rerun_starts_nothing_twice(
     assert created(gateway) == 3
     assert gateway.stats()["idempotent_replays"] >= 3
     one_execution_per_input(gateway, 3)
+
+
+def test_an_async_sweep_cancelled_mid_way_leaves_the_journal_usable(
+    gateway: MockGateway, tmp_path: Path
+) -> None:
+    """Cancelling the task (what Ctrl-C does to ``asyncio.run``) releases the journal; the
+    rerun re-attaches to what was started and starts only the rest."""
+    import asyncio
+
+    from kipu_hub_service import AsyncHubServiceClient
+
+    journal = tmp_path / "sweep.sqlite"
+    bodies = [{"input": {"n": n, "duration": 0.5, "result_size": 4}} for n in range(6)]
+
+    async def interrupted() -> None:
+        async with AsyncHubServiceClient(base_url=gateway.url, token=TOKEN) as client:
+            job = client.service_api.sweep(bodies, journal=journal, max_in_flight=3)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(job.results(), 0.3)
+
+    asyncio.run(interrupted())
+    assert 0 < created(gateway) < 6
+    results, _ = sweep("async", gateway.url, bodies, journal=journal)
+    assert all(outcome.ok for outcome in results)
+    assert created(gateway) == 6
