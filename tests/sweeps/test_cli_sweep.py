@@ -92,6 +92,11 @@ def test_wait_timeout_exits_4_and_says_how_to_resume(gateway: MockGateway, tmp_p
     summary = json.loads(cancelled.stdout.splitlines()[-1])["summary"]
     assert summary["counts"] == {"CANCELLED": 2}
     assert gateway.stats()["executions_created"] == 2
+    # --cancel of a sweep never run: nothing to cancel, nothing started, exit 1
+    fresh = cli(gateway, "--json", "sweep", str(inputs), "-o", str(tmp_path / "new"), "--cancel")
+    assert fresh.returncode == 1
+    assert json.loads(fresh.stdout.splitlines()[-1])["summary"]["counts"] == {"NOT_STARTED": 2}
+    assert gateway.stats()["executions_created"] == 2
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .._results import failure_reason
 from ..client import ServiceApi
@@ -156,7 +156,7 @@ def cmd_sweep(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
     if display is not None:
         display.close()
     results = job.results()
-    return _summary(out, results, sys.stderr)
+    return _summary(out, results, gave_up=args.wait_timeout is not None and not args.cancel)
 
 
 def _show(out: Output, outcome: Outcome, directory: Path) -> None:
@@ -170,12 +170,14 @@ def _show(out: Output, outcome: Outcome, directory: Path) -> None:
         out.note(f"line {outcome.index + 1}: {outcome.status}{where}{reason}")
 
 
-def _summary(out: Output, results: SweepResults, stderr: IO[str]) -> int:
+def _summary(out: Output, results: SweepResults, *, gave_up: bool) -> int:
+    """Print the summary; the exit code: 4 when ``--wait-timeout`` left items unfinished,
+    else 0 when every item succeeded and 1 otherwise."""
     counts: dict[str, int] = {}
     for outcome in results:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     timed_out = any(outcome.status in (TIMED_OUT, NOT_STARTED) for outcome in results)
-    if timed_out and not any(outcome.status == "CANCELLED" for outcome in results):
+    if gave_up and timed_out:
         code = EXIT_TIMEOUT
     else:
         code = EXIT_OK if not results.failed else EXIT_EXECUTION_FAILED
