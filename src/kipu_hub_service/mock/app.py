@@ -8,10 +8,8 @@ carries an ``Allow`` header listing exactly the documented methods.
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -20,9 +18,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
 from .faults import FaultConfig, FaultInjector
-from .files import DEFAULT_CHUNK, bin_etag, iter_result_bin, json_etag, result_json_bytes
 from .guard import ConnectionGuard, GuardedConnection
 from .rate import RateLimiter
+from .results import result_file_reply, result_reply, shorten
 from .sending import (
     HTTPError,
     InjectedDisconnect,
@@ -34,7 +32,7 @@ from .sending import (
     read_body,
 )
 from .settings import MockSettings
-from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput
+from .state import Execution, ExecutionStore, IdempotencyConflict, InvalidInput
 from .strict_json import InvalidJSON, loads
 from .token import TOKEN_PATH, TokenIssuer
 
@@ -42,7 +40,6 @@ __all__ = ["ADMIN_PREFIX", "InjectedDisconnect", "MockGatewayApp"]
 
 #: Where the gateway's own control endpoints live (outside the base path, no token).
 ADMIN_PREFIX = "/_mock"
-_RANGE = re.compile(r"bytes=([0-9]+)-")
 
 # (path template segments, method -> operation id); one entry per path, all its methods.
 _ROUTES: tuple[tuple[tuple[str, ...], dict[str, str]], ...] = (
@@ -53,18 +50,6 @@ _ROUTES: tuple[tuple[tuple[str, ...], dict[str, str]], ...] = (
     (("{id}", "log"), {"GET": "getLogs"}),
     (("{id}", "cancel"), {"PUT": "cancelExecution"}),
 )
-
-
-def _shorten(value: str, limit: int = 80) -> str:
-    return value if len(value) <= limit else value[:limit] + "…"
-
-
-@dataclass(slots=True)
-class _File:
-    media_type: str
-    size: int
-    etag: str
-    chunks: Callable[[int], Iterator[bytes]]
 
 
 class MockGatewayApp:
@@ -252,7 +237,7 @@ class MockGatewayApp:
     def _execution(self, params: Mapping[str, str]) -> Execution:
         execution = self.store.get(params["id"])
         if execution is None:
-            raise HTTPError(404, f"Execution {_shorten(params['id'])!r} not found")
+            raise HTTPError(404, f"Execution {shorten(params['id'])!r} not found")
         return execution
 
     def _handle(
@@ -274,9 +259,9 @@ class MockGatewayApp:
         if operation == "getStatus":
             return raw_json(200, store.render(execution))
         if operation == "getResult":
-            return self._result(execution, base_url)
+            return result_reply(store, execution, base_url)
         if operation == "getResultFile":
-            return self._result_file(execution, params["file"], headers)
+            return result_file_reply(store, execution, params["file"], headers)
         if operation == "getLogs":
             entries = store.logs(execution)
             return json_reply(200, entries) if entries else Reply(204)
@@ -316,7 +301,7 @@ class MockGatewayApp:
         try:
             return loads(body, max_depth=self.limits.max_depth)
         except InvalidJSON as exc:
-            raise HTTPError(400, f"Request body is not valid JSON: {_shorten(str(exc))}") from None
+            raise HTTPError(400, f"Request body is not valid JSON: {shorten(str(exc))}") from None
 
     def _admit(self, stored: int, size: int) -> None:
         """Refuse a new execution past ``max_executions`` or ``max_stored_bytes``."""
@@ -329,87 +314,6 @@ class MockGatewayApp:
                 f"{limits.max_stored_bytes} bytes); restart it to start afresh",
             )
         self._stored_bytes += size
-
-    def _files(self, execution: Execution) -> dict[str, _File]:
-        if execution.status_at(self.store.now()) != "SUCCEEDED":
-            return {}
-        content = result_json_bytes(execution.id, execution.output())
-        size = execution.result_size
-        return {
-            "result.json": _File(
-                "application/json",
-                len(content),
-                json_etag(content),
-                lambda start: iter((content[start:],)),
-            ),
-            "result.bin": _File(
-                "application/octet-stream",
-                size,
-                bin_etag(execution.id, size),
-                lambda start: iter_result_bin(execution.id, size, start, DEFAULT_CHUNK),
-            ),
-        }
-
-    def _result(self, execution: Execution, base_url: str) -> Reply:
-        snapshot = self.store.snapshot(execution)
-        status = snapshot["status"]
-        if status not in TERMINAL:
-            raise HTTPError(
-                409, f"Execution is {status}; its result is available once it has finished"
-            )
-        href = f"{base_url}/{quote(execution.id, safe='')}"
-        links: dict[str, Any] = {"status": {"href": href}}
-        for name, file in self._files(execution).items():
-            links[name] = {
-                "href": f"{href}/result/{quote(name, safe='')}",
-                "type": file.media_type,
-                "name": name,
-            }
-        result: dict[str, Any] = {}
-        if status == "SUCCEEDED":
-            result["output"] = execution.output()
-        elif status == "FAILED":
-            result["error"] = {
-                "message": "The input asked for a failure",
-                "code": "REQUESTED_FAILURE",
-            }
-        result["_links"] = links
-        result["_embedded"] = {"status": snapshot}
-        return json_reply(200, result)
-
-    def _result_file(self, execution: Execution, name: str, headers: Headers) -> Reply:
-        status = execution.status_at(self.store.now())
-        if status not in TERMINAL:
-            raise HTTPError(409, f"Execution is {status}; its files exist once it has finished")
-        file = self._files(execution).get(name)
-        if file is None:
-            raise HTTPError(404, f"Execution has no result file {_shorten(name)!r}")
-        # The spec documents application/octet-stream for every file; the HAL link has the type.
-        common = {
-            "content-type": "application/octet-stream",
-            "etag": file.etag,
-            "accept-ranges": "bytes",
-        }
-        requested = headers.get("range")
-        start: int | None = None
-        if requested is not None:
-            match = _RANGE.fullmatch(requested.strip())
-            if match is None:
-                raise HTTPError(400, "Only 'Range: bytes=N-' is supported")
-            if_range = headers.get("if-range")
-            if if_range is None or if_range.strip() == file.etag:
-                start = int(match.group(1))
-                if start >= file.size:
-                    raise HTTPError(
-                        416,
-                        f"Range starts at {start}, beyond the end of the {file.size}-byte file",
-                        {"content-range": f"bytes */{file.size}"},
-                    )
-        if start is None:
-            return Reply(200, common, stream=lambda: file.chunks(0), length=file.size)
-        offset = start
-        common["content-range"] = f"bytes {offset}-{file.size - 1}/{file.size}"
-        return Reply(206, common, stream=lambda: file.chunks(offset), length=file.size - offset)
 
     # -- control endpoints ----------------------------------------------------------------
 
