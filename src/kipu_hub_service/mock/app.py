@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from .faults import FaultConfig, FaultInjector
 from .guard import ConnectionGuard, GuardedConnection
+from .intake import TOKEN_BODY_LIMIT, BodyParser, StartBody, check_head, parse_json
 from .rate import RateLimiter
 from .results import result_file_reply, result_reply, shorten
 from .sending import (
@@ -33,12 +34,12 @@ from .sending import (
 )
 from .settings import MockSettings
 from .state import Execution, ExecutionStore, IdempotencyConflict, InvalidInput
-from .strict_json import InvalidJSON, loads
 from .token import TOKEN_PATH, TokenIssuer
 
 __all__ = ["ADMIN_PREFIX", "InjectedDisconnect", "MockGatewayApp"]
 
-#: Where the gateway's own control endpoints live (outside the base path, no token).
+#: Where the gateway's own control endpoints live (outside the base path; they need a token
+#: the API accepts when the gateway has ``tokens`` or ``access_keys``, else they are open).
 ADMIN_PREFIX = "/_mock"
 
 # (path template segments, method -> operation id); one entry per path, all its methods.
@@ -80,6 +81,7 @@ class MockGatewayApp:
         )
         self.faults = FaultInjector(settings.faults)
         self.rate_limiter = RateLimiter(settings.rate_limit)
+        self.parser = BodyParser(self.limits)
         #: API requests routed so far; a test clock can step with it.
         self.requests_seen = 0
         # Streamed result-file bodies: being sent, sent to the end, stopped because the client
@@ -132,8 +134,15 @@ class MockGatewayApp:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
         method: str = scope["method"]
+        control = path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
         try:
-            body = await read_body(request, self.limits)
+            check_head(scope, self.limits)
+            if control and self.control_locked:  # before the body is read
+                self._authenticate(request.headers, close=True)
+            limit = TOKEN_BODY_LIMIT if path == TOKEN_PATH else None
+            body = await read_body(request, self.limits, limit)
+            if connection is not None:
+                connection.body_read()
         except ClientDisconnect:
             return
         except HTTPError as exc:
@@ -141,7 +150,7 @@ class MockGatewayApp:
                 error_reply(exc.status, exc.detail, exc.headers), send, receive
             )
             return
-        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+        if control:
             await self.sender.transmit(self._admin(method, path, body), send, receive)
             return
         if path == TOKEN_PATH:
@@ -176,7 +185,11 @@ class MockGatewayApp:
             if early:
                 return
         try:
-            reply = self._handle(operation, params, request.headers, body, scope)
+            self._authenticate(request.headers)
+            start = None
+            if operation == "startExecution":
+                start = await self._start_body(request.headers, body)
+            reply = self._handle(operation, params, request.headers, start, scope)
         except HTTPError as exc:
             reply = error_reply(exc.status, exc.detail, exc.headers)
         await self.sender.send_with_fault(reply, fault, send, receive, connection)
@@ -222,8 +235,16 @@ class MockGatewayApp:
             host = f"{server[0]}:{server[1]}"
         return f"{scope.get('scheme', 'http')}://{host}{self.base_path}"
 
-    def _authenticate(self, headers: Headers) -> None:
-        challenge = {"www-authenticate": "Bearer"}
+    @property
+    def control_locked(self) -> bool:
+        """Whether ``/_mock/*`` needs a token the API accepts: when ``tokens`` or
+        ``access_keys`` are set. Without either, the API takes any token and these are open."""
+        return self.tokens is not None or self.token_issuer.enabled
+
+    def _authenticate(self, headers: Headers, *, close: bool = False) -> None:
+        """401 unless the request has a bearer token the API accepts; ``close``: the body
+        is left unread, so the answer closes the connection."""
+        challenge = {"www-authenticate": "Bearer", **({"connection": "close"} if close else {})}
         missing = "Not authenticated: send 'Authorization: Bearer <token>'"
         scheme, _, token = (headers.get("authorization") or "").strip().partition(" ")
         token = token.strip()
@@ -245,16 +266,15 @@ class MockGatewayApp:
         operation: str,
         params: Mapping[str, str],
         headers: Headers,
-        body: bytes,
+        start: StartBody | None,
         scope: Scope,
     ) -> Reply:
-        self._authenticate(headers)
         base_url = self._base_url(scope, headers)
         store = self.store
         if operation == "getServiceExecutions":
             return raw_json(200, store.listing())
-        if operation == "startExecution":
-            return self._start(headers, body, base_url)
+        if start is not None:
+            return self._start(headers.get("idempotency-key"), start, base_url)
         execution = self._execution(params)
         if operation == "getStatus":
             return raw_json(200, store.render(execution))
@@ -272,7 +292,8 @@ class MockGatewayApp:
             return Reply(204)
         raise AssertionError(f"unrouted operation {operation}")  # pragma: no cover
 
-    def _start(self, headers: Headers, body: bytes, base_url: str) -> Reply:
+    async def _start_body(self, headers: Headers, body: bytes) -> StartBody:
+        """Check a start's headers and room, then parse its body within the limits."""
         key = headers.get("idempotency-key")
         if key is not None and not 1 <= len(key) <= 255:
             raise HTTPError(400, "Idempotency-Key must be 1 to 255 characters long")
@@ -281,12 +302,17 @@ class MockGatewayApp:
             raise HTTPError(400, "Content-Type must be application/json")
         if not body.strip():
             raise HTTPError(400, "A JSON object request body is required")
-        payload = self._parse_json(body)
-        if not isinstance(payload, dict):
-            raise HTTPError(400, "Request body must be a JSON object")
+        if key is None or not self.store.holds_key(key):  # a replay needs no room
+            self._admit(len(self.store), len(body), claim=False)  # before any parsing
+        return await self.parser.run(body, lambda: self.parser.start_body(body, key is not None))
+
+    def _start(self, key: str | None, start: StartBody, base_url: str) -> Reply:
         try:
             execution, response, replayed = self.store.create(
-                payload, key, admit=lambda stored: self._admit(stored, len(body))
+                start.payload,
+                key,
+                admit=lambda stored: self._admit(stored, start.cost),
+                body_fingerprint=start.fingerprint,
             )
         except InvalidInput as exc:
             raise HTTPError(400, str(exc)) from None
@@ -297,23 +323,19 @@ class MockGatewayApp:
             extra["idempotent-replayed"] = "true"
         return raw_json(201, response, extra)
 
-    def _parse_json(self, body: bytes) -> Any:
-        try:
-            return loads(body, max_depth=self.limits.max_depth)
-        except InvalidJSON as exc:
-            raise HTTPError(400, f"Request body is not valid JSON: {shorten(str(exc))}") from None
-
-    def _admit(self, stored: int, size: int) -> None:
-        """Refuse a new execution past ``max_executions`` or ``max_stored_bytes``."""
+    def _admit(self, stored: int, size: int, *, claim: bool = True) -> None:
+        """Refuse a new execution past ``max_executions`` or ``max_stored_bytes`` (``size``:
+        the memory its body keeps); else count its ``size`` when ``claim``."""
         limits = self.limits
         if stored >= limits.max_executions or self._stored_bytes + size > limits.max_stored_bytes:
             raise HTTPError(
                 507,
                 f"The mock gateway holds {stored} executions ({self._stored_bytes} bytes of "
-                f"input), its limit ({limits.max_executions} executions, "
+                f"input in memory), its limit ({limits.max_executions} executions, "
                 f"{limits.max_stored_bytes} bytes); restart it to start afresh",
             )
-        self._stored_bytes += size
+        if claim:
+            self._stored_bytes += size
 
     # -- control endpoints ----------------------------------------------------------------
 
@@ -333,7 +355,9 @@ class MockGatewayApp:
                     405, f"Method {method} not allowed; allowed: GET, PUT", {"allow": "GET, PUT"}
                 )
             try:
-                config = FaultConfig.from_dict(self._parse_json(body) if body.strip() else {})
+                config = FaultConfig.from_dict(
+                    parse_json(body, self.limits)[0] if body.strip() else {}
+                )
             except HTTPError as exc:
                 return error_reply(400, f"Invalid fault configuration: {exc.detail}")
             except (ValueError, TypeError) as exc:
