@@ -24,10 +24,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from .limits import Limits
+
+try:  # the kernel's send queue of a socket: Linux (and others with TIOCOUTQ on sockets)
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ if sys.platform.startswith("linux") else None
+except ImportError:  # pragma: no cover - Windows
+    _OUTQ = None
 
 __all__ = ["ConnectionGuard", "GuardedConnection"]
 
@@ -57,6 +66,19 @@ def _address(transport: asyncio.BaseTransport) -> Address | None:
     if isinstance(peer, tuple) and len(peer) >= 2:
         return str(peer[0]), int(peer[1])
     return None
+
+
+def _send_queue(transport: asyncio.BaseTransport) -> int:
+    """Bytes in the socket's kernel send queue (unsent or not yet acknowledged); 0 where
+    the platform does not say."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or _OUTQ is None:
+        return 0
+    try:
+        raw = fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return int.from_bytes(raw, sys.byteorder, signed=True)
 
 
 class ConnectionGuard:
@@ -291,7 +313,14 @@ class GuardedConnection(asyncio.Protocol):
         return False
 
     def _buffered(self) -> int:
-        return 0 if self._transport is None else self._transport.get_write_buffer_size()
+        """Bytes written but not yet taken by the client: asyncio's write buffer, plus the
+        kernel's send queue where the platform tells it (Linux ``SIOCOUTQ``). The kernel
+        reports a socket writable again only once a good part of its (large) send buffer
+        is free, so asyncio's buffer alone would not show a slow reader's progress."""
+        transport = self._transport
+        if transport is None:
+            return 0
+        return transport.get_write_buffer_size() + _send_queue(transport)
 
     def _watch_writes(self, buffered: int) -> None:
         """While writing is paused, drop the connection once ``write_timeout`` seconds pass
