@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from types import FrameType
 
 from . import MISSING_EXTRA
@@ -26,9 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Executions echo their input; {'input': {'fail': true}} ends FAILED, "
             "{'input': {'result_size': N}} sizes result.bin, {'input': {'duration': S}} sets "
-            "the running time. Control endpoints (no token): GET /_mock/stats, "
-            "GET|PUT /_mock/faults. With --access-key, POST /token on the root exchanges "
-            "access keys for bearer tokens."
+            "the running time. Control endpoints: GET /_mock/stats, GET|PUT /_mock/faults; "
+            "with --token or --access-key they need a bearer token the API accepts, else "
+            "they are open. With --access-key, POST /token on the root exchanges access keys "
+            "(ID:SECRET; the secret may contain spaces) for bearer tokens."
         ),
     )
     add = parser.add_argument
@@ -173,50 +175,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_limits(parser: argparse.ArgumentParser) -> None:
-    defaults = Limits()
     limits = parser.add_argument_group(
         "limits", "Bounds that keep one client from breaking the gateway for the others."
     )
-    limits.add_argument(
-        "--max-connections",
-        type=int,
-        metavar="N",
-        help="connections served at once; more are answered 503 and closed "
-        "(default: 512, or half the file-descriptor limit when that is lower)",
-    )
-    for flag, value, what in (
-        ("--header-timeout", defaults.header_timeout, "for a request's headers (else 408)"),
-        ("--body-timeout", defaults.body_timeout, "for a request's body (else 408)"),
-    ):
+    for item in fields(Limits):
+        kind = item.metadata["type"]
+        shown = " (default: %(default)s)" if item.default is not None else ""
         limits.add_argument(
-            flag,
-            type=float,
-            default=value,
-            metavar="S",
-            help=f"seconds to wait {what} (default: %(default)s)",
-        )
-    for flag, value, what in (
-        ("--max-body-bytes", defaults.max_body, "largest request body (else 400)"),
-        ("--max-depth", defaults.max_depth, "deepest JSON nesting of a request body (else 400)"),
-        ("--max-executions", defaults.max_executions, "executions kept (then 507)"),
-        ("--max-stored-bytes", defaults.max_stored_bytes, "request bytes kept (then 507)"),
-    ):
-        limits.add_argument(
-            flag, type=int, default=value, metavar="N", help=f"{what} (default: %(default)s)"
+            item.metadata["flag"],
+            dest=f"limit_{item.name}",
+            type=kind,
+            default=item.default,
+            metavar="S" if kind is float else "N",
+            help=item.metadata["help"] + shown,
         )
 
 
 def limits_config(args: argparse.Namespace) -> Limits:
     """The limits the flags ask for; ValueError on bad values."""
-    return Limits(
-        max_connections=args.max_connections,
-        header_timeout=args.header_timeout,
-        body_timeout=args.body_timeout,
-        max_body=args.max_body_bytes,
-        max_depth=args.max_depth,
-        max_executions=args.max_executions,
-        max_stored_bytes=args.max_stored_bytes,
-    )
+    return Limits(**{item.name: getattr(args, f"limit_{item.name}") for item in fields(Limits)})
 
 
 def _server_error_status(text: str) -> int:

@@ -64,6 +64,8 @@ def uvicorn_config(app: MockGatewayApp, *, own_logging: bool = True) -> uvicorn.
         log_level=app.settings.log_level,
         access_log=app.settings.access_log,
         timeout_graceful_shutdown=1,
+        # The guard answers a head past max_header_bytes with 431 first (see guard.py).
+        h11_max_incomplete_event_size=max(app.limits.max_header_bytes, 16 * 1024) + 1,
         server_header=False,
     )
 

@@ -33,6 +33,7 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidInput",
     "Timing",
+    "fingerprint",
 ]
 
 #: Size of ``result.bin`` unless the input asks for another with ``result_size``.
@@ -159,7 +160,8 @@ class Execution:
         return entries
 
 
-def _canonical(body: Mapping[str, Any]) -> str:
+def fingerprint(body: Mapping[str, Any]) -> str:
+    """What ``Idempotency-Key`` replays compare: a hash of the body with its keys sorted."""
     return hashlib.sha256(
         json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()
@@ -255,6 +257,7 @@ class ExecutionStore:
         body: dict[str, Any],
         idempotency_key: str | None,
         admit: Callable[[int], None] | None = None,
+        body_fingerprint: str | None = None,
     ) -> tuple[Execution, bytes, bool]:
         """Start an execution, or find the one started with the same key.
 
@@ -262,13 +265,14 @@ class ExecutionStore:
         replay; a replay gets the very bytes of the first answer. ``admit`` is called with
         the number of
         executions held before a new one is made, and raises to refuse it.
+        ``body_fingerprint`` is :func:`fingerprint` of ``body`` when the caller has it.
         """
         fail, size, duration = _parse_input(body)
-        fingerprint = _canonical(body)
+        digest = body_fingerprint or (fingerprint(body) if idempotency_key is not None else "")
         with self._lock:
             if idempotency_key is not None and idempotency_key in self._keys:
                 stored = self._keys[idempotency_key]
-                if stored.fingerprint != fingerprint:
+                if stored.fingerprint != digest:
                     raise IdempotencyConflict(
                         "Idempotency-Key was already used with a different request body"
                     )
@@ -294,8 +298,17 @@ class ExecutionStore:
             self._counters.executions_created += 1
             response = self._rendered.put(execution.id, execution, now)
             if idempotency_key is not None:
-                self._keys[idempotency_key] = _Stored(fingerprint, execution.id, response)
+                self._keys[idempotency_key] = _Stored(digest, execution.id, response)
             return execution, response, False
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._executions)
+
+    def holds_key(self, idempotency_key: str) -> bool:
+        """Whether a start with this ``Idempotency-Key`` was answered (a replay would be)."""
+        with self._lock:
+            return idempotency_key in self._keys
 
     def get(self, execution_id: str) -> Execution | None:
         with self._lock:
