@@ -105,7 +105,10 @@ def child(side: str, url: str, count: int) -> dict[str, Any]:
 
 def _stats(url: str) -> dict[str, Any]:
     root = url.split("/", 3)[:3]
-    with urllib.request.urlopen("/".join(root) + "/_mock/stats", timeout=30) as answer:
+    request = urllib.request.Request(
+        "/".join(root) + "/_mock/stats", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
         stats: dict[str, Any] = json.load(answer)
     return stats
 
