@@ -5,8 +5,9 @@ CPU and peak RSS are its own and the gateway's request counts (``GET /_mock/stat
 that side alone.
 
 - W8: 1,000 executions (pending 1 s, running 8 s, 256-byte result files), downloads included,
-  through ``service_api.sweep``; "today" is ``asyncio.gather`` of ``run()`` +
-  ``download_all_result_files``, unbounded and behind a semaphore of 64, in the same run.
+  through ``service_api.sweep`` (``sweep_nofiles``: the same without downloads); "today" is
+  ``asyncio.gather`` of ``run()`` + ``download_all_result_files``, unbounded and behind a
+  semaphore of 64, in the same run.
 - W9: 10,000 executions, the same way (sweep only).
 - W10: 500 executions (pending 0.5 s, running 2 s) against a gateway that answers 429 past
   100 requests a second.
@@ -36,7 +37,7 @@ RESULT_SIZE = 256
 
 WORKLOADS: dict[str, dict[str, Any]] = {
     "W8": {"count": 1000, "pending": 1.0, "running": 8.0, "rate": None,
-           "sides": ["sweep", "gather", "semaphore64"]},
+           "sides": ["sweep", "sweep_nofiles", "gather", "semaphore64"]},
     "W9": {"count": 10_000, "pending": 1.0, "running": 8.0, "rate": None, "sides": ["sweep"]},
     "W10": {"count": 500, "pending": 0.5, "running": 2.0, "rate": 100.0, "sides": ["sweep"]},
 }  # fmt: skip
@@ -63,7 +64,7 @@ def _bodies(count: int) -> list[dict[str, Any]]:
     return [{"input": {"n": n, "result_size": RESULT_SIZE}} for n in range(count)]
 
 
-async def _sweep(url: str, count: int, out: str) -> int:
+async def _sweep(url: str, count: int, out: str | None) -> int:
     from kipu_hub_service import AsyncHubServiceClient
 
     async with AsyncHubServiceClient(base_url=url, token=TOKEN) as client:
@@ -94,8 +95,8 @@ def child(side: str, url: str, count: int) -> dict[str, Any]:
     """One side in this process: wall time, CPU, peak RSS, failures."""
     with tempfile.TemporaryDirectory() as out:
         began, cpu = time.perf_counter(), time.process_time()
-        if side == "sweep":
-            failures = asyncio.run(_sweep(url, count, out))
+        if side.startswith("sweep"):
+            failures = asyncio.run(_sweep(url, count, None if side == "sweep_nofiles" else out))
         else:
             failures = asyncio.run(_gather(url, count, out, 64 if side == "semaphore64" else None))
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
