@@ -191,3 +191,36 @@ def test_a_rate_limited_gateway_sees_few_429s_and_every_item_succeeds(
     # the first burst may overrun the limit (at most the requests in flight); after the
     # first cut the gate keeps under it
     assert refused <= 16 + 4
+
+
+def test_a_sweep_interrupted_mid_start_can_be_run_again(gateway: MockGateway) -> None:
+    """Ctrl-C while a start is on the wire (sync client), then ``results()`` on the same
+    sweep: the start is sent again with its key and nothing runs twice."""
+    import httpx
+
+    from kipu_hub_service import HubServiceClient
+    from kipu_hub_service.testing import sdk_transport
+
+    real = httpx.HTTPTransport()
+    posts: list[str] = []
+
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(request.headers["idempotency-key"])
+            if len(posts) == 2:
+                answer = real.handle_request(request)  # made at the gateway, answer lost
+                answer.close()
+                raise KeyboardInterrupt
+        return real.handle_request(request)
+
+    with (
+        sdk_transport(httpx.MockTransport(interrupted)),
+        HubServiceClient(base_url=gateway.url, token=TOKEN) as client,
+    ):
+        job = client.service_api.sweep(inputs(3), timeout=20)  # a stuck item fails, not hangs
+        with pytest.raises(KeyboardInterrupt):
+            job.results()
+        results = job.results()
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 3
+    assert gateway.stats()["executions_created"] == 3
+    assert posts[1] in posts[2:]  # the interrupted start was sent again with its key

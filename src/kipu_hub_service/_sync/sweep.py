@@ -176,7 +176,13 @@ class Sweep:
     # The loop.
 
     def _open(self) -> None:
-        """Journal (if any) opened and checked; items restored from it; the start queue."""
+        """Journal (if any) opened and checked; items restored from it; the start queue.
+        Run again after an interruption, a start that was in flight is queued again (with
+        its key, so the gateway answers with the execution it may have made)."""
+        self._queue.clear()
+        for item in self._items:
+            if item.state == STARTING:
+                item.state = NEW
         entries: dict[int, Entry] = {}
         if self._journal_path is not None and self._items and self._items[0].body is not None:
             self._journal = Journal(self._journal_path)
