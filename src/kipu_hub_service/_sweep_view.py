@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from typing import IO, Any
@@ -11,12 +12,16 @@ from ._sweep_rules import Progress
 
 def _notebook_display() -> Any:
     """IPython's ``display`` module when running in a Jupyter kernel, else None. IPython is
-    looked up among the modules already imported: the SDK never imports it itself."""
+    looked up among the modules already imported: the SDK never imports IPython itself, only
+    its ``display`` module once a kernel is known to run."""
     ipython = sys.modules.get("IPython")
     shell = getattr(ipython, "get_ipython", lambda: None)()
     if shell is None or not hasattr(shell, "kernel"):
         return None
-    return sys.modules.get("IPython.display")
+    try:
+        return importlib.import_module("IPython.display")
+    except ImportError:
+        return None
 
 
 class ProgressDisplay:
