@@ -74,6 +74,7 @@ build: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/sweeps.py
 
 # The documentation site, built offline into site/ (no fonts, scripts or styles fetched).
 docs: $(STAMP)

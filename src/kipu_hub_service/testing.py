@@ -26,13 +26,13 @@ context-local, for the current thread or task and the tasks it starts):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
 
-    from .mock import FaultConfig, MockGateway, Timing
+    from .mock import MockGateway, MockSettings
 
 __all__ = ["mock_gateway", "retries_without_delay", "running_mock_gateway", "sdk_transport"]
 
@@ -59,27 +59,18 @@ def sdk_transport(*transports: httpx.BaseTransport | httpx.AsyncBaseTransport) -
         yield
 
 
-def mock_gateway(
-    *,
-    base_path: str = "",
-    tokens: Iterable[str] | None = None,
-    timing: Timing | None = None,
-    faults: FaultConfig | None = None,
-    seed: int = 0,
-    clock: Callable[[], float] | None = None,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    timestamp_format: str = "gateway",
-    access_keys: Mapping[str, str] | Iterable[str] | None = None,
-    token_lifetime: int = 3600,
-) -> MockGateway:
+def mock_gateway(settings: MockSettings | None = None, /, **options: Any) -> MockGateway:
     """A started :class:`MockGateway`: stop it with ``stop()``, or use it in a ``with``
-    block, which stops it at the end. ``timestamp_format="iso"`` writes execution
-    timestamps as ISO 8601 instead of the real gateway's ``2026-11-27 14:31:44`` (UTC).
+    block, which stops it at the end.
 
-    ``access_keys`` (``"ID:SECRET"`` strings or ``{id: secret}``) turn on the token endpoint
-    ``POST /token`` on the gateway's root (``gateway.token_url``); its tokens are accepted for
-    ``token_lifetime`` seconds (default 3600), and then only those and ``tokens`` are.
+    Takes a :class:`~kipu_hub_service.mock.MockSettings`, or its fields as keyword options:
+    ``timing=``, ``faults=``, ``tokens=``, ``base_path=``, ``seed=``, ``clock=``, ``host=``,
+    ``port=`` (0, a free port, by default), ``limits=``, ``rate_limit=``, ...
+    ``timestamp_format="iso"`` writes execution timestamps as ISO 8601 instead of the real
+    gateway's ``2026-11-27 14:31:44`` (UTC). ``access_keys`` (``"ID:SECRET"`` strings or
+    ``{id: secret}``) turn on the token endpoint ``POST /token`` on the gateway's root
+    (``gateway.token_url``); its tokens are accepted for ``token_lifetime`` seconds (default
+    3600), and then only those and ``tokens`` are.
     """
     try:
         from .mock import MockGateway
@@ -87,54 +78,17 @@ def mock_gateway(
         raise ImportError(
             "the mock gateway needs the 'mock' extra: pip install 'kipu-hub-service[mock]'"
         ) from exc
-    gateway = MockGateway(
-        host=host,
-        port=port,
-        base_path=base_path,
-        tokens=tokens,
-        timing=timing,
-        faults=faults,
-        seed=seed,
-        clock=clock,
-        timestamp_format=timestamp_format,
-        access_keys=access_keys,
-        token_lifetime=token_lifetime,
-    )
-    return gateway.start()
+    return MockGateway(settings, **options).start()
 
 
 @contextlib.contextmanager
-def running_mock_gateway(
-    *,
-    base_path: str = "",
-    tokens: Iterable[str] | None = None,
-    timing: Timing | None = None,
-    faults: FaultConfig | None = None,
-    seed: int = 0,
-    clock: Callable[[], float] | None = None,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    timestamp_format: str = "gateway",
-    access_keys: Mapping[str, str] | Iterable[str] | None = None,
-    token_lifetime: int = 3600,
-) -> Iterator[str]:
+def running_mock_gateway(settings: MockSettings | None = None, /, **options: Any) -> Iterator[str]:
     """Run the mock gateway on a free port for the ``with`` block; yields its base URL.
 
-    With ``access_keys``, the token endpoint is ``/token`` on the same scheme, host and port.
+    Takes the same settings and options as :func:`mock_gateway`. With ``access_keys``, the
+    token endpoint is ``/token`` on the same scheme, host and port.
     """
-    gateway = mock_gateway(
-        base_path=base_path,
-        tokens=tokens,
-        timing=timing,
-        faults=faults,
-        seed=seed,
-        clock=clock,
-        host=host,
-        port=port,
-        timestamp_format=timestamp_format,
-        access_keys=access_keys,
-        token_lifetime=token_lifetime,
-    )
+    gateway = mock_gateway(settings, **options)
     try:
         yield gateway.url
     finally:
@@ -147,30 +101,14 @@ except ImportError:  # pragma: no cover - pytest is only needed for the fixtures
     pass
 else:
     _MARKER = "hub_service_mock"
-    _OPTIONS = frozenset(
-        [
-            "base_path",
-            "tokens",
-            "timing",
-            "faults",
-            "seed",
-            "clock",
-            "host",
-            "port",
-            "timestamp_format",
-            "access_keys",
-            "token_lifetime",
-        ]
-    )
 
     def pytest_configure(config: pytest.Config) -> None:
         """Register the ``hub_service_mock`` marker, so ``--strict-markers`` accepts it."""
         config.addinivalue_line(
             "markers",
             f"{_MARKER}(**options): options of the hub_service_mock fixture's gateway "
-            "(timing=, faults=, tokens=, base_path=, seed=, timestamp_format=, access_keys=, "
-            "token_lifetime=, ...), "
-            "over hub_service_mock_options",
+            "(the fields of kipu_hub_service.mock.MockSettings: timing=, faults=, tokens=, "
+            "base_path=, seed=, limits=, rate_limit=, ...), over hub_service_mock_options",
         )
 
     @pytest.fixture
@@ -193,11 +131,14 @@ else:
             if marker.args:
                 raise TypeError(f"@pytest.mark.{_MARKER} takes keyword arguments only")
             options.update(marker.kwargs)
-        unknown = sorted(set(options) - _OPTIONS)
+        from .mock import MockSettings
+
+        known = MockSettings.option_names()
+        unknown = sorted(set(options) - known)
         if unknown:
             raise TypeError(
                 f"unknown {_MARKER} option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(_OPTIONS))}"
+                f"known: {', '.join(sorted(known))}"
             )
         gateway = mock_gateway(**options)
         try:

@@ -164,9 +164,11 @@ def test_only_post_is_allowed(gateway: MockGateway) -> None:
 
 
 def test_stats_endpoint_counts_token_requests(gateway: MockGateway) -> None:
-    fetch(gateway)
+    token = fetch(gateway).json()["access_token"]
     fetch(gateway, **basic(secret="nope"))
-    stats = httpx.get(gateway.token_url.removesuffix("/token") + "/_mock/stats", timeout=30).json()
+    stats_url = gateway.token_url.removesuffix("/token") + "/_mock/stats"
+    auth = {"Authorization": f"Bearer {token}"}  # with access keys, stats need a token
+    stats = httpx.get(stats_url, headers=auth, timeout=30).json()
     assert stats["tokens"] == {"requests": 2, "issued": 1, "rejected": 1, "live": 1}
 
 
@@ -191,7 +193,9 @@ def test_expired_tokens_are_forgotten_when_new_ones_are_issued(clock: Clock) -> 
     assert issuer.counts()["live"] == 1
 
 
-@pytest.mark.parametrize("text", ["nocolon", ":pw9x", "id:", "id:pw 9x", "i d:pw9x", "id:pw\n9x"])
+@pytest.mark.parametrize(
+    "text", ["nocolon", ":pw9x", "id:", "i d:pw9x", "id:pw\n9x", "id:pw\t9x", "id:pw\x7f9x"]
+)
 def test_bad_access_keys_are_refused_without_echoing_the_secret(text: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_access_key(text)
@@ -241,7 +245,8 @@ def test_command_line_options() -> None:
     ("args", "fragment"),
     [
         (["--access-key", "nocolon"], "ID:SECRET"),
-        (["--access-key", "id:with space"], "whitespace"),
+        (["--access-key", "i d:secret"], "whitespace"),
+        (["--access-key", "id:tab\tsecret"], "control characters"),
         (["--token-lifetime", "0"], "at least 1"),
         (["--token-lifetime", "x"], "whole number"),
     ],

@@ -50,12 +50,13 @@ EXPECTED_BLOCKS = {
     "docs/install.md": 2,
     "docs/limits.md": 1,
     "docs/migration.md": 1,
-    "docs/mock-gateway-and-testing.md": 8,
+    "docs/mock-gateway-and-testing.md": 9,
     "docs/performance.md": 0,
     "docs/reference/clients.md": 0,
     "docs/reference/errors.md": 0,
     "docs/reference/models.md": 0,
     "docs/reference/testing.md": 0,
+    "docs/sweeps.md": 3,
     "docs/wire-formats.md": 0,
     "docs/workflows.md": 2,
 }
@@ -297,6 +298,13 @@ def check_mock(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: 
     assert namespace["token_stats"] == {"requests": 1, "issued": 1, "rejected": 0, "live": 1}
 
 
+def check_sweeps(namespace: dict[str, Any], gateway: MockGateway, cwd: Path, out: str) -> None:
+    assert [o.status for o in namespace["results"]] == ["SUCCEEDED"] * 5
+    assert (cwd / "vqe-sweep.sqlite").is_file() and sorted(namespace["order"]) == list(range(5))
+    assert (cwd / "energies" / "5" / "result.json").is_file()
+    assert gateway.stats()["executions_created"] == 10
+
+
 CHECKS: dict[str, Check] = {
     "README.md": check_readme,
     "docs/index.md": check_index,
@@ -309,6 +317,7 @@ CHECKS: dict[str, Check] = {
     "docs/limits.md": check_limits,
     "docs/migration.md": check_migration,
     "docs/mock-gateway-and-testing.md": check_mock,
+    "docs/sweeps.md": check_sweeps,
 }
 
 

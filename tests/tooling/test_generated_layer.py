@@ -34,8 +34,8 @@ from qhub_service_gen.models.service_execution import TERMINAL_STATUSES
 import kipu_hub_service
 from kipu_hub_service import UnsafeResultFileNameError
 from kipu_hub_service._files import partial_path
-from kipu_hub_service._target import Target
 from kipu_hub_service._results import is_terminal, result_file_names
+from kipu_hub_service._target import Target
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "kipu_hub_service"

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from .. import _parse
     from .._results import AsyncOnStatus, OnFile
+    from .sweep import AsyncSweep
 else:  # the generated builders and models, and the parsers, load on the first call
     _GENERATED = "qhub_service_gen.api.service_api."
     _cancel_execution = LazyModule(_GENERATED + "cancel_execution")
@@ -359,3 +360,17 @@ class AsyncServiceApi:
 
         self._funnel.options(request_options)  # checked before the first request
         return follow_logs(self, id, poll_interval, request_options)
+
+    def sweep(self, requests: Sequence[Mapping[str, Any]], **options: Any) -> AsyncSweep:
+        """Many executions as one job: a :class:`~kipu_hub_service.sweeps.AsyncSweep` that
+        starts one execution per request body, watches them all with one loop and collects
+        each result once. Options and guarantees: docs/sweeps.md."""
+        from .sweep import AsyncSweep
+
+        return AsyncSweep(self, requests, **options)
+
+    def watch(self, ids: Sequence[str], **options: Any) -> AsyncSweep:
+        """Wait for many existing executions with one loop: a sweep of ``ids`` (docs/sweeps.md)."""
+        from .sweep import AsyncSweep
+
+        return AsyncSweep(self, None, ids, **options)

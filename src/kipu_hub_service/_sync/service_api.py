@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from .. import _parse
     from .._results import OnFile, OnStatus
+    from .sweep import Sweep
 else:  # the generated builders and models, and the parsers, load on the first call
     _GENERATED = "qhub_service_gen.api.service_api."
     _cancel_execution = LazyModule(_GENERATED + "cancel_execution")
@@ -356,3 +357,17 @@ class ServiceApi:
 
         self._funnel.options(request_options)  # checked before the first request
         return follow_logs(self, id, poll_interval, request_options)
+
+    def sweep(self, requests: Sequence[Mapping[str, Any]], **options: Any) -> Sweep:
+        """Many executions as one job: a :class:`~kipu_hub_service.sweeps.Sweep` that
+        starts one execution per request body, watches them all with one loop and collects
+        each result once. Options and guarantees: docs/sweeps.md."""
+        from .sweep import Sweep
+
+        return Sweep(self, requests, **options)
+
+    def watch(self, ids: Sequence[str], **options: Any) -> Sweep:
+        """Wait for many existing executions with one loop: a sweep of ``ids`` (docs/sweeps.md)."""
+        from .sweep import Sweep
+
+        return Sweep(self, None, ids, **options)

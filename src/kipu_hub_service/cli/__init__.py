@@ -295,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-download", action="store_true", help="do not download the result files")
     run.add_argument("--overwrite", action="store_true", help="replace files that already exist")
+
+    from ._sweep import add_sweep_arguments
+
+    sweep = command(
+        "sweep", "one execution per line of a JSON Lines file, resumable (exit 1 if any failed)"
+    )
+    add_sweep_arguments(sweep, _positive_float)
     return parser
 
 

@@ -23,6 +23,7 @@ from ._access import token_command
 from ._config import make_client
 from ._errors import _Interrupted, _WaitTimeout, still_running_hint
 from ._output import Output, execution_fields, log_entry_json, text_of
+from ._sweep import cmd_sweep
 
 _SUCCEEDED = "SUCCEEDED"
 _FAILURE_LOG_TAIL = 5
@@ -388,6 +389,7 @@ _COMMANDS: dict[str, Callable[[ServiceApi, argparse.Namespace, Output], int]] = 
     "download": _cmd_download,
     "cancel": _cmd_cancel,
     "run": _cmd_run,
+    "sweep": cmd_sweep,
 }
 
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from .faults import OPERATIONS, Fault, FaultConfig, FaultInjector, FaultKind
 from .files import iter_result_bin
 from .limits import Limits
+from .rate import RateLimit
+from .settings import MockSettings
 from .state import DEFAULT_RESULT_SIZE, MAX_RESULT_SIZE, TIMESTAMP_FORMATS, Timing
 
 if TYPE_CHECKING:
@@ -60,6 +62,8 @@ __all__ = [
     "Limits",
     "MockGateway",
     "MockGatewayApp",
+    "MockSettings",
+    "RateLimit",
     "Timing",
     "iter_result_bin",
 ]

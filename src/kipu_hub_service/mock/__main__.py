@@ -6,11 +6,14 @@ import argparse
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from types import FrameType
 
 from . import MISSING_EXTRA
 from .faults import OPERATIONS, FaultConfig, FaultKind, parse_kind
 from .limits import Limits
+from .rate import RateLimit
+from .settings import LOG_LEVELS, MockSettings
 from .state import TIMESTAMP_FORMATS, Timing
 from .token import DEFAULT_TOKEN_LIFETIME, parse_access_key
 
@@ -24,9 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Executions echo their input; {'input': {'fail': true}} ends FAILED, "
             "{'input': {'result_size': N}} sizes result.bin, {'input': {'duration': S}} sets "
-            "the running time. Control endpoints (no token): GET /_mock/stats, "
-            "GET|PUT /_mock/faults. With --access-key, POST /token on the root exchanges "
-            "access keys for bearer tokens."
+            "the running time. Control endpoints: GET /_mock/stats, GET|PUT /_mock/faults; "
+            "with --token or --access-key they need a bearer token the API accepts, else "
+            "they are open. With --access-key, POST /token on the root exchanges access keys "
+            "(ID:SECRET; the secret may contain spaces) for bearer tokens."
         ),
     )
     add = parser.add_argument
@@ -142,11 +146,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE",
         help="5xx codes of 'error' faults (repeatable; default: 500 and 503)",
     )
+    rate = parser.add_argument_group(
+        "rate limit", "Like a real gateway: API requests past a rate get 429 with Retry-After."
+    )
+    rate.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="N",
+        help="answer at most N API requests a second, over the window (default: no limit)",
+    )
+    rate.add_argument(
+        "--rate-limit-window",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="the sliding window of --rate-limit, in seconds (default: %(default)s)",
+    )
     _add_limits(parser)
     add(
         "--log-level",
         default="warning",
-        choices=["critical", "error", "warning", "info", "debug"],
+        choices=LOG_LEVELS,
         help="uvicorn's log level (default: %(default)s)",
     )
     add("--access-log", action="store_true", help="log every request")
@@ -154,50 +175,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_limits(parser: argparse.ArgumentParser) -> None:
-    defaults = Limits()
     limits = parser.add_argument_group(
         "limits", "Bounds that keep one client from breaking the gateway for the others."
     )
-    limits.add_argument(
-        "--max-connections",
-        type=int,
-        metavar="N",
-        help="connections served at once; more are answered 503 and closed "
-        "(default: 512, or half the file-descriptor limit when that is lower)",
-    )
-    for flag, value, what in (
-        ("--header-timeout", defaults.header_timeout, "for a request's headers (else 408)"),
-        ("--body-timeout", defaults.body_timeout, "for a request's body (else 408)"),
-    ):
+    for item in fields(Limits):
+        kind = item.metadata["type"]
+        shown = " (default: %(default)s)" if item.default is not None else ""
         limits.add_argument(
-            flag,
-            type=float,
-            default=value,
-            metavar="S",
-            help=f"seconds to wait {what} (default: %(default)s)",
-        )
-    for flag, value, what in (
-        ("--max-body-bytes", defaults.max_body, "largest request body (else 400)"),
-        ("--max-depth", defaults.max_depth, "deepest JSON nesting of a request body (else 400)"),
-        ("--max-executions", defaults.max_executions, "executions kept (then 507)"),
-        ("--max-stored-bytes", defaults.max_stored_bytes, "request bytes kept (then 507)"),
-    ):
-        limits.add_argument(
-            flag, type=int, default=value, metavar="N", help=f"{what} (default: %(default)s)"
+            item.metadata["flag"],
+            dest=f"limit_{item.name}",
+            type=kind,
+            default=item.default,
+            metavar="S" if kind is float else "N",
+            help=item.metadata["help"] + shown,
         )
 
 
 def limits_config(args: argparse.Namespace) -> Limits:
     """The limits the flags ask for; ValueError on bad values."""
-    return Limits(
-        max_connections=args.max_connections,
-        header_timeout=args.header_timeout,
-        body_timeout=args.body_timeout,
-        max_body=args.max_body_bytes,
-        max_depth=args.max_depth,
-        max_executions=args.max_executions,
-        max_stored_bytes=args.max_stored_bytes,
-    )
+    return Limits(**{item.name: getattr(args, f"limit_{item.name}") for item in fields(Limits)})
 
 
 def _server_error_status(text: str) -> int:
@@ -226,6 +222,33 @@ def _token_lifetime(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1 second, got {value}")
     return value
+
+
+def settings_from_args(args: argparse.Namespace) -> MockSettings:
+    """The gateway settings the flags ask for; ValueError on bad values."""
+    return MockSettings(
+        host=args.host,
+        port=args.port,
+        base_path=args.base_path,
+        tokens=args.tokens,
+        access_keys=args.access_keys,
+        token_lifetime=args.token_lifetime,
+        timing=Timing(pending=args.pending_seconds, running=args.running_seconds),
+        faults=fault_config(args),
+        seed=args.seed,
+        timestamp_format=args.timestamp_format,
+        limits=limits_config(args),
+        rate_limit=rate_limit_config(args),
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+
+
+def rate_limit_config(args: argparse.Namespace) -> RateLimit | None:
+    """The rate limit the flags ask for (None without ``--rate-limit``); ValueError."""
+    if args.rate_limit is None:
+        return None
+    return RateLimit(rate=args.rate_limit, window=args.rate_limit_window)
 
 
 def fault_config(args: argparse.Namespace) -> FaultConfig | None:
@@ -271,26 +294,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModuleNotFoundError:
         print(f"hub-service-mock: {MISSING_EXTRA}", file=sys.stderr)
         return 2
-    try:
-        faults = fault_config(args)
-        timing = Timing(pending=args.pending_seconds, running=args.running_seconds)
-        from .app import MockGatewayApp
-
-        app = MockGatewayApp(
-            base_path=args.base_path,
-            tokens=args.tokens,
-            timing=timing,
-            faults=faults,
-            seed=args.seed,
-            limits=limits_config(args),
-            timestamp_format=args.timestamp_format,
-            access_keys=args.access_keys,
-            token_lifetime=args.token_lifetime,
-        )
-    except ValueError as exc:
-        parser.error(str(exc))
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be between 0 and 65535, got {args.port}")
+    try:
+        settings = settings_from_args(args)
+        from .app import MockGatewayApp
+
+        app = MockGatewayApp(settings)
+    except ValueError as exc:
+        parser.error(str(exc))
+    faults = settings.faults
 
     from .server import _url, bind, uvicorn_config
 
@@ -300,9 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hub-service-mock: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     url = _url(args.host, sock.getsockname()[1], app.base_path)
-    server = uvicorn.Server(
-        uvicorn_config(app, log_level=args.log_level, access_log=args.access_log)
-    )
+    server = uvicorn.Server(uvicorn_config(app))
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _ignore)
     print(f"Mock gateway listening on {url}", flush=True)
@@ -310,6 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         token_url = _url(args.host, sock.getsockname()[1], "/token")
         ids = ", ".join(app.token_issuer.access_keys)
         print(f"Token endpoint {token_url} (access key ids: {ids})", flush=True)
+    if settings.rate_limit is not None:
+        limit = settings.rate_limit
+        print(f"Rate limit: {limit.capacity} requests per {limit.window:g} s", flush=True)
     if faults is not None:
         rates = ", ".join(f"{k.value}={v:g}" for k, v in faults.rates.items())
         print(f"Injecting faults (seed {faults.seed}): {rates}", flush=True)

@@ -8,10 +8,8 @@ carries an ``Allow`` header listing exactly the documented methods.
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -20,9 +18,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
 from .faults import FaultConfig, FaultInjector
-from .files import DEFAULT_CHUNK, bin_etag, iter_result_bin, json_etag, result_json_bytes
 from .guard import ConnectionGuard, GuardedConnection
-from .limits import Limits
+from .intake import TOKEN_BODY_LIMIT, BodyParser, StartBody, check_head, parse_json
+from .rate import RateLimiter
+from .results import result_file_reply, result_reply, shorten
 from .sending import (
     HTTPError,
     InjectedDisconnect,
@@ -33,15 +32,15 @@ from .sending import (
     raw_json,
     read_body,
 )
-from .state import TERMINAL, Execution, ExecutionStore, IdempotencyConflict, InvalidInput, Timing
-from .strict_json import InvalidJSON, dumps, loads
-from .token import DEFAULT_TOKEN_LIFETIME, TOKEN_PATH, TokenIssuer
+from .settings import MockSettings
+from .state import Execution, ExecutionStore, IdempotencyConflict, InvalidInput
+from .token import TOKEN_PATH, TokenIssuer
 
 __all__ = ["ADMIN_PREFIX", "InjectedDisconnect", "MockGatewayApp"]
 
-#: Where the gateway's own control endpoints live (outside the base path, no token).
+#: Where the gateway's own control endpoints live (outside the base path; they need a token
+#: the API accepts when the gateway has ``tokens`` or ``access_keys``, else they are open).
 ADMIN_PREFIX = "/_mock"
-_RANGE = re.compile(r"bytes=([0-9]+)-")
 
 # (path template segments, method -> operation id); one entry per path, all its methods.
 _ROUTES: tuple[tuple[tuple[str, ...], dict[str, str]], ...] = (
@@ -54,67 +53,35 @@ _ROUTES: tuple[tuple[tuple[str, ...], dict[str, str]], ...] = (
 )
 
 
-def _shorten(value: str, limit: int = 80) -> str:
-    return value if len(value) <= limit else value[:limit] + "…"
-
-
-def normalize_base_path(base_path: str) -> str:
-    """``acme/vqe/v1/`` -> ``/acme/vqe/v1``; ``/`` and empty -> empty."""
-    if not isinstance(base_path, str) or any(c in base_path for c in "?#\\ ") or "//" in base_path:
-        raise ValueError(f"invalid base path {base_path!r}: use the form /context/service/version")
-    path = "/" + base_path.strip("/")
-    return "" if path == "/" else path
-
-
-@dataclass(slots=True)
-class _File:
-    media_type: str
-    size: int
-    etag: str
-    chunks: Callable[[int], Iterator[bytes]]
-
-
 class MockGatewayApp:
-    """The stateful mock of the service gateway.
+    """The stateful mock of the service gateway, as an ASGI application.
 
-    ``tokens`` restricts the accepted bearer tokens (any non-empty token when
-    ``None``); ``timing`` sets how long executions stay PENDING and RUNNING;
-    ``faults`` injects faults; ``seed`` fixes the sequence of execution ids;
-    ``clock`` (monotonic seconds) lets tests drive time; ``timestamp_format`` writes
-    execution timestamps as the real gateway does (``"gateway"``: ``2026-11-27 14:31:44``,
-    UTC) or as ISO 8601 (``"iso"``).
-    ``limits`` bounds connections, request bodies and stored executions. ``access_keys`` and
-    ``token_lifetime`` set up ``POST /token`` (see :class:`~.token.TokenIssuer`).
+    Takes a :class:`~.settings.MockSettings`, or its fields as keyword options (``timing=``,
+    ``tokens=``, ``faults=``, ``limits=``, ...); ``host``, ``port`` and the log options
+    matter only to a server that runs it.
     """
 
-    def __init__(
-        self,
-        *,
-        base_path: str = "",
-        tokens: Iterable[str] | None = None,
-        timing: Timing | None = None,
-        faults: FaultConfig | None = None,
-        seed: int = 0,
-        clock: Callable[[], float] | None = None,
-        limits: Limits | None = None,
-        timestamp_format: str = "gateway",
-        access_keys: Mapping[str, str] | Iterable[str] | None = None,
-        token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
-    ) -> None:
-        self.base_path = normalize_base_path(base_path)
-        self.limits = limits or Limits()
+    def __init__(self, settings: MockSettings | None = None, /, **options: Any) -> None:
+        settings = MockSettings.from_options(settings, **options)
+        self.settings = settings
+        self.base_path = settings.base_path
+        self.limits = settings.limits
         #: The open connections, when served by :class:`~.server.MockGateway` or the CLI.
         self.connections = ConnectionGuard(self.limits)
         self._stored_bytes = 0
-        self.token_issuer = TokenIssuer(access_keys, lifetime=token_lifetime, clock=clock)
-        accepted = None if tokens is None else frozenset(tokens)
-        if accepted is not None and not (accepted and all(t and t.strip() == t for t in accepted)):
-            raise ValueError("tokens must be non-empty strings without surrounding whitespace")
-        self.tokens = accepted
-        self.store = ExecutionStore(
-            timing=timing, seed=seed, clock=clock, timestamp_format=timestamp_format
+        self.token_issuer = TokenIssuer(
+            settings.access_keys, lifetime=settings.token_lifetime, clock=settings.clock
         )
-        self.faults = FaultInjector(faults)
+        self.tokens = None if settings.tokens is None else frozenset(settings.tokens)
+        self.store = ExecutionStore(
+            timing=settings.timing,
+            seed=settings.seed,
+            clock=settings.clock,
+            timestamp_format=settings.timestamp_format,
+        )
+        self.faults = FaultInjector(settings.faults)
+        self.rate_limiter = RateLimiter(settings.rate_limit)
+        self.parser = BodyParser(self.limits)
         #: API requests routed so far; a test clock can step with it.
         self.requests_seen = 0
         # Streamed result-file bodies: being sent, sent to the end, stopped because the client
@@ -126,7 +93,8 @@ class MockGatewayApp:
         self.sender = Sender(self.faults, self.stopping, self._streams)
 
     def stats(self) -> dict[str, Any]:
-        """Counters: executions created, idempotent replays, requests per operation, faults,
+        """Counters: executions created, idempotent replays, requests per operation (and
+        ``rate_limited``: those refused by the rate limit, per operation), faults,
         streamed downloads (``streams``: active, completed, abandoned, bytes_sent),
         ``connections`` (open, accepted, shed, header_timeouts, peak), ``tokens`` (POST /token)."""
         faults = self.faults.counts()
@@ -166,8 +134,15 @@ class MockGatewayApp:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
         method: str = scope["method"]
+        control = path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
         try:
-            body = await read_body(request, self.limits)
+            check_head(scope, self.limits)
+            if control and self.control_locked:  # before the body is read
+                self._authenticate(request.headers, close=True)
+            limit = TOKEN_BODY_LIMIT if path == TOKEN_PATH else None
+            body = await read_body(request, self.limits, limit)
+            if connection is not None:
+                connection.body_read()
         except ClientDisconnect:
             return
         except HTTPError as exc:
@@ -175,7 +150,7 @@ class MockGatewayApp:
                 error_reply(exc.status, exc.detail, exc.headers), send, receive
             )
             return
-        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+        if control:
             await self.sender.transmit(self._admin(method, path, body), send, receive)
             return
         if path == TOKEN_PATH:
@@ -196,7 +171,11 @@ class MockGatewayApp:
             await self.sender.transmit(reply, send, receive)
             return
         self.requests_seen += 1
-        self.store.count_request(operation)
+        wait = self.rate_limiter.admit(self.store.now())
+        self.store.count_request(operation, rate_limited=wait is not None)
+        if wait is not None:
+            await self.sender.transmit(self._rate_limited(wait), send, receive)
+            return
         fault = self.faults.draw(operation)
         if fault is not None:
             early = await self.sender.early_fault(fault, connection)
@@ -206,10 +185,23 @@ class MockGatewayApp:
             if early:
                 return
         try:
-            reply = self._handle(operation, params, request.headers, body, scope)
+            self._authenticate(request.headers)
+            start = None
+            if operation == "startExecution":
+                start = await self._start_body(request.headers, body)
+            reply = self._handle(operation, params, request.headers, start, scope)
         except HTTPError as exc:
             reply = error_reply(exc.status, exc.detail, exc.headers)
         await self.sender.send_with_fault(reply, fault, send, receive, connection)
+
+    def _rate_limited(self, wait: int) -> Reply:
+        limit = self.rate_limiter.limit
+        assert limit is not None
+        detail = (
+            f"Rate limit exceeded: at most {limit.capacity} requests per {limit.window:g} s; "
+            f"retry after {wait} s"
+        )
+        return error_reply(429, detail, {"retry-after": str(wait)})
 
     def _route(self, path: str) -> tuple[dict[str, str], dict[str, str]] | None:
         base = self.base_path
@@ -243,8 +235,16 @@ class MockGatewayApp:
             host = f"{server[0]}:{server[1]}"
         return f"{scope.get('scheme', 'http')}://{host}{self.base_path}"
 
-    def _authenticate(self, headers: Headers) -> None:
-        challenge = {"www-authenticate": "Bearer"}
+    @property
+    def control_locked(self) -> bool:
+        """Whether ``/_mock/*`` needs a token the API accepts: when ``tokens`` or
+        ``access_keys`` are set. Without either, the API takes any token and these are open."""
+        return self.tokens is not None or self.token_issuer.enabled
+
+    def _authenticate(self, headers: Headers, *, close: bool = False) -> None:
+        """401 unless the request has a bearer token the API accepts; ``close``: the body
+        is left unread, so the answer closes the connection."""
+        challenge = {"www-authenticate": "Bearer", **({"connection": "close"} if close else {})}
         missing = "Not authenticated: send 'Authorization: Bearer <token>'"
         scheme, _, token = (headers.get("authorization") or "").strip().partition(" ")
         token = token.strip()
@@ -258,7 +258,7 @@ class MockGatewayApp:
     def _execution(self, params: Mapping[str, str]) -> Execution:
         execution = self.store.get(params["id"])
         if execution is None:
-            raise HTTPError(404, f"Execution {_shorten(params['id'])!r} not found")
+            raise HTTPError(404, f"Execution {shorten(params['id'])!r} not found")
         return execution
 
     def _handle(
@@ -266,23 +266,22 @@ class MockGatewayApp:
         operation: str,
         params: Mapping[str, str],
         headers: Headers,
-        body: bytes,
+        start: StartBody | None,
         scope: Scope,
     ) -> Reply:
-        self._authenticate(headers)
         base_url = self._base_url(scope, headers)
         store = self.store
         if operation == "getServiceExecutions":
-            return json_reply(200, [store.snapshot(e) for e in store.all()])
-        if operation == "startExecution":
-            return self._start(headers, body, base_url)
+            return raw_json(200, store.listing())
+        if start is not None:
+            return self._start(headers.get("idempotency-key"), start, base_url)
         execution = self._execution(params)
         if operation == "getStatus":
-            return json_reply(200, store.snapshot(execution))
+            return raw_json(200, store.render(execution))
         if operation == "getResult":
-            return self._result(execution, base_url)
+            return result_reply(store, execution, base_url)
         if operation == "getResultFile":
-            return self._result_file(execution, params["file"], headers)
+            return result_file_reply(store, execution, params["file"], headers)
         if operation == "getLogs":
             entries = store.logs(execution)
             return json_reply(200, entries) if entries else Reply(204)
@@ -293,7 +292,8 @@ class MockGatewayApp:
             return Reply(204)
         raise AssertionError(f"unrouted operation {operation}")  # pragma: no cover
 
-    def _start(self, headers: Headers, body: bytes, base_url: str) -> Reply:
+    async def _start_body(self, headers: Headers, body: bytes) -> StartBody:
+        """Check a start's headers and room, then parse its body within the limits."""
         key = headers.get("idempotency-key")
         if key is not None and not 1 <= len(key) <= 255:
             raise HTTPError(400, "Idempotency-Key must be 1 to 255 characters long")
@@ -302,16 +302,17 @@ class MockGatewayApp:
             raise HTTPError(400, "Content-Type must be application/json")
         if not body.strip():
             raise HTTPError(400, "A JSON object request body is required")
-        payload = self._parse_json(body)
-        if not isinstance(payload, dict):
-            raise HTTPError(400, "Request body must be a JSON object")
+        if key is None or not self.store.holds_key(key):  # a replay needs no room
+            self._admit(len(self.store), len(body), claim=False)  # before any parsing
+        return await self.parser.run(body, lambda: self.parser.start_body(body, key is not None))
 
-        def render(execution: Execution) -> bytes:
-            return dumps(self.store.snapshot(execution))
-
+    def _start(self, key: str | None, start: StartBody, base_url: str) -> Reply:
         try:
             execution, response, replayed = self.store.create(
-                payload, key, render, admit=lambda stored: self._admit(stored, len(body))
+                start.payload,
+                key,
+                admit=lambda stored: self._admit(stored, start.cost),
+                body_fingerprint=start.fingerprint,
             )
         except InvalidInput as exc:
             raise HTTPError(400, str(exc)) from None
@@ -322,104 +323,19 @@ class MockGatewayApp:
             extra["idempotent-replayed"] = "true"
         return raw_json(201, response, extra)
 
-    def _parse_json(self, body: bytes) -> Any:
-        try:
-            return loads(body, max_depth=self.limits.max_depth)
-        except InvalidJSON as exc:
-            raise HTTPError(400, f"Request body is not valid JSON: {_shorten(str(exc))}") from None
-
-    def _admit(self, stored: int, size: int) -> None:
-        """Refuse a new execution past ``max_executions`` or ``max_stored_bytes``."""
+    def _admit(self, stored: int, size: int, *, claim: bool = True) -> None:
+        """Refuse a new execution past ``max_executions`` or ``max_stored_bytes`` (``size``:
+        the memory its body keeps); else count its ``size`` when ``claim``."""
         limits = self.limits
         if stored >= limits.max_executions or self._stored_bytes + size > limits.max_stored_bytes:
             raise HTTPError(
                 507,
                 f"The mock gateway holds {stored} executions ({self._stored_bytes} bytes of "
-                f"input), its limit ({limits.max_executions} executions, "
+                f"input in memory), its limit ({limits.max_executions} executions, "
                 f"{limits.max_stored_bytes} bytes); restart it to start afresh",
             )
-        self._stored_bytes += size
-
-    def _files(self, execution: Execution) -> dict[str, _File]:
-        if execution.status_at(self.store.now()) != "SUCCEEDED":
-            return {}
-        content = result_json_bytes(execution.id, execution.output())
-        size = execution.result_size
-        return {
-            "result.json": _File(
-                "application/json",
-                len(content),
-                json_etag(content),
-                lambda start: iter((content[start:],)),
-            ),
-            "result.bin": _File(
-                "application/octet-stream",
-                size,
-                bin_etag(execution.id, size),
-                lambda start: iter_result_bin(execution.id, size, start, DEFAULT_CHUNK),
-            ),
-        }
-
-    def _result(self, execution: Execution, base_url: str) -> Reply:
-        snapshot = self.store.snapshot(execution)
-        status = snapshot["status"]
-        if status not in TERMINAL:
-            raise HTTPError(
-                409, f"Execution is {status}; its result is available once it has finished"
-            )
-        href = f"{base_url}/{quote(execution.id, safe='')}"
-        links: dict[str, Any] = {"status": {"href": href}}
-        for name, file in self._files(execution).items():
-            links[name] = {
-                "href": f"{href}/result/{quote(name, safe='')}",
-                "type": file.media_type,
-                "name": name,
-            }
-        result: dict[str, Any] = {}
-        if status == "SUCCEEDED":
-            result["output"] = execution.output()
-        elif status == "FAILED":
-            result["error"] = {
-                "message": "The input asked for a failure",
-                "code": "REQUESTED_FAILURE",
-            }
-        result["_links"] = links
-        result["_embedded"] = {"status": snapshot}
-        return json_reply(200, result)
-
-    def _result_file(self, execution: Execution, name: str, headers: Headers) -> Reply:
-        status = execution.status_at(self.store.now())
-        if status not in TERMINAL:
-            raise HTTPError(409, f"Execution is {status}; its files exist once it has finished")
-        file = self._files(execution).get(name)
-        if file is None:
-            raise HTTPError(404, f"Execution has no result file {_shorten(name)!r}")
-        # The spec documents application/octet-stream for every file; the HAL link has the type.
-        common = {
-            "content-type": "application/octet-stream",
-            "etag": file.etag,
-            "accept-ranges": "bytes",
-        }
-        requested = headers.get("range")
-        start: int | None = None
-        if requested is not None:
-            match = _RANGE.fullmatch(requested.strip())
-            if match is None:
-                raise HTTPError(400, "Only 'Range: bytes=N-' is supported")
-            if_range = headers.get("if-range")
-            if if_range is None or if_range.strip() == file.etag:
-                start = int(match.group(1))
-                if start >= file.size:
-                    raise HTTPError(
-                        416,
-                        f"Range starts at {start}, beyond the end of the {file.size}-byte file",
-                        {"content-range": f"bytes */{file.size}"},
-                    )
-        if start is None:
-            return Reply(200, common, stream=lambda: file.chunks(0), length=file.size)
-        offset = start
-        common["content-range"] = f"bytes {offset}-{file.size - 1}/{file.size}"
-        return Reply(206, common, stream=lambda: file.chunks(offset), length=file.size - offset)
+        if claim:
+            self._stored_bytes += size
 
     # -- control endpoints ----------------------------------------------------------------
 
@@ -439,7 +355,9 @@ class MockGatewayApp:
                     405, f"Method {method} not allowed; allowed: GET, PUT", {"allow": "GET, PUT"}
                 )
             try:
-                config = FaultConfig.from_dict(self._parse_json(body) if body.strip() else {})
+                config = FaultConfig.from_dict(
+                    parse_json(body, self.limits)[0] if body.strip() else {}
+                )
             except HTTPError as exc:
                 return error_reply(400, f"Invalid fault configuration: {exc.detail}")
             except (ValueError, TypeError) as exc:

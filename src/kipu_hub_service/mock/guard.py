@@ -10,6 +10,11 @@ every connection first:
   it opened (or after its previous response) is answered 408 and closed: uvicorn's own
   keep-alive timeout stops at the first byte, so a client trickling headers would hold its
   connection forever;
+- a request line and headers longer than ``max_header_bytes`` are answered 431 and the
+  connection closed as soon as the limit is passed, before the HTTP layer buffers more (the
+  application checks a head that arrived whole, too, so pipelined requests are covered);
+- a connection whose client takes none of an answer's bytes for ``write_timeout`` seconds
+  (the write buffer stays full) is aborted, which frees its slot and ends the answer;
 - the application finds its own connection by ``scope["client"]`` (:meth:`find`), to drop
   it for fault injection and to notice a dead socket mid-stream.
 """
@@ -19,10 +24,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from .limits import Limits
+
+try:  # the kernel's send queue of a socket: Linux (and others with TIOCOUTQ on sockets)
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ if sys.platform.startswith("linux") else None
+except ImportError:  # pragma: no cover - Windows
+    _OUTQ = None
 
 __all__ = ["ConnectionGuard", "GuardedConnection"]
 
@@ -54,6 +68,19 @@ def _address(transport: asyncio.BaseTransport) -> Address | None:
     return None
 
 
+def _send_queue(transport: asyncio.BaseTransport) -> int:
+    """Bytes in the socket's kernel send queue (unsent or not yet acknowledged); 0 where
+    the platform does not say."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or _OUTQ is None:
+        return 0
+    try:
+        raw = fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return int.from_bytes(raw, sys.byteorder, signed=True)
+
+
 class ConnectionGuard:
     """Counts and bounds the open connections of one gateway; runs on its event loop."""
 
@@ -63,7 +90,14 @@ class ConnectionGuard:
         self._open: set[GuardedConnection] = set()
         self._by_client: dict[Address, GuardedConnection] = {}
         self._shedding: set[GuardedConnection] = set()
-        self._counts = {"accepted": 0, "shed": 0, "header_timeouts": 0, "peak": 0}
+        self._counts = {
+            "accepted": 0,
+            "shed": 0,
+            "header_timeouts": 0,
+            "oversized_headers": 0,
+            "write_timeouts": 0,
+            "peak": 0,
+        }
         self._busy = _canned(
             503,
             "Service Unavailable",
@@ -143,6 +177,13 @@ class GuardedConnection(asyncio.Protocol):
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._partial = False
         self._in_flight = 0
+        # Bytes of the request head being received (None: not counting), the last bytes seen
+        # (a blank line split across reads), and whether data came after a body was read.
+        self._head: int | None = None
+        self._tail = b""
+        self._body_read = False
+        self._pipelined = False
+        self._write_stall = 0
         #: Set once the connection is closed.
         self.lost = asyncio.Event()
 
@@ -172,6 +213,10 @@ class GuardedConnection(asyncio.Protocol):
             self._close()
             return
         self._partial = True
+        if self._in_flight and self._body_read:
+            self._pipelined = True  # the next head arrives while this request is answered
+        if self._head is not None and not self._count_head(data):
+            return
         self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
@@ -190,8 +235,10 @@ class GuardedConnection(asyncio.Protocol):
     def pause_writing(self) -> None:
         if self._inner is not None:
             self._inner.pause_writing()
+            self._watch_writes(self._buffered())
 
     def resume_writing(self) -> None:
+        self._cancel("write")
         if self._inner is not None:
             self._inner.resume_writing()
 
@@ -218,7 +265,13 @@ class GuardedConnection(asyncio.Protocol):
     def request_started(self) -> None:
         """A request's headers have arrived: its header deadline is met."""
         self._in_flight += 1
+        self._body_read = False
+        self._head = None
         self._cancel("header")
+
+    def body_read(self) -> None:
+        """The request's body has been read to its end: what follows is another request."""
+        self._body_read = True
 
     def request_finished(self) -> None:
         """The response is sent: the next request's headers are due in time."""
@@ -230,7 +283,59 @@ class GuardedConnection(asyncio.Protocol):
 
     def _arm(self) -> None:
         self._partial = False
+        # A pipelined head may already be inside the HTTP layer: the application checks it.
+        self._head, self._tail = (None if self._pipelined else 0), b""
+        self._pipelined = False
         self._later("header", self._guard.limits.header_timeout, self._header_timeout)
+
+    def _count_head(self, data: bytes) -> bool:
+        """Count head bytes up to the blank line; False (431 sent) past the limit."""
+        assert self._head is not None
+        seen = self._tail + data
+        end = seen.find(b"\r\n\r\n")
+        limit = self._guard.limits.max_header_bytes
+        if end >= 0:
+            size = self._head + end + 4 - len(self._tail)
+            self._head = None  # the head is complete; a body may follow
+            if size <= limit:
+                return True
+        else:
+            self._head += len(data)
+            self._tail = seen[-3:]
+            if self._head <= limit:
+                return True
+        self._guard._counts["oversized_headers"] += 1
+        if self._transport is not None:
+            detail = f"Request line and headers larger than {limit} bytes"
+            self._transport.write(_canned(431, "Request Header Fields Too Large", detail))
+        self._head = None
+        self._close()
+        return False
+
+    def _buffered(self) -> int:
+        """Bytes written but not yet taken by the client: asyncio's write buffer, plus the
+        kernel's send queue where the platform tells it (Linux ``SIOCOUTQ``). The kernel
+        reports a socket writable again only once a good part of its (large) send buffer
+        is free, so asyncio's buffer alone would not show a slow reader's progress."""
+        transport = self._transport
+        if transport is None:
+            return 0
+        return transport.get_write_buffer_size() + _send_queue(transport)
+
+    def _watch_writes(self, buffered: int) -> None:
+        """While writing is paused, drop the connection once ``write_timeout`` seconds pass
+        in which the client took no byte (the write buffer did not shrink)."""
+        self._write_stall = buffered
+
+        def check() -> None:
+            now = self._buffered()
+            if now < self._write_stall:  # the client is reading, however slowly
+                self._watch_writes(now)
+                return
+            self._guard._counts["write_timeouts"] += 1
+            self.abort()
+
+        self._later("write", self._guard.limits.write_timeout, check)
 
     def _header_timeout(self) -> None:
         self._guard._counts["header_timeouts"] += 1

@@ -79,9 +79,11 @@ def error_reply(status: int, detail: str, headers: Mapping[str, str] | None = No
     return json_reply(status, {"detail": text}, headers)
 
 
-async def read_body(request: Request, limits: Limits) -> bytes:
-    """The whole body: at most ``max_body`` bytes, in at most ``body_timeout`` seconds."""
-    limit, seconds = limits.max_body, limits.body_timeout
+async def read_body(request: Request, limits: Limits, limit: int | None = None) -> bytes:
+    """The whole body: at most ``limit`` bytes (default ``max_body``), in at most
+    ``body_timeout`` seconds."""
+    limit = limits.max_body if limit is None else min(limit, limits.max_body)
+    seconds = limits.body_timeout
     # Answered before the body is read: the connection cannot carry another request.
     too_large = HTTPError(400, f"Request body larger than {limit} bytes", {"connection": "close"})
     declared = request.headers.get("content-length", "")

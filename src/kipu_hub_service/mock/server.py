@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -14,9 +13,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .app import MockGatewayApp
 from .faults import FaultConfig
-from .limits import Limits, accept_backlog
-from .state import Timing
-from .token import DEFAULT_TOKEN_LIFETIME, TOKEN_PATH
+from .limits import accept_backlog
+from .settings import MockSettings
+from .token import TOKEN_PATH
 
 __all__ = ["MockGateway", "bind"]
 
@@ -44,14 +43,9 @@ def _url(host: str, port: int, base_path: str) -> str:
     return f"http://{shown}:{port}{base_path}"
 
 
-def uvicorn_config(
-    app: MockGatewayApp,
-    *,
-    log_level: str = "warning",
-    access_log: bool = False,
-    own_logging: bool = True,
-) -> uvicorn.Config:
-    """How the gateway runs under uvicorn: quiet, and quick to shut down mid-download.
+def uvicorn_config(app: MockGatewayApp, *, own_logging: bool = True) -> uvicorn.Config:
+    """How the gateway runs under uvicorn: quiet (``app.settings.log_level``,
+    ``access_log``), and quick to shut down mid-download.
 
     HTTP/1.1 is uvicorn's h11 protocol behind the app's connection guard (connection cap,
     header deadline); no WebSocket upgrades; ``scope["client"]`` is the real peer (no proxy
@@ -67,9 +61,11 @@ def uvicorn_config(
         proxy_headers=False,
         backlog=accept_backlog(),
         lifespan="on",
-        log_level=log_level,
-        access_log=access_log,
+        log_level=app.settings.log_level,
+        access_log=app.settings.access_log,
         timeout_graceful_shutdown=1,
+        # The guard answers a head past max_header_bytes with 431 first (see guard.py).
+        h11_max_incomplete_event_size=max(app.limits.max_header_bytes, 16 * 1024) + 1,
         server_header=False,
     )
 
@@ -80,47 +76,18 @@ class MockGateway:
     >>> with MockGateway() as gateway:          # doctest: +SKIP
     ...     client = HubServiceClient(base_url=gateway.url, token="t")
 
+    Takes a :class:`~.settings.MockSettings`, or its fields as keyword options: ``host`` and
+    ``port`` (0 picks a free one), ``timing=``, ``tokens=``, ``faults=``, ``limits=``,
+    ``access_keys=`` (which turn on ``POST /token`` at :attr:`token_url`), ...
     ``faults`` can be changed while it runs (``gateway.set_faults(...)``);
-    ``gateway.stats()`` counts executions created and faults injected.
-    ``limits`` bounds connections, request bodies and stored executions (see :class:`Limits`).
-    ``timestamp_format="iso"`` writes execution timestamps as ISO 8601 instead of the
-    real gateway's ``2026-11-27 14:31:44`` (UTC).
-    ``access_keys`` (``"ID:SECRET"`` strings or ``{id: secret}``) turn on ``POST /token`` at
-    :attr:`token_url`; its tokens live ``token_lifetime`` seconds.
+    ``gateway.stats()`` counts executions created, requests per operation and faults injected.
     """
 
-    def __init__(
-        self,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        base_path: str = "",
-        tokens: Iterable[str] | None = None,
-        timing: Timing | None = None,
-        faults: FaultConfig | None = None,
-        seed: int = 0,
-        clock: Callable[[], float] | None = None,
-        log_level: str = "warning",
-        limits: Limits | None = None,
-        timestamp_format: str = "gateway",
-        access_keys: Mapping[str, str] | Iterable[str] | None = None,
-        token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
-    ) -> None:
-        self.app = MockGatewayApp(
-            base_path=base_path,
-            tokens=tokens,
-            timing=timing,
-            faults=faults,
-            seed=seed,
-            clock=clock,
-            limits=limits,
-            timestamp_format=timestamp_format,
-            access_keys=access_keys,
-            token_lifetime=token_lifetime,
-        )
-        self.host = host
-        self.port = port
-        self._log_level = log_level
+    def __init__(self, settings: MockSettings | None = None, /, **options: Any) -> None:
+        self.settings = MockSettings.from_options(settings, **options)
+        self.app = MockGatewayApp(self.settings)
+        self.host = self.settings.host
+        self.port = self.settings.port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -153,7 +120,7 @@ class MockGateway:
         sock = bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         self.app.stopping.clear()
-        config = uvicorn_config(self.app, log_level=self._log_level, own_logging=False)
+        config = uvicorn_config(self.app, own_logging=False)
         server = uvicorn.Server(config)
 
         def serve() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import threading
 import time
@@ -19,6 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from .listing import RenderedCache
+from .strict_json import dumps
 
 __all__ = [
     "DEFAULT_RESULT_SIZE",
@@ -29,6 +33,7 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidInput",
     "Timing",
+    "fingerprint",
 ]
 
 #: Size of ``result.bin`` unless the input asks for another with ``result_size``.
@@ -113,6 +118,14 @@ class Execution:
             return "RUNNING"
         return "FAILED" if self.fail else "SUCCEEDED"
 
+    def next_change(self, now: float) -> float:
+        """The first moment after ``now`` when the status changes by itself (inf: never)."""
+        if self.cancelled is not None and now >= self.cancelled:
+            return math.inf
+        if now < self.started:
+            return self.started
+        return self.finished if now < self.finished else math.inf
+
     def ended_at(self, now: float) -> float | None:
         status = self.status_at(now)
         if status == "CANCELLED":
@@ -147,7 +160,8 @@ class Execution:
         return entries
 
 
-def _canonical(body: Mapping[str, Any]) -> str:
+def fingerprint(body: Mapping[str, Any]) -> str:
+    """What ``Idempotency-Key`` replays compare: a hash of the body with its keys sorted."""
     return hashlib.sha256(
         json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()
@@ -185,6 +199,7 @@ class _Counters:
     executions_created: int = 0
     idempotent_replays: int = 0
     requests: dict[str, int] = field(default_factory=dict)
+    rate_limited: dict[str, int] = field(default_factory=dict)
 
 
 class ExecutionStore:
@@ -213,6 +228,9 @@ class ExecutionStore:
         self._executions: dict[str, Execution] = {}
         self._keys: dict[str, _Stored] = {}
         self._counters = _Counters()
+        self._rendered = RenderedCache[Execution](
+            lambda execution, now: dumps(self.snapshot(execution, now)), Execution.next_change
+        )
 
     def now(self) -> float:
         return self._clock()
@@ -225,31 +243,36 @@ class ExecutionStore:
         """A clock reading as an execution timestamp, in the store's ``timestamp_format``."""
         return self._execution_time(self._epoch + moment)
 
-    def count_request(self, operation: str) -> None:
+    def count_request(self, operation: str, *, rate_limited: bool = False) -> None:
+        """Count one API request of ``operation`` (and whether the rate limit refused it)."""
         with self._lock:
-            requests = self._counters.requests
-            requests[operation] = requests.get(operation, 0) + 1
+            counters = self._counters
+            counters.requests[operation] = counters.requests.get(operation, 0) + 1
+            if rate_limited:
+                refused = counters.rate_limited
+                refused[operation] = refused.get(operation, 0) + 1
 
     def create(
         self,
         body: dict[str, Any],
         idempotency_key: str | None,
-        render: Callable[[Execution], bytes],
         admit: Callable[[int], None] | None = None,
+        body_fingerprint: str | None = None,
     ) -> tuple[Execution, bytes, bool]:
         """Start an execution, or find the one started with the same key.
 
-        Returns the execution, the response body to send and whether it is a
-        replay. ``render`` makes the 201 body of a new execution; a replay gets
-        the very bytes of the first answer. ``admit`` is called with the number of
+        Returns the execution, the response body to send (its JSON) and whether it is a
+        replay; a replay gets the very bytes of the first answer. ``admit`` is called with
+        the number of
         executions held before a new one is made, and raises to refuse it.
+        ``body_fingerprint`` is :func:`fingerprint` of ``body`` when the caller has it.
         """
         fail, size, duration = _parse_input(body)
-        fingerprint = _canonical(body)
+        digest = body_fingerprint or (fingerprint(body) if idempotency_key is not None else "")
         with self._lock:
             if idempotency_key is not None and idempotency_key in self._keys:
                 stored = self._keys[idempotency_key]
-                if stored.fingerprint != fingerprint:
+                if stored.fingerprint != digest:
                     raise IdempotencyConflict(
                         "Idempotency-Key was already used with a different request body"
                     )
@@ -258,9 +281,10 @@ class ExecutionStore:
             if admit is not None:
                 admit(len(self._executions))
             tags = body.get("tags")
+            now = self._clock()
             execution = Execution(
                 id=str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),
-                created=self._clock(),
+                created=now,
                 pending=self.timing.pending,
                 running=self.timing.running if duration is None else duration,
                 body=body,
@@ -272,10 +296,19 @@ class ExecutionStore:
             )
             self._executions[execution.id] = execution
             self._counters.executions_created += 1
-            response = render(execution)
+            response = self._rendered.put(execution.id, execution, now)
             if idempotency_key is not None:
-                self._keys[idempotency_key] = _Stored(fingerprint, execution.id, response)
+                self._keys[idempotency_key] = _Stored(digest, execution.id, response)
             return execution, response, False
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._executions)
+
+    def holds_key(self, idempotency_key: str) -> bool:
+        """Whether a start with this ``Idempotency-Key`` was answered (a replay would be)."""
+        with self._lock:
+            return idempotency_key in self._keys
 
     def get(self, execution_id: str) -> Execution | None:
         with self._lock:
@@ -286,6 +319,24 @@ class ExecutionStore:
         with self._lock:
             return list(reversed(self._executions.values()))
 
+    def render(self, execution: Execution) -> bytes:
+        """The execution's ServiceExecution JSON now (see :meth:`snapshot`), kept between
+        its status changes."""
+        with self._lock:
+            return self._rendered.get(execution.id, self._clock())
+
+    def listing(self) -> bytes:
+        """The JSON array of every execution now, newest first, re-rendering only those
+        whose status changed since the last call."""
+        with self._lock:
+            return self._rendered.listing(self._clock())
+
+    @property
+    def renders(self) -> int:
+        """Executions rendered to JSON so far."""
+        with self._lock:
+            return self._rendered.renders
+
     def cancel(self, execution_id: str) -> str | None:
         """Cancel a non-terminal execution; returns the terminal status that prevented it."""
         with self._lock:
@@ -295,12 +346,14 @@ class ExecutionStore:
             if status in TERMINAL:
                 return status
             execution.cancelled = now
+            self._rendered.put(execution_id, execution, now)
             return None
 
-    def snapshot(self, execution: Execution) -> dict[str, Any]:
-        """The ServiceExecution JSON of an execution, now; every optional field is present,
-        as an explicit ``null`` when unset (as the real gateway writes them)."""
-        now = self._clock()
+    def snapshot(self, execution: Execution, now: float | None = None) -> dict[str, Any]:
+        """The ServiceExecution JSON of an execution at ``now`` (default: the clock's now);
+        every optional field is present, as an explicit ``null`` when unset (as the real
+        gateway writes them)."""
+        now = self._clock() if now is None else now
         status = execution.status_at(now)
         cancelled = execution.cancelled
         ran = now >= execution.started and (cancelled is None or cancelled > execution.started)
@@ -332,4 +385,5 @@ class ExecutionStore:
                 "idempotent_replays": self._counters.idempotent_replays,
                 "idempotency_keys": len(self._keys),
                 "requests": dict(self._counters.requests),
+                "rate_limited": dict(self._counters.rate_limited),
             }

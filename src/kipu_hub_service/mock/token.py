@@ -50,18 +50,29 @@ INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'
 """``WWW-Authenticate`` of a gateway 401 for a token that is not (or no longer) accepted."""
 
 
+def _secret_char(c: str) -> bool:
+    """RFC 6749's client-secret characters (VSCHAR, printable ASCII, the space included), and
+    printable non-space characters beyond ASCII."""
+    return " " <= c <= "~" or (c.isprintable() and not c.isspace())
+
+
 def parse_access_key(text: str) -> tuple[str, str]:
     """``ID:SECRET`` -> ``(id, secret)``; ``ValueError`` (not echoing the secret) when either
-    part is empty or has whitespace or control characters. The id cannot contain ``:``."""
+    part is empty, the id has whitespace or control characters, or the secret has control
+    characters or whitespace other than the space. The id cannot contain ``:``; the secret
+    can (everything after the first ``:`` is the secret)."""
     key_id, sep, secret = text.partition(":")
     if not sep or not key_id or not secret:
         raise ValueError("an access key must look like ID:SECRET, with neither part empty")
-    for part in (key_id, secret):
-        if any(c.isspace() or not c.isprintable() for c in part):
-            raise ValueError(
-                f"access key {key_id!r}: id and secret may not contain whitespace or "
-                "control characters"
-            )
+    if any(c.isspace() or not c.isprintable() for c in key_id):
+        raise ValueError(
+            f"access key {key_id!r}: the id may not contain whitespace or control characters"
+        )
+    if not all(map(_secret_char, secret)):
+        raise ValueError(
+            f"access key {key_id!r}: the secret may contain printable characters and spaces, "
+            "not control characters, tabs or line breaks"
+        )
     return key_id, secret
 
 
@@ -222,9 +233,11 @@ class TokenIssuer:
         token = "mock-" + secrets.token_urlsafe(24)
         now = self._clock()
         with self._lock:
-            for old, expiry in list(self._issued.items()):
-                if expiry > now and len(self._issued) < MAX_ISSUED_TOKENS:
+            issued = self._issued  # oldest first: expiries come in the order of issue
+            while issued:
+                old, expiry = next(iter(issued.items()))
+                if expiry > now and len(issued) < MAX_ISSUED_TOKENS:
                     break
-                del self._issued[old]
+                del issued[old]
             self._issued[token] = now + self.lifetime
         return token

@@ -1,0 +1,208 @@
+"""Sweep workloads W8-W10 (``make bench``): many executions against the mock gateway.
+
+Each side runs in a fresh client process against a fresh mock gateway process, so the client's
+CPU and peak RSS are its own and the gateway's request counts (``GET /_mock/stats``) belong to
+that side alone.
+
+- W8: 1,000 executions (pending 1 s, running 8 s, 256-byte result files), downloads included,
+  through ``service_api.sweep`` (``sweep_nofiles``: the same without downloads); "today" is
+  ``asyncio.gather`` of ``run()`` + ``download_all_result_files``, unbounded and behind a
+  semaphore of 64, in the same run.
+- W9: 10,000 executions, the same way (sweep only).
+- W10: 500 executions (pending 0.5 s, running 2 s) against a gateway that answers 429 past
+  100 requests a second.
+
+    python benchmarks/sweeps.py                 # all, report in benchmarks/results/
+    python benchmarks/sweeps.py --only W10      # one workload
+    python benchmarks/sweeps.py --quick         # tiny sizes: a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TOKEN = "bench-token-0123456789"
+RESULT_SIZE = 256
+
+WORKLOADS: dict[str, dict[str, Any]] = {
+    "W8": {"count": 1000, "pending": 1.0, "running": 8.0, "rate": None,
+           "sides": ["sweep", "sweep_nofiles", "gather", "semaphore64"]},
+    "W9": {"count": 10_000, "pending": 1.0, "running": 8.0, "rate": None, "sides": ["sweep"]},
+    "W10": {"count": 500, "pending": 0.5, "running": 2.0, "rate": 100.0, "sides": ["sweep"]},
+}  # fmt: skip
+QUICK = {"W8": 40, "W9": 200, "W10": 40}
+"""Executions per workload with ``--quick``, which also shortens them to 0.1 s + 0.3 s."""
+QUICK_TIMING = (0.1, 0.3)
+
+
+def serve(pending: float, running: float, rate: float | None) -> None:
+    """The mock gateway process: prints its URL, serves until stdin closes."""
+    from kipu_hub_service.mock import RateLimit, Timing
+    from kipu_hub_service.testing import mock_gateway
+
+    limit = None if rate is None else RateLimit(rate=rate)
+    gateway = mock_gateway(
+        tokens=[TOKEN], timing=Timing(pending=pending, running=running), rate_limit=limit
+    )
+    print(gateway.url, flush=True)
+    sys.stdin.read()
+    gateway.stop()
+
+
+def _bodies(count: int) -> list[dict[str, Any]]:
+    return [{"input": {"n": n, "result_size": RESULT_SIZE}} for n in range(count)]
+
+
+async def _sweep(url: str, count: int, out: str | None) -> int:
+    from kipu_hub_service import AsyncHubServiceClient
+
+    async with AsyncHubServiceClient(base_url=url, token=TOKEN) as client:
+        results = await client.service_api.sweep(_bodies(count), output_dir=out).results()
+    return len(results.failed)
+
+
+async def _gather(url: str, count: int, out: str, limit: int | None) -> int:
+    from kipu_hub_service import AsyncHubServiceClient
+
+    gate = asyncio.Semaphore(limit or count)
+    async with AsyncHubServiceClient(base_url=url, token=TOKEN) as client:
+        api = client.service_api
+
+        async def one(n: int, body: dict[str, Any]) -> None:
+            async with gate:
+                result = await api.run(request=body)
+                execution_id = result.embedded.status.id
+                await api.download_all_result_files(execution_id, f"{out}/{n + 1}")
+
+        done = await asyncio.gather(
+            *(one(n, body) for n, body in enumerate(_bodies(count))), return_exceptions=True
+        )
+    return sum(1 for outcome in done if isinstance(outcome, BaseException))
+
+
+def child(side: str, url: str, count: int) -> dict[str, Any]:
+    """One side in this process: wall time, CPU, peak RSS, failures."""
+    with tempfile.TemporaryDirectory() as out:
+        began, cpu = time.perf_counter(), time.process_time()
+        if side.startswith("sweep"):
+            failures = asyncio.run(_sweep(url, count, None if side == "sweep_nofiles" else out))
+        else:
+            failures = asyncio.run(_gather(url, count, out, 64 if side == "semaphore64" else None))
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"wall": wall, "cpu": cpu, "rss_mib": peak / 1024, "failures": failures}
+
+
+def _stats(url: str) -> dict[str, Any]:
+    root = url.split("/", 3)[:3]
+    request = urllib.request.Request(
+        "/".join(root) + "/_mock/stats", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        stats: dict[str, Any] = json.load(answer)
+    return stats
+
+
+def run_side(workload: str, side: str, count: int, quick: bool = False) -> dict[str, Any]:
+    spec = dict(WORKLOADS[workload])
+    if quick:
+        spec["pending"], spec["running"] = QUICK_TIMING
+    args = [str(spec["pending"]), str(spec["running"]), str(spec["rate"] or 0)]
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", side, url, str(count)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+        stats = _stats(url)
+    finally:
+        if server.stdin is not None:
+            server.stdin.close()
+        server.wait(timeout=60)
+    requests = sum(stats["requests"].values())
+    limited = sum(stats.get("rate_limited", {}).values())
+    figures.update(
+        requests=requests,
+        requests_per_execution=requests / count,
+        rate_limited_share=limited / requests if requests else 0.0,
+        executions=stats["executions_created"],
+        execution_seconds=spec["pending"] + spec["running"],
+        cpu_ms_per_execution=1000 * figures["cpu"] / count,
+        by_operation=stats["requests"],
+    )
+    return figures
+
+
+def _row(workload: str, side: str, count: int, f: dict[str, Any]) -> str:
+    return (
+        f"| {workload} | {side} | {count} | {f['requests_per_execution']:.2f} "
+        f"| {f['wall']:.1f} s ({f['wall'] / f['execution_seconds']:.2f}x) "
+        f"| {f['cpu_ms_per_execution']:.2f} ms | {f['rss_mib']:.0f} MiB "
+        f"| {f['failures']} | {100 * f['rate_limited_share']:.1f} % |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Sweep workloads W8-W10 against the mock.")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
+    parser.add_argument("--only", help="comma-separated workloads, e.g. W8,W10")
+    parser.add_argument("--skip", help="comma-separated sides to leave out, e.g. semaphore64")
+    parser.add_argument("--out", default=str(HERE / "results"), help="report directory")
+    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        pending, running, rate = (float(value) for value in args.serve)
+        serve(pending, running, rate or None)
+        return 0
+    if args.child:
+        side, url, count = args.child
+        print(json.dumps(child(side, url, int(count))))
+        return 0
+    chosen = args.only.split(",") if args.only else list(WORKLOADS)
+    skipped = set(args.skip.split(",")) if args.skip else set()
+    lines = [
+        "| workload | side | executions | requests/execution | wall (x one execution) "
+        "| client CPU/execution | peak RSS | failures | 429 share |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    report: dict[str, Any] = {}
+    for workload in chosen:
+        count = QUICK[workload] if args.quick else WORKLOADS[workload]["count"]
+        for side in WORKLOADS[workload]["sides"]:
+            if side in skipped:
+                continue
+            figures = run_side(workload, side, count, args.quick)
+            report[f"{workload} {side}"] = figures
+            lines.append(_row(workload, side, count, figures))
+            print(lines[-1], flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweeps.json").write_text(json.dumps(report, indent=2))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The items of a sweep and the progress they add up to, without I/O."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from qhub_service_gen.models import ResultResponse
+
+from ._sweep_rules import Outcome, Progress, fingerprint
+
+NEW, STARTING, WAITING, FINISHED, DONE = "NEW", "STARTING", "WAITING", "FINISHED", "DONE"
+"""An item's states: to start; start in flight; started, not known to be finished; finished,
+its result not collected yet; its outcome is final."""
+
+
+class Item:
+    """One input of a sweep and where it stands."""
+
+    __slots__ = (
+        "attempts",
+        "body",
+        "cancel_sent",
+        "done_files",
+        "fp",
+        "id",
+        "index",
+        "key",
+        "result",
+        "state",
+        "status",
+        "wake",
+    )
+
+    def __init__(self, index: int, body: dict[str, Any] | None, id: str | None = None) -> None:
+        self.index, self.body, self.id = index, body, id
+        self.fp = None if body is None else fingerprint(body)
+        self.key: str | None = None
+        self.state = NEW if id is None else WAITING
+        self.status: str | None = None
+        self.result: ResultResponse | None = None
+        self.attempts = 0
+        self.cancel_sent = False
+        self.done_files: frozenset[str] = frozenset()
+        """Result files the journal says were complete (kept when still on disk)."""
+        self.wake = 0.0
+        """No request for this item before this ``time.monotonic()`` (after a failure)."""
+
+    def backoff(self, rate_limited: bool) -> int:
+        """Count a transient failure (a 429 is not counted: the gate slows for it); set
+        ``wake``; the failures so far."""
+        if not rate_limited:
+            self.attempts += 1
+            self.wake = time.monotonic() + min(0.1 * 2 ** (self.attempts - 1), 5.0)
+        return self.attempts
+
+
+def progress_of(
+    items: list[Item],
+    outcomes: Mapping[int, Outcome],
+    began: float,
+    requests: int,
+    limited: int,
+    starts: int,
+) -> Progress:
+    """The :class:`Progress` of a sweep's items."""
+    counts: dict[str, int] = {}
+    for item in items:
+        outcome = outcomes.get(item.index)
+        name = outcome.status if outcome is not None else item.status or item.state
+        counts[name] = counts.get(name, 0) + 1
+    elapsed = max(time.monotonic() - began, 1e-9) if began else 0.0
+    finished, total = len(outcomes), len(items)
+    rate = finished / elapsed if elapsed else 0.0
+    return Progress(
+        total=total,
+        counts=counts,
+        started=sum(1 for item in items if item.id is not None),
+        finished=finished,
+        requests=requests,
+        rate_limited=limited,
+        elapsed=elapsed,
+        starts_per_second=starts / elapsed if elapsed else 0.0,
+        eta=(total - finished) / rate if rate else None,
+    )
+
+
+def check_body(index: int, request: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(request, Mapping):
+        raise TypeError(f"requests[{index}] must be a mapping (a request body), got {request!r}")
+    return dict(request)
+
+
+def check_id(index: int, id: str) -> str:
+    if not isinstance(id, str) or not id:
+        raise ValueError(f"ids[{index}] must be a non-empty execution id, got {id!r}")
+    return id

@@ -1,0 +1,57 @@
+"""Helpers of the sweep tests: run a sweep on either client against a gateway URL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from kipu_hub_service import AsyncHubServiceClient, HubServiceClient
+from kipu_hub_service.sweeps import Outcome, SweepResults
+
+TOKEN = "sweep-token-0123456789"
+
+
+def inputs(count: int, **extra: Any) -> list[dict[str, Any]]:
+    """``count`` small request bodies for the mock (tiny result files)."""
+    return [{"input": {"n": n, "result_size": 16, **extra}} for n in range(count)]
+
+
+def sweep(
+    kind: str,
+    url: str,
+    requests: list[dict[str, Any]] | None = None,
+    *,
+    ids: list[str] | None = None,
+    during: Callable[[Any, Outcome], Any] | None = None,
+    **options: Any,
+) -> tuple[SweepResults, list[Outcome]]:
+    """Run a sweep (or a watch of ``ids``) to the end on the ``kind`` client; the results in
+    input order and the outcomes in the order ``as_completed`` gave them. ``during(sweep,
+    outcome)`` is called for each outcome (awaited on the async client when it returns an
+    awaitable)."""
+    if kind == "sync":
+        with HubServiceClient(base_url=url, token=TOKEN) as client:
+            api = client.service_api
+            job = api.sweep(requests, **options) if ids is None else api.watch(ids, **options)
+            seen = []
+            for outcome in job.as_completed():
+                seen.append(outcome)
+                if during is not None:
+                    during(job, outcome)
+            return job.results(), seen
+
+    async def go() -> tuple[SweepResults, list[Outcome]]:
+        async with AsyncHubServiceClient(base_url=url, token=TOKEN) as client:
+            api = client.service_api
+            job = api.sweep(requests, **options) if ids is None else api.watch(ids, **options)
+            seen = []
+            async for outcome in job.as_completed():
+                seen.append(outcome)
+                if during is not None:
+                    done = during(job, outcome)
+                    if asyncio.iscoroutine(done):
+                        await done
+            return await job.results(), seen
+
+    return asyncio.run(go())

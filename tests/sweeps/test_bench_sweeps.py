@@ -1,0 +1,38 @@
+"""``benchmarks/sweeps.py`` (W8-W10) runs at tiny sizes and reports what it counted.
+
+Request counts are asserted (they do not depend on the machine's speed); timings never are.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_sweep_bench_counts_requests_and_rate_limits(tmp_path: Path) -> None:
+    script = str(ROOT / "benchmarks" / "sweeps.py")
+    command = [sys.executable, script, "--quick", "--only", "W8,W10", "--out", str(tmp_path)]
+    done = subprocess.run(
+        [*command, "--skip", "semaphore64,sweep_nofiles"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "sweeps.json").read_text())
+    assert set(report) == {"W8 sweep", "W8 gather", "W10 sweep"}
+    for name, figures in report.items():
+        assert figures["failures"] == 0 and figures["executions"] == 40, name
+        assert figures["cpu"] > 0 and figures["rss_mib"] > 0, name
+    assert report["W8 sweep"]["requests_per_execution"] <= 4.3
+    assert report["W8 gather"]["requests_per_execution"] >= 5  # each execution polled alone
+    assert report["W8 sweep"]["by_operation"]["getResult"] == 40  # once per execution
+    w10 = report["W10 sweep"]
+    # at 40 executions only the first burst (at most the 16 requests in flight) may overrun;
+    # the 5 % goal is for the full 500
+    assert w10["rate_limited_share"] * w10["requests"] <= 16 + 4
+    assert "| W10 | sweep | 40 |" in done.stdout

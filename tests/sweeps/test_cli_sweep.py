@@ -1,0 +1,176 @@
+"""``hub-service sweep`` in real processes against the real mock gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _sweep_support import TOKEN
+
+from kipu_hub_service.cli import main
+from kipu_hub_service.mock import MockGateway, Timing
+
+
+@pytest.fixture
+def gateway() -> Iterator[MockGateway]:
+    with MockGateway(tokens=[TOKEN], timing=Timing(pending=0.1, running=0.3)) as gw:
+        yield gw
+
+
+def write_inputs(path: Path, count: int, *, fail: tuple[int, ...] = (), **extra: object) -> Path:
+    lines = [
+        json.dumps({"n": n, "result_size": 32, **({"fail": True} if n in fail else {}), **extra})
+        for n in range(count)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cli(
+    gateway: MockGateway, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HUB_SERVICE_BASE_URL": gateway.url, "HUB_SERVICE_TOKEN": TOKEN}
+    return subprocess.run(
+        [sys.executable, "-m", "kipu_hub_service.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=120,
+    )
+
+
+def test_every_line_runs_and_its_files_go_to_its_line_number(
+    gateway: MockGateway, tmp_path: Path
+) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl", 4, fail=(2,))
+    out = tmp_path / "out"
+    done = cli(gateway, "--json", "sweep", str(inputs), "-o", str(out), "--tag", "grid")
+    assert done.returncode == 1, done.stderr  # line 3 failed
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    items, summary = lines[:-1], lines[-1]["summary"]
+    assert sorted(item["line"] for item in items) == [1, 2, 3, 4]
+    assert {item["line"]: item["status"] for item in items}[3] == "FAILED"
+    assert summary == {"total": 4, "counts": {"SUCCEEDED": 3, "FAILED": 1}, "exit_code": 1}
+    for number in (1, 2, 4):
+        assert (out / str(number) / "result.bin").stat().st_size == 32
+    assert not (out / "3").exists() and (out / "sweep-journal.sqlite").exists()
+    assert gateway.stats()["executions_created"] == 4
+    # the rerun resumes: nothing is started again, the outcomes are the journal's
+    again = cli(gateway, "sweep", str(inputs), "-o", str(out), "--tag", "grid")
+    assert again.returncode == 1 and "4 items: 1 failed, 3 succeeded" in again.stdout
+    assert "line 3: FAILED" in again.stderr and "REQUESTED_FAILURE" in again.stderr
+    assert gateway.stats()["executions_created"] == 4
+    # without --tag the bodies differ from the journal's: refused, not mixed
+    changed = cli(gateway, "sweep", str(inputs), "-o", str(out))
+    assert changed.returncode == 2 and "input 0 (line 1)" in changed.stderr
+
+
+def test_all_succeeded_exits_0_and_bodies_and_stdin_work(
+    gateway: MockGateway, tmp_path: Path
+) -> None:
+    lines = [json.dumps({"input": {"n": n, "result_size": 8}, "tags": ["a"]}) for n in range(2)]
+    done = cli(gateway, "sweep", "-", "--bodies", "-o", str(tmp_path / "o"), stdin="\n".join(lines))
+    assert done.returncode == 0, done.stderr
+    assert "2 items: 2 succeeded" in done.stdout
+    assert (tmp_path / "o" / "2" / "result.json").exists()
+
+
+def test_wait_timeout_exits_4_and_says_how_to_resume(gateway: MockGateway, tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl", 2, duration=60)
+    done = cli(gateway, "sweep", str(inputs), "-o", str(tmp_path / "o"), "--wait-timeout", "0.5")
+    assert done.returncode == 4
+    assert "resume with the same command" in done.stderr and "--cancel" in done.stderr
+    cancelled = cli(gateway, "--json", "sweep", str(inputs), "-o", str(tmp_path / "o"), "--cancel")
+    assert cancelled.returncode == 1
+    summary = json.loads(cancelled.stdout.splitlines()[-1])["summary"]
+    assert summary["counts"] == {"CANCELLED": 2}
+    assert gateway.stats()["executions_created"] == 2
+    # --cancel of a sweep never run: nothing to cancel, nothing started, exit 1
+    fresh = cli(gateway, "--json", "sweep", str(inputs), "-o", str(tmp_path / "new"), "--cancel")
+    assert fresh.returncode == 1
+    assert json.loads(fresh.stdout.splitlines()[-1])["summary"]["counts"] == {"NOT_STARTED": 2}
+    assert gateway.stats()["executions_created"] == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"n": 1}\nnot json\n', "line 2: not valid JSON"),
+        ("", "no inputs"),
+        ("[1]\n", "line 1: with --bodies each line is a JSON object"),
+    ],
+)
+def test_bad_inputs_are_usage_errors_before_anything_starts(
+    gateway: MockGateway,
+    tmp_path: Path,
+    content: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(content)
+    args = ["--base-url", gateway.url, "--token", TOKEN, "sweep", str(inputs), "-o", str(tmp_path)]
+    if "bodies" in message:
+        args.append("--bodies")
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert gateway.stats()["executions_created"] == 0
+
+
+def _kill_half_way(
+    gateway: MockGateway, command: list[str], sig: signal.Signals
+) -> subprocess.Popen[str]:
+    env = {**os.environ, "HUB_SERVICE_BASE_URL": gateway.url, "HUB_SERVICE_TOKEN": TOKEN}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "kipu_hub_service.cli", "--json", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert child.stdout is not None
+    first = child.stdout.readline()  # one item is done
+    assert json.loads(first)["status"] == "SUCCEEDED"
+    child.send_signal(sig)
+    child.wait(timeout=60)
+    return child
+
+
+def test_sigkill_half_way_then_rerun_ends_with_one_execution_per_line(
+    gateway: MockGateway, tmp_path: Path
+) -> None:
+    count = 10
+    inputs = write_inputs(tmp_path / "in.jsonl", count)
+    command = ["sweep", str(inputs), "-o", str(tmp_path / "o"), "--max-in-flight", "3"]
+    killed = _kill_half_way(gateway, command, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    assert gateway.stats()["executions_created"] < count
+    done = cli(gateway, *command)
+    assert done.returncode == 0, done.stderr
+    assert gateway.stats()["executions_created"] == count
+    numbers = sorted(
+        json.loads((tmp_path / "o" / str(line) / "result.json").read_text())["output"]["input"]["n"]
+        for line in range(1, count + 1)
+    )
+    assert numbers == list(range(count))
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume_and_cancel(
+    gateway: MockGateway, tmp_path: Path
+) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl", 6)
+    command = ["sweep", str(inputs), "-o", str(tmp_path / "o"), "--max-in-flight", "2"]
+    interrupted = _kill_half_way(gateway, command, signal.SIGINT)
+    assert interrupted.returncode == 130
+    assert interrupted.stderr is not None
+    error = json.loads(interrupted.stderr.read().splitlines()[-1])["error"]
+    assert "resume with the same command" in error["message"] and "--cancel" in error["message"]
+    assert cli(gateway, *command).returncode == 0
+    assert gateway.stats()["executions_created"] == 6

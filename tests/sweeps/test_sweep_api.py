@@ -1,0 +1,226 @@
+"""The Python API of sweeps on both clients, against the real mock gateway over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _sweep_support import TOKEN, inputs, sweep
+
+from kipu_hub_service.core.api_error import InternalServerError
+from kipu_hub_service.mock import FaultConfig, MockGateway, Timing
+from kipu_hub_service.sweeps import Progress, SweepFailedError
+
+KINDS = ["sync", "async"]
+
+
+@pytest.fixture
+def gateway() -> Iterator[MockGateway]:
+    with MockGateway(tokens=[TOKEN], timing=Timing(pending=0.1, running=0.3)) as gw:
+        yield gw
+
+
+def requests_of(gateway: MockGateway) -> dict[str, int]:
+    return dict(gateway.stats()["requests"])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_results_in_input_order_and_each_once_as_completed(
+    kind: str, gateway: MockGateway, tmp_path: Path
+) -> None:
+    bodies = inputs(12)
+    bodies[4] = {"input": {"n": 4, "fail": True}}
+    progress: list[Progress] = []
+    results, seen = sweep(
+        kind, gateway.url, bodies, output_dir=tmp_path, on_progress=progress.append
+    )
+    assert [outcome.index for outcome in results] == list(range(12))
+    assert sorted(outcome.index for outcome in seen) == list(range(12))
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 4 + ["FAILED"] + [
+        "SUCCEEDED"
+    ] * 7
+    # the failed item hides nothing; its result (with the reason) is on its outcome
+    assert results[4].result is not None and "error" in results[4].result.additional_properties
+    assert results[0].result is not None
+    assert results[0].result["output"] == {"input": bodies[0]["input"]}
+    assert sorted(p.name for p in results[0].files) == ["result.bin", "result.json"]
+    assert (tmp_path / "1" / "result.bin").stat().st_size == 16
+    assert (tmp_path / "12" / "result.json").exists() and not (tmp_path / "5").exists()
+    assert progress[-1].finished == 12 and progress[-1].failures == 1
+    assert progress[-1].counts == {"SUCCEEDED": 11, "FAILED": 1}
+    with pytest.raises(SweepFailedError, match="item 4 FAILED"):
+        results.raise_for_failures()
+    counted = requests_of(gateway)
+    # one start and one result per execution, two files per success, few list calls
+    assert counted["startExecution"] == 12 and counted["getResult"] == 12
+    assert counted["getResultFile"] == 22
+    assert counted.get("getStatus", 0) == 0 and counted["getServiceExecutions"] <= 12
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_pending_execution_is_polled_by_id(kind: str, gateway: MockGateway) -> None:
+    results, _ = sweep(kind, gateway.url, inputs(1))
+    assert results.raise_for_failures()[0].ok
+    counted = requests_of(gateway)
+    assert counted.get("getServiceExecutions", 0) == 0 and counted["getStatus"] >= 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_watch_waits_for_existing_executions(kind: str, gateway: MockGateway) -> None:
+    started, _ = sweep(kind, gateway.url, inputs(3), max_in_flight=3)
+    ids = [outcome.execution_id or "" for outcome in started]
+    results, _ = sweep(kind, gateway.url, ids=ids)
+    assert [(o.index, o.execution_id, o.status) for o in results] == [
+        (i, id, "SUCCEEDED") for i, id in enumerate(ids)
+    ]
+    assert gateway.stats()["executions_created"] == 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_max_in_flight_bounds_executions_not_yet_finished(kind: str, gateway: MockGateway) -> None:
+    peaks: list[int] = []
+
+    def watch(progress: Progress) -> None:
+        counts = progress.counts
+        peaks.append(counts.get("PENDING", 0) + counts.get("RUNNING", 0))
+
+    results, _ = sweep(kind, gateway.url, inputs(6), max_in_flight=2, on_progress=watch)
+    assert all(outcome.ok for outcome in results)
+    assert max(peaks) <= 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_deadline_ends_the_sweep_with_timed_out_items(kind: str, gateway: MockGateway) -> None:
+    bodies = [{"input": {"n": 0, "duration": 60}}, *inputs(1), {"input": {"n": 2}}]
+    results, _ = sweep(kind, gateway.url, bodies, max_in_flight=2, timeout=1.5)
+    assert [outcome.status for outcome in results] == ["TIMED_OUT", "SUCCEEDED", "SUCCEEDED"]
+    assert results[0].execution_id is not None  # it keeps running: the id says which
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cancel_stops_the_whole_sweep_in_one_call(kind: str, gateway: MockGateway) -> None:
+    bodies = [{"input": {"n": n, "duration": 60}} for n in range(4)] + inputs(3)
+
+    def cancel_after_first(job: Any, outcome: Any) -> Any:
+        return job.cancel()
+
+    bodies[0] = {"input": {"n": 0, "result_size": 1}}
+    results, _ = sweep(kind, gateway.url, bodies, max_in_flight=4, during=cancel_after_first)
+    statuses = [outcome.status for outcome in results]
+    assert statuses[0] == "SUCCEEDED"
+    assert statuses[1:4] == ["CANCELLED"] * 3
+    assert set(statuses[4:]) <= {"NOT_STARTED", "CANCELLED", "SUCCEEDED"}
+    assert "NOT_STARTED" in statuses[4:]
+    assert requests_of(gateway)["cancelExecution"] >= 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rate_limit_answers_slow_the_sweep_and_nothing_is_lost(
+    kind: str, gateway: MockGateway
+) -> None:
+    gateway.set_faults(
+        FaultConfig(rates={"rate_limit": 0.5}, operations=frozenset({"startExecution"}), limit=2)
+    )
+    progress: list[Progress] = []
+    results, _ = sweep(kind, gateway.url, inputs(6), on_progress=progress.append)
+    assert all(outcome.ok for outcome in results)
+    assert gateway.stats()["executions_created"] == 6
+    assert progress[-1].rate_limited == 2
+    assert requests_of(gateway)["startExecution"] == 6 + 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_transient_errors_are_retried_then_become_the_item_outcome(
+    kind: str, gateway: MockGateway
+) -> None:
+    gateway.set_faults(
+        FaultConfig(rates={"error": 1.0}, operations=frozenset({"startExecution"}), limit=2)
+    )
+    results, _ = sweep(kind, gateway.url, inputs(2))
+    assert all(outcome.ok for outcome in results)
+    gateway.set_faults(FaultConfig(rates={"error": 1.0}, operations=frozenset({"getResult"})))
+    results, _ = sweep(kind, gateway.url, inputs(1))
+    assert results[0].status == "ERROR"
+    assert isinstance(results[0].error, InternalServerError)
+    assert requests_of(gateway)["getResult"] == 2 + 5  # MAX_REQUEST_ATTEMPTS, then it gave up
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_refused_input_is_that_items_error_only(kind: str, gateway: MockGateway) -> None:
+    bodies = [*inputs(1), {"input": {"result_size": -1}}]
+    results, _ = sweep(kind, gateway.url, bodies)
+    assert results[0].ok
+    assert results[1].status == "ERROR" and results[1].execution_id is None
+
+
+def test_bad_arguments_are_refused_before_anything_is_sent(gateway: MockGateway) -> None:
+    from kipu_hub_service import HubServiceClient
+
+    with HubServiceClient(base_url=gateway.url, token=TOKEN) as client:
+        with pytest.raises(TypeError, match=r"requests\[1\]"):
+            client.service_api.sweep([{}, 3])  # type: ignore[list-item]
+        with pytest.raises(ValueError, match="max_in_flight"):
+            client.service_api.sweep([{}], max_in_flight=0)
+        with pytest.raises(ValueError, match="poll_interval"):
+            client.service_api.sweep([{}], poll_interval=0)
+        with pytest.raises(ValueError, match=r"ids\[0\]"):
+            client.service_api.watch([""])
+    assert requests_of(gateway) == {}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_rate_limited_gateway_sees_few_429s_and_every_item_succeeds(
+    kind: str, tmp_path: Path
+) -> None:
+    from kipu_hub_service.mock import RateLimit
+
+    busy = RateLimit(rate=40)
+    timing = Timing(pending=0.1, running=0.3)
+    with MockGateway(tokens=[TOKEN], timing=timing, rate_limit=busy) as gateway:
+        progress: list[Progress] = []
+        results, _ = sweep(
+            kind, gateway.url, inputs(30), output_dir=tmp_path, on_progress=progress.append
+        )
+        stats = gateway.stats()
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 30
+    assert stats["executions_created"] == 30
+    refused = sum(stats["rate_limited"].values())
+    assert refused == progress[-1].rate_limited
+    # the first burst may overrun the limit (at most the requests in flight); after the
+    # first cut the gate keeps under it
+    assert refused <= 16 + 4
+
+
+def test_a_sweep_interrupted_mid_start_can_be_run_again(gateway: MockGateway) -> None:
+    """Ctrl-C while a start is on the wire (sync client), then ``results()`` on the same
+    sweep: the start is sent again with its key and nothing runs twice."""
+    import httpx
+
+    from kipu_hub_service import HubServiceClient
+    from kipu_hub_service.testing import sdk_transport
+
+    real = httpx.HTTPTransport()
+    posts: list[str] = []
+
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(request.headers["idempotency-key"])
+            if len(posts) == 2:
+                answer = real.handle_request(request)  # made at the gateway, answer lost
+                answer.close()
+                raise KeyboardInterrupt
+        return real.handle_request(request)
+
+    with (
+        sdk_transport(httpx.MockTransport(interrupted)),
+        HubServiceClient(base_url=gateway.url, token=TOKEN) as client,
+    ):
+        job = client.service_api.sweep(inputs(3), timeout=20)  # a stuck item fails, not hangs
+        with pytest.raises(KeyboardInterrupt):
+            job.results()
+        results = job.results()
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 3
+    assert gateway.stats()["executions_created"] == 3
+    assert posts[1] in posts[2:]  # the interrupted start was sent again with its key

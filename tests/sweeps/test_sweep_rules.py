@@ -1,0 +1,190 @@
+"""The rules of sweeps without I/O: the AIMD gate, the polling rule, Retry-After, the table and
+the progress display."""
+
+from __future__ import annotations
+
+import io
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kipu_hub_service._sweep_rules import RateGate, retry_after_seconds
+from kipu_hub_service.sweeps import Outcome, Progress, ProgressDisplay, SweepResults, use_list
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_gate_is_open_until_a_429_then_halves_holds_and_grows_back() -> None:
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    assert [gate.delay() for _ in range(40)] == [0.0] * 40  # unlimited: 40 sent "now"
+    gate.limited(retry_after=2.0)
+    assert gate.rate == 20.0  # half of what went out in the last second
+    assert gate.delay() == 2.0  # held until Retry-After has passed
+    gate.limited(retry_after=2.0)  # a second 429 of the same burst: no second cut
+    assert gate.rate == 20.0
+    assert gate.delay() == pytest.approx(2.05)  # then spaced at the new rate
+    clock.now += 12.0  # ten seconds after the hold, back to where it was cut
+    gate.delay()
+    assert gate.rate == pytest.approx(20.0 + 2.0 * 10.0, rel=0.1)
+
+
+def test_a_cut_never_goes_below_the_floor() -> None:
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    gate.limited(None)  # nothing sent yet
+    assert gate.rate == RateGate.MIN_RATE
+    assert gate.delay() == 1.0  # no Retry-After: held one second
+
+
+def test_the_polling_rule() -> None:
+    assert not use_list(1, None)  # one pending: by id
+    assert use_list(2, None)  # unknown list size: taken as the pending count
+    assert not use_list(10, 1000)  # a list of 1000 costs 21 status calls: 10 by id is cheaper
+    assert use_list(30, 1000)
+    assert use_list(1000, 10_000)
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"Retry-After": "3"}, 3.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"Retry-After": "-4"}, 0.0),
+        ({"Retry-After": "99999"}, 60.0),
+        ({"Retry-After": "soon"}, None),
+        ({"Retry-After": "nan"}, None),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_retry_after(headers: dict[str, str] | None, seconds: float | None) -> None:
+    assert retry_after_seconds(headers) == seconds
+
+
+def results() -> SweepResults:
+    from qhub_service_gen.models import ResultResponse
+
+    ok = ResultResponse.from_dict({"output": {"energy": -1.1}, "_links": {}})
+    failed = ResultResponse.from_dict({"error": {"message": "bad"}, "_links": {}})
+    return SweepResults(
+        [
+            Outcome(0, "SUCCEEDED", "e-0", ok, [Path("d/1/result.json")]),
+            Outcome(1, "FAILED", "e-1", failed),
+            Outcome(2, "ERROR", None, None, [], ValueError("refused")),
+        ]
+    )
+
+
+def test_table_rows_are_flat_and_keep_both_errors() -> None:
+    rows = results().table()
+    assert rows[0] == {
+        "index": 0,
+        "status": "SUCCEEDED",
+        "execution_id": "e-0",
+        "files": ["d/1/result.json"],
+        "error": None,
+        "output": {"energy": -1.1},
+    }
+    assert rows[1]["error"] is None and rows[1]["result_error"] == {"message": "bad"}
+    assert rows[2]["error"] == "ValueError: refused"
+    assert [o.index for o in results().succeeded] == [0]
+    assert [o.index for o in results().failed] == [1, 2]
+
+
+def test_to_pandas_without_pandas_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match="pip install pandas"):
+        results().to_pandas()
+
+
+def test_to_pandas_builds_a_frame_indexed_by_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[Any] = []
+
+    class Frame:
+        def __init__(self, rows: list[dict[str, Any]]) -> None:
+            self.rows = rows
+
+        def set_index(self, column: str) -> Any:
+            made.append((self.rows, column))
+            return self
+
+    monkeypatch.setitem(sys.modules, "pandas", types.SimpleNamespace(DataFrame=Frame))
+    results().to_pandas()
+    assert made == [(results().table(), "index")]
+
+
+def progress(finished: int) -> Progress:
+    counts = {"SUCCEEDED": finished, "RUNNING": 3 - finished}
+    return Progress(3, counts, 3, finished, 9, 0, 1.0, 3.0, None if not finished else 2.0)
+
+
+def test_progress_line_has_counts_rate_eta_and_failures() -> None:
+    line = progress(1).line()
+    assert line == "1/3 done · succeeded 1, running 2 · 3.0 starts/s · ETA 2s · failures 0"
+    assert "ETA ?" in progress(0).line()
+
+
+def test_display_in_a_jupyter_kernel_updates_one_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[str] = []
+
+    class Handle:
+        def update(self, text: str) -> None:
+            shown.append("update " + text)
+
+    def display(text: str, display_id: bool) -> Handle:
+        assert display_id is True
+        shown.append("display " + text)
+        return Handle()
+
+    shell = types.SimpleNamespace(kernel=object())
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    monkeypatch.setitem(sys.modules, "IPython.display", types.SimpleNamespace(display=display))
+    stream = io.StringIO()
+    view = ProgressDisplay(stream)
+    view(progress(0))
+    view(progress(0))  # unchanged: not shown again
+    view(progress(3))
+    assert [entry.split(" ")[0] for entry in shown] == ["display", "update"]
+    assert stream.getvalue() == ""
+
+
+def test_display_in_a_terminal_rewrites_one_line() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    with ProgressDisplay(stream) as view:
+        view(progress(1))
+        view(progress(3))
+    text = stream.getvalue()
+    assert text.count("\r\x1b[2K") == 2 and text.endswith("\n") and text.count("\n") == 1
+
+
+def test_display_into_a_file_writes_lines_now_and_then() -> None:
+    stream = io.StringIO()
+    view = ProgressDisplay(stream, every=3600)
+    view(progress(0))
+    view(progress(1))  # within the interval: skipped
+    view(progress(3))  # the last one is always written
+    assert stream.getvalue().count("\n") == 2
+
+
+def test_cheap_list_polls_may_come_more_often() -> None:
+    from kipu_hub_service._sweep_rules import longest_pause
+
+    assert longest_pause(1000, 1000, 2.0) == pytest.approx(2.0 * 21 / 1000)
+    assert longest_pause(30, 1000, 2.0) == pytest.approx(2.0 * 21 / 30)
+    assert longest_pause(15, 1000, 2.0) == 2.0  # dearer than the polls: never longer
+    assert longest_pause(10, None, 2.0) == pytest.approx(2.0 * 1.2 / 10)
