@@ -16,9 +16,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from kipu_hub_service import ClientCredentials, HubServiceClient
-from kipu_hub_service.mock import FaultConfig, Limits, MockGateway, Timing
+from kipu_hub_service.mock import FaultConfig, Limits, MockGateway, MockGatewayApp, Timing
 from kipu_hub_service.mock.__main__ import build_parser, settings_from_args
 from kipu_hub_service.mock.intake import INLINE_PARSE_BYTES, head_size
 from kipu_hub_service.mock.strict_json import parsed_size
@@ -149,6 +150,35 @@ def test_a_head_that_keeps_growing_is_cut_off_at_the_limit() -> None:
         assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
         assert answer.endswith(b'{"detail": "Request line and headers larger than 4096 bytes"}')
         assert gateway.stats()["connections"]["oversized_headers"] == 1
+
+
+async def test_the_app_checks_a_head_that_reached_it_whole() -> None:
+    """A pipelined head is not counted by the connection guard: the app answers 431."""
+    app = MockGatewayApp()
+    sent: list[Message] = []
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "headers": [(b"authorization", b"Bearer t"), (b"x-big", b"p" * 20_000)],
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": None,
+        "http_version": "1.1",
+        "root_path": "",
+    }
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 431
+    assert app.stats()["requests"] == {}
 
 
 def test_head_size_counts_what_goes_over_the_wire() -> None:
