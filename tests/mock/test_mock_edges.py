@@ -77,6 +77,14 @@ def test_downloads_nobody_reads_are_dropped_and_free_their_slots() -> None:
                     assert answer.status_code == 503
                     time.sleep(0.2)
             assert served is not None, gateway.stats()["connections"]
+
+            def settled() -> bool:  # the other one is dropped too, and both streams end
+                stats = gateway.stats()
+                return stats["connections"]["write_timeouts"] == 2 == stats["streams"]["abandoned"]
+
+            while not settled():
+                assert time.monotonic() < deadline, gateway.stats()
+                time.sleep(0.1)
             stats = gateway.stats()
             assert stats["connections"]["write_timeouts"] == 2
             assert stats["streams"]["abandoned"] == 2
