@@ -16,9 +16,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from kipu_hub_service import ClientCredentials, HubServiceClient
-from kipu_hub_service.mock import FaultConfig, Limits, MockGateway, Timing
+from kipu_hub_service.mock import FaultConfig, Limits, MockGateway, MockGatewayApp, Timing
 from kipu_hub_service.mock.__main__ import build_parser, settings_from_args
 from kipu_hub_service.mock.intake import INLINE_PARSE_BYTES, head_size
 from kipu_hub_service.mock.strict_json import parsed_size
@@ -76,6 +77,14 @@ def test_downloads_nobody_reads_are_dropped_and_free_their_slots() -> None:
                     assert answer.status_code == 503
                     time.sleep(0.2)
             assert served is not None, gateway.stats()["connections"]
+
+            def settled() -> bool:  # the other one is dropped too, and both streams end
+                stats = gateway.stats()
+                return stats["connections"]["write_timeouts"] == 2 == stats["streams"]["abandoned"]
+
+            while not settled():
+                assert time.monotonic() < deadline, gateway.stats()
+                time.sleep(0.1)
             stats = gateway.stats()
             assert stats["connections"]["write_timeouts"] == 2
             assert stats["streams"]["abandoned"] == 2
@@ -143,12 +152,42 @@ def test_a_head_that_keeps_growing_is_cut_off_at_the_limit() -> None:
         sock = _connect(gateway)
         with sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: m\r\n")
-            for _ in range(8):
+            for _ in range(5):  # the fifth piece passes the limit; then nothing more is sent
                 sock.sendall(b"X-Pad: " + b"p" * 1000 + b"\r\n")
+                time.sleep(0.05)
             answer = _read_all(sock)
         assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
         assert answer.endswith(b'{"detail": "Request line and headers larger than 4096 bytes"}')
         assert gateway.stats()["connections"]["oversized_headers"] == 1
+
+
+async def test_the_app_checks_a_head_that_reached_it_whole() -> None:
+    """A pipelined head is not counted by the connection guard: the app answers 431."""
+    app = MockGatewayApp()
+    sent: list[Message] = []
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "headers": [(b"authorization", b"Bearer t"), (b"x-big", b"p" * 20_000)],
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": None,
+        "http_version": "1.1",
+        "root_path": "",
+    }
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 431
+    assert app.stats()["requests"] == {}
 
 
 def test_head_size_counts_what_goes_over_the_wire() -> None:

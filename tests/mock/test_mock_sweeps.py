@@ -206,3 +206,17 @@ def test_a_client_that_honours_retry_after_gets_through_a_rate_limited_gateway()
     assert stats["rate_limited"].get("getStatus", 0) >= 1
     answered = stats["requests"]["getStatus"] - stats["rate_limited"]["getStatus"]
     assert answered == 12
+
+
+def test_the_rate_limit_can_change_while_the_gateway_runs() -> None:
+    clock = Clock()
+    with (
+        MockGateway(clock=clock) as gateway,
+        httpx.Client(base_url=gateway.url, headers=AUTH, timeout=30) as client,
+    ):
+        assert [client.get("/").status_code for _ in range(3)] == [200] * 3
+        gateway.set_rate_limit(RateLimit(rate=2))
+        assert [client.get("/").status_code for _ in range(3)] == [200, 200, 429]
+        gateway.set_rate_limit(None)
+        assert client.get("/").status_code == 200
+    assert gateway.stats()["rate_limited"] == {"getServiceExecutions": 1}

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from .faults import FaultConfig, FaultInjector
 from .guard import ConnectionGuard, GuardedConnection
 from .intake import TOKEN_BODY_LIMIT, BodyParser, StartBody, check_head, parse_json
-from .rate import RateLimiter
+from .rate import RateLimit, RateLimiter
 from .results import result_file_reply, result_reply, shorten
 from .sending import (
     HTTPError,
@@ -91,6 +91,10 @@ class MockGatewayApp:
         #: has to cancel a request that is only waiting (and log its traceback).
         self.stopping = threading.Event()
         self.sender = Sender(self.faults, self.stopping, self._streams)
+
+    def set_rate_limit(self, limit: RateLimit | None) -> None:
+        """Apply this rate limit from now on (``None``: none), with an empty window."""
+        self.rate_limiter = RateLimiter(limit)
 
     def stats(self) -> dict[str, Any]:
         """Counters: executions created, idempotent replays, requests per operation (and

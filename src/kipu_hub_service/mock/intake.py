@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from .limits import Limits
 from .sending import HTTPError
 from .state import fingerprint
-from .strict_json import InvalidJSON, loads, parsed_size
+from .strict_json import InvalidJSON, least_parsed_size, loads, parsed_size, skeleton
 
 __all__ = [
     "INLINE_PARSE_BYTES",
@@ -63,15 +63,18 @@ def parse_json(body: bytes, limits: Limits) -> tuple[Any, int]:
     """A JSON body priced, then parsed strictly: the value and its estimated memory.
     HTTPError 400 for one that costs too much or is not JSON the gateway can store and send
     back."""
-    cost = parsed_size(body)
-    if cost > limits.max_body_memory:
+    limit = limits.max_body_memory
+    least = least_parsed_size(body)  # refuses many small strings before they are scanned
+    structure = skeleton(body) if least <= limit else b""
+    cost = parsed_size(body, structure) if least <= limit else least
+    if cost > limit:
         raise HTTPError(
             400,
-            f"Request body would take about {cost} bytes of memory once parsed, more than "
-            f"the limit of {limits.max_body_memory} bytes",
+            f"Request body would take at least {cost} bytes of memory once parsed, more "
+            f"than the limit of {limit} bytes",
         )
     try:
-        return loads(body, max_depth=limits.max_depth), cost
+        return loads(body, max_depth=limits.max_depth, structure=structure), cost
     except InvalidJSON as exc:
         text = str(exc)
         shown = text if len(text) <= 80 else text[:80] + "…"

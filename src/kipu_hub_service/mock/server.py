@@ -14,6 +14,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from .app import MockGatewayApp
 from .faults import FaultConfig
 from .limits import accept_backlog
+from .rate import RateLimit
 from .settings import MockSettings
 from .token import TOKEN_PATH
 
@@ -109,6 +110,10 @@ class MockGateway:
     def set_faults(self, faults: FaultConfig | None) -> None:
         """Inject these faults from now on (``None`` stops injecting); restarts the seed."""
         self.app.faults.configure(faults)
+
+    def set_rate_limit(self, limit: RateLimit | None) -> None:
+        """Apply this rate limit from now on (``None``: none), with an empty window."""
+        self.app.set_rate_limit(limit)
 
     def stats(self) -> dict[str, Any]:
         """Executions created, idempotent replays, requests per operation, faults per kind."""
