@@ -10,7 +10,7 @@ import httpx
 import pytest
 from _sweep_support import TOKEN, sweep
 
-from kipu_hub_service.core.api_error import UnsafeResultFileNameError
+from kipu_hub_service import UnsafeResultFileNameError
 from kipu_hub_service.mock import MockGateway, Timing
 from kipu_hub_service.testing import sdk_transport
 
