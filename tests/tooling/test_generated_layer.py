@@ -185,10 +185,17 @@ def test_the_facade_calls_every_builder() -> None:
 
 
 def _terminal_literals(tree: ast.Module) -> list[int]:
-    """Lines of set/list/tuple literals naming SUCCEEDED, FAILED and CANCELLED together."""
+    """Lines of set/list/tuple literals naming SUCCEEDED, FAILED and CANCELLED together (an
+    ``__all__`` exporting constants of those names is not a list of statuses)."""
+    exported = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+    }
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Set | ast.List | ast.Tuple):
+        if isinstance(node, ast.Set | ast.List | ast.Tuple) and id(node) not in exported:
             names = set()
             for element in node.elts:
                 if isinstance(element, ast.Constant) and isinstance(element.value, str):
