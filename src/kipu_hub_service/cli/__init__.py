@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from .._argtypes import non_negative_int, positive_float
+
 __all__ = [
     "EXIT_API_ERROR",
     "EXIT_EXECUTION_FAILED",
@@ -89,90 +91,90 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{hide_secret_values(message)} (see {self.prog} --help)")
 
 
+_GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (
+        ("--base-url",),
+        {"metavar": "URL", "help": f"the service's gateway URL (default: ${ENV_BASE_URL})"},
+    ),
+    (
+        ("--token",),
+        {
+            "metavar": "TOKEN",
+            "help": f"bearer token (default: ${ENV_TOKEN}); prefer the variable, argv is visible "
+            "to other users",
+        },
+    ),
+    (
+        ("--token-command",),
+        {
+            "metavar": "CMD",
+            "help": "command that prints a fresh token; run without a shell on first use and "
+            f"again whenever the gateway rejects the token (default: ${ENV_TOKEN_COMMAND})",
+        },
+    ),
+    (
+        ("--token-command-timeout",),
+        {
+            "type": positive_float,
+            "metavar": "SECONDS",
+            "help": "kill the token command (and every process it started) after this long "
+            "(default: 60)",
+        },
+    ),
+]
+"""The options before the access-key ones, as (flags, argparse keywords); default None."""
+_OUTPUT_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (
+        ("--json",),
+        {
+            "action": "store_true",
+            "help": "machine-readable JSON output on stdout (errors as one JSON line on stderr)",
+        },
+    ),
+    (
+        ("--timeout",),
+        {
+            "type": positive_float,
+            "metavar": "SECONDS",
+            "help": "timeout of each HTTP request (default: 60)",
+        },
+    ),
+    (
+        ("--max-retries",),
+        {
+            "type": non_negative_int,
+            "metavar": "N",
+            "help": "retries of transient failures per request (default: 2)",
+        },
+    ),
+    (
+        ("-v", "--verbose"),
+        {
+            "action": "store_true",
+            "help": "log every request (method, path, status; never the token) to stderr",
+        },
+    ),
+]
+"""The options after the access-key ones; a ``store_true`` flag defaults to False."""
+
+
 def _add_global_options(parser: argparse.ArgumentParser, *, in_command: bool) -> None:
     """Global options; on a command parser they leave unset values to the main parser."""
 
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if in_command else value
 
-    group = parser.add_argument_group("global options")
-    group.add_argument(
-        "--base-url",
-        metavar="URL",
-        default=default(None),
-        help=f"the service's gateway URL (default: ${ENV_BASE_URL})",
-    )
-    group.add_argument(
-        "--token",
-        metavar="TOKEN",
-        default=default(None),
-        help=f"bearer token (default: ${ENV_TOKEN}); prefer the variable, argv is visible "
-        "to other users",
-    )
-    group.add_argument(
-        "--token-command",
-        metavar="CMD",
-        default=default(None),
-        help="command that prints a fresh token; run without a shell on first use and "
-        f"again whenever the gateway rejects the token (default: ${ENV_TOKEN_COMMAND})",
-    )
-    group.add_argument(
-        "--token-command-timeout",
-        type=_positive_float,
-        metavar="SECONDS",
-        default=default(None),
-        help="kill the token command (and every process it started) after this long (default: 60)",
-    )
+    def add(options: list[tuple[tuple[str, ...], dict[str, Any]]]) -> None:
+        for flags, spec in options:
+            flag = spec.get("action") == "store_true"
+            group.add_argument(*flags, default=default(False if flag else None), **spec)
+
     from ._access import add_access_key_options
 
+    group = parser.add_argument_group("global options")
+    add(_GLOBAL_OPTIONS)
     add_access_key_options(group, default)
-    group.add_argument(
-        "--json",
-        action="store_true",
-        default=default(False),
-        help="machine-readable JSON output on stdout (errors as one JSON line on stderr)",
-    )
-    group.add_argument(
-        "--timeout",
-        type=_positive_float,
-        metavar="SECONDS",
-        default=default(None),
-        help="timeout of each HTTP request (default: 60)",
-    )
-    group.add_argument(
-        "--max-retries",
-        type=_non_negative_int,
-        metavar="N",
-        default=default(None),
-        help="retries of transient failures per request (default: 2)",
-    )
-    group.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        default=default(False),
-        help="log every request (method, path, status; never the token) to stderr",
-    )
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-    return value
+    add(_OUTPUT_OPTIONS)
 
 
 def _add_request_options(parser: argparse.ArgumentParser) -> None:
@@ -199,20 +201,20 @@ def _add_request_options(parser: argparse.ArgumentParser) -> None:
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait-timeout",
-        type=_positive_float,
+        type=positive_float,
         metavar="SECONDS",
         help="give up waiting after this long (exit 4); the execution keeps running",
     )
     parser.add_argument(
         "--poll-interval",
-        type=_positive_float,
+        type=positive_float,
         default=1.0,
         metavar="SECONDS",
         help="first pause between status polls; grows 1.5x up to --max-poll-interval (default: 1)",
     )
     parser.add_argument(
         "--max-poll-interval",
-        type=_positive_float,
+        type=positive_float,
         default=10.0,
         metavar="SECONDS",
         help="longest pause between status polls (default: 10)",
@@ -260,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     logs.add_argument(
         "--poll-interval",
-        type=_positive_float,
+        type=positive_float,
         default=1.0,
         metavar="SECONDS",
         help="pause between reads with --follow (default: 1)",
@@ -301,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = command(
         "sweep", "one execution per line of a JSON Lines file, resumable (exit 1 if any failed)"
     )
-    add_sweep_arguments(sweep, _positive_float)
+    add_sweep_arguments(sweep, positive_float)
     return parser
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from types import FrameType
 
+from .._argtypes import number
 from . import MISSING_EXTRA
 from .faults import OPERATIONS, FaultConfig, FaultKind, parse_kind
 from .limits import Limits
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--token-lifetime",
-        type=_token_lifetime,
+        type=number(int, "at least 1 (second)", lambda value: value >= 1),
         default=DEFAULT_TOKEN_LIFETIME,
         metavar="SECONDS",
         help="how long an issued token is accepted (default: %(default)s)",
@@ -140,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faults.add_argument(
         "--error-status",
-        type=_server_error_status,
+        type=number(int, "a 5xx code (500-599)", lambda value: 500 <= value <= 599),
         action="append",
         dest="error_statuses",
         metavar="CODE",
@@ -196,32 +197,12 @@ def limits_config(args: argparse.Namespace) -> Limits:
     return Limits(**{item.name: getattr(args, f"limit_{item.name}") for item in fields(Limits)})
 
 
-def _server_error_status(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 500 <= value <= 599:
-        raise argparse.ArgumentTypeError(f"must be a 5xx code (500-599), got {value}")
-    return value
-
-
 def _access_key(text: str) -> str:
     try:
         parse_access_key(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
-
-
-def _token_lifetime(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {value}")
-    return value
 
 
 def settings_from_args(args: argparse.Namespace) -> MockSettings:
