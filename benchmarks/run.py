@@ -360,21 +360,21 @@ class Target:
 
 
 TARGETS = [
-    Target("W1", "get_status x calls", "sdk", 1.05),
+    Target("W1", "get_status x calls", "sdk", 1.0),
     Target("W2", "get_service_executions", "sdk", 1.35),
     Target("W2", "generated from_dict only", "gen", 2.5),
     Target("W3", "get_logs, datetimes (no GC pause)", "sdk", 1.5),
     Target("W3", "generated from_dict only", "gen", 3.0),
-    Target("W4", "stream file, CPU", "sdk", 1.10),
+    Target("W4", "stream file, CPU", "sdk", 1.05),
     Target("W4", "stream file, peak RSS over raw", "sdk", 20.0, "rss-diff-mib"),
     Target("W4big", "stream big file, RSS growth", "sdk", 16.0, "rss-growth-mib"),
-    Target("W5", "async get_status, fast extra", "sdk", 0.20),
+    Target("W5", "async get_status, fast extra", "sdk", 0.16),
     Target("W5", "async get_status, no fast extra", "sdk-nofast", 1.0),
     Target("W6", "import kipu_hub_service", "sdk", 1.2),
     Target("W6", "import qhub.api.service (drop-in + its guard)", "dropin", 1.2),
-    Target("W6", "import HubServiceClient, AsyncHubServiceClient", "sdk-client", 1.2),
+    Target("W6", "import HubServiceClient, AsyncHubServiceClient", "sdk-client", 1.1),
     Target(
-        "W7", "get_status, ClientCredentials over fixed token", "sdk-creds", 1.05, "ratio", "sdk"
+        "W7", "get_status, ClientCredentials over fixed token", "sdk-creds", 1.03, "ratio", "sdk"
     ),
 ]
 
