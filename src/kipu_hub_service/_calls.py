@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -27,9 +26,10 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e]")
 
 
-@dataclass(frozen=True, slots=True)
-class CallOptions:
-    """The settings of one call: the client's, with the call's ``request_options`` applied."""
+class CallOptions(NamedTuple):
+    """The settings of one call: the client's, with the call's ``request_options`` applied.
+
+    Immutable (a named tuple: cheaper to define than a dataclass, on the import path)."""
 
     timeout: httpx.Timeout
     """Connect, read, write and pool timeouts of every request of the call."""
@@ -151,8 +151,7 @@ def request_from(kwargs: Mapping[str, Any]) -> tuple[str, str, Any, Mapping[str,
     return kwargs["method"], kwargs["url"], kwargs.get("json"), kwargs.get("headers")
 
 
-@dataclass(slots=True)
-class Answer:
+class Answer(NamedTuple):
     """What the request loop returns: the final response of a call, and its body when read."""
 
     response: httpx.Response

@@ -10,7 +10,6 @@ import contextlib
 import functools
 import logging as _logging
 import os
-import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from ._auth import AsyncTokenSource, TokenAuth, TokenSource
 from ._bodies import DEFAULT_MAX_RESPONSE_SIZE
 from ._calls import check_deadline, check_headers, check_size, to_timeout
 from ._retry import RetryPolicy
+from ._secrets import is_token_text
 from .environment import HubServiceClientEnvironment
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ PARENT_TOKEN_ENV = "KQH_SERVICE_EXECUTION_TOKEN"
 PARENT_TOKEN_HEADER = "X-Parent-Execution-Token"
 """The header that carries ``PARENT_TOKEN_ENV`` on gateway calls (never on token requests)."""
 
-_NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
 _NO_BASE_URL = "Please pass in either base_url or environment to construct the client"
 
 AnyTransport = httpx.BaseTransport | httpx.AsyncBaseTransport
@@ -162,7 +161,7 @@ def parent_token_header() -> dict[str, str]:
     value = os.environ.get(PARENT_TOKEN_ENV, "")
     if not value:
         return {}
-    if _NOT_TOKEN_CHARS.search(value):
+    if not is_token_text(value):
         raise ValueError(
             f"{PARENT_TOKEN_ENV} has characters that cannot be sent in a header; unset it or "
             "pass forward_parent_execution_token=False"

@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ._exchange import (
@@ -64,14 +63,18 @@ _REMEMBERED = 16
 """Tokens issued to one object that are remembered, so errors can redact them."""
 
 
-@dataclass(slots=True, repr=False)
 class _Ticket:
     """What a caller gets from :meth:`ClientCredentials._begin`: the token to use, or the
     flight to wait for (``leader``: this caller must send the token request itself)."""
 
-    token: str | None
-    flight: Future[IssuedToken] | None = None
-    leader: bool = False
+    __slots__ = ("flight", "leader", "token")
+
+    def __init__(
+        self, token: str | None, flight: Future[IssuedToken] | None = None, leader: bool = False
+    ) -> None:
+        self.token = token
+        self.flight = flight
+        self.leader = leader
 
 
 class FlightAbandoned(Exception):

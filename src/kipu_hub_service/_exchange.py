@@ -11,12 +11,10 @@ redacted before it is kept.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 import httpx
 
@@ -48,8 +46,7 @@ class TokenEndpointError(AuthenticationError):
     """The answer's ``error_description`` (redacted, one line, at most 200 characters)."""
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class IssuedToken:
+class IssuedToken(NamedTuple):
     """A token from the endpoint and when (on the credentials' clock) to refresh it."""
 
     access_token: Hidden
@@ -105,6 +102,8 @@ def is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
+        import ipaddress  # only for an http token endpoint: not on the import path
+
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False

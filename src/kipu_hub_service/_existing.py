@@ -20,7 +20,7 @@ import httpx
 
 from ._files import OnProgress, expect_file, read_record, record_done
 from ._folder import Identity, identity, link_error
-from ._resume import UNSATISFIED_RANGE, MakeIncompleteError, Resume, Start, parse_int
+from ._resume import MakeIncompleteError, Resume, Start, parse_int, unsatisfied_range
 from ._retry import RetryPolicy
 from ._target import Target, not_regular
 
@@ -70,7 +70,7 @@ def existing_verdict(response: httpx.Response, existing: Existing) -> Probe:
     etag = response.headers.get("ETag")
     new_etag = existing.etag is not None and etag is not None and etag != existing.etag
     if status == 416 and existing.vouched:
-        match = UNSATISFIED_RANGE.match(response.headers.get("Content-Range", ""))
+        match = unsatisfied_range(response.headers.get("Content-Range", ""))
         same = match is not None and int(match[1]) == existing.size and not new_etag
         return Probe.SAME if same else Probe.DIFFERS
     if status == 206:

@@ -39,8 +39,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 import httpx
 
@@ -59,9 +58,15 @@ DROPS: tuple[type[Exception], ...] = (
     httpx.ReadTimeout,
 )
 """Transport failures mid-body after which a download resumes."""
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
-UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
-"""``Content-Range`` of a 416: ``bytes */<size>``."""
+_CONTENT_RANGE = r"(?i)^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$"
+_UNSATISFIED_RANGE = r"(?i)^\s*bytes\s+\*/(\d+)\s*$"
+"""``Content-Range`` of a 416: ``bytes */<size>``. Both patterns are compiled on first use
+(``re`` keeps them): a plain stream of a file never needs them."""
+
+
+def unsatisfied_range(value: str) -> re.Match[str] | None:
+    """The size in a 416's ``Content-Range`` (``bytes */<size>``), as a match; None if none."""
+    return re.match(_UNSATISFIED_RANGE, value)
 
 
 class Action(enum.Enum):
@@ -77,8 +82,7 @@ class Action(enum.Enum):
     """A non-2xx answer: raise its mapped error."""
 
 
-@dataclass(frozen=True)
-class Start:
+class Start(NamedTuple):
     """A body begins: its bytes land at ``position``; ``etag``/``total`` describe the file."""
 
     position: int
@@ -98,7 +102,7 @@ def parse_int(value: str | None) -> int | None:
 
 def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
     """``(start, end, size or None)`` of ``bytes start-end/size``; None when malformed."""
-    match = _CONTENT_RANGE.match(value or "")
+    match = re.match(_CONTENT_RANGE, value or "")
     if match is None:
         return None
     start, end = int(match[1]), int(match[2])
@@ -175,7 +179,7 @@ class Resume:
         """Check a response against what is known; set up skipping for its body."""
         status = response.status_code
         if status == 416 and self.position > 0:
-            match = UNSATISFIED_RANGE.match(response.headers.get("Content-Range", ""))
+            match = unsatisfied_range(response.headers.get("Content-Range", ""))
             size = int(match[1]) if match is not None else self.total
             etag = response.headers.get("ETag")
             if size == self.position and not self._changed(etag, size):

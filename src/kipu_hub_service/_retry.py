@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import email.utils
 import math
 import random
 import time
@@ -151,6 +150,8 @@ def _parse_retry_after(value: str | None) -> float | None:
     else:
         return seconds if seconds >= 0 and math.isfinite(seconds) else None
     try:
+        import email.utils  # only for a Retry-After date: not on the import path
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None

@@ -9,12 +9,16 @@ header, and httpx's ``Headers`` repr hides ``Authorization`` in turn).
 from __future__ import annotations
 
 import contextlib
-import re
 from typing import Protocol
 
 MIN_REDACTED = 4
 """Tokens shorter than this are not redacted from server text: they would match ordinary words."""
-_NOT_TOKEN_CHARS = re.compile(r"[^\x21-\x7e]")
+
+
+def is_token_text(value: str) -> bool:
+    """Whether ``value`` holds only printable ASCII other than space (``!`` to ``~``): what a
+    header may carry as a token without quoting or encoding."""
+    return value.isascii() and value.isprintable() and " " not in value
 
 
 class Hidden(str):
@@ -99,7 +103,7 @@ def bearer_value(token: object) -> Hidden:
         raise TypeError(f"token must be a str or return one, got {type(token).__name__}")
     if not token:
         raise ValueError("token is empty")
-    if _NOT_TOKEN_CHARS.search(token):
+    if not is_token_text(token):
         raise ValueError(
             "token contains whitespace, control or non-ASCII characters; refusing to send it"
         )

@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 
 from kipu_hub_service import AsyncHubServiceClient, HubServiceClient, IncompleteDownloadError
 from kipu_hub_service._async.download import download_to_path as adownload_to_path
-from kipu_hub_service._async.download import iter_result_file as aiter_result_file
+from kipu_hub_service._async.stream import iter_result_file as aiter_result_file
 from kipu_hub_service._files import partial_path
 from kipu_hub_service._retry import RetryPolicy
-from kipu_hub_service._sync.download import download_to_path, iter_result_file
+from kipu_hub_service._sync.download import download_to_path
+from kipu_hub_service._sync.stream import iter_result_file
 from kipu_hub_service.mock import FaultConfig, FaultKind, MockGateway, Timing
 from kipu_hub_service.testing import retries_without_delay
 

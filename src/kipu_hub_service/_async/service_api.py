@@ -104,7 +104,7 @@ class AsyncServiceApi:
         ``request_options["chunk_size"]`` fixes the chunk size; by default chunks are yielded
         as they arrive. On the async client stop early with ``contextlib.aclosing``.
         """
-        from .download import stream_result_file
+        from .stream import stream_result_file
 
         request, opts = self._file_request(id, file, request_options)
         return stream_result_file(self._funnel, request, opts)
