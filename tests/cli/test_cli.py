@@ -868,3 +868,26 @@ def test_token_command_uses_the_sdk_refresh_protocol_not_a_client_hook(tmp_path:
     with client:
         hooks = client.httpx_client.event_hooks["response"]
         assert hooks == []  # the SDK adds no hooks: its request loop follows redirects itself
+
+
+@pytest.mark.parametrize("planted", ["result.json", ".result.json.part", "out"])
+def test_download_never_follows_a_link_in_the_output_directory(
+    gateway: str, succeeded: str, tmp_path: Path, planted: str
+) -> None:
+    """A link at a name the download writes (the file, its temp file) or at the output
+    directory itself is refused with exit 3; nothing outside the directory changes."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim"
+    victim.write_text("untouched")
+    out = tmp_path / "out"
+    if planted == "out":
+        out.symlink_to(outside)
+    else:
+        out.mkdir()
+        (out / planted).symlink_to(victim)
+    result = cli("download", succeeded, "result.json", "-o", str(out), gateway=gateway)
+    assert result.code == 3, (result.code, result.err)
+    assert "link" in result.err
+    assert victim.read_text() == "untouched"
+    assert sorted(p.name for p in outside.iterdir()) == ["victim"]

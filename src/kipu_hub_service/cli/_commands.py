@@ -16,6 +16,7 @@ from qhub_service_gen.models import ResultResponse, ResultResponseEmbedded, Serv
 
 from .. import _results
 from .._display import EXECUTION_COLUMNS, STATUS_STYLE, execution_row, human_bytes
+from .._folder import Folder, InFolder
 from ..client import ServiceApi
 from ..core.api_error import ApiError, ExecutionTimeoutError
 from . import EXIT_EXECUTION_FAILED, EXIT_OK, UsageError
@@ -228,14 +229,19 @@ def _download(
     plan = [(name, directory / name) for name in names]
     directory.mkdir(parents=True, exist_ok=True)
     saved: dict[str, dict[str, Any]] = {}
-    with out.downloading() as bars:
+    # One descriptor for the directory, no link followed: as download_all_result_files does.
+    with out.downloading() as bars, Folder.open(directory, follows=False) as folder:
         for batch in _results.rounds(plan, overwrite):
             for name, path in batch:
                 bar = bars.file(name)
                 before = _identity(path)
                 try:
                     written = api.download_result_file(
-                        execution_id, name, path, overwrite=overwrite, on_progress=bar.advance
+                        execution_id,
+                        name,
+                        InFolder(folder, name),
+                        overwrite=overwrite,
+                        on_progress=bar.advance,
                     )
                 except FileExistsError as exc:
                     raise FileExistsError(
@@ -255,7 +261,7 @@ def _download(
 def _identity(path: Path) -> tuple[int, int, int, int] | None:
     """What tells a file kept as it was from one written again: a new file gets a new inode."""
     try:
-        stat = path.stat()
+        stat = path.lstat()  # a link is not followed here either
     except OSError:
         return None
     return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
