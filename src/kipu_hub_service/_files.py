@@ -54,7 +54,7 @@ from typing import IO, Any
 import httpx
 from qhub_service_gen.types import partial_file_name
 
-from ._folder import Folder, Identity, identity, link_error
+from ._folder import Folder, Identity, folder_error, identity, link_error
 from ._resume import Resume, Start
 from ._target import Target, not_regular
 
@@ -203,13 +203,12 @@ def _no_link(folder: Folder, name: str, what: str) -> None:
         raise link_error(folder.shown(name), what)
 
 
+_NOTHING_OUTSIDE = "(nothing was written outside the download directory)"
+
+
 def _swapped(path: Path, what: str) -> OSError:
-    return OSError(
-        errno.ESTALE,
-        f"{what} was replaced by another file or link during the download; refusing to go on "
-        "(nothing was written outside the download directory)",
-        str(path),
-    )
+    told = f"{what} was replaced by another file or link during the download; refusing to go on"
+    return folder_error(errno.ESTALE, path, f"{told} {_NOTHING_OUTSIDE}")
 
 
 def expect_file(folder: Folder, name: str, expected: Identity | None, what: str) -> os.stat_result:

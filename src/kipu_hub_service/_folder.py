@@ -19,7 +19,6 @@ import errno
 import os
 import stat
 from pathlib import Path
-from types import TracebackType
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -34,14 +33,15 @@ def identity(info: os.stat_result) -> Identity:
     return info.st_dev, info.st_ino
 
 
+def folder_error(code: int, path: Path, text: str) -> OSError:
+    """An ``OSError`` of a download (``errno`` ``code``) about ``path``, saying ``text``."""
+    return OSError(code, text, str(path))
+
+
 def link_error(path: Path, what: str) -> OSError:
     """The error for a symbolic link found where the download writes or reads."""
-    return OSError(
-        errno.ELOOP,
-        f"{what} is a symbolic link (planted or swapped in during the download); refusing "
-        "to follow it",
-        str(path),
-    )
+    told = f"{what} is a symbolic link (planted or swapped in during the download)"
+    return folder_error(errno.ELOOP, path, f"{told}; refusing to follow it")
 
 
 class Folder:
@@ -84,12 +84,7 @@ class Folder:
     def __enter__(self) -> Folder:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def shown(self, name: str) -> Path:

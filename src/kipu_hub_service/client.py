@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging as _logging
 from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -150,12 +149,7 @@ class HubServiceClient(_Facade):
     def __enter__(self) -> HubServiceClient:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -207,10 +201,5 @@ class AsyncHubServiceClient(_Facade):
     async def __aenter__(self) -> AsyncHubServiceClient:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

@@ -82,6 +82,18 @@ class UsageError(Exception):
     """The command line or configuration cannot work; exit code 2."""
 
 
+def utf8_text(raw: bytes, label: str, empty: str = "the file is empty") -> str:
+    """``raw`` as text; a ``UsageError`` naming ``label`` (the file) when it is not UTF-8, or
+    saying ``empty`` when it holds nothing but whitespace."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{label}: not UTF-8 text") from None
+    if not text.strip():
+        raise UsageError(f"{label}: {empty}")
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line, raised instead of exiting."""
 

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import EXIT_OK, UsageError
+from . import EXIT_OK, UsageError, utf8_text
 
 if TYPE_CHECKING:
     from ..credentials import ClientCredentials
@@ -121,13 +121,7 @@ def _read_secret(path: str) -> str:
         os.close(fd)
     if len(raw) > MAX_SECRET_FILE:  # the file grew after fstat
         raise UsageError(f"--secret-access-key-file {path}: {_TOO_LARGE}")
-    try:
-        secret = raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise UsageError(f"--secret-access-key-file {path}: not UTF-8 text") from None
-    if not secret:
-        raise UsageError(f"--secret-access-key-file {path}: the file is empty")
-    return secret
+    return utf8_text(raw, f"--secret-access-key-file {path}").strip()
 
 
 _TOO_LARGE = f"larger than {MAX_SECRET_FILE} bytes (64 KiB)"

@@ -16,7 +16,7 @@ from typing import Any
 from .._results import failure_reason
 from ..client import ServiceApi
 from ..sweeps import NOT_STARTED, TIMED_OUT, Outcome, ProgressDisplay, SweepResults
-from . import EXIT_EXECUTION_FAILED, EXIT_OK, EXIT_TIMEOUT, UsageError
+from . import EXIT_EXECUTION_FAILED, EXIT_OK, EXIT_TIMEOUT, UsageError, utf8_text
 from ._output import Output
 
 JOURNAL_NAME = "sweep-journal.sqlite"
@@ -99,12 +99,7 @@ def read_inputs(source: str, bodies: bool, tags: list[str]) -> list[dict[str, An
         raise UsageError(f"{source}: cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_INPUT_BYTES:
         raise UsageError(f"{source}: more than {MAX_INPUT_BYTES} bytes of inputs")
-    try:
-        lines = raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise UsageError(f"{source}: not UTF-8 text") from None
-    if not lines:
-        raise UsageError(f"{source}: no inputs (one JSON value per line)")
+    lines = utf8_text(raw, source, "no inputs (one JSON value per line)").splitlines()
     if len(lines) > MAX_INPUTS:
         raise UsageError(f"{source}: more than {MAX_INPUTS} lines; split the sweep")
     return [_body(source, number, line, bodies, tags) for number, line in enumerate(lines, 1)]
