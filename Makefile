@@ -32,7 +32,7 @@ vendor-venv: $(VENDOR_STAMP)
 $(VENDOR_STAMP): $(VENDOR_CONSTRAINTS)
 	rm -rf $(VENDOR_VENV)
 	$(PYTHON) -m venv $(VENDOR_VENV)
-	$(VENDOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	$(VENDOR_VENV)/bin/python -m pip install -qq --disable-pip-version-check \
 		-c $(VENDOR_CONSTRAINTS) qhub-serve
 	$(VENDOR_VENV)/bin/python -m pip check --disable-pip-version-check
 	$(VENDOR_VENV)/bin/qhub-serve --help > /dev/null

@@ -248,7 +248,7 @@ def test_command_line_options() -> None:
         (["--access-key", "i d:secret"], "whitespace"),
         (["--access-key", "id:tab\tsecret"], "control characters"),
         (["--token-lifetime", "0"], "at least 1"),
-        (["--token-lifetime", "x"], "whole number"),
+        (["--token-lifetime", "x"], "not an integer"),
     ],
 )
 def test_bad_command_line_options_exit_2(args: list[str], fragment: str) -> None:
