@@ -1,18 +1,19 @@
-"""What one call sends and how: the resolved per-call options, and the request description.
+"""The per-call options, resolved once, and what the request loop returns.
 
 ``request_options`` (a :class:`~kipu_hub_service.RequestOptions` dict) is checked here and
 nowhere else: :func:`resolve_options` turns it, with the client's settings, into one frozen
 :class:`CallOptions` that every entry point uses (endpoint methods, workflows, downloads, the
-CLI). The same bad value raises the same error whichever method it is passed to: a key that is
-not an option or a value of the wrong type is a ``TypeError``, a value out of range a
-``ValueError``. No I/O here.
+CLI). The same bad value raises the same error whichever method it is passed to: options that
+are not a dict, an unknown key or a ``max_retries`` that is not an int are a ``TypeError``;
+any other bad value (a timeout, size or deadline that is not a positive number, a header that
+cannot be sent) is a ``ValueError``. No I/O here.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import httpx
 
@@ -144,11 +145,6 @@ def check_headers(headers: object, what: str) -> dict[str, str]:
             )
         out[name] = value
     return out
-
-
-def request_from(kwargs: Mapping[str, Any]) -> tuple[str, str, Any, Mapping[str, str] | None]:
-    """Method, path, JSON body and headers of a generated request builder's result."""
-    return kwargs["method"], kwargs["url"], kwargs.get("json"), kwargs.get("headers")
 
 
 class Answer(NamedTuple):

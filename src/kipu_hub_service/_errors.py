@@ -309,7 +309,7 @@ class ErrorMapper:
 
     def unusable_redirect(self, request: httpx.Request) -> ApiError:
         """``APIConnectionError`` for a redirect whose ``Location`` httpx could not follow, on an
-        injected client (where the 3xx answer itself is out of reach, see ``_redirects``)."""
+        any client: httpx raises before the 3xx answer reaches the SDK (see ``_redirects``)."""
         redact = self.auth.redactor(request)
         strip_credentials(request)
         method, url = describe_request(request)

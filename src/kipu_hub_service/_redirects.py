@@ -6,11 +6,11 @@ decides what a new hop carries: when the new URL leaves the origin of the previo
 on ``base_url``'s origin.
 
 httpx itself builds the follow-up request of every 3xx with a ``Location`` (even with
-``follow_redirects=False``) and raises when it cannot make a URL of it. On an HTTP client the SDK
-creates, a response hook raises ``RedirectAnswer`` first, so the 3xx is never handed to that code
-and an unusable ``Location`` becomes an ``APIStatusError`` with the 3xx. An injected client gets
-no hook; there ``unusable_location_error`` recognises httpx's failure by its public exception
-types (an ``httpx.InvalidURL``, itself or as the context of a ``RemoteProtocolError``).
+``follow_redirects=False``) and raises when it cannot make a URL of it; the SDK adds no hook to
+get there first. ``unusable_location_error`` recognises that failure by httpx's public exception
+types (an ``httpx.InvalidURL``, itself or as the context of a ``RemoteProtocolError``), and the
+request loop raises an ``APIConnectionError`` for it. A ``Location`` httpx can read but the SDK
+will not follow (not an absolute http(s) URL) is the 3xx's own ``APIStatusError``.
 """
 
 from __future__ import annotations
@@ -26,15 +26,6 @@ CREDENTIAL_HEADERS = frozenset(
 request an error refers to."""
 MAX_REDIRECTS = 20
 """Redirects followed for one call before it fails with ``APIConnectionError``."""
-
-
-class RedirectAnswer(Exception):
-    """Raised by the SDK's response hook for a 3xx with a ``Location``: carries the answer, its
-    body already read (at most ``BODY_CAP`` bytes plus what arrived with the last piece)."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
 
 
 def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
