@@ -308,7 +308,7 @@ class ErrorMapper:
         return error
 
     def unusable_redirect(self, request: httpx.Request) -> ApiError:
-        """``APIConnectionError`` for a redirect whose ``Location`` httpx could not follow, on an
+        """``APIConnectionError`` for a redirect whose ``Location`` httpx could not follow, on
         any client: httpx raises before the 3xx answer reaches the SDK (see ``_redirects``)."""
         redact = self.auth.redactor(request)
         strip_credentials(request)
