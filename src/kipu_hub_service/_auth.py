@@ -118,15 +118,9 @@ class TokenAuth:
 
     def call_source(self) -> object:
         """What the token callable returns: the token, or an awaitable of it (``async_token``)."""
-        if self._source is None:  # pragma: no cover - credentials are fetched by the loop
+        if self._source is None:
             raise RuntimeError("this client's token comes from its ClientCredentials")
         return self._source()
-
-    def is_async_source(self) -> bool:
-        """Whether the token comes from ``async_token`` (usable on the async client only)."""
-        import inspect
-
-        return self._source is not None and inspect.iscoroutinefunction(self._source)
 
     def put(self, request: httpx.Request, token: object) -> None:
         """Attach ``token`` (checked: ``bearer_value``) and remember it for redaction. The
