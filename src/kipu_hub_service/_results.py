@@ -61,12 +61,6 @@ def check_intervals(timeout: float | None, poll_interval: float, max_poll_interv
         )
 
 
-def check_id(id: str) -> None:
-    """Refuse an execution id that is not a non-empty string."""
-    if not isinstance(id, str) or not id:
-        raise ValueError("an execution id must be a non-empty string")
-
-
 MAX_FILE_NAME_BYTES = RESULT_FILE_NAME_MAX_BYTES
 """Longest result file name (UTF-8 bytes) that can be downloaded: file systems allow 255
 bytes, and the download's temp file ``.<name>.part.json`` needs the rest."""

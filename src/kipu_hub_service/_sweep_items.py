@@ -8,6 +8,7 @@ from typing import Any
 
 from qhub_service_gen.models import ResultResponse
 
+from ._requests import check_segment
 from ._sweep_rules import Outcome, Progress, fingerprint
 
 NEW, STARTING, WAITING, FINISHED, DONE = "NEW", "STARTING", "WAITING", "FINISHED", "DONE"
@@ -93,6 +94,5 @@ def check_body(index: int, request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_id(index: int, id: str) -> str:
-    if not isinstance(id, str) or not id:
-        raise ValueError(f"ids[{index}] must be a non-empty execution id, got {id!r}")
-    return id
+    """``ids[index]``, checked as every method checks an id (``_requests.check_segment``)."""
+    return check_segment(id, f"ids[{index}]")

@@ -35,7 +35,6 @@ ERROR = "ERROR"
 """Outcome of an item the sweep could not start or collect (the error is on the outcome)."""
 NOT_STARTED = "NOT_STARTED"
 """Outcome of an item never started because the sweep was cancelled or timed out first."""
-FINAL_OUTCOMES = frozenset({SUCCEEDED, FAILED, CANCELLED, TIMED_OUT, ERROR, NOT_STARTED})
 
 LIST_ENTRIES_PER_REQUEST = 50
 """The polling rule's exchange rate: reading this many entries of a list answer costs about as

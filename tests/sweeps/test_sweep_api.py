@@ -167,6 +167,8 @@ def test_bad_arguments_are_refused_before_anything_is_sent(gateway: MockGateway)
             client.service_api.sweep([{}], poll_interval=0)
         with pytest.raises(ValueError, match=r"ids\[0\]"):
             client.service_api.watch([""])
+        with pytest.raises(TypeError, match=r"ids\[1\]"):  # as get_status(123) does
+            client.service_api.watch(["e", 123])  # type: ignore[list-item]
     assert requests_of(gateway) == {}
 
 
