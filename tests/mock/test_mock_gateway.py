@@ -301,6 +301,10 @@ def test_result_bin_content_is_the_same_from_any_offset() -> None:
     for offset in (0, 1, 65_536, 1_048_572, 1_048_573, 2_100_000, size - 1, size):
         assert expected_bin("some-id", size, offset) == full[offset:]
     assert [len(c) for c in iter_result_bin("some-id", 10, chunk=4)] == [4, 4, 2]
+    # A small file is made from a prefix of the pattern: the same bytes as a big one's start.
+    for small in (1, 3, 5, 256, 65_535, 65_536, 65_537):
+        assert expected_bin("some-id", small) == full[:small]
+        assert expected_bin("some-id", small, small // 2) == full[small // 2 : small]
     assert expected_bin("other-id", 1000) != full[:1000]
     with pytest.raises(ValueError):
         list(iter_result_bin("x", -1))

@@ -24,11 +24,25 @@ _ROTATION = 7_919
 DEFAULT_CHUNK = 256 * 1024
 
 
+#: Files up to this size are made from a prefix of the pattern, generated per request: the
+#: whole pattern costs milliseconds, and a sweep of many small files would pay it for each.
+_SMALL = 64 * 1024
+
+
+def _seed(execution_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(execution_id.encode()).digest()[:16], "big")
+
+
 @functools.lru_cache(maxsize=32)
 def _pattern(execution_id: str) -> bytes:
-    seed = int.from_bytes(hashlib.sha256(execution_id.encode()).digest()[:16], "big")
-    pattern = random.Random(seed).randbytes(_PERIOD)
+    pattern = random.Random(_seed(execution_id)).randbytes(_PERIOD)
     return pattern + pattern
+
+
+def _prefix(execution_id: str, size: int) -> bytes:
+    """The pattern's first ``size`` bytes (``size`` < ``_PERIOD - 3``): ``randbytes`` draws
+    whole 32-bit words first, so a shorter draw rounded up to a word is a prefix of the long one."""
+    return random.Random(_seed(execution_id)).randbytes(-(-size // 4) * 4)[:size]
 
 
 def iter_result_bin(
@@ -37,6 +51,9 @@ def iter_result_bin(
     """Bytes ``start..size`` of the ``result.bin`` of ``execution_id``, in chunks."""
     if size < 0 or start < 0 or chunk < 1:
         raise ValueError("size and start must be >= 0 and chunk >= 1")
+    if size <= _SMALL:
+        yield from _chunks(_prefix(execution_id, size), start, chunk)
+        return
     doubled = memoryview(_pattern(execution_id))
     offset = start
     while offset < size:
@@ -45,6 +62,11 @@ def iter_result_bin(
         begin = (within + period * _ROTATION) % _PERIOD
         yield bytes(doubled[begin : begin + length])
         offset += length
+
+
+def _chunks(content: bytes, start: int, chunk: int) -> Iterator[bytes]:
+    for offset in range(start, len(content), chunk):
+        yield content[offset : offset + chunk]
 
 
 def bin_etag(execution_id: str, size: int) -> str:
