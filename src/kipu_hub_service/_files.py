@@ -1,9 +1,9 @@
 """The file-system side of downloads: destination checks, temp files, records, the rename.
 
 A download to ``path`` writes ``.<name>.part`` next to it plus a small ``.<name>.part.json``
-(ETag, size, which URL), renames the temp file over ``path`` only once its size is verified, and
-on the next call resumes a partial file whose record matches the same URL. One download per
-destination path at a time.
+(ETag, size, which URL; for a small body only once the download fails, see ``RECORD_ABOVE``),
+renames the temp file over ``path`` only once its size is verified, and on the next call resumes
+a partial file whose record matches the same URL. One download per destination path at a time.
 
 ``on_progress(written, total)`` is called when a body starts (``written`` is where it resumes),
 after each chunk written, and at the end with the final size as both numbers; ``total`` is None
@@ -31,7 +31,8 @@ link swapped in at any name, or for the directory, later on makes the download f
 ``OSError`` and never redirects a write.
 
 Temp and record files are never opened for writing through an existing inode: each is created
-fresh (``O_EXCL``, unique name, then renamed into place), and a partial file is resumed only when
+fresh (``O_EXCL``, in place, or under a unique name and renamed there when something is in the
+way), and a partial file is resumed only when
 it and its record are regular files with one link each and the record matches the URL. The
 temp file is renamed over the destination only while the temp name still leads to the file
 written (same inode) and the destination is not a link; a link swapped in at the destination
@@ -60,6 +61,11 @@ from ._target import Target, not_regular
 
 OnProgress = Callable[[int, int | None], object]
 """Called with ``(bytes written so far, total size or None)`` as a download to a path goes."""
+
+RECORD_ABOVE = 1 << 20
+"""A body with more bytes to come than this (1 MiB), or of unknown size, gets its record as it
+starts; a smaller one only if its download fails, so a process killed mid-body fetches such a
+file again from its start."""
 
 MAX_RECORD_BYTES = 4096
 """Largest record (``.<name>.part.json``) read back; a bigger one is ignored (start over)."""
@@ -140,11 +146,23 @@ _REOPEN_FLAGS = os.O_RDWR | getattr(os, "O_NONBLOCK", 0) | _BINARY
 def _fresh(folder: Folder, name: str, data: bytes | None = None) -> IO[bytes]:
     """A new file at ``name``, never opened through an existing inode.
 
-    It is created with ``O_EXCL`` under a new unique name next to ``name`` (with ``data``
-    written, if given) and renamed over ``name``: whatever was there (a hard link, a stale
-    temp file) is replaced, never written. A symbolic link there is refused (``OSError``);
-    one swapped in after that check is replaced by the rename, never followed.
+    When nothing is at ``name`` (the usual case) it is created there with ``O_EXCL``, which
+    fails on anything that appears there first, a link included. Otherwise it is created with
+    ``O_EXCL`` under a new unique name next to ``name`` and renamed over ``name``: whatever was
+    there (a hard link, a stale temp file) is replaced, never written. A symbolic link there is
+    refused (``OSError``); one swapped in after that check is replaced by the rename, never
+    followed. ``data``, if given, is written before the file is returned.
     """
+    try:
+        fd = folder.open_fd(name, _CREATE_FLAGS, "the download's temp file")
+    except FileExistsError:
+        pass
+    else:
+        try:
+            return _opened(fd, data)
+        except BaseException:
+            folder.unlink(name)
+            raise
     _no_link(folder, name, "the download's temp file")
     for _ in range(16):
         temp = f".qhub-{secrets.token_hex(8)}.tmp"
@@ -158,19 +176,32 @@ def _fresh(folder: Folder, name: str, data: bytes | None = None) -> IO[bytes]:
             errno.EEXIST, "could not create a unique temp file", str(folder.shown(name))
         )
     try:
+        file = _opened(fd, data)
+    except BaseException:
+        folder.unlink(temp)
+        raise
+    try:
+        folder.replace(temp, name)
+    except BaseException:
+        file.close()
+        folder.unlink(temp)
+        raise
+    return file
+
+
+def _opened(fd: int, data: bytes | None) -> IO[bytes]:
+    """The file of a descriptor just created, with ``data`` written (closed on failure)."""
+    try:
         file = os.fdopen(fd, "r+b")
     except BaseException:
         os.close(fd)
-        folder.unlink(temp)
         raise
     try:
         if data is not None:
             file.write(data)
             file.flush()
-        folder.replace(temp, name)
     except BaseException:
         file.close()
-        folder.unlink(temp)
         raise
     return file
 
@@ -232,6 +263,8 @@ class PartFile:
         self._target = target
         self._url_key = url_key
         self._recorded: tuple[str | None, int | None] | None = None
+        self._body: tuple[str | None, int | None] | None = None
+        """The ETag and size of the body being written (``_recorded``: as last recorded)."""
         self._on_progress = on_progress
         self._written = position
         self._total: int | None = None
@@ -260,11 +293,9 @@ class PartFile:
         if event.position != self.file.tell():
             self.file.seek(event.position)
             self.file.truncate()
-        if self._recorded != (event.etag, event.total):
-            self.file.flush()
-            record = {"url": self._url_key, "etag": event.etag, "total": event.total}
-            _write_record(self._target, record)
-            self._recorded = (event.etag, event.total)
+        self._body = (event.etag, event.total)
+        if event.total is None or event.total - event.position > RECORD_ABOVE:
+            self._record()
         self._written = event.position
         self._total = event.total
         self._report()
@@ -290,11 +321,24 @@ class PartFile:
         with self._closing:
             self.file.close()
 
-    def discard_if_empty(self) -> None:
-        """After a failure: keep a partial file for the next attempt, but not an empty one
-        (and never remove a file that another one was swapped for)."""
-        self.close()
+    def _record(self) -> None:
+        """Write the record of the body being written, unless it is already the one there."""
+        if self._body is not None and self._recorded != self._body:
+            self.file.flush()
+            etag, total = self._body
+            _write_record(self._target, {"url": self._url_key, "etag": etag, "total": total})
+            self._recorded = self._body
+
+    def keep_for_resume(self) -> None:
+        """After a failure: keep a partial file, with its record, for the next attempt, but not
+        an empty one (and never remove a file that another one was swapped for)."""
         target = self._target
+        try:
+            if self._written > 0 and not self.file.closed:
+                self._record()
+        except OSError:
+            pass
+        self.close()
         try:
             info = target.folder.lstat(target.part)
             if info is not None and identity(info) == self._identity and info.st_size == 0:
@@ -319,7 +363,7 @@ class PartFile:
         target.folder.replace(target.part, target.name)
         final = expect_file(target.folder, target.name, self._identity, "download destination")
         if keep_record:
-            etag = None if self._recorded is None else self._recorded[0]
+            etag = None if self._body is None else self._body[0]
             record_done(target, self._url_key, etag, final)
         else:
             _no_link(target.folder, target.meta, "the download's record")

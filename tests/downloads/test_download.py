@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from kipu_hub_service import AsyncHubServiceClient, HubServiceClient, IncompleteDownloadError
 from kipu_hub_service._async.download import download_to_path as adownload_to_path
 from kipu_hub_service._async.stream import iter_result_file as aiter_result_file
-from kipu_hub_service._files import partial_path
+from kipu_hub_service._files import RECORD_ABOVE, partial_path
 from kipu_hub_service._retry import RetryPolicy
 from kipu_hub_service._sync.download import download_to_path
 from kipu_hub_service._sync.stream import iter_result_file
@@ -1007,6 +1007,46 @@ async def test_an_exception_from_on_progress_stops_and_keeps_the_partial_file(
     await save(mode, server, target)
     assert sha(target.read_bytes()) == sha(CONTENT)
     assert ranges(server) == [("bytes=4000-", '"v1"')]
+
+
+BIG = CONTENT * (RECORD_ABOVE // len(CONTENT) + 1)
+
+
+def record_seen(target: Path) -> tuple[list[dict[str, Any] | None], Any]:
+    """``on_progress`` that notes the record on disk (None: none) at every call."""
+    seen: list[dict[str, Any] | None] = []
+    meta = partial_path(target).with_name(f".{target.name}.part.json")
+
+    def note(written: int, total: int | None) -> None:
+        seen.append(json.loads(meta.read_text()) if meta.exists() else None)
+
+    return seen, note
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_small_body_gets_no_record_unless_it_fails(mode: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.bin"
+    seen, note = record_seen(target)
+    await save(mode, FileServer(CONTENT), target, on_progress=note, overwrite=True)
+    assert len(seen) > 2
+    assert seen == [None] * len(seen)
+    assert leftovers(tmp_path) == ["result.bin"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("no_length", [False, True], ids=["big", "unknown size"])
+async def test_a_big_or_unsized_body_is_recorded_before_its_first_byte(
+    mode: str, tmp_path: Path, no_length: bool
+) -> None:
+    """A process killed mid-body (no ``except`` runs) still leaves a resumable partial file."""
+    target = tmp_path / "result.bin"
+    seen, note = record_seen(target)
+    content = CONTENT if no_length else BIG
+    server = FileServer(content, faults=[Fault(no_length=no_length)])
+    await save(mode, server, target, on_progress=note, chunk_size=65_536)
+    total = None if no_length else len(BIG)
+    assert seen[0] is not None and seen[0]["total"] == total and seen[0]["etag"] == '"v1"'
+    assert sha(target.read_bytes()) == sha(content)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -179,7 +179,7 @@ async def _download_to(
         out.verify(state)
         await AsyncBackend.run_in_thread(out.fsync)
     except BaseException:
-        out.discard_if_empty()
+        out.keep_for_resume()
         raise
     out.commit(keep_record=not overwrite)
     return Path(path)
