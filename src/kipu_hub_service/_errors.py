@@ -339,10 +339,10 @@ class ErrorMapper:
         self, request: httpx.Request
     ) -> Callable[[int, int | None], IncompleteDownloadError]:
         """Builds the error for a result file that arrived short (used by the downloads)."""
-        method, url = describe_request(request)
-        where = f"{method} {request_path(request)}"
 
         def make(delivered: int, expected: int | None) -> IncompleteDownloadError:
+            method, url = describe_request(request)  # only when it happens: most files arrive
+            where = f"{method} {request_path(request)}"
             of = f" of {expected}" if expected is not None else ""
             return IncompleteDownloadError(
                 f"{where}: download incomplete: got {delivered}{of} bytes",

@@ -105,12 +105,15 @@ async def download_to_path(
     overwrite: bool = True,
     on_progress: OnProgress | None = None,
     retry_policy: RetryPolicy | None = None,
+    vouch: bool = True,
 ) -> Path:
     """Download into ``path`` atomically, resuming a partial temp file; returns ``path``.
 
     With ``overwrite=False`` an existing ``path`` is kept when it is the server's whole file
     (the rule is in ``_existing``) and ``FileExistsError`` is raised when it is not; nothing is
-    written either way. ``on_progress`` is a plain function (called, never awaited).
+    written either way. A file downloaded with ``overwrite=False`` gets a record that vouches
+    for it, unless ``vouch=False`` (the caller keeps its own, as a sweep's journal does).
+    ``on_progress`` is a plain function (called, never awaited).
     The directory is opened once and every later step goes through it without following a
     link (``_target``, ``_folder``); ``path`` may be an ``InFolder`` of a directory already open.
     """
@@ -130,6 +133,7 @@ async def download_to_path(
             overwrite=overwrite,
             on_progress=on_progress,
             retry_policy=retry_policy,
+            vouch=vouch,
         )
     finally:
         target.close()
@@ -148,6 +152,7 @@ async def _download_to(
     overwrite: bool,
     on_progress: OnProgress | None,
     retry_policy: RetryPolicy | None,
+    vouch: bool,
 ) -> Path:
     """``download_to_path`` once its directory is open (``target``)."""
     template = template_of(request)
@@ -181,7 +186,7 @@ async def _download_to(
     except BaseException:
         out.keep_for_resume()
         raise
-    out.commit(keep_record=not overwrite)
+    out.commit(keep_record=vouch and not overwrite)
     return Path(path)
 
 
@@ -193,6 +198,7 @@ async def download_result_file(
     *,
     overwrite: bool,
     on_progress: OnProgress | None,
+    vouch: bool = True,
 ) -> Path:
     """``download_result_file``: ``download_to_path`` through the request loop, errors mapped."""
     try:
@@ -206,6 +212,7 @@ async def download_result_file(
             retry_policy=opts.policy,
             overwrite=overwrite,
             on_progress=on_progress,
+            vouch=vouch,
         )
     except httpx.RequestError as exc:
         raise funnel.errors.connection_error(exc, request) from exc

@@ -164,6 +164,18 @@ class AsyncServiceApi:
             on_progress=on_progress,
         )
 
+    async def _save_result_file(
+        self, id: str, file: str, path: str | os.PathLike[str], request_options: RequestOptions
+    ) -> Path:
+        """``download_result_file(..., overwrite=False)`` for a caller that records finished
+        files itself (a sweep's journal): no record is left next to the file."""
+        from .download import download_result_file
+
+        request, opts = self._file_request(id, file, request_options)
+        return await download_result_file(
+            self._funnel, request, opts, path, overwrite=False, on_progress=None, vouch=False
+        )
+
     async def wait_for_completion(
         self,
         id: str,

@@ -7,6 +7,7 @@ this request) and, like a transient failure (5xx, lost connection), becomes
 
 from __future__ import annotations
 
+import os
 import weakref
 from pathlib import Path
 from typing import Any, TypeVar
@@ -102,14 +103,12 @@ class AsyncSweepRequests:
 
         return await self.send(call)
 
-    async def download(self, id: str, name: str, path: Path) -> Path:
+    async def download(self, id: str, name: str, path: str | os.PathLike[str]) -> Path:
         """``download_result_file(..., overwrite=False)``: keeps a complete file, resumes a
-        partial one."""
+        partial one (the journal, not a record next to the file, says which are done)."""
 
         async def call() -> Path:
-            saved: Path = await self._api.download_result_file(
-                id, name, path, overwrite=False, request_options=self.options
-            )
+            saved: Path = await self._api._save_result_file(id, name, path, self.options)
             return saved
 
         return await self.send(call)

@@ -106,12 +106,15 @@ def download_to_path(
     overwrite: bool = True,
     on_progress: OnProgress | None = None,
     retry_policy: RetryPolicy | None = None,
+    vouch: bool = True,
 ) -> Path:
     """Download into ``path`` atomically, resuming a partial temp file; returns ``path``.
 
     With ``overwrite=False`` an existing ``path`` is kept when it is the server's whole file
     (the rule is in ``_existing``) and ``FileExistsError`` is raised when it is not; nothing is
-    written either way. ``on_progress`` is a plain function (called, never awaited).
+    written either way. A file downloaded with ``overwrite=False`` gets a record that vouches
+    for it, unless ``vouch=False`` (the caller keeps its own, as a sweep's journal does).
+    ``on_progress`` is a plain function (called, never awaited).
     The directory is opened once and every later step goes through it without following a
     link (``_target``, ``_folder``); ``path`` may be an ``InFolder`` of a directory already open.
     """
@@ -131,6 +134,7 @@ def download_to_path(
             overwrite=overwrite,
             on_progress=on_progress,
             retry_policy=retry_policy,
+            vouch=vouch,
         )
     finally:
         target.close()
@@ -149,6 +153,7 @@ def _download_to(
     overwrite: bool,
     on_progress: OnProgress | None,
     retry_policy: RetryPolicy | None,
+    vouch: bool,
 ) -> Path:
     """``download_to_path`` once its directory is open (``target``)."""
     template = template_of(request)
@@ -182,7 +187,7 @@ def _download_to(
     except BaseException:
         out.keep_for_resume()
         raise
-    out.commit(keep_record=not overwrite)
+    out.commit(keep_record=vouch and not overwrite)
     return Path(path)
 
 
@@ -194,6 +199,7 @@ def download_result_file(
     *,
     overwrite: bool,
     on_progress: OnProgress | None,
+    vouch: bool = True,
 ) -> Path:
     """``download_result_file``: ``download_to_path`` through the request loop, errors mapped."""
     try:
@@ -207,6 +213,7 @@ def download_result_file(
             retry_policy=opts.policy,
             overwrite=overwrite,
             on_progress=on_progress,
+            vouch=vouch,
         )
     except httpx.RequestError as exc:
         raise funnel.errors.connection_error(exc, request) from exc

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from qhub_service_gen.models import ResultResponse
 
 from .._backend import Job, SyncBackend
+from .._folder import Folder, InFolder
 from .._journal import Entry, Journal
 from .._results import is_terminal, plan_downloads
 from .._sweep_items import (
@@ -400,11 +401,13 @@ class Sweep:
                 self._journal.finished(item.index, item.status or ERROR, result)
         if self._output is None or item.status != SUCCEEDED or item.result is None:
             return []
-        paths = []
-        for name, path in plan_downloads(item.result, self._item_dir(item)):
-            kept = name in item.done_files and path.is_file()
-            paths.append(path if kept else self._send.download(id, name, path))
-        return paths
+        directory = self._item_dir(item)
+        plan = plan_downloads(item.result, directory)
+        with Folder.open(directory, follows=False) as folder:  # each file through one descriptor
+            for name, path in plan:
+                if name not in item.done_files or not path.is_file():
+                    self._send.download(id, name, InFolder(folder, name))
+        return [path for _, path in plan]
 
     def _item_dir(self, item: Item) -> Path:
         return (self._output or Path()) / str(item.index + 1)

@@ -8,6 +8,7 @@ this request) and, like a transient failure (5xx, lost connection), becomes
 
 from __future__ import annotations
 
+import os
 import weakref
 from pathlib import Path
 from typing import Any, TypeVar
@@ -103,14 +104,12 @@ class SweepRequests:
 
         return self.send(call)
 
-    def download(self, id: str, name: str, path: Path) -> Path:
+    def download(self, id: str, name: str, path: str | os.PathLike[str]) -> Path:
         """``download_result_file(..., overwrite=False)``: keeps a complete file, resumes a
-        partial one."""
+        partial one (the journal, not a record next to the file, says which are done)."""
 
         def call() -> Path:
-            saved: Path = self._api.download_result_file(
-                id, name, path, overwrite=False, request_options=self.options
-            )
+            saved: Path = self._api._save_result_file(id, name, path, self.options)
             return saved
 
         return self.send(call)
