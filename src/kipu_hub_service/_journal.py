@@ -69,6 +69,17 @@ class Entry:
     collected: bool = False
 
 
+def _refuse_links(path: Path) -> None:
+    """Refuse a symbolic link at the journal or at the files SQLite keeps next to it: SQLite
+    follows links, and a link planted there would have it write outside the directory."""
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-journal"):
+        if (path.parent / name).is_symlink():
+            raise JournalError(
+                f"{path.parent / name}: is a symbolic link; refusing to write the journal "
+                "through it (remove it, or name the file it points to)"
+            )
+
+
 class Journal:
     """An open journal; use it in a ``with`` block, or call ``close``."""
 
@@ -77,6 +88,7 @@ class Journal:
         if self.path.is_dir():
             raise JournalError(f"{self.path}: is a directory, not a journal file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _refuse_links(self.path)
         try:
             self._db = sqlite3.connect(
                 self.path, timeout=0, isolation_level=None, check_same_thread=False

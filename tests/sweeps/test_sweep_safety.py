@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _sweep_support import TOKEN, sweep
+from _sweep_support import TOKEN, inputs, sweep
 
 from kipu_hub_service import UnsafeResultFileNameError
 from kipu_hub_service.mock import MockGateway, Timing
@@ -59,3 +59,78 @@ def test_watch_takes_no_journal(tmp_path: Path) -> None:
         pytest.raises(ValueError, match="takes no journal"),
     ):
         client.service_api.watch(["exec-1"], journal=tmp_path / "j.sqlite")
+
+
+def _outside(tmp_path: Path) -> Path:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "result.json").write_bytes(b"keep")
+    return outside
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_link_planted_for_an_item_directory_is_refused(kind: str, tmp_path: Path) -> None:
+    """``DIR/1`` is a link to a directory outside: item 1 ends ERROR, item 2 is saved, and
+    nothing outside is written."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "1").symlink_to(outside, target_is_directory=True)
+    with MockGateway(tokens=[TOKEN], timing=Timing(pending=0, running=0)) as gateway:
+        results, _ = sweep(kind, gateway.url, inputs(2), output_dir=out)
+    assert results[0].status == "ERROR" and isinstance(results[0].error, OSError)
+    assert results[1].ok and sorted(p.name for p in (out / "2").iterdir()) == [
+        "result.bin",
+        "result.json",
+    ]
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("name", ["result.json", ".result.json.part", ".result.json.part.json"])
+def test_a_link_planted_at_a_name_in_an_item_directory_is_refused(
+    kind: str, name: str, tmp_path: Path
+) -> None:
+    """A link from ``DIR/1/<name>`` (the file, its temp file or its record) to a file outside:
+    the item ends ERROR and the file outside keeps its bytes."""
+    outside = _outside(tmp_path)
+    out = tmp_path / "out"
+    (out / "1").mkdir(parents=True)
+    (out / "1" / name).symlink_to(outside / "result.json")
+    with MockGateway(tokens=[TOKEN], timing=Timing(pending=0, running=0)) as gateway:
+        results, _ = sweep(kind, gateway.url, inputs(1), output_dir=out)
+    assert results[0].status == "ERROR" and isinstance(results[0].error, OSError)
+    assert (outside / "result.json").read_bytes() == b"keep"
+    assert sorted(p.name for p in outside.iterdir()) == ["result.json"]
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-journal"])
+def test_a_link_planted_at_the_journal_is_refused(suffix: str, tmp_path: Path) -> None:
+    """SQLite follows links: one at the journal or next to it would move its writes outside."""
+    from kipu_hub_service.sweeps import JournalError
+
+    outside = _outside(tmp_path)
+    journal = tmp_path / "out" / "sweep.sqlite"
+    journal.parent.mkdir()
+    Path(f"{journal}{suffix}").symlink_to(outside / "result.json")
+    with (
+        MockGateway(tokens=[TOKEN], timing=Timing(pending=0, running=0)) as gateway,
+        pytest.raises(JournalError, match="symbolic link"),
+    ):
+        sweep("sync", gateway.url, inputs(1), journal=journal)
+    assert (outside / "result.json").read_bytes() == b"keep"
+    assert sorted(p.name for p in outside.iterdir()) == ["result.json"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_sweep_leaves_only_the_result_files(kind: str, tmp_path: Path) -> None:
+    """No temp file or record stays next to the files: the journal says which are done."""
+    out = tmp_path / "out"
+    with MockGateway(tokens=[TOKEN], timing=Timing(pending=0, running=0)) as gateway:
+        results, _ = sweep(kind, gateway.url, inputs(3), output_dir=out, journal=tmp_path / "j")
+    assert all(outcome.ok for outcome in results)
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert written == [
+        f"{n}{name}" for n in (1, 2, 3) for name in ("", "/result.bin", "/result.json")
+    ]
