@@ -171,10 +171,11 @@ class AsyncBackend:
 
     @staticmethod
     async def run_in_thread(work: Callable[[], _T]) -> _T:
-        """``work()`` in a worker thread (``asyncio.to_thread``), keeping the loop free."""
+        """``work()`` in the loop's default executor, keeping the loop free (``to_thread``
+        without its copy of the context: the work here needs none)."""
         import asyncio
 
-        return await asyncio.to_thread(work)
+        return await asyncio.get_running_loop().run_in_executor(None, work)
 
     @staticmethod
     async def gather(jobs: Sequence[AsyncJob], limit: int = 1) -> None:

@@ -173,9 +173,10 @@ class InFolder(os.PathLike[str]):
     def __init__(self, folder: Folder, name: str) -> None:
         self.folder = folder
         self.name = name
+        self._path = str(folder.shown(name))
 
     def __fspath__(self) -> str:
-        return str(self.folder.shown(self.name))
+        return self._path
 
     def __repr__(self) -> str:
         return f"InFolder({self.__fspath__()!r})"

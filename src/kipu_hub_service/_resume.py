@@ -376,8 +376,14 @@ def make_chunker(chunk_size: int | None) -> Chunker | AsArrived:
 
 
 def template_of(request: httpx.Request) -> httpx.Request:
-    """``request`` asking for ``Accept-Encoding: identity``, without range headers."""
-    headers = request.headers.copy()
+    """``request`` asking for ``Accept-Encoding: identity``, without range headers (``request``
+    itself when it is that already: a template is copied for each try, never sent)."""
+    headers = request.headers
+    if headers.get("Accept-Encoding") == "identity" and not (
+        "Range" in headers or "If-Range" in headers
+    ):
+        return request
+    headers = headers.copy()
     headers["Accept-Encoding"] = "identity"
     for name in ("Range", "If-Range"):
         headers.pop(name, None)

@@ -99,7 +99,9 @@ class Funnel:
         """The request for a generated builder's result (method, url, json, headers)."""
         config = self.config
         headers: dict[str, str] = dict(config.request_headers or {})
-        if json_call and config.injected:  # the SDK's own clients send it by default
+        if not json_call:  # a result file: asked for as stored (see ``_resume.template_of``)
+            headers["Accept-Encoding"] = "identity"
+        elif config.injected:  # the SDK's own clients send it by default
             headers["Accept-Encoding"] = ACCEPT_ENCODING
         headers.update(kwargs.get("headers") or {})
         headers.update(opts.headers or {})
