@@ -67,6 +67,11 @@ RECORD_ABOVE = 1 << 20
 starts; a smaller one only if its download fails, so a process killed mid-body fetches such a
 file again from its start."""
 
+FLUSH_ON_LOOP = 64 * 1024
+"""A finished file of at most this many bytes (64 KiB) is flushed to disk where it was written,
+like its creation and rename; a bigger one in a worker thread, so the flush never holds up the
+event loop for long (a thread hop costs more than flushing a small file)."""
+
 MAX_RECORD_BYTES = 4096
 """Largest record (``.<name>.part.json``) read back; a bigger one is ignored (start over)."""
 
@@ -309,6 +314,11 @@ class PartFile:
         self._written, self._total = size, size
         if self._reported != (size, size):
             self._report()
+
+    @property
+    def size(self) -> int:
+        """Bytes in the temp file so far."""
+        return self._written
 
     def fsync(self) -> None:
         """Flush the file to disk; safe to run in a worker thread: `close` waits for it."""

@@ -1527,6 +1527,27 @@ async def test_a_failed_download_does_not_expose_the_token(
     assert_no_token(caught.value)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("size", ["small", "big"])
+async def test_a_saved_file_is_flushed_to_disk_before_its_rename(
+    mode: str, size: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files are flushed on the loop, big ones in a thread: both before the rename."""
+    content = CONTENT if size == "small" else BIG
+    target = tmp_path / "result.bin"
+    flushed: list[tuple[int, bool]] = []
+    real_fsync = os.fsync
+
+    def noting_fsync(fd: int) -> None:
+        flushed.append((os.fstat(fd).st_size, target.exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", noting_fsync)
+    await save(mode, FileServer(content), target)
+    assert flushed == [(len(content), False)]
+    assert target.read_bytes() == content
+
+
 async def test_cancelling_during_the_final_fsync_closes_the_file_only_after_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1549,7 +1570,8 @@ async def test_cancelling_during_the_final_fsync_closes_the_file_only_after_it(
 
     monkeypatch.setattr(os, "fsync", slow_fsync)
     target = tmp_path / "result.bin"
-    task = asyncio.create_task(save("async", FileServer(CONTENT), target))
+    # a file over FLUSH_ON_LOOP is flushed in a worker thread while the loop goes on
+    task = asyncio.create_task(save("async", FileServer(BIG), target))
     assert await asyncio.to_thread(started.wait, 10)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -1558,7 +1580,7 @@ async def test_cancelling_during_the_final_fsync_closes_the_file_only_after_it(
     assert await asyncio.to_thread(checked.wait, 10)
     assert outcome == ["open"]
     assert not target.exists()
-    assert partial_path(target).read_bytes() == CONTENT
+    assert partial_path(target).read_bytes() == BIG
 
 
 @pytest.mark.parametrize("mode", MODES)

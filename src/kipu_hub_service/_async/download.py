@@ -38,7 +38,7 @@ from .._existing import (
     kept,
     open_existing,
 )
-from .._files import OnProgress, PartFile, check_progress, load_partial, url_key
+from .._files import FLUSH_ON_LOOP, OnProgress, PartFile, check_progress, load_partial, url_key
 from .._requests import DEFAULT_CHUNK_SIZE
 from .._resume import (
     AsyncRaiseForStatus,
@@ -182,7 +182,10 @@ async def _download_to(
         finally:
             await events.aclose()
         out.verify(state)
-        await AsyncBackend.run_in_thread(out.fsync)
+        if out.size <= FLUSH_ON_LOOP:
+            out.fsync()
+        else:
+            await AsyncBackend.run_in_thread(out.fsync)
     except BaseException:
         out.keep_for_resume()
         raise

@@ -39,7 +39,7 @@ from .._existing import (
     kept,
     open_existing,
 )
-from .._files import OnProgress, PartFile, check_progress, load_partial, url_key
+from .._files import FLUSH_ON_LOOP, OnProgress, PartFile, check_progress, load_partial, url_key
 from .._requests import DEFAULT_CHUNK_SIZE
 from .._resume import (
     MakeIncompleteError,
@@ -183,7 +183,10 @@ def _download_to(
         finally:
             events.close()
         out.verify(state)
-        SyncBackend.run_in_thread(out.fsync)
+        if out.size <= FLUSH_ON_LOOP:
+            out.fsync()
+        else:
+            SyncBackend.run_in_thread(out.fsync)
     except BaseException:
         out.keep_for_resume()
         raise
