@@ -32,11 +32,11 @@ link swapped in at any name, or for the directory, later on makes the download f
 
 Temp and record files are never opened for writing through an existing inode: each is created
 fresh (``O_EXCL``, in place, or under a unique name and renamed there when something is in the
-way), and a partial file is resumed only when
-it and its record are regular files with one link each and the record matches the URL. The
-temp file is renamed over the destination only while the temp name still leads to the file
-written (same inode) and the destination is not a link; a link swapped in at the destination
-in the instant after that check is replaced by the rename, never followed.
+way), and a partial file is resumed only when it and its record are regular files with one link
+each and the record matches the URL. The temp file is renamed over the destination only while
+the temp name still leads to the file written (same inode) and the destination is not a link;
+a link swapped in at the destination in the instant after that check is replaced by the rename,
+never followed.
 """
 
 from __future__ import annotations
