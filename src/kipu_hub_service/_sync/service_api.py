@@ -151,6 +151,22 @@ class ServiceApi:
         ``path``: it is kept when it is the server's whole file (one bodiless check for a file
         this download wrote, a byte comparison for any other) and ``FileExistsError`` is
         raised otherwise."""
+        return self._save_result_file(id, file, path, request_options, overwrite, on_progress)
+
+    def _save_result_file(
+        self,
+        id: str,
+        file: str,
+        path: str | os.PathLike[str],
+        request_options: RequestOptions | None,
+        overwrite: bool = False,
+        on_progress: Callable[[int, int | None], object] | None = None,
+        *,
+        vouch: bool = True,
+    ) -> Path:
+        """``download_result_file``; ``vouch=False`` for a caller that records finished files
+        itself (a sweep's journal): no record is left next to a file kept with
+        ``overwrite=False``."""
         from .download import download_result_file
 
         request, opts = self._file_request(id, file, request_options)
@@ -161,18 +177,7 @@ class ServiceApi:
             path,
             overwrite=overwrite,
             on_progress=on_progress,
-        )
-
-    def _save_result_file(
-        self, id: str, file: str, path: str | os.PathLike[str], request_options: RequestOptions
-    ) -> Path:
-        """``download_result_file(..., overwrite=False)`` for a caller that records finished
-        files itself (a sweep's journal): no record is left next to the file."""
-        from .download import download_result_file
-
-        request, opts = self._file_request(id, file, request_options)
-        return download_result_file(
-            self._funnel, request, opts, path, overwrite=False, on_progress=None, vouch=False
+            vouch=vouch,
         )
 
     def wait_for_completion(
