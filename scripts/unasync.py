@@ -47,6 +47,8 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\banext\(", "next("),
     (r"\bStopAsyncIteration\b", "StopIteration"),
     (r"\bAsyncBackend\b", "SyncBackend"),
+    (r"\bhttpx\.AsyncByteStream\b", "httpx.SyncByteStream"),
+    (r"\bhandle_async_request\b", "handle_request"),
     (r"\bAsync([A-Z]\w*)", r"\1"),
 ]
 """Applied in order to every line; ``Async<Name>`` covers AsyncIterator, AsyncGenerator,

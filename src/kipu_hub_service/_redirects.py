@@ -5,11 +5,12 @@ decides what a new hop carries: when the new URL leaves the origin of the previo
 ``base_url``, ``CREDENTIAL_HEADERS`` are dropped, and ``TokenAuth`` attaches the token again only
 on ``base_url``'s origin.
 
-httpx itself builds the follow-up request of every 3xx with a ``Location`` (even with
-``follow_redirects=False``) and raises when it cannot make a URL of it; the SDK adds no hook to
-get there first. ``unusable_location_error`` recognises that failure by httpx's public exception
-types (an ``httpx.InvalidURL``, itself or as the context of a ``RemoteProtocolError``), and the
-request loop raises an ``APIConnectionError`` for it. A ``Location`` httpx can read but the SDK
+httpx's ``client.send`` builds the follow-up request of every 3xx with a ``Location`` (even with
+``follow_redirects=False``) and raises when it cannot make a URL of it; where the loop calls the
+SDK's own transport directly, ``check_location`` applies the same rule. ``unusable_location_error``
+recognises that failure by httpx's public exception types (an ``httpx.InvalidURL``, itself or as
+the context of a ``RemoteProtocolError``), and the request loop raises an ``APIConnectionError``
+for it. A ``Location`` httpx can read but the SDK
 will not follow (not an absolute http(s) URL) is the 3xx's own ``APIStatusError``.
 """
 
@@ -68,9 +69,22 @@ def next_request(
     )
 
 
+def check_location(request: httpx.Request, response: httpx.Response) -> None:
+    """Raise ``httpx.InvalidURL`` for a 3xx whose ``Location`` httpx's ``client.send`` could not
+    make a URL of (its rule: parsed as it stands, given the request's host when it has a scheme
+    but no host, joined to the request's URL when relative). The loop checks this itself where
+    it calls the SDK's own transport directly (``_async/_wire.py``), so every client fails the
+    same way."""
+    url = httpx.URL(response.headers["Location"])
+    if url.scheme and not url.host:
+        url = url.copy_with(host=request.url.host)
+    if url.is_relative_url:
+        request.url.join(url)
+
+
 def unusable_location_error(exc: BaseException) -> bool:
-    """Whether ``exc``, raised by an injected client's ``send``, is httpx failing to build the
-    follow-up request of a redirect (rather than a transport failure, which is retried)."""
+    """Whether ``exc``, raised by ``client.send`` or by ``check_location``, is a redirect's
+    ``Location`` httpx cannot read (rather than a transport failure, which is retried)."""
     if isinstance(exc, httpx.InvalidURL):
         return True
     return isinstance(exc, httpx.RemoteProtocolError) and isinstance(

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from ._async._funnel import AsyncFunnel
-from ._async._funnel import make_http_client as make_async_http_client
 from ._async.service_api import AsyncServiceApi
 from ._config import ClientConfig
 from ._retry import RetryPolicy
-from ._sync._funnel import Funnel, make_http_client
+from ._sync._funnel import Funnel
 from ._sync.service_api import ServiceApi
 from .environment import HubServiceClientEnvironment
 
@@ -134,7 +133,7 @@ class HubServiceClient(_Facade):
         read_deadline: float | None = None,
     ) -> None:
         client = self._open(httpx.Client, httpx_client, locals())
-        self._funnel = Funnel(self._config, client or make_http_client(self._config))
+        self._funnel = Funnel(self._config, client)
         self.service_api = ServiceApi(self._funnel)
 
     @property
@@ -186,7 +185,7 @@ class AsyncHubServiceClient(_Facade):
         read_deadline: float | None = None,
     ) -> None:
         client = self._open(httpx.AsyncClient, httpx_client, locals())
-        self._funnel = AsyncFunnel(self._config, client or make_async_http_client(self._config))
+        self._funnel = AsyncFunnel(self._config, client)
         self.service_api = AsyncServiceApi(self._funnel)
 
     @property

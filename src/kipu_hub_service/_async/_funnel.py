@@ -7,9 +7,10 @@ the decision: a 401 asks for a fresh token once, a redirect becomes the next hop
 stay on their origin), a transient failure waits and tries again, anything else is the answer.
 Failures become ``ApiError`` subclasses here (``_errors``), and :meth:`call` parses a 2xx body.
 
-httpx sends each try with ``follow_redirects=False`` and a no-op auth, so redirects and
-credentials are this loop's alone. Bodies are read raw and decoded in bounded steps within a
-size cap and a read deadline (``_bodies``, ``_read``).
+Each try is one round trip of the loop's ``AsyncWire`` (``_wire``): straight to the transport on
+the HTTP client the SDK made, else ``client.send`` with ``follow_redirects=False`` and a no-op
+auth; either way redirects and credentials are this loop's alone. Bodies are read raw and
+decoded in bounded steps within a size cap and a read deadline (``_bodies``, ``_read``).
 
 Fork safety: a client the SDK created notices, on its next request, that it runs in a new
 process (``os.fork``) and opens a new HTTP client there; the parent's client and its pooled
@@ -47,32 +48,20 @@ from .._secrets import Hidden
 from ..core.api_error import BODY_CAP, APIStatusError
 from ._read import read_bounded, read_upto, restream
 from ._tokens import current_token
+from ._wire import AsyncWire, make_wire
 from .retry import close_quietly, pause
 
 _T = TypeVar("_T")
-_NO_AUTH = httpx.Auth()
-"""httpx's no-op auth: an injected client's own auth never adds to the loop's credentials."""
-
-
-def make_http_client(config: ClientConfig) -> httpx.AsyncClient:
-    """The HTTP client the SDK creates when none is injected."""
-    transport = transport_override(httpx.AsyncBaseTransport)
-    if not isinstance(transport, httpx.AsyncBaseTransport):
-        transport = AsyncBackend.default_transport()
-    return httpx.AsyncClient(
-        timeout=config.client_timeout,
-        follow_redirects=False,
-        transport=transport,
-        headers={"Accept-Encoding": ACCEPT_ENCODING, **config.headers},
-    )
 
 
 class AsyncFunnel:
-    """Sends every request of one client (``config`` and its ``httpx.AsyncClient``)."""
+    """Sends every request of one client (``config``, and the injected ``httpx.AsyncClient`` or,
+    when ``client`` is None, the one the SDK makes)."""
 
-    def __init__(self, config: ClientConfig, client: httpx.AsyncClient) -> None:
+    def __init__(self, config: ClientConfig, client: httpx.AsyncClient | None) -> None:
         self.config = config
-        self.client = client
+        self.wire = make_wire(config) if client is None else AsyncWire(client)
+        client = self.wire.client
         self.errors = ErrorMapper(config.auth)
         timeout = config.request_timeout or client.timeout
         self.defaults = CallOptions(
@@ -86,7 +75,12 @@ class AsyncFunnel:
         """The client's settings as the options of a call without ``request_options``."""
         self._pid = os.getpid()
         self._left_behind: list[httpx.AsyncClient] = []
-        self._direct: httpx.AsyncClient | None = None
+        self._direct: AsyncWire | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client (in a forked child, the one opened there)."""
+        return self.wire.client
 
     def options(self, request_options: object) -> CallOptions:
         """The options of one call: the client's, with ``request_options`` checked and applied."""
@@ -230,15 +224,15 @@ class AsyncFunnel:
     async def _transport_send(
         self, request: httpx.Request, auth: EndpointAuth | None
     ) -> httpx.Response:
-        """httpx's ``send`` without its redirects or auth. The token request over plain http
-        (a loopback endpoint) never goes through a proxy from the environment."""
+        """One round trip (``AsyncWire.send``). The token request over plain http (a loopback
+        endpoint) never goes through a proxy from the environment."""
         if self._pid != os.getpid():
             self._renew_after_fork()
-        client = self.client
-        if auth is not None and request.url.scheme == "http" and self._env_proxy(client):
-            client = self._direct_client()
+        wire = self.wire
+        if auth is not None and request.url.scheme == "http" and self._env_proxy(wire.client):
+            wire = self._direct_wire()
         try:
-            return await client.send(request, auth=_NO_AUTH, follow_redirects=False, stream=True)
+            return await wire.send(request)
         except (httpx.InvalidURL, httpx.RemoteProtocolError) as exc:
             if unusable_location_error(exc):  # httpx could not read a redirect's Location
                 raise self.errors.unusable_redirect(request) from exc
@@ -324,13 +318,17 @@ class AsyncFunnel:
     def _env_proxy(client: httpx.AsyncClient) -> bool:
         return client.trust_env and proxies_configured()
 
-    def _direct_client(self) -> httpx.AsyncClient:
+    def _direct_wire(self) -> AsyncWire:
         """An HTTP client that reads no proxy from the environment (plain-http token requests)."""
         if self._direct is None:
             transport = transport_override(httpx.AsyncBaseTransport)
-            self._direct = httpx.AsyncClient(
-                trust_env=False,
-                transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
+            self._direct = AsyncWire(
+                httpx.AsyncClient(
+                    trust_env=False,
+                    transport=transport
+                    if isinstance(transport, httpx.AsyncBaseTransport)
+                    else None,
+                )
             )
         return self._direct
 
@@ -341,7 +339,7 @@ class AsyncFunnel:
         self._direct = None
         if not self.config.injected:
             self._left_behind.append(self.client)  # never closed, nor collected, here
-            self.client = make_http_client(self.config)
+            self.wire = make_wire(self.config)
 
     async def aclose(self, *, client: bool) -> None:
         """Close the direct client, and the HTTP client when ``client`` (the SDK's own)."""
@@ -403,7 +401,7 @@ async def standalone_token(
         injected=False,
         forward_parent_execution_token=False,
     )
-    funnel = AsyncFunnel(config, make_http_client(config))
+    funnel = AsyncFunnel(config, None)
     try:
         opts = funnel.defaults.with_cap(TOKEN_ANSWER_CAP)
         return await current_token(credentials, funnel, opts, Budget(opts.policy.max_elapsed))
