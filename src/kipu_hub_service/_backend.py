@@ -138,8 +138,13 @@ class SyncBackend:
 
     @staticmethod
     def default_transport() -> httpx.BaseTransport | None:
-        """None: httpx's own transport."""
-        return None
+        """httpx's own transport, made here so the request loop can call it directly
+        (``_async/_wire.py``); None when a proxy is configured (httpx's client applies it)."""
+        import httpx
+
+        from ._config import proxies_configured
+
+        return None if proxies_configured() else httpx.HTTPTransport()
 
 
 class AsyncBackend:

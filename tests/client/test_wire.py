@@ -4,11 +4,14 @@ sets are kept and sent back, httpx logs its INFO line, a transport error names i
 event hooks added to ``httpx_client`` are called, and a closed client refuses to send.
 
 Each case runs on the sync and the async client, SDK-made (the transport from
-``sdk_transport``) and injected, and the two must agree.
+``sdk_transport``) and injected, and the two must agree. Without a test transport, both
+clients make their transport themselves unless a proxy is configured (then httpx's client
+applies it, through ``send``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -16,10 +19,10 @@ import httpx
 import pytest
 from _client_support import BASE, TOKEN, Driver, FakeGateway, execution_json
 
-from kipu_hub_service import APIConnectionError
-from kipu_hub_service.testing import retries_without_delay, sdk_transport
+from kipu_hub_service import APIConnectionError, AsyncHubServiceClient, HubServiceClient
+from kipu_hub_service.testing import retries_without_delay, running_mock_gateway, sdk_transport
 
-pytestmark = pytest.mark.parametrize("injected", [False, True], ids=["sdk-client", "injected"])
+both = pytest.mark.parametrize("injected", [False, True], ids=["sdk-client", "injected"])
 
 
 def make(driver: Driver, handler: Any, injected: bool, **kwargs: Any) -> Any:
@@ -35,6 +38,7 @@ def gateway() -> FakeGateway:
     return fake
 
 
+@both
 def test_cookies_the_gateway_sets_are_kept_and_sent_back(driver: Driver, injected: bool) -> None:
     sent: list[str | None] = []
 
@@ -49,6 +53,7 @@ def test_cookies_the_gateway_sets_are_kept_and_sent_back(driver: Driver, injecte
     assert client.httpx_client.cookies["lb"] == "node-7"
 
 
+@both
 def test_each_try_is_one_info_line_of_httpx(
     driver: Driver, injected: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -67,6 +72,7 @@ def test_each_try_is_one_info_line_of_httpx(
     assert TOKEN not in caplog.text
 
 
+@both
 def test_a_transport_error_names_its_request_without_the_token(
     driver: Driver, injected: bool
 ) -> None:
@@ -83,6 +89,7 @@ def test_a_transport_error_names_its_request_without_the_token(
     assert TOKEN not in repr(dict(cause.request.headers))
 
 
+@both
 def test_event_hooks_added_to_the_http_client_are_called(driver: Driver, injected: bool) -> None:
     seen: list[tuple[str, Any]] = []
     client = make(driver, gateway(), injected)
@@ -110,6 +117,7 @@ def test_event_hooks_added_to_the_http_client_are_called(driver: Driver, injecte
     assert seen == [("request", path), ("response", 200)]
 
 
+@both
 def test_a_closed_http_client_refuses_to_send(driver: Driver, injected: bool) -> None:
     sent: list[httpx.Request] = []
 
@@ -124,6 +132,7 @@ def test_a_closed_http_client_refuses_to_send(driver: Driver, injected: bool) ->
     assert sent == []
 
 
+@both
 def test_only_an_injected_client_goes_through_httpx_send(
     driver: Driver, injected: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,3 +150,45 @@ def test_only_an_injected_client_goes_through_httpx_send(
     client = make(driver, gateway(), injected)
     driver.call(client, "get_status", "exec-1")
     assert len(calls) == (1 if injected else 0)
+
+
+@pytest.mark.parametrize("proxy", [False, True], ids=["direct", "proxy-configured"])
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_a_client_s_own_transport_is_called_directly_unless_a_proxy_is_configured(
+    is_async: bool, proxy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a real socket, with the transports the SDK picks itself: no ``send`` without a
+    proxy; with one, every request goes through ``send`` (and so through the proxy)."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    kind = httpx.AsyncClient if is_async else httpx.Client
+    calls: list[str] = []
+    original = kind.send
+
+    def counted(self: Any, request: httpx.Request, **kwargs: Any) -> Any:
+        calls.append(request.url.path)
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(kind, "send", counted)
+    with running_mock_gateway(tokens=[TOKEN]) as url:
+        if proxy:  # a proxy that refuses connections: the call fails after going to it
+            monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+        outcome: list[Any] = []
+
+        async def main() -> None:
+            async with AsyncHubServiceClient(base_url=url, token=TOKEN, max_retries=0) as client:
+                outcome.append(await client.service_api.get_service_executions())
+
+        try:
+            if is_async:
+                asyncio.run(main())
+            else:
+                with HubServiceClient(base_url=url, token=TOKEN, max_retries=0) as client:
+                    outcome.append(client.service_api.get_service_executions())
+        except APIConnectionError as exc:
+            outcome.append(exc)
+    if proxy:
+        assert len(calls) == 1 and isinstance(outcome[0], APIConnectionError)
+    else:
+        assert calls == [] and outcome == [[]]
