@@ -128,7 +128,7 @@ def find_existing(target: Target, url_key: str, overwrite: bool) -> Existing | N
     """The file at the destination that must not be written (``overwrite=False``), if any."""
     if overwrite:
         return None
-    info = target.folder.lstat(target.name)
+    info = target.found  # as checked when the download began
     if info is None:
         return None
     if stat.S_ISLNK(info.st_mode):

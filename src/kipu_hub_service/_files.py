@@ -126,6 +126,8 @@ def load_partial(target: Target, url_key: str) -> tuple[int, str | None, int | N
     each (a hard link planted there could lead to a file outside the directory) and the record
     is one this SDK wrote for the same URL.
     """
+    if not (target.part_found and target.record_found):  # as checked when it began
+        return 0, None, None
     info = _own_file(target.folder, target.part)
     if info is None or _own_file(target.folder, target.meta) is None:
         return 0, None, None
@@ -233,10 +235,12 @@ def _reopen_partial(target: Target, position: int) -> IO[bytes]:
         raise
 
 
-def _no_link(folder: Folder, name: str, what: str) -> None:
+def _no_link(folder: Folder, name: str, what: str) -> os.stat_result | None:
+    """The status of ``name`` (None when nothing is there); raise when it is a link."""
     info = folder.lstat(name)
     if info is not None and stat.S_ISLNK(info.st_mode):
         raise link_error(folder.shown(name), what)
+    return info
 
 
 _NOTHING_OUTSIDE = "(nothing was written outside the download directory)"
@@ -375,8 +379,7 @@ class PartFile:
         if keep_record:
             etag = None if self._body is None else self._body[0]
             record_done(target, self._url_key, etag, final)
-        else:
-            _no_link(target.folder, target.meta, "the download's record")
+        elif _no_link(target.folder, target.meta, "the download's record") is not None:
             target.folder.unlink(target.meta)
 
 

@@ -47,6 +47,8 @@ class Target:
 
     ``given`` is the path the caller named; ``anchors`` are the directories checked to be still
     in place before the rename; the folders this target opened are closed by ``close``.
+    ``found``, ``part_found`` and ``record_found`` say what the check before the download saw
+    at the destination and its two temp names (so later steps need not look again).
     """
 
     def __init__(
@@ -59,6 +61,8 @@ class Target:
         self.meta = record_file_name(self.part)
         self._anchors = anchors
         self._owned = owned
+        self.found: os.stat_result | None = None
+        self.part_found = self.record_found = False
 
     def shown(self, name: str | None = None) -> Path:
         """The path of ``name`` (default: the file itself) for messages."""
@@ -75,10 +79,10 @@ class Target:
             self.folder.close()
 
 
-def _check_entries(target: Target) -> None:
-    """Refuse a destination or temp file that is not a regular file, before anything is sent."""
+def _check_entries(target: Target, info: os.stat_result | None) -> None:
+    """Refuse a destination (``info``: its status, just taken) or temp file that is not a
+    regular file, before anything is sent; note on ``target`` what is there."""
     folder = target.folder
-    info = folder.lstat(target.name)
     if info is not None and stat.S_ISLNK(info.st_mode):
         raise link_error(target.shown(), "download destination")
     if info is not None and stat.S_ISDIR(info.st_mode):
@@ -87,10 +91,14 @@ def _check_entries(target: Target) -> None:
         )
     if info is not None and not stat.S_ISREG(info.st_mode):
         raise not_regular(target.given, "download destination", info.st_mode)
+    found = []
     for temp in (target.part, target.meta):
         temp_info = folder.lstat(temp)
         if temp_info is not None and not stat.S_ISREG(temp_info.st_mode):
             raise not_regular(folder.shown(temp), "the download's temp file", temp_info.st_mode)
+        found.append(temp_info is not None)
+    target.found = info
+    target.part_found, target.record_found = found
 
 
 def _check_name(name: str, given: Path) -> None:
@@ -122,7 +130,7 @@ def _in_folder(pinned: InFolder) -> Target:
     info = folder.lstat(pinned.name)
     if info is None or not stat.S_ISLNK(info.st_mode):
         target = Target(folder, pinned.name, given, (folder,), owned=False)
-        _check_entries(target)
+        _check_entries(target, info)
         return target
     folder.check_in_place()
     check_inside(given, folder.path)
@@ -133,7 +141,7 @@ def _in_folder(pinned: InFolder) -> Target:
     below = folder.below(relative.parent.parts)
     try:
         target = Target(below, relative.name, given, (folder, below), owned=True)
-        _check_entries(target)
+        _check_entries(target, below.lstat(relative.name))
     except BaseException:
         below.close()
         raise
@@ -163,7 +171,7 @@ def open_target(path: str | os.PathLike[str]) -> Target:
         ) from None
     try:
         target = Target(folder, real.name, given, (folder,), owned=True)
-        _check_entries(target)
+        _check_entries(target, folder.lstat(real.name))
     except BaseException:
         folder.close()
         raise
