@@ -225,11 +225,20 @@ class AsyncBackend:
 
     @staticmethod
     def default_transport() -> httpx.AsyncBaseTransport | None:
-        """aiohttp when the ``fast`` extra is installed, unless opted out; with a proxy
-        configured ``make_aiohttp_transport`` says None (httpx's transport applies it)."""
-        flag = os.environ.get(AIOHTTP_OPT_OUT_ENV, "").strip().lower()
-        if flag in {"1", "true", "yes", "on"}:
-            return None
-        from ._aiohttp import make_aiohttp_transport
+        """aiohttp when the ``fast`` extra is installed, unless opted out, else httpx's own
+        transport, made here so the request loop can call either directly; None when a proxy
+        is configured (httpx's client applies it)."""
+        import httpx
 
-        return make_aiohttp_transport()
+        from ._config import proxies_configured
+
+        if proxies_configured():
+            return None
+        flag = os.environ.get(AIOHTTP_OPT_OUT_ENV, "").strip().lower()
+        if flag not in {"1", "true", "yes", "on"}:
+            from ._aiohttp import make_aiohttp_transport
+
+            transport = make_aiohttp_transport()
+            if transport is not None:
+                return transport
+        return httpx.AsyncHTTPTransport()

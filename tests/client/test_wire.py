@@ -153,15 +153,19 @@ def test_only_an_injected_client_goes_through_httpx_send(
 
 
 @pytest.mark.parametrize("proxy", [False, True], ids=["direct", "proxy-configured"])
-@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("kind", ["sync", "async", "async-no-aiohttp"])
 def test_a_client_s_own_transport_is_called_directly_unless_a_proxy_is_configured(
-    is_async: bool, proxy: bool, monkeypatch: pytest.MonkeyPatch
+    kind: str, proxy: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On a real socket, with the transports the SDK picks itself: no ``send`` without a
-    proxy; with one, every request goes through ``send`` (and so through the proxy)."""
+    """On a real socket, with the transports the SDK picks itself (httpx's, aiohttp's, or
+    httpx's async one with ``QHUB_SERVICE_NO_AIOHTTP``): no ``send`` without a proxy; with
+    one, every request goes through ``send`` (and so through the proxy)."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
+    if kind == "async-no-aiohttp":
+        monkeypatch.setenv("QHUB_SERVICE_NO_AIOHTTP", "1")
+    is_async = kind != "sync"
     kind = httpx.AsyncClient if is_async else httpx.Client
     calls: list[str] = []
     original = kind.send

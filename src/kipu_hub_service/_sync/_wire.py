@@ -16,10 +16,10 @@ this around the transport's round trip:
 :class:`Wire` does all but the last itself, calling the transport directly, when the SDK
 made the HTTP client around a transport of its own and no event hooks were added to it since:
 httpx's layers around those steps cost about as much CPU as the steps themselves
-(``docs/performance.md``, W8). The SDK makes its own transport (aiohttp on the async client,
-httpx's ``HTTPTransport`` on the sync one, or ``testing.sdk_transport``'s) unless a proxy is
-configured. Every other client (injected, left to httpx's transport because of a proxy or
-``QHUB_SERVICE_NO_AIOHTTP``, closed, or with event hooks) goes through ``client.send``.
+(``docs/performance.md``, W8). The SDK makes its own transport (aiohttp, or httpx's
+``HTTPTransport``/``HTTPTransport``, or ``testing.sdk_transport``'s) unless a proxy is
+configured. Every other client (injected, left to httpx's client because of a proxy, closed,
+or with event hooks) goes through ``client.send``.
 """
 
 from __future__ import annotations
