@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import time
 from collections import deque
@@ -15,9 +16,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from qhub_service_gen.models import ResultResponse
+
+from .core.request_options import RequestOptions
 
 _T = TypeVar("_T")
 
@@ -182,6 +185,22 @@ OnProgress = Callable[[Progress], object]
 """The sync sweep's progress callback."""
 AsyncOnProgress = Callable[[Progress], "Awaitable[object] | object"]
 """The async sweep's progress callback: a plain function or a coroutine function."""
+
+
+class SweepOptions(TypedDict, total=False):
+    """The keyword options of ``service_api.sweep()`` and ``.watch()`` on either client, for
+    type checkers and editors (what each does: docs/sweeps.md). ``watch()`` takes no
+    ``journal``; the async client awaits an ``on_progress`` that returns an awaitable."""
+
+    max_in_flight: int | None
+    timeout: float | None
+    poll_interval: float
+    max_poll_interval: float
+    on_progress: OnProgress | None
+    journal: str | os.PathLike[str] | None
+    output_dir: str | os.PathLike[str] | None
+    request_options: RequestOptions | None
+    concurrency: int
 
 
 class RateGate:

@@ -1,7 +1,8 @@
 """Sweeps: many executions as one job (``client.service_api.sweep`` / ``.watch``).
 
-The names a sweep's user meets: the sweep objects, each item's :class:`Outcome`, the
-:class:`SweepResults` list, the :class:`Progress` snapshots and the journal's errors. See
+The names a sweep's user meets: the sweep objects, their :class:`SweepOptions`, each item's
+:class:`Outcome`, the :class:`SweepResults` list, the :class:`Progress` snapshots and the
+journal's errors. See
 docs/sweeps.md.
 """
 
@@ -19,6 +20,7 @@ from ._sweep_rules import (
     Outcome,
     Progress,
     SweepFailedError,
+    SweepOptions,
     SweepResults,
     use_list,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "ProgressDisplay",
     "Sweep",
     "SweepFailedError",
+    "SweepOptions",
     "SweepResults",
     "use_list",
 ]

@@ -40,6 +40,11 @@ def data_types(client: HubServiceClient, execution_id: str) -> Mapping[str, Any]
     reveal_type(result.status)
     reveal_type(result.keys())
     return result
+
+
+def sweeping(client: HubServiceClient) -> None:
+    sweep = client.service_api.sweep([{"input": {}}], max_in_flight=8, output_dir="out")
+    reveal_type(sweep)
 """
 
 BAD = """\
@@ -51,6 +56,10 @@ from kipu_hub_service import HubServiceClient
 def wrong(client: HubServiceClient) -> None:
     ident: int = client.service_api.get_status("a").id
     del ident
+
+
+def misspelt(client: HubServiceClient) -> None:
+    client.service_api.sweep([{"input": {}}], max_inflight=8)
 """
 
 
@@ -81,7 +90,7 @@ def test_user_code_is_checked_against_the_real_model_types(tmp_path: Path) -> No
     )
     lines = proc.stdout.splitlines()
     good = [line.split(": ", 1)[1] for line in lines if line.startswith("good.py:")]
-    bad = [line for line in lines if line.startswith("bad.py:")]
+    bad = [line for line in lines if line.startswith("bad.py:") and ": error:" in line]
     assert good == [
         'note: Revealed type is "qhub_service_gen.models.service_execution.ServiceExecution"',
         'note: Revealed type is "None | qhub_service_gen.models.result_response_links.'
@@ -94,7 +103,10 @@ def test_user_code_is_checked_against_the_real_model_types(tmp_path: Path) -> No
         'note: Revealed type is "qhub_service_gen.models.service_execution.ServiceExecution'
         ' | None"',
         'note: Revealed type is "typing.KeysView[str]"',
+        'note: Revealed type is "kipu_hub_service._sync.sweep.Sweep"',
     ], proc.stdout + proc.stderr
-    assert len(bad) == 1, proc.stdout + proc.stderr
+    assert len(bad) == 2, proc.stdout + proc.stderr
     assert 'expression has type "str", variable has type "int"' in bad[0]
+    assert 'Unexpected keyword argument "max_inflight" for "sweep"' in bad[1]
+    assert 'did you mean "max_in_flight"?' in bad[1]
     assert proc.returncode == 1, proc.stdout + proc.stderr

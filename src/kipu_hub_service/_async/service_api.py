@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import httpx
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from .. import _parse
     from .._results import AsyncOnStatus, OnFile
+    from .._sweep_rules import SweepOptions
     from .sweep import AsyncSweep
 else:  # the generated builders and models, and the parsers, load on the first call
     _GENERATED = "qhub_service_gen.api.service_api."
@@ -378,7 +379,9 @@ class AsyncServiceApi:
         self._funnel.options(request_options)  # checked before the first request
         return follow_logs(self, id, poll_interval, request_options)
 
-    def sweep(self, requests: Sequence[Mapping[str, Any]], **options: Any) -> AsyncSweep:
+    def sweep(
+        self, requests: Sequence[Mapping[str, Any]], **options: Unpack[SweepOptions]
+    ) -> AsyncSweep:
         """Many executions as one job: a :class:`~kipu_hub_service.sweeps.AsyncSweep` that
         starts one execution per request body, watches them all with one loop and collects
         each result once. Options and guarantees: docs/sweeps.md."""
@@ -386,7 +389,7 @@ class AsyncServiceApi:
 
         return AsyncSweep(self, requests, **options)
 
-    def watch(self, ids: Sequence[str], **options: Any) -> AsyncSweep:
+    def watch(self, ids: Sequence[str], **options: Unpack[SweepOptions]) -> AsyncSweep:
         """Wait for many existing executions with one loop: a sweep of ``ids`` (docs/sweeps.md)."""
         from .sweep import AsyncSweep
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import httpx
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from .. import _parse
     from .._results import OnFile, OnStatus
+    from .._sweep_rules import SweepOptions
     from .sweep import Sweep
 else:  # the generated builders and models, and the parsers, load on the first call
     _GENERATED = "qhub_service_gen.api.service_api."
@@ -375,7 +376,9 @@ class ServiceApi:
         self._funnel.options(request_options)  # checked before the first request
         return follow_logs(self, id, poll_interval, request_options)
 
-    def sweep(self, requests: Sequence[Mapping[str, Any]], **options: Any) -> Sweep:
+    def sweep(
+        self, requests: Sequence[Mapping[str, Any]], **options: Unpack[SweepOptions]
+    ) -> Sweep:
         """Many executions as one job: a :class:`~kipu_hub_service.sweeps.Sweep` that
         starts one execution per request body, watches them all with one loop and collects
         each result once. Options and guarantees: docs/sweeps.md."""
@@ -383,7 +386,7 @@ class ServiceApi:
 
         return Sweep(self, requests, **options)
 
-    def watch(self, ids: Sequence[str], **options: Any) -> Sweep:
+    def watch(self, ids: Sequence[str], **options: Unpack[SweepOptions]) -> Sweep:
         """Wait for many existing executions with one loop: a sweep of ``ids`` (docs/sweeps.md)."""
         from .sweep import Sweep
 
