@@ -321,15 +321,9 @@ class AsyncFunnel:
     def _direct_wire(self) -> AsyncWire:
         """An HTTP client that reads no proxy from the environment (plain-http token requests)."""
         if self._direct is None:
-            transport = transport_override(httpx.AsyncBaseTransport)
-            self._direct = AsyncWire(
-                httpx.AsyncClient(
-                    trust_env=False,
-                    transport=transport
-                    if isinstance(transport, httpx.AsyncBaseTransport)
-                    else None,
-                )
-            )
+            found = transport_override(httpx.AsyncBaseTransport)
+            transport = found if isinstance(found, httpx.AsyncBaseTransport) else None
+            self._direct = AsyncWire(httpx.AsyncClient(trust_env=False, transport=transport))
         return self._direct
 
     def _renew_after_fork(self) -> None:

@@ -320,13 +320,9 @@ class Funnel:
     def _direct_wire(self) -> Wire:
         """An HTTP client that reads no proxy from the environment (plain-http token requests)."""
         if self._direct is None:
-            transport = transport_override(httpx.BaseTransport)
-            self._direct = Wire(
-                httpx.Client(
-                    trust_env=False,
-                    transport=transport if isinstance(transport, httpx.BaseTransport) else None,
-                )
-            )
+            found = transport_override(httpx.BaseTransport)
+            transport = found if isinstance(found, httpx.BaseTransport) else None
+            self._direct = Wire(httpx.Client(trust_env=False, transport=transport))
         return self._direct
 
     def _renew_after_fork(self) -> None:
