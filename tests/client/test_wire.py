@@ -32,6 +32,20 @@ def make(driver: Driver, handler: Any, injected: bool, **kwargs: Any) -> Any:
         return driver.client(inject=False, **kwargs)
 
 
+def count_sends(monkeypatch: pytest.MonkeyPatch, is_async: bool) -> list[str]:
+    """The paths of the requests that go through httpx's ``send`` from now on."""
+    kind = httpx.AsyncClient if is_async else httpx.Client
+    calls: list[str] = []
+    original = kind.send
+
+    def counted(self: Any, request: httpx.Request, **kwargs: Any) -> Any:
+        calls.append(request.url.path)
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(kind, "send", counted)
+    return calls
+
+
 def gateway() -> FakeGateway:
     fake = FakeGateway()
     fake.add("exec-1")
@@ -138,15 +152,7 @@ def test_only_an_injected_client_goes_through_httpx_send(
 ) -> None:
     """The SDK's own client skips httpx's ``send`` (the fast path of ``docs/performance.md``);
     an injected one keeps every layer of it."""
-    kind = httpx.AsyncClient if driver.is_async else httpx.Client
-    calls: list[str] = []
-    original = kind.send
-
-    def counted(self: Any, request: httpx.Request, **kwargs: Any) -> Any:
-        calls.append(request.url.path)
-        return original(self, request, **kwargs)
-
-    monkeypatch.setattr(kind, "send", counted)
+    calls = count_sends(monkeypatch, driver.is_async)
     client = make(driver, gateway(), injected)
     driver.call(client, "get_status", "exec-1")
     assert len(calls) == (1 if injected else 0)
@@ -166,15 +172,7 @@ def test_a_client_s_own_transport_is_called_directly_unless_a_proxy_is_configure
     if kind == "async-no-aiohttp":
         monkeypatch.setenv("QHUB_SERVICE_NO_AIOHTTP", "1")
     is_async = kind != "sync"
-    kind = httpx.AsyncClient if is_async else httpx.Client
-    calls: list[str] = []
-    original = kind.send
-
-    def counted(self: Any, request: httpx.Request, **kwargs: Any) -> Any:
-        calls.append(request.url.path)
-        return original(self, request, **kwargs)
-
-    monkeypatch.setattr(kind, "send", counted)
+    calls = count_sends(monkeypatch, is_async)
     with running_mock_gateway(tokens=[TOKEN]) as url:
         if proxy:  # a proxy that refuses connections: the call fails after going to it
             monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
