@@ -10,8 +10,8 @@ httpx's ``client.send`` builds the follow-up request of every 3xx with a ``Locat
 SDK's own transport directly, ``check_location`` applies the same rule. ``unusable_location_error``
 recognises that failure by httpx's public exception types (an ``httpx.InvalidURL``, itself or as
 the context of a ``RemoteProtocolError``), and the request loop raises an ``APIConnectionError``
-for it. A ``Location`` httpx can read but the SDK
-will not follow (not an absolute http(s) URL) is the 3xx's own ``APIStatusError``.
+for it. A ``Location`` httpx can read but the SDK will not follow (not an absolute http(s) URL)
+is the 3xx's own ``APIStatusError``.
 """
 
 from __future__ import annotations
