@@ -5,7 +5,8 @@ CPU and peak RSS are its own and the gateway's request counts (``GET /_mock/stat
 that side alone.
 
 - W8: 1,000 executions (pending 1 s, running 8 s, 256-byte result files), downloads included,
-  through ``service_api.sweep`` (``sweep_nofiles``: the same without downloads); "today" is
+  through ``service_api.sweep`` (``sweep_nofiles``: the same without downloads; ``fs_floor``:
+  the file-system work of those downloads done with plain ``os`` calls, no SDK); "today" is
   ``asyncio.gather`` of ``run()`` + ``download_all_result_files``, unbounded and behind a
   semaphore of 64, in the same run.
 - W9: 10,000 executions, the same way (sweep only).
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -37,7 +39,7 @@ RESULT_SIZE = 256
 
 WORKLOADS: dict[str, dict[str, Any]] = {
     "W8": {"count": 1000, "pending": 1.0, "running": 8.0, "rate": None,
-           "sides": ["sweep", "sweep_nofiles", "gather", "semaphore64"]},
+           "sides": ["sweep", "sweep_nofiles", "fs_floor", "gather", "semaphore64"]},
     "W9": {"count": 10_000, "pending": 1.0, "running": 8.0, "rate": None, "sides": ["sweep"]},
     "W10": {"count": 500, "pending": 0.5, "running": 2.0, "rate": 100.0, "sides": ["sweep"]},
 }  # fmt: skip
@@ -91,6 +93,27 @@ async def _gather(url: str, count: int, out: str, limit: int | None) -> int:
     return sum(1 for outcome in done if isinstance(outcome, BaseException))
 
 
+def _fs_floor(count: int, out: str) -> int:
+    """What W8's saves ask of the file system, done raw in the same place: per execution a
+    directory and two files, each created under a temp name with ``O_EXCL``, written, flushed
+    with ``fsync`` and renamed. Its CPU is the floor under the sweep's own, which moves with
+    the disk's state from run to run."""
+    payload = bytes(RESULT_SIZE)
+    for n in range(count):
+        directory = os.path.join(out, str(n + 1))
+        os.mkdir(directory)
+        for name in ("result.json", "result.bin"):
+            part = os.path.join(directory, f".{name}.part")
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                os.write(fd, payload)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(part, os.path.join(directory, name))
+    return 0
+
+
 def child(side: str, url: str, count: int) -> dict[str, Any]:
     """One side in this process: wall time, CPU, peak RSS, failures.
 
@@ -105,7 +128,9 @@ def child(side: str, url: str, count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as out:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         began, cpu = time.perf_counter(), time.process_time()
-        if side.startswith("sweep"):
+        if side == "fs_floor":
+            failures = _fs_floor(count, out)
+        elif side.startswith("sweep"):
             failures = asyncio.run(_sweep(url, count, None if side == "sweep_nofiles" else out))
         else:
             failures = asyncio.run(_gather(url, count, out, 64 if side == "semaphore64" else None))

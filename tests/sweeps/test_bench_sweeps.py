@@ -24,7 +24,9 @@ def test_quick_sweep_bench_counts_requests_and_rate_limits(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((tmp_path / "sweeps.json").read_text())
-    assert set(report) == {"W8 sweep", "W8 gather", "W10 sweep"}
+    assert set(report) == {"W8 sweep", "W8 fs_floor", "W8 gather", "W10 sweep"}
+    floor = report.pop("W8 fs_floor")  # the same file-system work without the SDK
+    assert floor["requests"] == 0 and floor["failures"] == 0 and floor["cpu"] > 0
     for name, figures in report.items():
         assert figures["failures"] == 0 and figures["executions"] == 40, name
         assert figures["cpu"] > 0 and figures["rss_mib"] > 0, name
