@@ -48,6 +48,7 @@ import os
 import secrets
 import stat
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -71,6 +72,30 @@ FLUSH_ON_LOOP = 64 * 1024
 """A finished file of at most this many bytes (64 KiB) is flushed to disk where it was written,
 like its creation and rename; a bigger one in a worker thread, so the flush never holds up the
 event loop for long (a thread hop costs more than flushing a small file)."""
+
+SLOW_FLUSH = 0.002
+"""A flush on the event loop that takes longer than this (2 ms) marks its file system slow (a
+network share, a busy disk): the client flushes every later file there in a worker thread."""
+
+
+class Flushes:
+    """Where one client's downloads flush their finished files (``FLUSH_ON_LOOP``,
+    ``SLOW_FLUSH``): the file systems found slow are remembered for the client's life."""
+
+    def __init__(self) -> None:
+        self._slow: set[int] = set()
+
+    def on_loop(self, out: PartFile) -> bool:
+        """Whether to flush ``out`` where it was written: small, on a file system not slow."""
+        return out.size <= FLUSH_ON_LOOP and out.device not in self._slow
+
+    def flush(self, out: PartFile) -> None:
+        """Flush ``out`` here, noting its file system as slow when that took too long."""
+        started = time.monotonic()
+        out.fsync()
+        if time.monotonic() - started > SLOW_FLUSH:
+            self._slow.add(out.device)
+
 
 MAX_RECORD_BYTES = 4096
 """Largest record (``.<name>.part.json``) read back; a bigger one is ignored (start over)."""
@@ -323,6 +348,11 @@ class PartFile:
     def size(self) -> int:
         """Bytes in the temp file so far."""
         return self._written
+
+    @property
+    def device(self) -> int:
+        """The file system (``st_dev``) the file is written on."""
+        return self._target.folder.device
 
     def fsync(self) -> None:
         """Flush the file to disk; safe to run in a worker thread: `close` waits for it."""

@@ -75,6 +75,11 @@ class Folder:
             os.close(fd)
             raise
 
+    @property
+    def device(self) -> int:
+        """The device (``st_dev``) of the directory: which file system it is on."""
+        return self._identity[0]
+
     def close(self) -> None:
         """Close the descriptor (once; later calls do nothing)."""
         fd, self.fd = self.fd, -1

@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,18 +19,20 @@ from typing import Any
 
 import httpx
 import pytest
+from _client_support import BASE, FakeGateway
+from _client_support import TOKEN as GATEWAY_TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kipu_hub_service import AsyncHubServiceClient, HubServiceClient, IncompleteDownloadError
 from kipu_hub_service._async.download import download_to_path as adownload_to_path
 from kipu_hub_service._async.stream import iter_result_file as aiter_result_file
-from kipu_hub_service._files import RECORD_ABOVE, partial_path
+from kipu_hub_service._files import RECORD_ABOVE, SLOW_FLUSH, partial_path
 from kipu_hub_service._retry import RetryPolicy
 from kipu_hub_service._sync.download import download_to_path
 from kipu_hub_service._sync.stream import iter_result_file
 from kipu_hub_service.mock import FaultConfig, FaultKind, MockGateway, Timing
-from kipu_hub_service.testing import retries_without_delay
+from kipu_hub_service.testing import retries_without_delay, sdk_transport
 
 URL = "http://gateway.test/acme/vqe/v1/exec-1/result/result.bin"
 OTHER_URL = "http://gateway.test/acme/vqe/v1/exec-2/result/result.bin"
@@ -1546,6 +1549,37 @@ async def test_a_saved_file_is_flushed_to_disk_before_its_rename(
     await save(mode, FileServer(content), target)
     assert flushed == [(len(content), False)]
     assert target.read_bytes() == content
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["fast-disk", "slow-disk"])
+async def test_after_a_slow_flush_on_the_loop_a_client_flushes_in_a_worker_thread(
+    slow: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files are flushed on the event loop while that is quick. Once a flush there took
+    longer than ``SLOW_FLUSH`` (a network share, say), the client flushes every later file on
+    that file system in a worker thread, so the loop is not held up again; another client
+    starts on the loop."""
+    loop_thread = threading.get_ident()
+    on_loop: list[bool] = []
+
+    def noting_fsync(fd: int) -> None:  # slow by construction, never measured
+        on_loop.append(threading.get_ident() == loop_thread)
+        if slow:
+            time.sleep(2 * SLOW_FLUSH)
+
+    monkeypatch.setattr(os, "fsync", noting_fsync)
+    gateway = FakeGateway()
+    gateway.add("exec-1")
+    with sdk_transport(httpx.MockTransport(gateway)):
+        first = AsyncHubServiceClient(base_url=BASE, token=GATEWAY_TOKEN)
+        second = AsyncHubServiceClient(base_url=BASE, token=GATEWAY_TOKEN)
+    async with first, second:
+        for n in range(3):
+            path = tmp_path / f"first-{n}.bin"
+            await first.service_api.download_result_file("exec-1", "result.bin", path)
+        await second.service_api.download_result_file("exec-1", "result.bin", tmp_path / "b")
+    assert on_loop == ([True, False, False, True] if slow else [True, True, True, True])
+    assert (tmp_path / "b").read_bytes() == gateway.file_bytes
 
 
 async def test_cancelling_during_the_final_fsync_closes_the_file_only_after_it(

@@ -38,7 +38,7 @@ from .._existing import (
     kept,
     open_existing,
 )
-from .._files import FLUSH_ON_LOOP, OnProgress, PartFile, check_progress, load_partial, url_key
+from .._files import Flushes, OnProgress, PartFile, check_progress, load_partial, url_key
 from .._requests import DEFAULT_CHUNK_SIZE
 from .._resume import (
     AsyncRaiseForStatus,
@@ -106,6 +106,7 @@ async def download_to_path(
     on_progress: OnProgress | None = None,
     retry_policy: RetryPolicy | None = None,
     vouch: bool = True,
+    flushes: Flushes | None = None,
 ) -> Path:
     """Download into ``path`` atomically, resuming a partial temp file; returns ``path``.
 
@@ -113,7 +114,8 @@ async def download_to_path(
     (the rule is in ``_existing``) and ``FileExistsError`` is raised when it is not; nothing is
     written either way. A file downloaded with ``overwrite=False`` gets a record that vouches
     for it, unless ``vouch=False`` (the caller keeps its own, as a sweep's journal does).
-    ``on_progress`` is a plain function (called, never awaited).
+    ``on_progress`` is a plain function (called, never awaited). ``flushes``: the client's
+    record of where to flush the finished file (default: a fresh one).
     The directory is opened once and every later step goes through it without following a
     link (``_target``, ``_folder``); ``path`` may be an ``InFolder`` of a directory already open.
     """
@@ -134,6 +136,7 @@ async def download_to_path(
             on_progress=on_progress,
             retry_policy=retry_policy,
             vouch=vouch,
+            flushes=flushes or Flushes(),
         )
     finally:
         target.close()
@@ -153,6 +156,7 @@ async def _download_to(
     on_progress: OnProgress | None,
     retry_policy: RetryPolicy | None,
     vouch: bool,
+    flushes: Flushes,
 ) -> Path:
     """``download_to_path`` once its directory is open (``target``)."""
     template = template_of(request)
@@ -182,8 +186,8 @@ async def _download_to(
         finally:
             await events.aclose()
         out.verify(state)
-        if out.size <= FLUSH_ON_LOOP:
-            out.fsync()
+        if flushes.on_loop(out):
+            flushes.flush(out)
         else:
             await AsyncBackend.run_in_thread(out.fsync)
     except BaseException:
@@ -216,6 +220,7 @@ async def download_result_file(
             overwrite=overwrite,
             on_progress=on_progress,
             vouch=vouch,
+            flushes=funnel.flushes(),
         )
     except httpx.RequestError as exc:
         raise funnel.errors.connection_error(exc, request) from exc

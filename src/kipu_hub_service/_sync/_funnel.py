@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -52,6 +52,9 @@ from ._tokens import current_token
 from ._wire import Wire, make_wire
 from .retry import close_quietly, pause
 
+if TYPE_CHECKING:
+    from .._files import Flushes
+
 _T = TypeVar("_T")
 
 
@@ -77,6 +80,16 @@ class Funnel:
         self._pid = os.getpid()
         self._left_behind: list[httpx.Client] = []
         self._direct: Wire | None = None
+        self._flushes: Flushes | None = None
+
+    def flushes(self) -> Flushes:
+        """Where this client's downloads flush their files (made on the first download, so
+        the file-system code loads only then)."""
+        if self._flushes is None:
+            from .._files import Flushes
+
+            self._flushes = Flushes()
+        return self._flushes
 
     @property
     def client(self) -> httpx.Client:

@@ -39,7 +39,7 @@ from .._existing import (
     kept,
     open_existing,
 )
-from .._files import FLUSH_ON_LOOP, OnProgress, PartFile, check_progress, load_partial, url_key
+from .._files import Flushes, OnProgress, PartFile, check_progress, load_partial, url_key
 from .._requests import DEFAULT_CHUNK_SIZE
 from .._resume import (
     MakeIncompleteError,
@@ -107,6 +107,7 @@ def download_to_path(
     on_progress: OnProgress | None = None,
     retry_policy: RetryPolicy | None = None,
     vouch: bool = True,
+    flushes: Flushes | None = None,
 ) -> Path:
     """Download into ``path`` atomically, resuming a partial temp file; returns ``path``.
 
@@ -114,7 +115,8 @@ def download_to_path(
     (the rule is in ``_existing``) and ``FileExistsError`` is raised when it is not; nothing is
     written either way. A file downloaded with ``overwrite=False`` gets a record that vouches
     for it, unless ``vouch=False`` (the caller keeps its own, as a sweep's journal does).
-    ``on_progress`` is a plain function (called, never awaited).
+    ``on_progress`` is a plain function (called, never awaited). ``flushes``: the client's
+    record of where to flush the finished file (default: a fresh one).
     The directory is opened once and every later step goes through it without following a
     link (``_target``, ``_folder``); ``path`` may be an ``InFolder`` of a directory already open.
     """
@@ -135,6 +137,7 @@ def download_to_path(
             on_progress=on_progress,
             retry_policy=retry_policy,
             vouch=vouch,
+            flushes=flushes or Flushes(),
         )
     finally:
         target.close()
@@ -154,6 +157,7 @@ def _download_to(
     on_progress: OnProgress | None,
     retry_policy: RetryPolicy | None,
     vouch: bool,
+    flushes: Flushes,
 ) -> Path:
     """``download_to_path`` once its directory is open (``target``)."""
     template = template_of(request)
@@ -183,8 +187,8 @@ def _download_to(
         finally:
             events.close()
         out.verify(state)
-        if out.size <= FLUSH_ON_LOOP:
-            out.fsync()
+        if flushes.on_loop(out):
+            flushes.flush(out)
         else:
             SyncBackend.run_in_thread(out.fsync)
     except BaseException:
@@ -217,6 +221,7 @@ def download_result_file(
             overwrite=overwrite,
             on_progress=on_progress,
             vouch=vouch,
+            flushes=funnel.flushes(),
         )
     except httpx.RequestError as exc:
         raise funnel.errors.connection_error(exc, request) from exc
