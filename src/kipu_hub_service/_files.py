@@ -74,8 +74,10 @@ like its creation and rename; a bigger one in a worker thread, so the flush neve
 event loop for long (a thread hop costs more than flushing a small file)."""
 
 SLOW_FLUSH = 0.002
-"""A flush on the event loop that takes longer than this (2 ms) marks its file system slow (a
-network share, a busy disk): the client flushes every later file there in a worker thread."""
+"""When the running average of a client's flushes on the event loop to one file system passes
+this (2 ms; each new flush weighs a quarter), that file system is slow (a network share, a busy
+disk) and the client flushes every later file there in a worker thread. One cold flush does not
+mark a disk slow; a share whose flushes take 8 ms or more is marked by its first."""
 
 
 class Flushes:
@@ -83,18 +85,18 @@ class Flushes:
     ``SLOW_FLUSH``): the file systems found slow are remembered for the client's life."""
 
     def __init__(self) -> None:
-        self._slow: set[int] = set()
+        self._average: dict[int, float] = {}
 
     def on_loop(self, out: PartFile) -> bool:
         """Whether to flush ``out`` where it was written: small, on a file system not slow."""
-        return out.size <= FLUSH_ON_LOOP and out.device not in self._slow
+        return out.size <= FLUSH_ON_LOOP and self._average.get(out.device, 0.0) <= SLOW_FLUSH
 
     def flush(self, out: PartFile) -> None:
-        """Flush ``out`` here, noting its file system as slow when that took too long."""
+        """Flush ``out`` here and fold the time it took into its file system's average."""
         started = time.monotonic()
         out.fsync()
-        if time.monotonic() - started > SLOW_FLUSH:
-            self._slow.add(out.device)
+        average = self._average.get(out.device, 0.0)
+        self._average[out.device] = average + (time.monotonic() - started - average) / 4
 
 
 MAX_RECORD_BYTES = 4096

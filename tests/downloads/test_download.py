@@ -11,10 +11,10 @@ import json
 import os
 import stat
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -24,7 +24,12 @@ from _client_support import TOKEN as GATEWAY_TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kipu_hub_service import AsyncHubServiceClient, HubServiceClient, IncompleteDownloadError
+from kipu_hub_service import (
+    AsyncHubServiceClient,
+    HubServiceClient,
+    IncompleteDownloadError,
+    _files,
+)
 from kipu_hub_service._async.download import download_to_path as adownload_to_path
 from kipu_hub_service._async.stream import iter_result_file as aiter_result_file
 from kipu_hub_service._files import RECORD_ABOVE, SLOW_FLUSH, partial_path
@@ -1551,34 +1556,48 @@ async def test_a_saved_file_is_flushed_to_disk_before_its_rename(
     assert target.read_bytes() == content
 
 
-@pytest.mark.parametrize("slow", [False, True], ids=["fast-disk", "slow-disk"])
-async def test_after_a_slow_flush_on_the_loop_a_client_flushes_in_a_worker_thread(
-    slow: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("delays", "expected"),
+    [
+        ([0, 0, 0], [True, True, True, True]),
+        ([5 * SLOW_FLUSH, 0, 0], [True, False, False, True]),
+        ([3 * SLOW_FLUSH, 0, 0], [True, True, True, True]),
+        ([1.5 * SLOW_FLUSH] * 3, [True, True, True, True]),
+        ([1.5 * SLOW_FLUSH] * 3 + [3 * SLOW_FLUSH] * 2, [True] * 4 + [False, True]),
+    ],
+    ids=["fast-disk", "slow-share", "one-cold-flush", "just-under", "slowing-down"],
+)
+async def test_once_flushes_on_the_loop_average_over_slow_flush_a_client_flushes_in_a_thread(
+    delays: list[float], expected: list[bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Small files are flushed on the event loop while that is quick. Once a flush there took
-    longer than ``SLOW_FLUSH`` (a network share, say), the client flushes every later file on
-    that file system in a worker thread, so the loop is not held up again; another client
-    starts on the loop."""
+    """Small files are flushed on the event loop while that is quick. Once the running average
+    of a client's flushes there (each new one weighing a quarter) passes ``SLOW_FLUSH`` (a
+    network share, say), that client flushes every later file on that file system in a worker
+    thread, so the loop is not held up again; one cold flush does not flip it, and another
+    client starts on the loop."""
     loop_thread = threading.get_ident()
     on_loop: list[bool] = []
+    planned = iter(delays)
+    clock = [0.0]  # the flush timer's clock: only a flush moves it, by its planned delay
 
-    def noting_fsync(fd: int) -> None:  # slow by construction, never measured
+    def noting_fsync(fd: int) -> None:
         on_loop.append(threading.get_ident() == loop_thread)
-        if slow:
-            time.sleep(2 * SLOW_FLUSH)
+        clock[0] += next(planned, 0)
 
     monkeypatch.setattr(os, "fsync", noting_fsync)
+    monkeypatch.setattr(_files, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     gateway = FakeGateway()
     gateway.add("exec-1")
     with sdk_transport(httpx.MockTransport(gateway)):
         first = AsyncHubServiceClient(base_url=BASE, token=GATEWAY_TOKEN)
         second = AsyncHubServiceClient(base_url=BASE, token=GATEWAY_TOKEN)
     async with first, second:
-        for n in range(3):
+        for n in range(len(expected) - 1):
             path = tmp_path / f"first-{n}.bin"
             await first.service_api.download_result_file("exec-1", "result.bin", path)
+        planned = iter([])
         await second.service_api.download_result_file("exec-1", "result.bin", tmp_path / "b")
-    assert on_loop == ([True, False, False, True] if slow else [True, True, True, True])
+    assert on_loop == expected
     assert (tmp_path / "b").read_bytes() == gateway.file_bytes
 
 
