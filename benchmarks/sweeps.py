@@ -114,8 +114,9 @@ def _fs_floor(count: int, out: str) -> int:
     return 0
 
 
-def child(side: str, url: str, count: int) -> dict[str, Any]:
-    """One side in this process: wall time, CPU, peak RSS, failures.
+def child(side: str, url: str, count: int, out: str) -> dict[str, Any]:
+    """One side in this process, its files in ``out`` (a fresh directory): wall time, CPU,
+    peak RSS, failures.
 
     The SDK is imported before the clocks start (its CPU is ``import_cpu``, paid once per
     process, not per execution)."""
@@ -125,18 +126,18 @@ def child(side: str, url: str, count: int) -> dict[str, Any]:
 
     AsyncBackend.default_transport()  # imports aiohttp, as the first client would
     imported = time.process_time() - began
-    with tempfile.TemporaryDirectory() as out:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        began, cpu = time.perf_counter(), time.process_time()
-        if side == "fs_floor":
-            failures = _fs_floor(count, out)
-        elif side.startswith("sweep"):
-            failures = asyncio.run(_sweep(url, count, None if side == "sweep_nofiles" else out))
-        else:
-            failures = asyncio.run(_gather(url, count, out, 64 if side == "semaphore64" else None))
-        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
-        after = resource.getrusage(resource.RUSAGE_SELF)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    began, cpu = time.perf_counter(), time.process_time()
+    if side == "fs_floor":
+        failures = _fs_floor(count, out)
+    elif side.startswith("sweep"):
+        failures = asyncio.run(_sweep(url, count, None if side == "sweep_nofiles" else out))
+    else:
+        failures = asyncio.run(_gather(url, count, out, 64 if side == "semaphore64" else None))
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_SELF)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    written = sum(len(names) for _, _, names in os.walk(out))
     return {
         "wall": wall,
         "cpu": cpu,
@@ -145,6 +146,7 @@ def child(side: str, url: str, count: int) -> dict[str, Any]:
         "import_cpu": imported,
         "rss_mib": peak / 1024,
         "failures": failures,
+        "files": written,
     }
 
 
@@ -158,7 +160,9 @@ def _stats(url: str) -> dict[str, Any]:
     return stats
 
 
-def run_side(workload: str, side: str, count: int, quick: bool = False) -> dict[str, Any]:
+def run_side(workload: str, side: str, count: int, out: str, quick: bool = False) -> dict[str, Any]:
+    """One side in a fresh client process against a fresh mock process, its files in ``out``
+    (a directory that must not exist yet)."""
     spec = dict(WORKLOADS[workload])
     if quick:
         spec["pending"], spec["running"] = QUICK_TIMING
@@ -173,7 +177,7 @@ def run_side(workload: str, side: str, count: int, quick: bool = False) -> dict[
         assert server.stdout is not None
         url = server.stdout.readline().strip()
         done = subprocess.run(
-            [sys.executable, __file__, "--child", side, url, str(count)],
+            [sys.executable, __file__, "--child", side, url, str(count), out],
             capture_output=True,
             text=True,
             check=True,
@@ -214,15 +218,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", help="comma-separated sides to leave out, e.g. semaphore64")
     parser.add_argument("--out", default=str(HERE / "results"), help="report directory")
     parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--files-in",
+        default=tempfile.gettempdir(),
+        help="where the sides write their result files (default: the temp directory)",
+    )
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         pending, running, rate = (float(value) for value in args.serve)
         serve(pending, running, rate or None)
         return 0
     if args.child:
-        side, url, count = args.child
-        print(json.dumps(child(side, url, int(count))))
+        side, url, count, out = args.child
+        os.mkdir(out)
+        print(json.dumps(child(side, url, int(count), out)))
         return 0
     chosen = args.only.split(",") if args.only else list(WORKLOADS)
     skipped = set(args.skip.split(",")) if args.skip else set()
@@ -234,13 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {}
     for workload in chosen:
         count = QUICK[workload] if args.quick else WORKLOADS[workload]["count"]
-        for side in WORKLOADS[workload]["sides"]:
-            if side in skipped:
-                continue
-            figures = run_side(workload, side, count, args.quick)
-            report[f"{workload} {side}"] = figures
-            lines.append(_row(workload, side, count, figures))
-            print(lines[-1], flush=True)
+        # Every side's files stay until the workload ends: on ext4 without a journal, files
+        # created near thousands just deleted cost several times the CPU (docs/performance.md).
+        with tempfile.TemporaryDirectory(dir=args.files_in) as files:
+            for side in WORKLOADS[workload]["sides"]:
+                if side in skipped:
+                    continue
+                out = os.path.join(files, side)
+                figures = run_side(workload, side, count, out, args.quick)
+                report[f"{workload} {side}"] = figures
+                lines.append(_row(workload, side, count, figures))
+                print(lines[-1], flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweeps.json").write_text(json.dumps(report, indent=2))

@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_quick_sweep_bench_counts_requests_and_rate_limits(tmp_path: Path) -> None:
     script = str(ROOT / "benchmarks" / "sweeps.py")
+    files = tmp_path / "files"
+    files.mkdir()
     command = [sys.executable, script, "--quick", "--only", "W8,W10", "--out", str(tmp_path)]
+    command += ["--files-in", str(files)]
     done = subprocess.run(
         [*command, "--skip", "semaphore64,sweep_nofiles"],
         capture_output=True,
@@ -27,6 +30,11 @@ def test_quick_sweep_bench_counts_requests_and_rate_limits(tmp_path: Path) -> No
     assert set(report) == {"W8 sweep", "W8 fs_floor", "W8 gather", "W10 sweep"}
     floor = report.pop("W8 fs_floor")  # the same file-system work without the SDK
     assert floor["requests"] == 0 and floor["failures"] == 0 and floor["cpu"] > 0
+    # each side writes its own files, kept until the workload ends, then removed
+    assert floor["files"] == report["W8 sweep"]["files"] == 80  # two result files each
+    assert report["W8 gather"]["files"] >= 80  # plus records: download_all keeps them
+    assert report["W10 sweep"]["files"] == 80
+    assert list(files.iterdir()) == []
     for name, figures in report.items():
         assert figures["failures"] == 0 and figures["executions"] == 40, name
         assert figures["cpu"] > 0 and figures["rss_mib"] > 0, name
