@@ -77,7 +77,7 @@ SLOW_FLUSH = 0.002
 """When the running average of a client's flushes on the event loop to one file system passes
 this (2 ms; each new flush weighs a quarter), that file system is slow (a network share, a busy
 disk) and the client flushes every later file there in a worker thread. One cold flush does not
-mark a disk slow; a share whose flushes take 8 ms or more is marked by its first."""
+mark a disk slow; a share whose flushes take over 8 ms is marked by its first."""
 
 
 class Flushes:
