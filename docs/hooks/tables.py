@@ -1,4 +1,4 @@
-"""A mkdocs hook for tables: pipes written for GitHub, and where long code may wrap.
+"""A mkdocs hook for tables: pipes written for GitHub, and where code may wrap.
 
 1. GitHub's tables split a row on every ``|`` not escaped, even inside a code span, so the
    pages write `` `datetime \\| None` `` to show a pipe in a table cell. Python-Markdown never
@@ -8,10 +8,11 @@
    over ``cts``. docs/stylesheets/extra.css keeps identifiers whole; so that a table still fits
    the page, a long dotted name, call or URL in a cell may wrap after a ``.``, ``/`` or ``(``,
    or between ``][`` (a ``<wbr>``).
-   A hyphenated word or option (``Retry-After``, ``[-o``, ``--no-download``) never wraps at
-   its hyphens (a ``<span class="nowrap">``).
+3. A hyphenated word or option (``Retry-After``, ``[-o``, ``--no-download``) in inline code
+   never wraps at its hyphens, in a table or in prose (a ``<span class="nowrap">``): a line
+   ending in ``-`` before ``-files-in`` reads as two words.
 
-Code blocks and text outside tables are left as they are.
+Code blocks are left as they are, and so is text outside code.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 _TABLE = re.compile(r"<table\b.*?</table>", re.S)
+_PRE = re.compile(r"(<pre\b.*?</pre>)", re.S)
 _CODE = re.compile(r"(<code\b[^>]*>)(.*?)(</code>)", re.S)
 _TAG = re.compile(r"(<[^>]*>)")
 # Not before a file name's extension: `_core.py` stays whole.
@@ -50,17 +52,22 @@ def unescape_table_pipes(markdown: str) -> str:
 
 
 def break_long_code(html: str) -> str:
-    """``html`` with the wrapping points of code in tables set (see the module's docstring)."""
+    """``html`` with the wrapping points of inline code set (see the module's docstring)."""
 
-    def in_code(match: re.Match[str]) -> str:
+    def in_cell(match: re.Match[str]) -> str:
         parts = _TAG.split(match[2])  # text, tag, text, ...: tags are left alone
         parts[::2] = [_BREAK_AFTER.sub(r"\1<wbr>", text) for text in parts[::2]]
         parts[::2] = [text.replace("][", "]<wbr>[") for text in parts[::2]]
-        parts = _TAG.split("".join(parts))
+        return match[1] + "".join(parts) + match[3]
+
+    def whole_words(match: re.Match[str]) -> str:
+        parts = _TAG.split(match[2])
         parts[::2] = [_HYPHENATED.sub(_keep_whole, text) for text in parts[::2]]
         return match[1] + "".join(parts) + match[3]
 
-    return _TABLE.sub(lambda table: _CODE.sub(in_code, table[0]), html)
+    pieces = _PRE.split(_TABLE.sub(lambda table: _CODE.sub(in_cell, table[0]), html))
+    pieces[::2] = [_CODE.sub(whole_words, piece) for piece in pieces[::2]]  # not in <pre>
+    return "".join(pieces)
 
 
 def _keep_whole(word: re.Match[str]) -> str:

@@ -174,6 +174,20 @@ def test_no_table_shows_an_escaped_pipe(site: Path) -> None:
     assert "<code>datetime | None</code>" in data_types
 
 
+def test_nested_lists_are_indented_four_spaces() -> None:
+    """Python-Markdown nests a list only four spaces in: a sub-item indented less (as GitHub
+    allows) shows on the site as an item of the outer list."""
+    shallow = []
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        fence = False
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if line.lstrip().startswith(("```", "~~~")):
+                fence = not fence
+            elif not fence and re.match(r" {1,3}(?:[-*+]|\d+\.) ", line):
+                shallow.append(f"{page.name}:{number}")
+    assert shallow == []
+
+
 def test_the_pipe_hook_leaves_code_blocks_and_prose_alone() -> None:
     tables = load_hook("tables")
     page = "| a | `x \\| y` |\n|---|---|\n\n```console\n| `x \\| y` |\n```\nprose `x \\| y`\n"
@@ -181,6 +195,7 @@ def test_the_pipe_hook_leaves_code_blocks_and_prose_alone() -> None:
 
 
 def test_code_in_tables_wraps_only_after_a_dot_or_slash(site: Path) -> None:
+    css = (ROOT / "docs" / "stylesheets" / "extra.css").read_text(encoding="utf-8")
     client = (site / "client" / "index.html").read_text(encoding="utf-8")
     assert "<code>HubServiceClientEnvironment.<wbr>DEFAULT</code>" in client
     assert "<code>follow_redirects</code>" in client
@@ -195,7 +210,14 @@ def test_code_in_tables_wraps_only_after_a_dot_or_slash(site: Path) -> None:
     )
     cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
     assert '<span class="nowrap">[--no-download</span>]' in cli
-    css = (ROOT / "docs" / "stylesheets" / "extra.css").read_text(encoding="utf-8")
+    # In prose too; code blocks are left alone.
+    html = '<p><code>--files-in DIR</code></p><pre><code>run --files-in x</code></pre>'
+    assert tables.break_long_code(html) == html.replace(
+        "<p><code>--files-in", '<p><code><span class="nowrap">--files-in</span>'
+    )
+    performance = (site / "performance" / "index.html").read_text(encoding="utf-8")
+    assert '<code><span class="nowrap">--files-in</span> DIR</code>' in performance
+    assert re.search(r"\.md-typeset code \.nowrap \{[^}]*white-space: nowrap", css)
     assert re.search(r"table:not\(\[class\]\) code \{[^}]*word-break: normal", css)
 
 
