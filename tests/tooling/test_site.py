@@ -211,7 +211,7 @@ def test_code_in_tables_wraps_only_after_a_dot_or_slash(site: Path) -> None:
     cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
     assert '<span class="nowrap">[--no-download</span>]' in cli
     # In prose too; code blocks are left alone.
-    html = '<p><code>--files-in DIR</code></p><pre><code>run --files-in x</code></pre>'
+    html = "<p><code>--files-in DIR</code></p><pre><code>run --files-in x</code></pre>"
     assert tables.break_long_code(html) == html.replace(
         "<p><code>--files-in", '<p><code><span class="nowrap">--files-in</span>'
     )
