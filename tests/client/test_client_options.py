@@ -249,6 +249,30 @@ def test_max_retries_request_option(driver: Driver) -> None:
     assert len(seen) == 3
 
 
+def test_request_options_changed_in_place_apply_to_the_next_call(driver: Driver) -> None:
+    """The client remembers the last options dict it checked (a sweep passes one to every
+    call); a change made to that same dict between calls still counts, and is checked."""
+    seen, handler = _counting(500)
+    client = driver.client(handler, max_retries=3)
+    options: dict[str, Any] = {"max_retries": 1}
+    sent = []
+    for retries in (1, 1, 0, 2, 1):
+        options["max_retries"] = retries
+        with pytest.raises(InternalServerError):
+            driver.call(client, "get_status", "e", request_options=options)
+        sent.append(len(seen))
+    assert sent == [2, 4, 5, 8, 10]
+    for bad, error in [(True, TypeError), (-1, ValueError), (1.5, TypeError)]:  # True == 1
+        options["max_retries"] = bad
+        with pytest.raises(error, match="max_retries"):
+            driver.call(client, "get_status", "e", request_options=options)
+    del options["max_retries"]
+    options["timeout"] = 0
+    with pytest.raises(ValueError, match="timeout"):
+        driver.call(client, "get_status", "e", request_options=options)
+    assert len(seen) == 10  # nothing sent with a refused option
+
+
 def _recording_policy(driver: Driver, waits: list[float], **kwargs: Any) -> RetryPolicy:
     """A jitter-free policy whose waits are recorded (``async_sleep`` on the async client)."""
     if driver.is_async:

@@ -81,6 +81,7 @@ class Funnel:
         self._left_behind: list[httpx.Client] = []
         self._direct: Wire | None = None
         self._flushes: Flushes | None = None
+        self._last_options: tuple[object, tuple[Any, ...], CallOptions] | None = None
 
     def flushes(self) -> Flushes:
         """Where this client's downloads flush their files (made on the first download, so
@@ -97,8 +98,21 @@ class Funnel:
         return self.wire.client
 
     def options(self, request_options: object) -> CallOptions:
-        """The options of one call: the client's, with ``request_options`` checked and applied."""
-        return resolve_options(self.defaults, request_options)
+        """The options of one call: the client's, with ``request_options`` checked and applied.
+
+        The last dict of plain values (numbers, strings) is remembered with what it held, so a
+        caller that passes the same options to every call (a sweep's ``max_retries=0``) has
+        them checked once; changed in place, they are checked again."""
+        if request_options is None:
+            return self.defaults
+        held = _plain_items(request_options)
+        last = self._last_options
+        if last is not None and last[0] is request_options and last[1] == held:
+            return last[2]  # the same dict, holding the same plain values
+        opts = resolve_options(self.defaults, request_options)
+        if held is not None:
+            self._last_options = (request_options, held, opts)
+        return opts
 
     def build(
         self, kwargs: Mapping[str, Any], opts: CallOptions, *, json_call: bool = True
@@ -354,6 +368,18 @@ class Funnel:
             direct.close()
         if client:
             self.client.close()
+
+
+_PLAIN = frozenset({int, float, str})
+
+
+def _plain_items(options: object) -> tuple[Any, ...] | None:
+    """``options``' keys with each value and its exact type, when it is a dict of numbers and
+    strings only (a value of another type, ``True`` among them, is never remembered)."""
+    if type(options) is not dict:
+        return None
+    held = tuple((key, type(value), value) for key, value in options.items())
+    return held if all(kind in _PLAIN for _, kind, _ in held) else None
 
 
 def build_checked(
