@@ -16,6 +16,7 @@ that side alone.
     python benchmarks/sweeps.py                 # all, report in benchmarks/results/
     python benchmarks/sweeps.py --only W10      # one workload
     python benchmarks/sweeps.py --quick         # tiny sizes: a smoke test
+    python benchmarks/sweeps.py --files-in DIR  # result files under DIR (default: the temp dir)
 """
 
 from __future__ import annotations
