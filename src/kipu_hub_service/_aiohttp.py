@@ -27,6 +27,7 @@ Imported only when the SDK creates an async HTTP client.
 from __future__ import annotations
 
 import functools
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -175,7 +176,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     to that loop); ``aclose()`` closes it, and the transport cannot be used after that.
     ``limits`` maps ``max_connections`` and ``keepalive_expiry`` (aiohttp has no cap on idle
     connections). TLS uses ``httpx.create_ssl_context()``, so certificates are checked as httpx
-    checks them (certifi, ``SSL_CERT_FILE``/``SSL_CERT_DIR``). Proxies are never used: see
+    checks them (certifi, ``SSL_CERT_FILE``/``SSL_CERT_DIR``); that context is made on the first
+    ``https`` request, since loading the CA bundle costs about 20 ms of CPU that a client of a
+    plain-http gateway (the mock, a local runtime) never needs. Proxies are never used: see
     ``make_aiohttp_transport``.
     """
 
@@ -186,6 +189,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         self._limits = limits
         self._session: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
         self._closed = False
 
     def _open_session(self) -> aiohttp.ClientSession:
@@ -194,7 +198,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         connector = aiohttp.TCPConnector(
             limit=self._limits.max_connections or 0,  # 0: no limit
             keepalive_timeout=self._limits.keepalive_expiry,
-            ssl=httpx.create_ssl_context(),
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -204,6 +207,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             timeout=aiohttp.ClientTimeout(total=None),
         )
         return self._session
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """httpx's TLS settings, made once, on the first ``https`` request."""
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        return self._tls
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open_session()
@@ -232,6 +241,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     timeout.get("connect"), timeout.get("read"), timeout.get("pool")
                 ),
                 server_hostname=extensions.get("sni_hostname"),
+                ssl=self._tls_context() if url.scheme == "https" else True,
             )
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise map_exception(exc) from without_frames(exc)
