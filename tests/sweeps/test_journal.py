@@ -146,6 +146,52 @@ def test_the_key_is_journalled_before_the_start_is_sent(
     assert keys == [entry.key, entry.key] and results[0].ok
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_start_sends_the_journalled_key_not_one_of_the_callers_headers(
+    kind: str, gateway: MockGateway, tmp_path: Path
+) -> None:
+    """``request_options`` with an ``Idempotency-Key`` of the caller's own (any case): each
+    start still carries the key its journal holds, and the caller's other headers too."""
+    import httpx
+
+    from kipu_hub_service._journal import Journal
+    from kipu_hub_service.testing import sdk_transport
+
+    journal = tmp_path / "sweep.sqlite"
+    sent: list[tuple[list[str], str | None]] = []  # read when sent
+    real = httpx.AsyncHTTPTransport() if kind == "async" else httpx.HTTPTransport()
+
+    def record(request: httpx.Request) -> None:
+        if request.method == "POST":
+            headers = request.headers
+            sent.append((headers.get_list("idempotency-key"), headers.get("x-trace")))
+
+    class Recording(httpx.AsyncBaseTransport, httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            record(request)
+            return real.handle_request(request)  # type: ignore[union-attr]
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            record(request)
+            return await real.handle_async_request(request)  # type: ignore[union-attr]
+
+    headers = {"IDEMPOTENCY-key": "the-callers-own", "X-Trace": "t-1"}
+    with sdk_transport(Recording()):
+        results, _ = sweep(
+            kind,
+            gateway.url,
+            inputs(3),
+            journal=journal,
+            request_options={"additional_headers": headers},
+        )
+    with Journal(journal) as opened:
+        keys = sorted(entry.key for entry in opened.entries().values())
+    assert all(outcome.ok for outcome in results)
+    assert sorted(key for key, _ in sent) == [[key] for key in keys]
+    assert [trace for _, trace in sent] == ["t-1"] * 3
+    assert headers == {"IDEMPOTENCY-key": "the-callers-own", "X-Trace": "t-1"}  # not changed
+
+
 def test_python_api_sweep_killed_half_way_then_rerun(gateway: MockGateway, tmp_path: Path) -> None:
     count, journal, out = 8, tmp_path / "sweep.sqlite", tmp_path / "out"
     command = [sys.executable, str(CHILD), gateway.url, str(journal), str(out), str(count)]

@@ -79,7 +79,13 @@ class AsyncServiceApi:
         """
         import uuid
 
-        key = str(uuid.uuid4())
+        return await self._start(request, str(uuid.uuid4()), request_options)
+
+    async def _start(
+        self, request: Mapping[str, Any], key: str, request_options: RequestOptions | None
+    ) -> ServiceExecution:
+        """``start_execution`` with ``key`` as its ``Idempotency-Key`` (a sweep's, from its
+        journal)."""
         kwargs = _start_execution.request_kwargs(body=request_body(request), idempotency_key=key)
         return await self._funnel.call(kwargs, request_options, _parse.parse_execution)
 

@@ -39,6 +39,12 @@ class AsyncSweepRequests:
     def __init__(self, api: Any, request_options: RequestOptions | None) -> None:
         self._api = api
         self.options: RequestOptions = {**(request_options or {}), "max_retries": 0}
+        extra = self.options.get("additional_headers")
+        self._start_options = self.options
+        if extra and any(name.lower() == "idempotency-key" for name in extra):
+            # A start sends the journalled key, never one of the caller's headers.
+            kept = {name: v for name, v in extra.items() if name.lower() != "idempotency-key"}
+            self._start_options = {**self.options, "additional_headers": kept}
         self.gate = _GATES.setdefault(api, RateGate())
         self.sent = 0
         """Requests sent (429 answers included)."""
@@ -63,13 +69,9 @@ class AsyncSweepRequests:
 
     async def start(self, body: dict[str, Any], key: str) -> ServiceExecution:
         """``start_execution`` with the journalled ``Idempotency-Key``."""
-        headers = {**self.options.get("additional_headers", {}), "Idempotency-Key": key}
-        options: RequestOptions = {**self.options, "additional_headers": headers}
 
         async def call() -> ServiceExecution:
-            started: ServiceExecution = await self._api.start_execution(
-                request=body, request_options=options
-            )
+            started: ServiceExecution = await self._api._start(body, key, self._start_options)
             return started
 
         return await self.send(call)
