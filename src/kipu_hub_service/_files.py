@@ -223,17 +223,32 @@ def _fresh(folder: Folder, name: str, data: bytes | None = None) -> IO[bytes]:
     return file
 
 
-def _opened(fd: int, data: bytes | None) -> IO[bytes]:
-    """The file of a descriptor just created, with ``data`` written (closed on failure)."""
+def _unbuffered(fd: int) -> IO[bytes]:
+    """The file of ``fd``, unbuffered: a download writes whole chunks, so a buffer would only add
+    copies and ``lseek`` calls (about 5 us per file); closes ``fd`` on failure."""
     try:
-        file = os.fdopen(fd, "r+b")
+        return os.fdopen(fd, "r+b", buffering=0)
     except BaseException:
         os.close(fd)
         raise
+
+
+def _write_all(file: IO[bytes], data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file (a raw write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        written = file.write(view)
+        if not written:  # a regular file takes at least a byte or raises: never spin
+            raise OSError(errno.EIO, "the download's temp file took no bytes", file.name)
+        view = view[written:]
+
+
+def _opened(fd: int, data: bytes | None) -> IO[bytes]:
+    """The file of a descriptor just created, with ``data`` written (closed on failure)."""
+    file = _unbuffered(fd)
     try:
         if data is not None:
-            file.write(data)
-            file.flush()
+            _write_all(file, data)
     except BaseException:
         file.close()
         raise
@@ -256,10 +271,10 @@ def _reopen_partial(target: Target, position: int) -> IO[bytes]:
                 "or fewer bytes); refusing to write through it",
                 str(part),
             )
-        return os.fdopen(fd, "r+b")
     except BaseException:
         os.close(fd)
         raise
+    return _unbuffered(fd)
 
 
 def _no_link(folder: Folder, name: str, what: str) -> os.stat_result | None:
@@ -322,7 +337,7 @@ class PartFile:
     def apply(self, event: bytes | Start) -> None:
         """Write a chunk, or start a body at its position (recording its ETag and size)."""
         if isinstance(event, bytes):
-            self.file.write(event)
+            _write_all(self.file, event)
             self._written += len(event)
             self._report()
             return
@@ -338,7 +353,6 @@ class PartFile:
 
     def verify(self, state: Resume) -> None:
         """Check the size against the announced one; report the final progress."""
-        self.file.flush()
         size = self.file.tell()
         if state.total is not None and size != state.total:
             state.fail(f"the file has {size} bytes, the server announced {state.total}")
@@ -370,7 +384,6 @@ class PartFile:
     def _record(self) -> None:
         """Write the record of the body being written, unless it is already the one there."""
         if self._body is not None and self._recorded != self._body:
-            self.file.flush()
             etag, total = self._body
             _write_record(self._target, {"url": self._url_key, "etag": etag, "total": total})
             self._recorded = self._body

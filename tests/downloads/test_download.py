@@ -1556,6 +1556,41 @@ async def test_a_saved_file_is_flushed_to_disk_before_its_rename(
     assert target.read_bytes() == content
 
 
+class _Dribbling:
+    """A raw file that takes at most ``most`` bytes per write (0: none at all)."""
+
+    def __init__(self, file: Any, most: int) -> None:
+        self._file, self._most = file, most
+
+    def write(self, data: bytes) -> int:
+        return int(self._file.write(data[: self._most])) if self._most else 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_write_that_takes_part_of_a_chunk_is_continued_and_one_that_takes_none_fails(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temp files are unbuffered, so each chunk is one raw write, which may take only part of
+    it: the rest is written after it. A write that takes nothing is an ``OSError``, not a loop
+    that never ends, and the destination is not created."""
+    real_fdopen = os.fdopen
+    most = [7]
+    monkeypatch.setattr(
+        os, "fdopen", lambda fd, *args, **kw: _Dribbling(real_fdopen(fd, *args, **kw), most[0])
+    )
+    target = tmp_path / "result.bin"
+    await save(mode, FileServer(CONTENT), target)
+    assert target.read_bytes() == CONTENT
+    most[0] = 0
+    stuck = tmp_path / "stuck.bin"
+    with pytest.raises(OSError, match="took no bytes"):
+        await save(mode, FileServer(CONTENT), stuck)
+    assert not stuck.exists()
+
+
 @pytest.mark.parametrize(
     ("delays", "expected"),
     [
