@@ -239,7 +239,7 @@ def _write_all(file: IO[bytes], data: bytes) -> None:
     while view:
         written = file.write(view)
         if not written:  # a regular file takes at least a byte or raises: never spin
-            raise OSError(errno.EIO, "the download's temp file took no bytes", file.name)
+            raise OSError(errno.EIO, "the download's temp file took no bytes")
         view = view[written:]
 
 
