@@ -5,6 +5,7 @@ Request counts are asserted (they do not depend on the machine's speed); timings
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -46,3 +47,35 @@ def test_quick_sweep_bench_counts_requests_and_rate_limits(tmp_path: Path) -> No
     # the 5 % goal is for the full 500
     assert w10["rate_limited_share"] * w10["requests"] <= 16 + 4
     assert "| W10 | sweep | 40 |" in done.stdout
+
+
+def test_repeated_runs_report_the_run_of_median_cpu(tmp_path: Path) -> None:
+    script = str(ROOT / "benchmarks" / "sweeps.py")
+    files = tmp_path / "files"
+    files.mkdir()
+    command = [sys.executable, script, "--quick", "--only", "W8", "--repeat", "3"]
+    command += ["--skip", "sweep_nofiles,gather,semaphore64"]
+    command += ["--out", str(tmp_path), "--files-in", str(files)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "sweeps.json").read_text())
+    assert set(report) == {"W8 sweep", "W8 fs_floor"}
+    for name, figures in report.items():
+        runs = figures["cpu_ms_runs"]
+        assert len(runs) == 3, name
+        assert figures["cpu_ms_per_execution"] == sorted(runs)[1], name  # the median run's
+        assert figures["files"] == 80 and figures["failures"] == 0, name
+    assert list(files.iterdir()) == []  # all three runs' files removed at the end
+    assert "(3 runs: " in done.stdout
+
+
+def test_the_median_run_is_one_real_run() -> None:
+    spec = importlib.util.spec_from_file_location("bench_sweeps", ROOT / "benchmarks/sweeps.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    median_run = bench.median_run
+    runs = [{"cpu_ms_per_execution": cpu, "wall": wall} for cpu, wall in [(3, 30), (1, 10)]]
+    assert median_run(runs) == {"cpu_ms_per_execution": 1, "wall": 10, "cpu_ms_runs": [3, 1]}
+    runs.append({"cpu_ms_per_execution": 2, "wall": 20})
+    assert median_run(runs) == {"cpu_ms_per_execution": 2, "wall": 20, "cpu_ms_runs": [3, 1, 2]}
