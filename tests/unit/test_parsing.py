@@ -711,6 +711,57 @@ def test_inlined_execution_list_refuses_what_the_checks_refuse(item: dict[str, A
         parse_executions(json.dumps([ok, item]).encode())
 
 
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(_executions(), max_size=6), duplicate=st.booleans())
+def test_execution_states_are_the_statuses_the_full_parse_reads(
+    items: list[dict[str, Any]], duplicate: bool
+) -> None:
+    from kipu_hub_service._parse import parse_execution_states, parse_executions
+
+    if duplicate and items:
+        items.append({**items[0], "status": "CANCELLED"})  # the last one of an id wins
+    body = json.dumps(items).encode()
+    expected = {execution.id: str(execution.status) for execution in parse_executions(body)}
+    assert parse_execution_states(body) == expected
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"id": 1, "createdAt": "x", "status": "RUNNING"},
+        {"id": "a", "createdAt": "x"},
+        {"id": "a", "createdAt": "x", "status": ["RUNNING"]},
+        ["not", "an", "object"],
+    ],
+)
+def test_execution_states_refuse_what_the_full_parse_refuses(item: Any) -> None:
+    from kipu_hub_service._errors import InvalidBody
+    from kipu_hub_service._parse import parse_execution_states, parse_executions
+
+    ok = {"id": "b", "createdAt": "2022-01-01 22:38:08", "status": "SUCCEEDED"}
+    body = json.dumps([ok, item]).encode()
+    with pytest.raises(InvalidBody) as full:
+        parse_executions(body)
+    with pytest.raises(InvalidBody) as states:
+        parse_execution_states(body)
+    assert str(states.value) == str(full.value) and str(full.value).startswith("item 1: ")
+    with pytest.raises(InvalidBody, match="expected an array of executions"):
+        parse_execution_states(b'{"id": "b"}')
+
+
+@pytest.mark.parametrize(
+    "field", [{"tags": [1]}, {"endedAt": 5}, {"type": ["MANAGED"]}, {"createdAt": None}]
+)
+def test_execution_states_read_id_and_status_only(field: dict[str, Any]) -> None:
+    """What a sweep's poller needs is there, so a field it never reads does not fail a poll."""
+    from kipu_hub_service._parse import parse_execution_states
+
+    ok = {"id": "b", "createdAt": "2022-01-01 22:38:08", "status": "SUCCEEDED"}
+    item = {"id": "a", "createdAt": "2022-01-01 22:38:08", "status": "RUNNING", **field}
+    body = json.dumps([ok, item]).encode()
+    assert parse_execution_states(body) == {"b": "SUCCEEDED", "a": "RUNNING"}
+
+
 # Long lists cost the collector what raw json.loads costs: each model replaces its decoded object,
 # so one new collected object per item (the W2/W3 lever), not two ----------------------------
 

@@ -69,6 +69,11 @@ class AsyncServiceApi:
         kwargs = _get_service_executions.request_kwargs()
         return await self._funnel.call(kwargs, request_options, _parse.parse_executions)
 
+    async def _execution_states(self, request_options: RequestOptions | None) -> dict[str, str]:
+        """``get_service_executions`` read as ``id`` -> ``status`` only (a sweep's poller)."""
+        kwargs = _get_service_executions.request_kwargs()
+        return await self._funnel.call(kwargs, request_options, _parse.parse_execution_states)
+
     async def start_execution(
         self, *, request: Mapping[str, Any], request_options: RequestOptions | None = None
     ) -> ServiceExecution:

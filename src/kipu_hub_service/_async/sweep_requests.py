@@ -76,13 +76,11 @@ class AsyncSweepRequests:
 
         return await self.send(call)
 
-    async def list(self) -> list[ServiceExecution]:
-        """``get_service_executions``."""
+    async def states(self) -> dict[str, str]:
+        """``get_service_executions``, as ``id`` -> ``status``."""
 
-        async def call() -> list[ServiceExecution]:
-            found: list[ServiceExecution] = await self._api.get_service_executions(
-                request_options=self.options
-            )
+        async def call() -> dict[str, str]:
+            found: dict[str, str] = await self._api._execution_states(self.options)
             return found
 
         return await self.send(call)

@@ -333,12 +333,11 @@ class Sweep:
         if use_list(len(waiting), self._last_list):
             longest = longest_pause(len(waiting), self._last_list, self._max_poll)
             try:
-                executions = self._send.list()
+                seen = self._send.states()
             except SweepRetry:
-                executions = None
-            if executions is not None:
-                self._last_list = len(executions)
-                seen = {execution.id: str(execution.status) for execution in executions}
+                seen = None
+            if seen is not None:
+                self._last_list = len(seen)
                 for item in waiting:
                     if item.id in seen:
                         changed = self._observe(item, seen[item.id]) or changed

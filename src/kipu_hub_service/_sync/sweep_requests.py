@@ -77,13 +77,11 @@ class SweepRequests:
 
         return self.send(call)
 
-    def list(self) -> list[ServiceExecution]:
-        """``get_service_executions``."""
+    def states(self) -> dict[str, str]:
+        """``get_service_executions``, as ``id`` -> ``status``."""
 
-        def call() -> list[ServiceExecution]:
-            found: list[ServiceExecution] = self._api.get_service_executions(
-                request_options=self.options
-            )
+        def call() -> dict[str, str]:
+            found: dict[str, str] = self._api._execution_states(self.options)
             return found
 
         return self.send(call)
