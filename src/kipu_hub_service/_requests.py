@@ -1,4 +1,4 @@
-"""What the gateway's operations send: checked ids and file names, and request bodies.
+"""What the gateway's operations send: checked ids and file names, request bodies, and headers.
 
 Every execution id and file name is checked here (a non-empty ``str`` of at most
 ``MAX_SEGMENT_BYTES`` bytes); the generated builders percent-encode it as one path segment. A
@@ -153,3 +153,15 @@ def non_finite_number(body: object) -> str | None:
             pairs = item.items() if isinstance(item, Mapping) else enumerate(item)
             stack.extend((value, f"{path}[{key!r}]") for key, value in reversed(list(pairs)))
     return None
+
+
+def put_headers(headers: dict[str, str], layer: Mapping[str, str]) -> None:
+    """Set each header of ``layer`` over ``headers``; one already there under the same name in
+    another case is replaced, not sent beside it (header names are case-insensitive)."""
+    lowered = {name.lower(): name for name in headers}
+    for name, value in layer.items():
+        old = lowered.get(name.lower())
+        if old is not None and old != name:
+            del headers[old]
+        headers[name] = value
+        lowered[name.lower()] = name

@@ -628,12 +628,14 @@ def test_additional_headers_override_for_one_call(driver: Driver) -> None:
     assert "X-Trace" not in gateway.requests[-1].headers
 
 
-def test_additional_headers_can_set_idempotency_key(driver: Driver) -> None:
+@pytest.mark.parametrize("name", ["Idempotency-Key", "idempotency-key", "IDEMPOTENCY-KEY"])
+def test_additional_headers_can_set_idempotency_key(driver: Driver, name: str) -> None:
+    """In any case: the caller's key replaces the SDK's, never goes out beside it."""
     gateway = FakeGateway()
     client = driver.client(gateway)
-    options = {"additional_headers": {"Idempotency-Key": "mine-1"}}
+    options = {"additional_headers": {name: "mine-1"}}
     driver.call(client, "start_execution", request={"input": {}}, request_options=options)
-    assert gateway.requests[-1].headers["Idempotency-Key"] == "mine-1"
+    assert gateway.requests[-1].headers.get_list("Idempotency-Key") == ["mine-1"]
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ from .._credentials import _TokenCache
 from .._errors import ErrorMapper
 from .._exchange import FORM_BODY, TOKEN_ANSWER_CAP, TOKEN_HEADERS, EndpointAuth
 from .._redirects import MAX_REDIRECTS, next_request, unusable_location_error
-from .._requests import encode_error
+from .._requests import encode_error, put_headers
 from .._retry import SAFE_TO_REPEAT, Budget, RetryPolicy, retry_delay, retry_reason
 from .._secrets import Hidden
 from ..core.api_error import BODY_CAP, APIStatusError
@@ -124,8 +124,9 @@ class Funnel:
             headers["Accept-Encoding"] = "identity"
         elif config.injected:  # the SDK's own clients send it by default
             headers["Accept-Encoding"] = ACCEPT_ENCODING
-        headers.update(kwargs.get("headers") or {})
-        headers.update(opts.headers or {})
+        for layer in (kwargs.get("headers"), opts.headers):
+            if layer:
+                put_headers(headers, layer)
         return build_checked(
             self.client,
             kwargs["method"],
