@@ -15,6 +15,10 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+import httpx
+
+from ._bodies import ACCEPT_ENCODING
+
 MAX_SEGMENT_BYTES = 4096
 """Longest execution id or file name accepted, in bytes of UTF-8."""
 DEFAULT_CHUNK_SIZE = 64 * 1024
@@ -165,3 +169,74 @@ def put_headers(headers: dict[str, str], layer: Mapping[str, str]) -> None:
             del headers[old]
         headers[name] = value
         lowered[name.lower()] = name
+
+
+class RequestBuilder:
+    """Builds one client's requests from a generated builder's result (method, url, json,
+    headers), as ``client.build_request`` does, over the client's ``prefix`` (its base URL).
+
+    Headers, later layers winning: ``request_headers`` (an injected client's), the
+    ``Accept-Encoding`` asked for (``identity`` for a result file; the injected client's
+    default otherwise, as the SDK's own clients send it anyway), the builder's, the call's.
+
+    A plain request (no body, no headers of the builder's or the call's) on an HTTP client the
+    SDK made, holding no cookies and no default query params, skips the merge: the client's
+    headers, with ``identity`` for a file, are merged once and kept while the client's headers
+    stay as they were, and each request gets a copy. The request is the same; building it
+    costs about a quarter less (12 of about 50 µs, W8 measured in place)."""
+
+    def __init__(
+        self, prefix: str, request_headers: Mapping[str, str] | None, injected: bool
+    ) -> None:
+        self._prefix = prefix
+        self._request_headers = request_headers
+        self._injected = injected
+        self._kept: dict[bool, tuple[object, list[tuple[bytes, bytes]], httpx.Headers]] = {}
+
+    def build(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        kwargs: Mapping[str, Any],
+        timeout: httpx.Timeout,
+        call_headers: Mapping[str, str] | None,
+        *,
+        json_call: bool,
+    ) -> httpx.Request:
+        """The request; a JSON body that cannot be encoded is a ``ValueError`` (see
+        ``encode_error``) before anything is sent."""
+        url = self._prefix + kwargs["url"]
+        body = kwargs.get("json")
+        if call_headers is None and body is None and not kwargs.get("headers"):
+            headers = self._plain_headers(client, identity=not json_call)
+            if headers is not None:
+                extensions = {"timeout": timeout.as_dict()}
+                return httpx.Request(kwargs["method"], url, headers=headers, extensions=extensions)
+        merged: dict[str, str] = dict(self._request_headers or {})
+        if not json_call:  # a result file: asked for as stored (see ``_resume.template_of``)
+            merged["Accept-Encoding"] = "identity"
+        elif self._injected:  # the SDK's own clients send it by default
+            merged["Accept-Encoding"] = ACCEPT_ENCODING
+        for layer in (kwargs.get("headers"), call_headers):
+            if layer:
+                put_headers(merged, layer)
+        try:
+            return client.build_request(
+                kwargs["method"], url, headers=merged, json=body, timeout=timeout
+            )
+        except (RecursionError, ValueError) as exc:
+            raise encode_error(exc, body) from None
+
+    def _plain_headers(
+        self, client: httpx.Client | httpx.AsyncClient, *, identity: bool
+    ) -> httpx.Headers | None:
+        """The headers ``build_request`` gives a plain request; None when it must merge."""
+        if self._injected or client.cookies or client.params:
+            return None
+        raw = client.headers.raw
+        kept = self._kept.get(identity)
+        if kept is None or kept[0] is not client or kept[1] != raw:
+            headers = client.headers.copy()
+            if identity:  # as build_request merges it: moved to the end
+                headers.update({"Accept-Encoding": "identity"})
+            kept = self._kept[identity] = (client, raw, headers)
+        return kept[2]

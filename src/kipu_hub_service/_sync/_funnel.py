@@ -30,7 +30,6 @@ import httpx
 
 from .._backend import SyncBackend
 from .._bodies import (
-    ACCEPT_ENCODING,
     BodyLimits,
     DeadlinePassed,
     TooLarge,
@@ -43,7 +42,7 @@ from .._credentials import _TokenCache
 from .._errors import ErrorMapper
 from .._exchange import FORM_BODY, TOKEN_ANSWER_CAP, TOKEN_HEADERS, EndpointAuth
 from .._redirects import MAX_REDIRECTS, next_request, unusable_location_error
-from .._requests import encode_error, put_headers
+from .._requests import RequestBuilder
 from .._retry import SAFE_TO_REPEAT, Budget, RetryPolicy, retry_delay, retry_reason
 from .._secrets import Hidden
 from ..core.api_error import BODY_CAP, APIStatusError
@@ -82,6 +81,7 @@ class Funnel:
         self._direct: Wire | None = None
         self._flushes: Flushes | None = None
         self._last_options: tuple[object, tuple[Any, ...], CallOptions] | None = None
+        self._requests = RequestBuilder(config.prefix, config.request_headers, config.injected)
 
     def flushes(self) -> Flushes:
         """Where this client's downloads flush their files (made on the first download, so
@@ -118,22 +118,8 @@ class Funnel:
         self, kwargs: Mapping[str, Any], opts: CallOptions, *, json_call: bool = True
     ) -> httpx.Request:
         """The request for a generated builder's result (method, url, json, headers)."""
-        config = self.config
-        headers: dict[str, str] = dict(config.request_headers or {})
-        if not json_call:  # a result file: asked for as stored (see ``_resume.template_of``)
-            headers["Accept-Encoding"] = "identity"
-        elif config.injected:  # the SDK's own clients send it by default
-            headers["Accept-Encoding"] = ACCEPT_ENCODING
-        for layer in (kwargs.get("headers"), opts.headers):
-            if layer:
-                put_headers(headers, layer)
-        return build_checked(
-            self.client,
-            kwargs["method"],
-            config.prefix + kwargs["url"],
-            headers,
-            kwargs.get("json"),
-            opts.timeout,
+        return self._requests.build(
+            self.client, kwargs, opts.timeout, opts.headers, json_call=json_call
         )
 
     def call(
@@ -381,22 +367,6 @@ def _plain_items(options: object) -> tuple[Any, ...] | None:
         return None
     held = tuple((key, type(value), value) for key, value in options.items())
     return held if all(kind in _PLAIN for _, kind, _ in held) else None
-
-
-def build_checked(
-    client: httpx.Client,
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    body: Any,
-    timeout: httpx.Timeout,
-) -> httpx.Request:
-    """``client.build_request``; a JSON body that cannot be encoded is a ``ValueError`` (see
-    ``_requests.encode_error``) before anything is sent."""
-    try:
-        return client.build_request(method, url, headers=headers, json=body, timeout=timeout)
-    except (RecursionError, ValueError) as exc:
-        raise encode_error(exc, body) from None
 
 
 class Streamer:

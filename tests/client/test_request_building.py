@@ -1,0 +1,140 @@
+"""Every request is the one ``httpx_client.build_request`` gives for it, whichever way the SDK
+builds it (``_requests.RequestBuilder`` merges a plain request's headers once per client and
+keeps them): headers in the same order and case, the same URL, the same timeouts. Changes made
+to ``client.httpx_client`` (headers, cookies, default query params) reach the next request.
+
+Each case runs on the sync and the async client, SDK-made (the transport from ``sdk_transport``)
+and injected. What was sent is recorded at send time.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+import httpx
+import pytest
+from _client_support import TOKEN, Driver, FakeGateway
+
+from kipu_hub_service.testing import sdk_transport
+
+both = pytest.mark.parametrize("injected", [False, True], ids=["sdk-client", "injected"])
+
+Sent = tuple[str, str, list[tuple[bytes, bytes]], dict[str, Any]]
+
+
+def recording(fake: FakeGateway, sent: list[Sent]) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(
+            (
+                request.method,
+                str(request.url),
+                list(request.headers.raw),
+                dict(request.extensions["timeout"]),
+            )
+        )
+        return fake(request)
+
+    return handler
+
+
+def make(driver: Driver, handler: Any, injected: bool, **kwargs: Any) -> Any:
+    if injected:
+        return driver.client(handler, headers=LAB, **kwargs)
+    with sdk_transport(httpx.MockTransport(handler)):
+        return driver.client(inject=False, headers=LAB, **kwargs)
+
+
+LAB = {"X-Lab": "qpu-7"}
+"""``headers=`` of every client here."""
+
+
+def expected(client: Any, sent: Sent, *, injected: bool, file: bool) -> list[tuple[bytes, bytes]]:
+    """What ``build_request`` gives for the request sent, then the credentials the request
+    loop sets last. The SDK adds its ``User-Agent`` and ``headers=`` to an injected client's
+    requests (its own clients have them as defaults) and its ``Accept-Encoding`` (an injected
+    client's default is httpx's, with ``br``, which the SDK does not decode)."""
+    method, url, _, _ = sent
+    headers = {"User-Agent": f"kipu-hub-service-python/{version('kipu-hub-service')}", **LAB}
+    headers = headers if injected else {}
+    if file or injected:  # the SDK's own clients have the JSON calls' as a default
+        headers["Accept-Encoding"] = "identity" if file else "gzip, deflate"
+    built = client.httpx_client.build_request(method, url, headers=headers)
+    return [*built.headers.raw, (b"Authorization", f"Bearer {TOKEN}".encode())]
+
+
+def calls(driver: Driver, client: Any) -> list[bool]:
+    """One of each plain call; whether each asked for a result file."""
+    driver.call(client, "get_service_executions")
+    driver.call(client, "get_status", "exec-1")
+    driver.call(client, "get_result", "exec-1")
+    driver.call(client, "get_logs", "exec-1")
+    driver.file(client, "exec-1", "out.json")
+    driver.call(client, "cancel_execution", "exec-1")
+    return [False, False, False, False, True, False]
+
+
+def gateway() -> FakeGateway:
+    fake = FakeGateway()
+    fake.add("exec-1", status="RUNNING")
+    return fake
+
+
+@both
+def test_plain_requests_are_what_build_request_gives(driver: Driver, injected: bool) -> None:
+    sent: list[Sent] = []
+    client = make(driver, recording(gateway(), sent), injected)
+    for _ in range(2):  # the second round uses the headers kept from the first
+        files = calls(driver, client)
+        for record, file in zip(sent[-len(files) :], files, strict=True):
+            assert record[2] == expected(client, record, injected=injected, file=file)
+    assert len(sent) == 12
+
+
+@both
+def test_changes_to_the_http_client_reach_the_next_request(driver: Driver, injected: bool) -> None:
+    sent: list[Sent] = []
+    client = make(driver, recording(gateway(), sent), injected)
+    http = client.httpx_client
+
+    def status_and_file() -> None:
+        driver.call(client, "get_status", "exec-1")
+        assert sent[-1][2] == expected(client, sent[-1], injected=injected, file=False)
+        driver.file(client, "exec-1", "out.json")
+        assert sent[-1][2] == expected(client, sent[-1], injected=injected, file=True)
+
+    status_and_file()
+    http.headers["X-Team"] = "qpu-lab"  # changed in place
+    http.headers["Accept"] = "application/hal+json"
+    status_and_file()
+    assert (b"X-Team", b"qpu-lab") in sent[-1][2]
+    assert dict(sent[-1][2])[b"Accept"] == b"application/hal+json"
+    http.headers = {"X-Only": "this"}  # replaced
+    status_and_file()
+    assert (b"X-Team", b"qpu-lab") not in sent[-1][2]
+    assert (b"X-Only", b"this") in sent[-1][2]
+    http.params = {"trace": "1"}
+    status_and_file()
+    assert sent[-1][1].endswith("/result/out.json?trace=1")
+    http.params = {}
+    http.cookies.set("lb", "node-3")
+    status_and_file()
+    assert dict(sent[-1][2])[b"Cookie"] == b"lb=node-3"
+    http.cookies.clear()
+    status_and_file()
+    assert b"Cookie" not in dict(sent[-1][2])
+    assert not sent[-1][1].endswith("?trace=1")
+
+
+@both
+def test_a_plain_request_has_the_call_timeouts(driver: Driver, injected: bool) -> None:
+    sent: list[Sent] = []
+    client = make(driver, recording(gateway(), sent), injected)
+    driver.call(client, "get_status", "exec-1", request_options={"timeout": 7.5})
+    driver.file(client, "exec-1", "out.json", request_options={"timeout": 2.0})
+    driver.call(client, "get_status", "exec-1")
+    assert [record[3] for record in sent] == [
+        {"connect": 7.5, "read": 7.5, "write": 7.5, "pool": 7.5},
+        {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0},
+        client.httpx_client.timeout.as_dict(),
+    ]
