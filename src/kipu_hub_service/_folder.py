@@ -55,7 +55,7 @@ class Folder:
         self.path = path
         self.fd = fd
         self._follows = follows
-        self._where = Path(path).absolute()
+        self._where = str(path.absolute())
         self._identity = identity(os.fstat(fd))
 
     @classmethod
@@ -178,7 +178,9 @@ class InFolder(os.PathLike[str]):
     def __init__(self, folder: Folder, name: str) -> None:
         self.folder = folder
         self.name = name
-        self._path = str(folder.shown(name))
+        self.path = folder.shown(name)
+        """The same path as a ``Path`` (made once: a download returns it)."""
+        self._path = str(self.path)
 
     def __fspath__(self) -> str:
         return self._path

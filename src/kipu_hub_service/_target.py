@@ -125,7 +125,7 @@ def _resolved(given: Path) -> Path:
 def _in_folder(pinned: InFolder) -> Target:
     """A file of ``download_all_result_files``: a link at its name is followed only while it
     stays inside the directory, each directory on the way opened without following a link."""
-    folder, given = pinned.folder, Path(pinned)
+    folder, given = pinned.folder, pinned.path
     _check_name(pinned.name, given)
     info = folder.lstat(pinned.name)
     if info is None or not stat.S_ISLNK(info.st_mode):

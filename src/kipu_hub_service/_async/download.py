@@ -194,7 +194,7 @@ async def _download_to(
         out.keep_for_resume()
         raise
     out.commit(keep_record=vouch and not overwrite)
-    return Path(path)
+    return target.given
 
 
 async def download_result_file(

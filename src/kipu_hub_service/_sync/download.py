@@ -195,7 +195,7 @@ def _download_to(
         out.keep_for_resume()
         raise
     out.commit(keep_record=vouch and not overwrite)
-    return Path(path)
+    return target.given
 
 
 def download_result_file(
