@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -285,10 +286,11 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def over_floor(sweep: dict[str, Any], floor: dict[str, Any]) -> float:
-    """The sweep's CPU per execution over ``raw_floor``'s, both as reported (run of median CPU):
-    a figure that moves less with the machine's speed than either one."""
-    ratio: float = sweep["cpu_ms_per_execution"] / floor["cpu_ms_per_execution"]
-    return ratio
+    """The median over runs of the sweep's CPU per execution over ``raw_floor``'s in the same
+    run (the two sides run within a minute of each other): a figure that moves less with the
+    machine's speed than either one."""
+    pairs = zip(sweep["cpu_ms_runs"], floor["cpu_ms_runs"], strict=True)
+    return statistics.median(mine / raw for mine, raw in pairs)
 
 
 def main(argv: list[str] | None = None) -> int:

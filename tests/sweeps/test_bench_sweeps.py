@@ -38,7 +38,7 @@ def test_quick_sweep_bench_counts_requests_and_rate_limits(tmp_path: Path) -> No
     assert raw["by_operation"]["startExecution"] == raw["by_operation"]["getResult"] == 40
     assert raw["by_operation"]["getResultFile"] == 80
     sweep_cpu, raw_cpu = report["W8 sweep"]["cpu_ms_per_execution"], raw["cpu_ms_per_execution"]
-    assert report["W8 sweep"]["cpu_over_raw_floor"] == sweep_cpu / raw_cpu
+    assert report["W8 sweep"]["cpu_over_raw_floor"] == sweep_cpu / raw_cpu  # one run each
     assert "W8: the sweep's CPU is " in done.stdout
     assert report["W8 gather"]["files"] >= 80  # plus records: download_all keeps them
     assert report["W10 sweep"]["files"] == 80
@@ -86,3 +86,15 @@ def test_the_median_run_is_one_real_run() -> None:
     assert median_run(runs) == {"cpu_ms_per_execution": 1, "wall": 10, "cpu_ms_runs": [3, 1]}
     runs.append({"cpu_ms_per_execution": 2, "wall": 20})
     assert median_run(runs) == {"cpu_ms_per_execution": 2, "wall": 20, "cpu_ms_runs": [3, 1, 2]}
+
+
+def test_the_sweep_over_its_floor_pairs_the_runs_it_ran_next_to() -> None:
+    spec = importlib.util.spec_from_file_location("bench_sweeps", ROOT / "benchmarks/sweeps.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # a slow second run slows both sides: paired, it does not move the ratio
+    sweep = {"cpu_ms_runs": [2.0, 3.0, 2.2], "cpu_ms_per_execution": 2.2}
+    floor = {"cpu_ms_runs": [1.0, 1.5, 1.0], "cpu_ms_per_execution": 1.0}
+    assert bench.over_floor(sweep, floor) == 2.0  # median of 2.0, 2.0, 2.2; not 2.2 / 1.0
+    assert bench.over_floor({"cpu_ms_runs": [3.0]}, {"cpu_ms_runs": [1.5]}) == 2.0
