@@ -54,6 +54,8 @@ _AUTO_HEADERS = {
     b"accept-encoding": "Accept-Encoding",
 }
 _AUTO_BODY_HEADERS = {**_AUTO_HEADERS, b"content-type": "Content-Type"}
+_TYPED_METHODS = frozenset({"POST", "PUT", "PATCH"})
+"""Methods aiohttp gives a ``Content-Type`` even without a body (a bodiless ``PUT`` cancels)."""
 _HTTP_VERSIONS: dict[object, bytes] = {(1, 1): b"HTTP/1.1", (1, 0): b"HTTP/1.0"}
 
 
@@ -128,12 +130,13 @@ def _client_timeout(
 
 
 def _wire_headers(
-    request: httpx.Request, streamed: bool, body: bool
+    request: httpx.Request, streamed: bool, typed: bool
 ) -> tuple[_HiddenHeaders, list[str] | None]:
     """The request's headers (names in their original case) as aiohttp takes them, and the
-    headers aiohttp must not add (None, aiohttp's fast path, when httpx sent them all)."""
+    headers aiohttp must not add (None, aiohttp's fast path, when httpx sent them all);
+    ``typed``: aiohttp would add a ``Content-Type`` too."""
     headers = _HiddenHeaders()
-    auto = _AUTO_BODY_HEADERS if body else _AUTO_HEADERS
+    auto = _AUTO_BODY_HEADERS if typed else _AUTO_HEADERS
     found = set()
     for name, value in request.headers.raw:
         lower = name.lower()
@@ -229,7 +232,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions = request.extensions
         timeout = extensions.get("timeout") or {}
         try:
-            headers, skip_auto_headers = _wire_headers(request, streamed, data is not None)
+            typed = data is not None or request.method in _TYPED_METHODS
+            headers, skip_auto_headers = _wire_headers(request, streamed, typed)
             response = await session.request(
                 request.method,
                 target,

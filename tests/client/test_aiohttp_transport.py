@@ -25,6 +25,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from kipu_hub_service import APITimeoutError, AsyncHubServiceClient, RetryPolicy
 from kipu_hub_service._aiohttp import AiohttpTransport, make_aiohttp_transport, map_exception
+from kipu_hub_service.testing import sdk_transport
 
 DEADLINE = 30.0
 """Seconds any one test may run before it fails (nothing here should come close)."""
@@ -202,15 +203,16 @@ async def test_headers_go_out_as_httpx_sends_them_with_none_of_aiohttps() -> Non
                 await client.post(server.url + "/p", content=b"raw", headers=headers)
                 await client.post(server.url + "/j", json={"a": 1})
                 # Without the headers aiohttp would otherwise fill in with its own.
-                for method, content in (("GET", None), ("PUT", b"raw")):
+                for method, content in (("GET", None), ("PUT", b"raw"), ("POST", None)):
                     request = client.build_request(method, server.url + "/bare", content=content)
                     for name in ("User-Agent", "Accept", "Accept-Encoding"):
                         del request.headers[name]
                     await client.send(request)
-    ours, httpx_own = server.seen[:5], server.seen[5:]
+    ours, httpx_own = server.seen[:6], server.seen[6:]
     for mine, theirs in zip(ours, httpx_own, strict=True):
         assert mine.request_line == theirs.request_line
         assert sorted(mine.headers) == sorted(theirs.headers)
+    assert ours[5].values(b"content-length") == [b"0"]
     assert ours[0].values(b"x-multi") == [b"a", b"b"]
     assert (b"X-Mixed-Case", b"1") in ours[0].headers
     assert ours[1].values(b"content-type") == []  # raw bytes: aiohttp adds no Content-Type
@@ -652,6 +654,36 @@ async def test_the_sdk_retries_a_dropped_connection_on_aiohttp(direct: None) -> 
     assert status.id == "e1"
     assert [s.connection for s in server.seen] == [1, 2]
     assert all(s.values(b"authorization") == [b"Bearer t0ken-xyz"] for s in server.seen)
+
+
+@bounded
+async def test_the_sdks_requests_go_out_as_on_httpxs_own_transport(direct: None) -> None:
+    """The SDK's plain requests (built from kept headers, ``_requests.copy_request``) reach the
+    wire as httpx's transport sends them: no body, no chunked framing, ``Content-Length: 0``
+    on the ``PUT`` only, and no ``Content-Type`` of aiohttp's on it."""
+    answer = reply(STATUS, headers=((b"Content-Type", b"application/json"),))
+
+    async def calls(client: AsyncHubServiceClient) -> None:
+        for _ in range(2):  # the second round is built from the headers kept by the first
+            await client.service_api.get_status("e1")
+            assert [c async for c in client.service_api.get_result_file("e1", "f")] == [STATUS]
+            await client.service_api.cancel_execution("e1")
+
+    async with Server(serving(answer)) as server:
+        async with AsyncHubServiceClient(base_url=server.url, token="t0ken-xyz") as client:
+            assert isinstance(client.httpx_client._transport, AiohttpTransport)
+            await calls(client)
+        with sdk_transport(httpx.AsyncHTTPTransport()):
+            async with AsyncHubServiceClient(base_url=server.url, token="t0ken-xyz") as client:
+                await calls(client)
+    ours, httpx_own = server.seen[:6], server.seen[6:]
+    assert len(httpx_own) == 6
+    for mine, theirs in zip(ours, httpx_own, strict=True):
+        assert mine.request_line == theirs.request_line
+        assert sorted(mine.headers) == sorted(theirs.headers)
+        assert mine.body == b""
+        assert mine.values(b"transfer-encoding") == []
+    assert [s.values(b"content-length") for s in ours] == [[], [], [b"0"]] * 2
 
 
 @bounded
