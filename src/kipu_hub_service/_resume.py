@@ -43,6 +43,7 @@ from typing import NamedTuple, NoReturn
 
 import httpx
 
+from ._requests import copy_request
 from ._retry import Budget, RetryPolicy
 
 MakeIncompleteError = Callable[[int, int | None], Exception]
@@ -150,11 +151,9 @@ class Resume:
             headers["Range"] = f"bytes={self.position}-"
             if self.etag is not None and not self.etag.startswith("W/"):
                 headers["If-Range"] = self.etag
-        return httpx.Request(
-            self._template.method,
-            self._template.url,
-            headers=headers,
-            extensions=dict(self._template.extensions),
+        template = self._template
+        return copy_request(
+            template.method, template.url, headers, template.stream, dict(template.extensions)
         )
 
     def fail(self, reason: str, cause: BaseException | None = None) -> NoReturn:
@@ -388,7 +387,7 @@ def template_of(request: httpx.Request) -> httpx.Request:
     for name in ("Range", "If-Range"):
         headers.pop(name, None)
     extensions = dict(request.extensions)
-    return httpx.Request(request.method, request.url, headers=headers, extensions=extensions)
+    return copy_request(request.method, request.url, headers, request.stream, extensions)
 
 
 def check_options(chunk_size: int | None, max_resumes: int) -> None:

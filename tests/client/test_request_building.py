@@ -20,10 +20,10 @@ from kipu_hub_service.testing import sdk_transport
 
 both = pytest.mark.parametrize("injected", [False, True], ids=["sdk-client", "injected"])
 
-Sent = tuple[str, str, list[tuple[bytes, bytes]], dict[str, Any]]
+Sent = tuple[str, str, list[tuple[bytes, bytes]], dict[str, Any], bytes]
 
 
-def recording(fake: FakeGateway, sent: list[Sent]) -> Any:
+def recording(fake: Any, sent: list[Sent]) -> Any:
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(
             (
@@ -31,6 +31,7 @@ def recording(fake: FakeGateway, sent: list[Sent]) -> Any:
                 str(request.url),
                 list(request.headers.raw),
                 dict(request.extensions["timeout"]),
+                request.read(),
             )
         )
         return fake(request)
@@ -54,7 +55,7 @@ def expected(client: Any, sent: Sent, *, injected: bool, file: bool) -> list[tup
     loop sets last. The SDK adds its ``User-Agent`` and ``headers=`` to an injected client's
     requests (its own clients have them as defaults) and its ``Accept-Encoding`` (an injected
     client's default is httpx's, with ``br``, which the SDK does not decode)."""
-    method, url, _, _ = sent
+    method, url, _, _, _ = sent
     headers = {"User-Agent": f"kipu-hub-service-python/{version('kipu-hub-service')}", **LAB}
     headers = headers if injected else {}
     if file or injected:  # the SDK's own clients have the JSON calls' as a default
@@ -88,7 +89,9 @@ def test_plain_requests_are_what_build_request_gives(driver: Driver, injected: b
         files = calls(driver, client)
         for record, file in zip(sent[-len(files) :], files, strict=True):
             assert record[2] == expected(client, record, injected=injected, file=file)
+            assert record[4] == b""
     assert len(sent) == 12
+    assert [record[0] for record in sent[:6]] == ["GET"] * 5 + ["PUT"]
 
 
 @both
@@ -138,3 +141,46 @@ def test_a_plain_request_has_the_call_timeouts(driver: Driver, injected: bool) -
         {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0},
         client.httpx_client.timeout.as_dict(),
     ]
+
+
+class _Dropping(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body that breaks off after its first piece."""
+
+    def __iter__(self) -> Any:
+        yield b"abcd"
+        raise httpx.ReadError("connection dropped")
+
+    async def __aiter__(self) -> Any:
+        yield b"abcd"
+        raise httpx.ReadError("connection dropped")
+
+
+@both
+def test_a_resumed_request_is_the_first_one_with_its_range(driver: Driver, injected: bool) -> None:
+    """The request that resumes a dropped download is a copy of the first (``copy_request``):
+    the same headers in the same order, ``Range`` and ``If-Range`` added, and no body."""
+    sent: list[Sent] = []
+    fake = gateway()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/out.bin"):
+            return fake(request)
+        if "Range" not in request.headers:
+            headers = {"Content-Length": "10", "ETag": '"v1"'}
+            return httpx.Response(200, headers=headers, stream=_Dropping())
+        headers = {"Content-Range": "bytes 4-9/10", "ETag": '"v1"'}
+        return httpx.Response(206, headers=headers, content=b"efghij")
+
+    client = make(driver, recording(handler, sent), injected)
+    assert b"".join(driver.file(client, "exec-1", "out.bin")) == b"abcdefghij"
+    first, resumed = sent
+    assert first[2] == expected(client, first, injected=injected, file=True)
+    credentials = first[2][-1]
+    assert resumed[2] == [
+        *first[2][:-1],
+        (b"Range", b"bytes=4-"),
+        (b"If-Range", b'"v1"'),
+        credentials,
+    ]
+    assert resumed[:2] == first[:2]
+    assert resumed[3:] == first[3:] == (client.httpx_client.timeout.as_dict(), b"")
