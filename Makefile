@@ -48,7 +48,7 @@ generate: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src $(DROPIN) tests benchmarks scripts docs/hooks
 	$(BIN)/ruff format --check src $(DROPIN) tests benchmarks scripts docs/hooks
-	$(BIN)/mypy src $(DROPIN)/src docs/hooks
+	$(BIN)/mypy src $(DROPIN)/src docs/hooks benchmarks scripts
 	$(BIN)/python scripts/unasync.py --check
 
 unasync: $(STAMP)

@@ -94,6 +94,8 @@ async def _gather(url: str, count: int, out: str, limit: int | None) -> int:
         async def one(n: int, body: dict[str, Any]) -> None:
             async with gate:
                 result = await api.run(request=body)
+                if not (result.embedded and result.embedded.status and result.embedded.status.id):
+                    raise RuntimeError("the result names no execution")
                 execution_id = result.embedded.status.id
                 await api.download_all_result_files(execution_id, f"{out}/{n + 1}")
 
@@ -290,7 +292,8 @@ def over_floor(sweep: dict[str, Any], floor: dict[str, Any]) -> float:
     run (the two sides run within a minute of each other): a figure that moves less with the
     machine's speed than either one."""
     pairs = zip(sweep["cpu_ms_runs"], floor["cpu_ms_runs"], strict=True)
-    return statistics.median(mine / raw for mine, raw in pairs)
+    ratio: float = statistics.median(mine / raw for mine, raw in pairs)
+    return ratio
 
 
 def main(argv: list[str] | None = None) -> int:
