@@ -1,8 +1,9 @@
-"""Rules of the code base itself: module sizes, and no reliance on private internals of other
-libraries or on process-wide switches."""
+"""Rules of the code base itself: module sizes, no reliance on private internals of other
+libraries or on process-wide switches, and no unresolved merge conflict."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -142,3 +143,30 @@ def test_imports_only_point_down() -> None:
 def test_the_circle_check_finds_a_circle() -> None:
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _circles({"a": {"b"}, "b": set()}) == []
+
+
+CONFLICT_MARKER = re.compile(r"^(<{7}|>{7}) ", re.MULTILINE)
+"""The first or last line of an unresolved merge conflict."""
+NOT_OURS = {"site", "dist", "build", "node_modules", "__pycache__"}
+TEXT_SUFFIXES = {".py", ".md", ".toml", ".yaml", ".yml", ".txt", ".jinja", ".cfg", ""}
+
+
+def _project_text_files() -> list[Path]:
+    """Every text file of the project: no hidden directory but ``.ci``, no virtual environment,
+    cache or build output."""
+    found = []
+    for top, dirs, names in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in NOT_OURS and (d == ".ci" or not d.startswith("."))]
+        found += [Path(top, n) for n in names if Path(n).suffix in TEXT_SUFFIXES]
+    return found
+
+
+def test_no_unresolved_merge_conflict_is_committed() -> None:
+    files = _project_text_files()
+    assert {ROOT / "CHANGELOG.md", ROOT / "Makefile", ROOT / ".ci" / "run"} <= set(files)
+    marked = [
+        str(path.relative_to(ROOT))
+        for path in files
+        if CONFLICT_MARKER.search(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert marked == []
