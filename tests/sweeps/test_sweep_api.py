@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from _sweep_support import TOKEN, inputs, sweep
 
+from kipu_hub_service import HubServiceClient
 from kipu_hub_service.core.api_error import InternalServerError
 from kipu_hub_service.mock import FaultConfig, MockGateway, Timing
 from kipu_hub_service.sweeps import Progress, SweepFailedError
@@ -226,3 +227,24 @@ def test_a_sweep_interrupted_mid_start_can_be_run_again(gateway: MockGateway) ->
     assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 3
     assert gateway.stats()["executions_created"] == 3
     assert posts[1] in posts[2:]  # the interrupted start was sent again with its key
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_executions_that_end_together_are_handed_out_a_batch_at_a_time(kind: str) -> None:
+    """Finished executions are collected at most 256 a round; between rounds the sweep hands
+    out what it has, so the first outcome does not wait for the last of 300 results."""
+    count = 300
+    with MockGateway(tokens=[TOKEN], timing=Timing(pending=0.0, running=0.0)) as gw:
+        with HubServiceClient(base_url=gw.url, token=TOKEN) as client:
+            ids = [client.service_api.start_execution(request=body).id for body in inputs(count)]
+        fetched_at_first: list[int] = []
+
+        def during(job: Any, outcome: Any) -> None:
+            if not fetched_at_first:
+                fetched_at_first.append(requests_of(gw).get("getResult", 0))
+
+        results, seen = sweep(kind, gw.url, ids=ids, during=during)
+        fetched = requests_of(gw)["getResult"]
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * count
+    assert len(seen) == count and fetched == count  # each result fetched once
+    assert 0 < fetched_at_first[0] <= 256

@@ -60,7 +60,10 @@ from ..core.request_options import RequestOptions
 from .sweep_requests import SweepRequests, SweepRetry
 
 _T = TypeVar("_T")
-_START_BATCH = 256
+_BATCH = 256
+"""Starts, and collections of finished items, per round at most: between rounds the sweep
+polls when due, hands out the outcomes it has and reports progress, so executions that all end
+together do not hold up the first outcome, the next starts or the polls."""
 
 
 class Sweep:
@@ -215,7 +218,8 @@ class Sweep:
         self._poll()
         now = time.monotonic()
         finished = [item for item in self._items if item.state == FINISHED and item.wake <= now]
-        SyncBackend.gather([self._collector(item) for item in finished], self._concurrency)
+        batch = finished[:_BATCH]
+        SyncBackend.gather([self._collector(item) for item in batch], self._concurrency)
 
     def _pause(self, end: float | None) -> None:
         if self._ready or len(self._outcomes) == len(self._items):
@@ -263,7 +267,7 @@ class Sweep:
 
     def _room(self) -> int:
         if self._max_in_flight is None:
-            return _START_BATCH
+            return _BATCH
         busy = sum(1 for item in self._items if item.state in (STARTING, WAITING))
         return self._max_in_flight - busy
 
@@ -273,7 +277,7 @@ class Sweep:
                 self._finish(self._queue.popleft(), NOT_STARTED)
             return
         batch: list[Item] = []
-        room = min(self._room(), _START_BATCH)
+        room = min(self._room(), _BATCH)
         now = time.monotonic()
         while self._queue and len(batch) < room and self._queue[0].wake <= now:
             batch.append(self._queue.popleft())
