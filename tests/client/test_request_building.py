@@ -1,7 +1,8 @@
 """Every request is the one ``httpx_client.build_request`` gives for it, whichever way the SDK
 builds it (``_requests.RequestBuilder`` merges a plain request's headers once per client and
-keeps them): headers in the same order and case, the same URL, the same timeouts. Changes made
-to ``client.httpx_client`` (headers, cookies, default query params) reach the next request.
+keeps them): headers in the same order and case, the same URL, the same timeouts, no body.
+Changes made to ``client.httpx_client`` (headers, cookies, default query params) reach the next
+request. A resumed download's request is the first one with its ``Range``.
 
 Each case runs on the sync and the async client, SDK-made (the transport from ``sdk_transport``)
 and injected. What was sent is recorded at send time.
