@@ -20,6 +20,7 @@ import httpx
 
 from ._files import OnProgress, expect_file, read_record, record_done
 from ._folder import Identity, identity, link_error
+from ._requests import copy_request
 from ._resume import MakeIncompleteError, Resume, Start, parse_int, unsatisfied_range
 from ._retry import RetryPolicy
 from ._target import Target, not_regular
@@ -59,8 +60,8 @@ def existing_request(template: httpx.Request, existing: Existing) -> httpx.Reque
     headers = template.headers.copy()
     if existing.vouched:
         headers["Range"] = f"bytes={existing.size}-"
-    return httpx.Request(
-        template.method, template.url, headers=headers, extensions=dict(template.extensions)
+    return copy_request(
+        template.method, template.url, headers, template.stream, dict(template.extensions)
     )
 
 

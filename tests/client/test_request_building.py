@@ -185,3 +185,34 @@ def test_a_resumed_request_is_the_first_one_with_its_range(driver: Driver, injec
     ]
     assert resumed[:2] == first[:2]
     assert resumed[3:] == first[3:] == (client.httpx_client.timeout.as_dict(), b"")
+
+
+@both
+def test_the_check_of_an_existing_file_is_the_first_request_with_its_range(
+    driver: Driver, injected: bool, tmp_path: Any
+) -> None:
+    """With ``overwrite=False``, a file the SDK downloaded (and vouched for) is checked with a
+    copy of the first request asking for the bytes past its end (``_existing``)."""
+    sent: list[Sent] = []
+    fake = gateway()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/out.bin"):
+            return fake(request)
+        if "Range" not in request.headers:
+            return httpx.Response(200, headers={"ETag": '"v1"'}, content=b"0123456789")
+        headers = {"Content-Range": "bytes */10", "ETag": '"v1"'}
+        return httpx.Response(416, headers=headers)
+
+    client = make(driver, recording(handler, sent), injected)
+    target = tmp_path / "out.bin"
+    for _ in range(2):
+        driver.run(
+            client.service_api.download_result_file("exec-1", "out.bin", target, overwrite=False)
+        )
+    assert target.read_bytes() == b"0123456789"
+    first, check = sent
+    credentials = first[2][-1]
+    assert first[2] == expected(client, first, injected=injected, file=True)
+    assert check[2] == [*first[2][:-1], (b"Range", b"bytes=10-"), credentials]
+    assert check[:2] == first[:2] and check[3:] == first[3:]
