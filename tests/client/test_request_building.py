@@ -144,6 +144,19 @@ def test_a_plain_request_has_the_call_timeouts(driver: Driver, injected: bool) -
     ]
 
 
+def out_bin(whole: httpx.Response, ranged: httpx.Response) -> Any:
+    """The gateway, with result file ``out.bin`` answered ``whole`` when asked without a
+    ``Range`` and ``ranged`` with one (each answer given once)."""
+    fake = gateway()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/out.bin"):
+            return fake(request)
+        return ranged if "Range" in request.headers else whole
+
+    return handler
+
+
 class _Dropping(httpx.SyncByteStream, httpx.AsyncByteStream):
     """A body that breaks off after its first piece."""
 
@@ -161,18 +174,13 @@ def test_a_resumed_request_is_the_first_one_with_its_range(driver: Driver, injec
     """The request that resumes a dropped download is a copy of the first (``copy_request``):
     the same headers in the same order, ``Range`` and ``If-Range`` added, and no body."""
     sent: list[Sent] = []
-    fake = gateway()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if not request.url.path.endswith("/out.bin"):
-            return fake(request)
-        if "Range" not in request.headers:
-            headers = {"Content-Length": "10", "ETag": '"v1"'}
-            return httpx.Response(200, headers=headers, stream=_Dropping())
-        headers = {"Content-Range": "bytes 4-9/10", "ETag": '"v1"'}
-        return httpx.Response(206, headers=headers, content=b"efghij")
-
-    client = make(driver, recording(handler, sent), injected)
+    first_answer = httpx.Response(
+        200, headers={"Content-Length": "10", "ETag": '"v1"'}, stream=_Dropping()
+    )
+    rest = httpx.Response(
+        206, headers={"Content-Range": "bytes 4-9/10", "ETag": '"v1"'}, content=b"efghij"
+    )
+    client = make(driver, recording(out_bin(first_answer, rest), sent), injected)
     assert b"".join(driver.file(client, "exec-1", "out.bin")) == b"abcdefghij"
     first, resumed = sent
     assert first[2] == expected(client, first, injected=injected, file=True)
@@ -194,17 +202,9 @@ def test_the_check_of_an_existing_file_is_the_first_request_with_its_range(
     """With ``overwrite=False``, a file the SDK downloaded (and vouched for) is checked with a
     copy of the first request asking for the bytes past its end (``_existing``)."""
     sent: list[Sent] = []
-    fake = gateway()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if not request.url.path.endswith("/out.bin"):
-            return fake(request)
-        if "Range" not in request.headers:
-            return httpx.Response(200, headers={"ETag": '"v1"'}, content=b"0123456789")
-        headers = {"Content-Range": "bytes */10", "ETag": '"v1"'}
-        return httpx.Response(416, headers=headers)
-
-    client = make(driver, recording(handler, sent), injected)
+    whole = httpx.Response(200, headers={"ETag": '"v1"'}, content=b"0123456789")
+    nothing_past = httpx.Response(416, headers={"Content-Range": "bytes */10", "ETag": '"v1"'})
+    client = make(driver, recording(out_bin(whole, nothing_past), sent), injected)
     target = tmp_path / "out.bin"
     for _ in range(2):
         driver.run(
