@@ -195,6 +195,9 @@ def copy_request(
 _Kept = tuple[object, list[tuple[bytes, bytes]], str, httpx.Headers]
 """The client, its headers' raw list then, and the method and headers built."""
 
+URLS_KEPT = 64
+"""How many parsed URLs a :class:`RequestBuilder` keeps, the most recently used ones."""
+
 
 class RequestBuilder:
     """Builds one client's requests from a generated builder's result (method, url, json,
@@ -209,7 +212,11 @@ class RequestBuilder:
     ``build_request`` gives the first such request of a method (the client's, ``identity`` for
     a file, ``Host``, ``Content-Length: 0`` for a ``PUT``) are kept while the client's headers
     stay as they were, and each later request gets a copy (``copy_request``).
-    The request is the same, built in about 20 µs instead of 24 (most of it parsing the URL)."""
+    The request is the same, built in about 20 µs instead of 24 (most of it parsing the URL).
+
+    The last ``URLS_KEPT`` URLs are kept parsed (``httpx.URL`` is immutable, so requests can
+    share one): a URL asked for again (every start, every poll of a status or of the list)
+    skips httpx's parse, about 10 of the 34 µs a start's request takes to build."""
 
     def __init__(
         self, prefix: str, request_headers: Mapping[str, str] | None, injected: bool
@@ -218,6 +225,19 @@ class RequestBuilder:
         self._request_headers = request_headers
         self._injected = injected
         self._kept: dict[tuple[bool, str], _Kept] = {}
+        self._urls: dict[str, httpx.URL] = {}
+
+    def url(self, path: str) -> httpx.URL:
+        """The URL of ``path`` under the prefix, parsed once while it stays among the
+        ``URLS_KEPT`` most recently used (an ``httpx.InvalidURL`` as httpx raises it)."""
+        urls = self._urls
+        url = urls.pop(path, None)
+        if url is None:
+            url = httpx.URL(self._prefix + path)
+            if len(urls) >= URLS_KEPT:
+                del urls[next(iter(urls))]
+        urls[path] = url
+        return url
 
     def build(
         self,
@@ -230,7 +250,7 @@ class RequestBuilder:
     ) -> httpx.Request:
         """The request; a JSON body that cannot be encoded is a ``ValueError`` (see
         ``encode_error``) before anything is sent."""
-        url = self._prefix + kwargs["url"]
+        url = self.url(kwargs["url"])
         body = kwargs.get("json")
         if call_headers is None and body is None and not kwargs.get("headers"):
             plain = self._plain(client, kwargs["method"], url, identity=not json_call)
@@ -253,7 +273,12 @@ class RequestBuilder:
             raise encode_error(exc, body) from None
 
     def _plain(
-        self, client: httpx.Client | httpx.AsyncClient, method: str, url: str, *, identity: bool
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        method: str,
+        url: httpx.URL,
+        *,
+        identity: bool,
     ) -> tuple[str, httpx.Headers] | None:
         """A plain request's method as httpx spells it and the headers ``build_request`` gives
         it (with ``Host``, which every URL under the prefix shares, and ``Content-Length: 0``

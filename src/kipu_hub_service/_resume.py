@@ -146,8 +146,9 @@ class Resume:
 
     def next_request(self) -> httpx.Request:
         """The request for the rest of the file: ``Range``/``If-Range`` past byte 0."""
-        headers = self._template.headers.copy()
+        headers = self._template.headers  # copied by the request made from it
         if self.position > 0:
+            headers = headers.copy()
             headers["Range"] = f"bytes={self.position}-"
             if self.etag is not None and not self.etag.startswith("W/"):
                 headers["If-Range"] = self.etag

@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from _client_support import TOKEN, Driver, FakeGateway
+from _client_support import BASE, TOKEN, Driver, FakeGateway
 
+from kipu_hub_service._requests import URLS_KEPT, RequestBuilder
 from kipu_hub_service.testing import sdk_transport
 
 both = pytest.mark.parametrize("injected", [False, True], ids=["sdk-client", "injected"])
@@ -128,6 +129,46 @@ def test_changes_to_the_http_client_reach_the_next_request(driver: Driver, injec
     status_and_file()
     assert b"Cookie" not in dict(sent[-1][2])
     assert not sent[-1][1].endswith("?trace=1")
+
+
+def test_a_url_asked_for_again_is_parsed_once_while_kept() -> None:
+    """The builder keeps the ``URLS_KEPT`` most recently used URLs parsed (httpx's URLs are
+    immutable, so requests share them); one not asked for while that many others were is
+    parsed anew."""
+    builder = RequestBuilder(BASE, None, injected=False)
+    first = builder.url("/exec-1")
+    assert str(first) == f"{BASE}/exec-1"
+    assert builder.url("/exec-1") is first
+    others = [builder.url(f"/exec-{n}") for n in range(2, URLS_KEPT + 1)]  # the memo is full
+    assert builder.url("/exec-1") is first  # still kept, and now the most recently used
+    assert builder.url("/exec-2") is others[0]
+    for n in range(URLS_KEPT + 1, 2 * URLS_KEPT - 1):  # 62 more: exec-1 is the oldest kept
+        builder.url(f"/exec-{n}")
+    assert builder.url("/exec-1") is first
+    for n in range(2 * URLS_KEPT, 3 * URLS_KEPT):  # 64 more push it out
+        builder.url(f"/exec-{n}")
+    again = builder.url("/exec-1")
+    assert again is not first
+    assert str(again) == str(first)
+
+
+@both
+def test_polls_of_many_executions_ask_for_the_right_urls(driver: Driver, injected: bool) -> None:
+    """Over more executions than the builder keeps URLs of, each poll goes to its own."""
+    urls: list[str] = []
+    fake = gateway()
+    numbers = [1, 1, *range(2 * URLS_KEPT + 1), 1, 5, 1]
+    for n in numbers:
+        fake.add(f"exec-{n}", status="RUNNING")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        urls.append(str(request.url))
+        return fake(request)
+
+    client = make(driver, handler, injected)
+    for n in numbers:
+        driver.call(client, "get_status", f"exec-{n}")
+    assert urls == [f"{BASE}/exec-{n}" for n in numbers]
 
 
 @both
