@@ -8,6 +8,7 @@ NaN or an infinity, which JSON has no form for) raises ``ValueError`` before any
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import sys
@@ -229,13 +230,17 @@ class RequestBuilder:
 
     def url(self, path: str) -> httpx.URL:
         """The URL of ``path`` under the prefix, parsed once while it stays among the
-        ``URLS_KEPT`` most recently used (an ``httpx.InvalidURL`` as httpx raises it)."""
+        ``URLS_KEPT`` most recently used (an ``httpx.InvalidURL`` as httpx raises it).
+        Safe for threads sharing a sync client: each step is one atomic dict operation, and
+        an oldest entry another thread removed first is left to it."""
         urls = self._urls
         url = urls.pop(path, None)
         if url is None:
             url = httpx.URL(self._prefix + path)
             if len(urls) >= URLS_KEPT:
-                del urls[next(iter(urls))]
+                # RuntimeError, StopIteration: another thread changed the dict meanwhile
+                with contextlib.suppress(RuntimeError, StopIteration):
+                    urls.pop(next(iter(urls)), None)
         urls[path] = url
         return url
 

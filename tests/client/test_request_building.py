@@ -10,6 +10,8 @@ and injected. What was sent is recorded at send time.
 
 from __future__ import annotations
 
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from typing import Any
 
@@ -150,6 +152,29 @@ def test_a_url_asked_for_again_is_parsed_once_while_kept() -> None:
     again = builder.url("/exec-1")
     assert again is not first
     assert str(again) == str(first)
+
+
+def test_threads_sharing_a_builder_get_their_own_urls() -> None:
+    """Threads of one sync client build requests at once: every URL is the one asked for, no
+    thread fails on another's change to the kept URLs, and they stay bounded."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    builder = RequestBuilder(BASE, None, injected=False)
+    wrong: list[str] = []
+
+    def work(thread: int) -> None:
+        for n in range(2000):
+            path = f"/exec-{(n * 7 + thread) % 300}"
+            if str(builder.url(path)) != BASE + path:
+                wrong.append(path)
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(work, range(8)))  # re-raises any thread's error
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
+    assert len(builder._urls) <= URLS_KEPT + 8
 
 
 @both
