@@ -122,9 +122,11 @@ class SyncBackend:
 
     @staticmethod
     def gather(jobs: Sequence[Job], limit: int = 1) -> None:
-        """Run ``jobs`` one after the other (``limit`` is for the async twin's signature)."""
-        for job in jobs:
-            job()
+        """Run ``jobs`` with at most ``limit`` at once, in worker threads beside this one
+        (``_threads``); with ``limit=1``, one after the other in this thread."""
+        from ._threads import gather_in_threads
+
+        gather_in_threads(jobs, limit)
 
     @staticmethod
     def deadline(timeout: float | None) -> SyncDeadline:

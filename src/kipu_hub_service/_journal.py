@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,7 @@ class Journal:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._writing = threading.Lock()
         if self.path.is_dir():
             raise JournalError(f"{self.path}: is a directory, not a journal file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,15 +164,17 @@ class Journal:
                 raise JournalMismatchError(self.path, index)
 
     def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """One transaction at a time: the sync client's sweep writes from worker threads."""
         if not rows:
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(sql, rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._writing:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(sql, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def reserve(self, rows: list[tuple[int, str, str]]) -> None:
         """Record ``(index, fingerprint, idempotency key)`` rows, committed before the

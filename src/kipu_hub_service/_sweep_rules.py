@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -211,6 +212,7 @@ class RateGate:
     until its ``Retry-After`` has passed, and makes one cut per hold. After the hold each second
     adds ``RECOVERY`` of the rate before the cut, so the rate is back where it was cut after
     ``0.5 / RECOVERY`` seconds (10 s) without another 429. ``clock`` is ``time.monotonic``.
+    Safe for the sync client's worker threads (one lock; never held across a wait).
     """
 
     MIN_RATE = 2.0
@@ -226,28 +228,31 @@ class RateGate:
         self._hold_until = 0.0
         self._since = clock()
         self._sent: deque[float] = deque(maxlen=4096)
+        self._lock = threading.Lock()
 
     def delay(self) -> float:
         """Reserve the next send: the seconds to wait before sending it."""
-        now = self._clock()
-        self._grow(now)
-        slot = max(now, self._next, self._hold_until)
-        if math.isfinite(self.rate):
-            self._next = slot + 1.0 / self.rate
-        self._sent.append(slot)
-        return slot - now
+        with self._lock:
+            now = self._clock()
+            self._grow(now)
+            slot = max(now, self._next, self._hold_until)
+            if math.isfinite(self.rate):
+                self._next = slot + 1.0 / self.rate
+            self._sent.append(slot)
+            return slot - now
 
     def limited(self, retry_after: float | None) -> None:
         """A 429 (or an answer with ``Retry-After``): cut the rate, hold until it has passed."""
-        now = self._clock()
-        if now < self._hold_until:
-            return  # already cut for this hold
-        recent = sum(1 for moment in self._sent if now - 1.0 <= moment <= now)
-        before = min(self.rate, max(recent, self.MIN_RATE))
-        self.rate = max(self.MIN_RATE, before / 2.0)
-        self.increase = max(1.0, before * self.RECOVERY)
-        self._hold_until = now + (1.0 if retry_after is None else retry_after)
-        self._since = self._hold_until
+        with self._lock:
+            now = self._clock()
+            if now < self._hold_until:
+                return  # already cut for this hold
+            recent = sum(1 for moment in self._sent if now - 1.0 <= moment <= now)
+            before = min(self.rate, max(recent, self.MIN_RATE))
+            self.rate = max(self.MIN_RATE, before / 2.0)
+            self.increase = max(1.0, before * self.RECOVERY)
+            self._hold_until = now + (1.0 if retry_after is None else retry_after)
+            self._since = self._hold_until
 
     def _grow(self, now: float) -> None:
         if math.isfinite(self.rate) and now > self._since + 1.0:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from _sweep_support import TOKEN, inputs, sweep
 
@@ -13,8 +16,11 @@ from kipu_hub_service import HubServiceClient
 from kipu_hub_service.core.api_error import InternalServerError
 from kipu_hub_service.mock import FaultConfig, MockGateway, Timing
 from kipu_hub_service.sweeps import Progress, SweepFailedError
+from kipu_hub_service.testing import sdk_transport
 
 KINDS = ["sync", "async"]
+WAIT = 10.0
+"""Longest a held request waits for the others (a hang fails the test, it does not stall)."""
 
 
 @pytest.fixture
@@ -248,3 +254,94 @@ def test_executions_that_end_together_are_handed_out_a_batch_at_a_time(kind: str
     assert [outcome.status for outcome in results] == ["SUCCEEDED"] * count
     assert len(seen) == count and fetched == count  # each result fetched once
     assert 0 < fetched_at_first[0] <= 256
+
+
+def forwarding(url: str, hold: Callable[[httpx.Request], None]) -> httpx.MockTransport:
+    """A sync transport that sends each request on to ``url`` (the real mock) after
+    ``hold(request)`` returns."""
+    upstream = httpx.Client(base_url=url)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hold(request)
+        answer = upstream.request(
+            request.method, request.url.path, headers=request.headers, content=request.read()
+        )
+        headers = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type",)}
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+    return httpx.MockTransport(handler)
+
+
+def async_forwarding(url: str, hold: Callable[[httpx.Request], Any]) -> httpx.MockTransport:
+    """``forwarding`` for the async client (``hold`` is awaited)."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await hold(request)
+        async with httpx.AsyncClient(base_url=url) as upstream:
+            answer = await upstream.request(
+                request.method, request.url.path, headers=request.headers, content=request.read()
+            )
+        headers = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type",)}
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_requests_of_a_sweep_overlap_up_to_its_concurrency(
+    kind: str, gateway: MockGateway, tmp_path: Path
+) -> None:
+    """Both clients keep ``concurrency`` requests in flight (the sync client in worker
+    threads): the first four starts and the first four file downloads are each held until
+    all four have arrived at once, which one request at a time would never reach."""
+    parties = 4
+    arrived = {"POST": 0, "file": 0}
+    lock = threading.Lock()
+    most = {"POST": 0, "file": 0}
+    flying = {"POST": 0, "file": 0}
+
+    def kind_of(request: httpx.Request) -> str | None:
+        if request.method == "POST":
+            return "POST"
+        return "file" if "/result/" in request.url.path else None
+
+    if kind == "sync":
+        barriers = {name: threading.Barrier(parties, timeout=WAIT) for name in arrived}
+
+        def hold(request: httpx.Request) -> None:
+            name = kind_of(request)
+            if name is None:
+                return
+            with lock:
+                arrived[name] += 1
+                first = arrived[name] <= parties
+                flying[name] += 1
+                most[name] = max(most[name], flying[name])
+            if first:
+                barriers[name].wait()  # BrokenBarrierError (a failed item) after WAIT
+            with lock:
+                flying[name] -= 1
+
+        transport = forwarding(gateway.url, hold)
+    else:
+        events = {name: asyncio.Event() for name in arrived}
+
+        async def hold(request: httpx.Request) -> None:  # type: ignore[misc]
+            name = kind_of(request)
+            if name is None:
+                return
+            arrived[name] += 1
+            flying[name] += 1
+            most[name] = max(most[name], flying[name])
+            if arrived[name] == parties:
+                events[name].set()
+            if arrived[name] <= parties:
+                await asyncio.wait_for(events[name].wait(), WAIT)
+            flying[name] -= 1
+
+        transport = async_forwarding(gateway.url, hold)
+    with sdk_transport(transport):
+        results, _ = sweep(kind, gateway.url, inputs(8), output_dir=tmp_path, concurrency=parties)
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 8
+    assert most == {"POST": parties, "file": parties}
+    assert (tmp_path / "8" / "result.bin").stat().st_size == 16

@@ -290,8 +290,9 @@ class AsyncSweep:
         for item in batch:
             item.state = STARTING
         await AsyncBackend.gather([self._starter(item) for item in batch], self._concurrency)
+        started = [(item.index, item.id) for item in batch if item.id is not None]
+        self._starts += len(started)  # counted here, not in the jobs: they may be threads
         if self._journal is not None:
-            started = [(item.index, item.id) for item in batch if item.id is not None]
             self._journal.started([(index, id) for index, id in started if id is not None])
 
     def _starter(self, item: Item) -> AsyncJob:
@@ -305,7 +306,6 @@ class AsyncSweep:
                 item.state = NEW
                 self._finish(item, ERROR, error=exc)
                 return
-            self._starts += 1
             item.id, item.state = execution.id, WAITING
             self._observe(item, str(execution.status))
 

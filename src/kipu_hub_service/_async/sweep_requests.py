@@ -8,6 +8,7 @@ this request) and, like a transient failure (5xx, lost connection), becomes
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,6 +51,7 @@ class AsyncSweepRequests:
         """Requests sent (429 answers included)."""
         self.limited = 0
         """Requests answered 429."""
+        self._counting = threading.Lock()  # the sync client sends from worker threads
 
     async def send(self, call: AsyncCall[_T]) -> _T:
         """``call()`` once the gate lets it go; :class:`SweepRetry` for a 429 or a transient
@@ -57,11 +59,13 @@ class AsyncSweepRequests:
         delay = self.gate.delay()
         if delay > 0:
             await AsyncBackend.sleep(delay)
-        self.sent += 1
+        with self._counting:
+            self.sent += 1
         try:
             return await call()
         except RateLimitError as exc:
-            self.limited += 1
+            with self._counting:
+                self.limited += 1
             self.gate.limited(retry_after_seconds(exc.headers))
             raise SweepRetry from exc
         except (InternalServerError, APIConnectionError) as exc:

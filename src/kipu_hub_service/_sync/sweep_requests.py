@@ -9,6 +9,7 @@ this request) and, like a transient failure (5xx, lost connection), becomes
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +52,7 @@ class SweepRequests:
         """Requests sent (429 answers included)."""
         self.limited = 0
         """Requests answered 429."""
+        self._counting = threading.Lock()  # the sync client sends from worker threads
 
     def send(self, call: Call[_T]) -> _T:
         """``call()`` once the gate lets it go; :class:`SweepRetry` for a 429 or a transient
@@ -58,11 +60,13 @@ class SweepRequests:
         delay = self.gate.delay()
         if delay > 0:
             SyncBackend.sleep(delay)
-        self.sent += 1
+        with self._counting:
+            self.sent += 1
         try:
             return call()
         except RateLimitError as exc:
-            self.limited += 1
+            with self._counting:
+                self.limited += 1
             self.gate.limited(retry_after_seconds(exc.headers))
             raise SweepRetry from exc
         except (InternalServerError, APIConnectionError) as exc:
