@@ -72,6 +72,22 @@ def test_every_line_runs_and_its_files_go_to_its_line_number(
     assert changed.returncode == 2 and "input 0 (line 1)" in changed.stderr
 
 
+def test_the_resume_hint_never_shows_a_token_given_on_the_command_line(
+    gateway: MockGateway, tmp_path: Path
+) -> None:
+    """``--token T`` and ``--token=T`` are shown as ``***`` in the command the hint repeats
+    (stderr ends up in CI logs); the rest of the command is as given."""
+    inputs = write_inputs(tmp_path / "in.jsonl", 1, duration=60)
+    for spelling in (["--token", TOKEN], [f"--token={TOKEN}"]):
+        out = tmp_path / f"o{len(spelling)}"
+        done = cli(gateway, *spelling, "sweep", str(inputs), "-o", str(out), "--wait-timeout", "0.3")
+        assert done.returncode == 4, done.stderr
+        assert TOKEN not in done.stderr and TOKEN not in done.stdout
+        shown = "--token '***'" if len(spelling) == 2 else "'--token=***'"
+        assert f"(hub-service {shown} sweep {inputs} -o {out} --wait-timeout 0.3)" in done.stderr
+        assert "with your token for ***" in done.stderr
+
+
 def test_all_succeeded_exits_0_and_bodies_and_stdin_work(
     gateway: MockGateway, tmp_path: Path
 ) -> None:

@@ -344,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._output import default_output
 
         args = build_parser().parse_args(argv)
+        args.argv = argv  # as given, for a command that tells how to run it again
         json_mode = bool(args.json)
         if args.version:
             from .. import __version__

@@ -147,11 +147,12 @@ def cmd_sweep(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
     except KeyboardInterrupt:
         if display is not None:
             display.close()
-        raise KeyboardInterrupt(_interrupted(job.progress().started)) from None
+        raise KeyboardInterrupt(_interrupted(job.progress().started, args.argv)) from None
     if display is not None:
         display.close()
     results = job.results()
-    return _summary(out, results, gave_up=args.wait_timeout is not None and not args.cancel)
+    gave_up = args.wait_timeout is not None and not args.cancel
+    return _summary(out, results, gave_up=gave_up, argv=args.argv)
 
 
 def _show(out: Output, outcome: Outcome, directory: Path) -> None:
@@ -165,7 +166,7 @@ def _show(out: Output, outcome: Outcome, directory: Path) -> None:
         out.note(f"line {outcome.index + 1}: {outcome.status}{where}{reason}")
 
 
-def _summary(out: Output, results: SweepResults, *, gave_up: bool) -> int:
+def _summary(out: Output, results: SweepResults, *, gave_up: bool, argv: list[str]) -> int:
     """Print the summary; the exit code: 4 when ``--wait-timeout`` left items unfinished,
     else 0 when every item succeeded and 1 otherwise."""
     counts: dict[str, int] = {}
@@ -182,19 +183,41 @@ def _summary(out: Output, results: SweepResults, *, gave_up: bool) -> int:
         parts = ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items()))
         out.line(f"{len(results)} items: {parts}")
         if code == EXIT_TIMEOUT:
-            out.note(f"--wait-timeout expired; {_resume_hint()}")
+            out.note(f"--wait-timeout expired; {_resume_hint(argv)}")
     return code
 
 
-def _resume_hint() -> str:
-    command = shlex.join(["hub-service", *sys.argv[1:]])
+def _without_token(argv: list[str]) -> list[str]:
+    """``argv`` with the value of ``--token`` (``--token T``, ``--token=T``) shown as ``***``:
+    a hint printed to stderr (a CI log, a shared terminal) never carries the token. No
+    abbreviation of ``--token`` exists (each is also one of ``--token-command``)."""
+    shown: list[str] = []
+    hide = False
+    for arg in argv:
+        if hide:
+            shown.append("***")
+            hide = False
+        elif arg == "--token":
+            shown.append(arg)
+            hide = True
+        elif arg.startswith("--token="):
+            shown.append("--token=***")
+        else:
+            shown.append(arg)
+    return shown
+
+
+def _resume_hint(argv: list[str]) -> str:
+    command = shlex.join(["hub-service", *_without_token(argv)])
+    hidden = " with your token for ***" if command != shlex.join(["hub-service", *argv]) else ""
     return (
-        f"resume with the same command ({command}); cancel what is still running by adding "
-        "--cancel to it"
+        f"resume with the same command ({command}){hidden}; cancel what is still running by "
+        "adding --cancel to it"
     )
 
 
-def _interrupted(started: int) -> str:
+def _interrupted(started: int, argv: list[str]) -> str:
     return (
-        f"interrupted; {started} execution(s) were started and may keep running; {_resume_hint()}"
+        f"interrupted; {started} execution(s) were started and may keep running; "
+        f"{_resume_hint(argv)}"
     )
