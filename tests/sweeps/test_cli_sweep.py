@@ -80,7 +80,8 @@ def test_the_resume_hint_never_shows_a_token_given_on_the_command_line(
     inputs = write_inputs(tmp_path / "in.jsonl", 1, duration=60)
     for spelling in (["--token", TOKEN], [f"--token={TOKEN}"]):
         out = tmp_path / f"o{len(spelling)}"
-        done = cli(gateway, *spelling, "sweep", str(inputs), "-o", str(out), "--wait-timeout", "0.3")
+        command = ["sweep", str(inputs), "-o", str(out), "--wait-timeout", "0.3"]
+        done = cli(gateway, *spelling, *command)
         assert done.returncode == 4, done.stderr
         assert TOKEN not in done.stderr and TOKEN not in done.stdout
         shown = "--token '***'" if len(spelling) == 2 else "'--token=***'"
