@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -287,61 +288,88 @@ def async_forwarding(url: str, hold: Callable[[httpx.Request], Any]) -> httpx.Mo
     return httpx.MockTransport(handler)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_requests_of_a_sweep_overlap_up_to_its_concurrency(
-    kind: str, gateway: MockGateway, tmp_path: Path
-) -> None:
-    """Both clients keep ``concurrency`` requests in flight (the sync client in worker
-    threads): the first four starts and the first four file downloads are each held until
-    all four have arrived at once, which one request at a time would never reach."""
-    parties = 4
-    arrived = {"POST": 0, "file": 0}
-    lock = threading.Lock()
-    most = {"POST": 0, "file": 0}
-    flying = {"POST": 0, "file": 0}
+class Held:
+    """Holds requests of one kind the way a distant gateway would: the first ``slow`` wait
+    ``SLOW`` each (after two such jobs the sync client hands the jobs left to worker threads),
+    and the ``parties`` after them are each held until all of them are in flight at once (at
+    most ``WAIT``: one request at a time never gets there). ``most``: the most in flight."""
 
-    def kind_of(request: httpx.Request) -> str | None:
-        if request.method == "POST":
-            return "POST"
-        return "file" if "/result/" in request.url.path else None
+    SLOW = 0.05
 
+    def __init__(self, parties: int, slow: int) -> None:
+        self.parties, self.slow = parties, slow
+        self.arrived = self.flying = self.most = 0
+        self.lock = threading.Lock()
+        self.barrier = threading.Barrier(parties, timeout=WAIT)
+        self.event = asyncio.Event()
+
+    def _arrive(self) -> int:
+        with self.lock:
+            self.arrived += 1
+            self.flying += 1
+            self.most = max(self.most, self.flying)
+            return self.arrived
+
+    def _leave(self) -> None:
+        with self.lock:
+            self.flying -= 1
+
+    def hold(self) -> None:
+        n = self._arrive()
+        if n <= self.slow:
+            time.sleep(self.SLOW)
+        elif n <= self.slow + self.parties:
+            self.barrier.wait()  # BrokenBarrierError (the item fails) after WAIT
+        self._leave()
+
+    async def async_hold(self) -> None:
+        n = self._arrive()
+        if n <= self.slow:
+            await asyncio.sleep(self.SLOW)
+        elif n <= self.slow + self.parties:
+            if n == self.slow + self.parties:
+                self.event.set()
+            await asyncio.wait_for(self.event.wait(), WAIT)
+        self._leave()
+
+
+def held_transport(kind: str, url: str, which: Callable[[httpx.Request], bool], held: Held) -> Any:
     if kind == "sync":
-        barriers = {name: threading.Barrier(parties, timeout=WAIT) for name in arrived}
 
         def hold(request: httpx.Request) -> None:
-            name = kind_of(request)
-            if name is None:
-                return
-            with lock:
-                arrived[name] += 1
-                first = arrived[name] <= parties
-                flying[name] += 1
-                most[name] = max(most[name], flying[name])
-            if first:
-                barriers[name].wait()  # BrokenBarrierError (a failed item) after WAIT
-            with lock:
-                flying[name] -= 1
+            if which(request):
+                held.hold()
 
-        transport = forwarding(gateway.url, hold)
-    else:
-        events = {name: asyncio.Event() for name in arrived}
+        return forwarding(url, hold)
 
-        async def hold(request: httpx.Request) -> None:  # type: ignore[misc]
-            name = kind_of(request)
-            if name is None:
-                return
-            arrived[name] += 1
-            flying[name] += 1
-            most[name] = max(most[name], flying[name])
-            if arrived[name] == parties:
-                events[name].set()
-            if arrived[name] <= parties:
-                await asyncio.wait_for(events[name].wait(), WAIT)
-            flying[name] -= 1
+    async def async_hold(request: httpx.Request) -> None:
+        if which(request):
+            await held.async_hold()
 
-        transport = async_forwarding(gateway.url, hold)
-    with sdk_transport(transport):
-        results, _ = sweep(kind, gateway.url, inputs(8), output_dir=tmp_path, concurrency=parties)
+    return async_forwarding(url, async_hold)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_starts_and_downloads_overlap_up_to_the_concurrency(
+    kind: str, gateway: MockGateway, tmp_path: Path
+) -> None:
+    """Against a gateway whose answers take a while, both clients keep ``concurrency``
+    requests in flight (the sync client in worker threads): four starts, and four downloads,
+    are each held until all four are in flight at once."""
+    parties = 4
+    starts = Held(parties, slow=2)
+    with sdk_transport(held_transport(kind, gateway.url, lambda r: r.method == "POST", starts)):
+        results, _ = sweep(kind, gateway.url, inputs(8), concurrency=parties)
     assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 8
-    assert most == {"POST": parties, "file": parties}
+    assert starts.most == parties
+    ids = [outcome.execution_id or "" for outcome in results]
+    files = Held(parties, slow=4)  # both files of the first two collections
+
+    def is_file(request: httpx.Request) -> bool:
+        return "/result/" in request.url.path
+
+    with sdk_transport(held_transport(kind, gateway.url, is_file, files)):
+        results, _ = sweep(kind, gateway.url, ids=ids, output_dir=tmp_path, concurrency=parties)
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 8
+    assert files.most == parties
     assert (tmp_path / "8" / "result.bin").stat().st_size == 16

@@ -1,7 +1,8 @@
-"""The sync client's ``gather`` (``_threads.gather_in_threads``): at most ``limit`` jobs at
-once, in worker threads beside the calling one; the first failure (Ctrl-C included) stops the
-jobs not yet begun and is raised once the running ones have ended; the caller's context holds
-in the workers."""
+"""The sync client's ``gather`` (``_threads.gather_in_threads``): jobs run in the calling
+thread while they do not wait; once two in a row wait on the network (here: sleep), the rest
+run at most ``limit`` at once in worker threads beside it. The first failure (Ctrl-C included) stops
+the jobs not yet begun and is raised once the running ones have ended; the caller's context
+holds in the workers."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import time
 
 import pytest
 
-from kipu_hub_service._threads import gather_in_threads
+from kipu_hub_service._threads import WAIT_FOR_THREADS, gather_in_threads
 
 WAIT = 10.0
 """Longest any test here waits for another thread (a hang fails, it does not stall)."""
+SLOW = 20 * WAIT_FOR_THREADS
+"""How long a job that stands for a network round trip sleeps."""
 
 
 class Crowd:
@@ -26,13 +29,14 @@ class Crowd:
         self.threads: set[str] = set()
         self.done: list[int] = []
 
-    def job(self, n: int, hold: float = 0.02) -> object:
+    def job(self, n: int, hold: float) -> object:
         def run() -> None:
             with self.lock:
                 self.running += 1
                 self.most = max(self.most, self.running)
                 self.threads.add(threading.current_thread().name)
-            time.sleep(hold)  # long enough for the others to start
+            if hold:
+                time.sleep(hold)  # waits, as for an answer
             with self.lock:
                 self.running -= 1
                 self.done.append(n)
@@ -40,44 +44,86 @@ class Crowd:
         return run
 
 
-def test_at_most_limit_jobs_run_at_once_and_every_job_runs_once() -> None:
+def workers_left() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("kipu-hub-service-")]
+
+
+def test_jobs_that_wait_run_at_most_limit_at_once_each_once() -> None:
     crowd = Crowd()
-    gather_in_threads([crowd.job(n) for n in range(40)], 4)  # type: ignore[misc]
+    gather_in_threads([crowd.job(n, SLOW) for n in range(40)], 4)  # type: ignore[misc]
     assert sorted(crowd.done) == list(range(40))
+    assert crowd.done[:2] == [0, 1]  # the first two ran alone, in the calling thread
     assert crowd.most == 4
-    assert threading.current_thread().name in crowd.threads  # the caller takes jobs too
+    assert threading.current_thread().name in crowd.threads
     assert len(crowd.threads) == 4
-    assert not [t for t in threading.enumerate() if t.name.startswith("kipu-hub-service-")]
+    assert workers_left() == []
 
 
-def test_limit_one_runs_the_jobs_in_order_in_the_calling_thread() -> None:
+def test_jobs_that_do_not_wait_run_in_order_in_the_calling_thread() -> None:
+    """A gateway on the same machine: no thread is started, so none costs the GIL's hand-offs."""
     crowd = Crowd()
-    gather_in_threads([crowd.job(n, 0.0) for n in range(5)], 1)  # type: ignore[misc]
+    gather_in_threads([crowd.job(n, 0.0) for n in range(40)], 16)  # type: ignore[misc]
+    assert crowd.done == list(range(40))
+    assert crowd.threads == {threading.current_thread().name}
+
+
+def test_limit_one_runs_even_waiting_jobs_in_order_in_the_calling_thread() -> None:
+    crowd = Crowd()
+    gather_in_threads([crowd.job(n, SLOW) for n in range(5)], 1)  # type: ignore[misc]
     assert crowd.done == [0, 1, 2, 3, 4]
     assert crowd.threads == {threading.current_thread().name}
 
 
+def test_one_job_held_up_does_not_start_threads() -> None:
+    """A single slow job among quick ones (the machine's load, not the network) keeps every
+    job in the calling thread."""
+    crowd = Crowd()
+    holds = [0.0] * 20
+    holds[3] = holds[10] = SLOW
+    gather_in_threads([crowd.job(n, hold) for n, hold in enumerate(holds)], 8)  # type: ignore[misc]
+    assert crowd.done == list(range(20))
+    assert crowd.threads == {threading.current_thread().name}
+
+
 def test_the_first_failure_stops_the_rest_and_is_raised_after_the_running_ones() -> None:
-    started: list[int] = []
+    begun: list[int] = []
     release = threading.Event()
     ended: list[int] = []
 
     def job(n: int) -> object:
         def run() -> None:
-            started.append(n)
-            if n == 0:
-                release.wait(WAIT)  # still running when job 1 fails
+            begun.append(n)
+            if n < 2:
+                time.sleep(SLOW)  # two waits in a row: the rest go to threads too
+            elif n == 2:
+                release.wait(WAIT)  # still running when job 3 fails
                 ended.append(n)
-            elif n == 1:
+            elif n == 3:
                 threading.Timer(0.2, release.set).start()
-                raise LookupError("job 1 failed")
+                raise LookupError("job 3 failed")
 
         return run
 
-    with pytest.raises(LookupError, match="job 1 failed"):
+    with pytest.raises(LookupError, match="job 3 failed"):
         gather_in_threads([job(n) for n in range(50)], 2)  # type: ignore[misc]
-    assert ended == [0]  # raised only once the running job had ended
-    assert sorted(started) == [0, 1]  # nothing begun after the failure
+    assert ended == [2]  # raised only once the running job had ended
+    assert sorted(begun) == [0, 1, 2, 3]  # nothing begun after the failure
+    assert workers_left() == []
+
+
+def test_a_failure_of_the_first_job_is_raised_at_once() -> None:
+    begun: list[int] = []
+
+    def job(n: int) -> object:
+        def run() -> None:
+            begun.append(n)
+            raise LookupError(f"job {n} failed")
+
+        return run
+
+    with pytest.raises(LookupError, match="job 0 failed"):
+        gather_in_threads([job(n) for n in range(5)], 4)  # type: ignore[misc]
+    assert begun == [0]
 
 
 def test_ctrl_c_in_the_calling_thread_waits_for_the_workers_then_is_raised() -> None:
@@ -91,34 +137,39 @@ def test_ctrl_c_in_the_calling_thread_waits_for_the_workers_then_is_raised() -> 
     def job(n: int) -> object:
         def run() -> None:
             begun.append(n)
-            if threading.current_thread() is caller:
+            if n < 2:
+                time.sleep(SLOW)
+            elif threading.current_thread() is caller:
                 assert in_worker.wait(WAIT)
                 raise KeyboardInterrupt  # as the signal handler raises it
-            in_worker.set()
-            time.sleep(0.2)
-            ended.append(threading.current_thread().name)
+            else:
+                in_worker.set()
+                time.sleep(0.2)
+                ended.append(threading.current_thread().name)
 
         return run
 
     with pytest.raises(KeyboardInterrupt):
         gather_in_threads([job(n) for n in range(20)], 2)  # type: ignore[misc]
     assert len(ended) == 1  # the worker's job ended before the interrupt came out
-    assert sorted(begun) == [0, 1]
+    assert sorted(begun) == [0, 1, 2, 3]
+    assert workers_left() == []
 
 
 def test_the_callers_context_holds_in_the_workers() -> None:
     switch: contextvars.ContextVar[str] = contextvars.ContextVar("switch", default="off")
-    seen: list[str] = []
+    seen: list[tuple[str, str]] = []
     lock = threading.Lock()
 
     def run() -> None:
-        time.sleep(0.01)
+        time.sleep(SLOW)
         with lock:
-            seen.append(switch.get())
+            seen.append((threading.current_thread().name, switch.get()))
 
     token = switch.set("on")
     try:
         gather_in_threads([run] * 12, 3)
     finally:
         switch.reset(token)
-    assert seen == ["on"] * 12
+    assert [value for _, value in seen] == ["on"] * 12
+    assert len({name for name, _ in seen}) == 3  # workers too, not only the calling thread
