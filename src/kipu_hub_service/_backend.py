@@ -16,6 +16,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar, cast
 
+from ._threads import Job as Job  # the sync twin of AsyncJob, for _sync/
+from ._threads import gather_in_threads
+
 if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import Future
@@ -26,8 +29,6 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-Job = Callable[[], None]
-"""One of the sync client's ``gather`` jobs."""
 AsyncJob = Callable[[], Awaitable[None]]
 """One of the async client's ``gather`` jobs (a coroutine function)."""
 
@@ -122,10 +123,8 @@ class SyncBackend:
 
     @staticmethod
     def gather(jobs: Sequence[Job], limit: int = 1) -> None:
-        """Run ``jobs`` with at most ``limit`` at once, in worker threads beside this one
-        (``_threads``); with ``limit=1``, one after the other in this thread."""
-        from ._threads import gather_in_threads
-
+        """Run ``jobs`` one after the other in this thread, and once they wait on the network
+        also in up to ``limit - 1`` worker threads beside it (``_threads``)."""
         gather_in_threads(jobs, limit)
 
     @staticmethod

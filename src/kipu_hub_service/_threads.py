@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 
 Job = Callable[[], None]
+"""One of the sync client's ``gather`` jobs."""
 
 WAIT_FOR_THREADS = 0.002
 """Two jobs in a row of the calling thread that each waited longer than this (2 ms) hand the
