@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
 from kipu_hub_service import AsyncHubServiceClient, HubServiceClient
 from kipu_hub_service.sweeps import Outcome, SweepResults
 
@@ -55,3 +57,34 @@ def sweep(
             return await job.results(), seen
 
     return asyncio.run(go())
+
+
+def forwarding(url: str, hold: Callable[[httpx.Request], None]) -> httpx.MockTransport:
+    """A sync transport that sends each request on to ``url`` (the real mock) after
+    ``hold(request)`` returns."""
+    upstream = httpx.Client(base_url=url)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hold(request)
+        answer = upstream.request(
+            request.method, request.url.path, headers=request.headers, content=request.read()
+        )
+        headers = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type",)}
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+    return httpx.MockTransport(handler)
+
+
+def async_forwarding(url: str, hold: Callable[[httpx.Request], Any]) -> httpx.MockTransport:
+    """``forwarding`` for the async client (``hold`` is awaited)."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await hold(request)
+        async with httpx.AsyncClient(base_url=url) as upstream:
+            answer = await upstream.request(
+                request.method, request.url.path, headers=request.headers, content=request.read()
+            )
+        headers = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type",)}
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+    return httpx.MockTransport(handler)

@@ -3,18 +3,23 @@ and crash tests with real processes against the real mock."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from _sweep_support import TOKEN, inputs, sweep
+from _sweep_support import TOKEN, async_forwarding, forwarding, inputs, sweep
 
 from kipu_hub_service.mock import FaultConfig, MockGateway, Timing
 from kipu_hub_service.sweeps import JournalError, JournalLockedError, JournalMismatchError
+from kipu_hub_service.testing import sdk_transport
 
 CHILD = Path(__file__).with_name("sweep_child.py")
 KINDS = ["sync", "async"]
@@ -62,6 +67,44 @@ def test_a_rerun_starts_and_fetches_nothing_again(
     assert after["getResultFile"] == before["getResultFile"] + 1
     assert after["startExecution"] == before["startExecution"] == 5
     assert (out / "3" / "result.bin").stat().st_size == 16
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_journal_written_from_many_requests_at_once_resumes_exactly(
+    kind: str, gateway: MockGateway, tmp_path: Path
+) -> None:
+    """Every answer held 5 ms, as by a distant gateway: the sync client's worker threads (the
+    async client's tasks) write the journal at once. A rerun then sends not one request and
+    gives the same outcomes and files."""
+    journal, out = tmp_path / "sweep.sqlite", tmp_path / "out"
+    threads: set[str] = set()
+
+    def hold(request: httpx.Request) -> None:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.005)
+
+    async def async_hold(request: httpx.Request) -> None:
+        await asyncio.sleep(0.005)
+
+    transport = (
+        forwarding(gateway.url, hold)
+        if kind == "sync"
+        else async_forwarding(gateway.url, async_hold)
+    )
+    with sdk_transport(transport):
+        first, _ = sweep(
+            kind, gateway.url, inputs(24), journal=journal, output_dir=out, concurrency=8
+        )
+    assert [o.status for o in first] == ["SUCCEEDED"] * 24
+    if kind == "sync":
+        assert len(threads) > 1  # the workers did send
+    before = dict(gateway.stats()["requests"])
+    again, _ = sweep(kind, gateway.url, inputs(24), journal=journal, output_dir=out)
+    assert dict(gateway.stats()["requests"]) == before  # not one request
+    assert [(o.status, o.execution_id, o.files) for o in again] == [
+        (o.status, o.execution_id, o.files) for o in first
+    ]
+    one_execution_per_input(gateway, 24)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _sweep_support import TOKEN, inputs, sweep
+from _sweep_support import TOKEN, async_forwarding, forwarding, inputs, sweep
 
 from kipu_hub_service import HubServiceClient
 from kipu_hub_service.core.api_error import InternalServerError
@@ -255,37 +255,6 @@ def test_executions_that_end_together_are_handed_out_a_batch_at_a_time(kind: str
     assert [outcome.status for outcome in results] == ["SUCCEEDED"] * count
     assert len(seen) == count and fetched == count  # each result fetched once
     assert 0 < fetched_at_first[0] <= 256
-
-
-def forwarding(url: str, hold: Callable[[httpx.Request], None]) -> httpx.MockTransport:
-    """A sync transport that sends each request on to ``url`` (the real mock) after
-    ``hold(request)`` returns."""
-    upstream = httpx.Client(base_url=url)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        hold(request)
-        answer = upstream.request(
-            request.method, request.url.path, headers=request.headers, content=request.read()
-        )
-        headers = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type",)}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    return httpx.MockTransport(handler)
-
-
-def async_forwarding(url: str, hold: Callable[[httpx.Request], Any]) -> httpx.MockTransport:
-    """``forwarding`` for the async client (``hold`` is awaited)."""
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        await hold(request)
-        async with httpx.AsyncClient(base_url=url) as upstream:
-            answer = await upstream.request(
-                request.method, request.url.path, headers=request.headers, content=request.read()
-            )
-        headers = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type",)}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    return httpx.MockTransport(handler)
 
 
 class Held:
