@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import sys
 import types
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,32 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def test_threads_sharing_the_gate_each_get_their_own_slot() -> None:
+    """The sync client's worker threads reserve slots at once: at the cut rate no two get the
+    same moment, and a 429 noted meanwhile from another thread breaks nothing."""
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    for _ in range(40):
+        gate.delay()
+    gate.limited(retry_after=5.0)  # 40 a second were sent: cut to 20, held 5 s
+    slots: list[float] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+
+    def reserve() -> None:
+        mine = [gate.delay() for _ in range(300)]
+        gate.limited(retry_after=None)  # within the hold: no second cut
+        slots.extend(mine)
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: reserve(), range(8)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert gate.rate == 20.0
+    assert sorted(round((wait - 5.0) * 20.0) for wait in slots) == list(range(8 * 300))
 
 
 def test_the_gate_is_open_until_a_429_then_halves_holds_and_grows_back() -> None:
