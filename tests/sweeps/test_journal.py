@@ -18,7 +18,12 @@ import pytest
 from _sweep_support import TOKEN, async_forwarding, forwarding, inputs, sweep
 
 from kipu_hub_service.mock import FaultConfig, MockGateway, Timing
-from kipu_hub_service.sweeps import JournalError, JournalLockedError, JournalMismatchError
+from kipu_hub_service.sweeps import (
+    JournalError,
+    JournalLockedError,
+    JournalMismatchError,
+    Progress,
+)
 from kipu_hub_service.testing import sdk_transport
 
 CHILD = Path(__file__).with_name("sweep_child.py")
@@ -91,14 +96,23 @@ def test_a_journal_written_from_many_requests_at_once_resumes_exactly(
         if kind == "sync"
         else async_forwarding(gateway.url, async_hold)
     )
+    progress: list[Progress] = []
     with sdk_transport(transport):
         first, _ = sweep(
-            kind, gateway.url, inputs(24), journal=journal, output_dir=out, concurrency=8
+            kind,
+            gateway.url,
+            inputs(24),
+            journal=journal,
+            output_dir=out,
+            concurrency=8,
+            on_progress=progress.append,
         )
     assert [o.status for o in first] == ["SUCCEEDED"] * 24
     if kind == "sync":
         assert len(threads) > 1  # the workers did send
     before = dict(gateway.stats()["requests"])
+    assert progress[-1].requests == sum(before.values())  # counted from every thread
+    assert progress[-1].started == 24
     again, _ = sweep(kind, gateway.url, inputs(24), journal=journal, output_dir=out)
     assert dict(gateway.stats()["requests"]) == before  # not one request
     assert [(o.status, o.execution_id, o.files) for o in again] == [
