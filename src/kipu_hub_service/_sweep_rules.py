@@ -303,7 +303,11 @@ def jittered(interval: float, rng: random.Random) -> float:
 
 
 def check_sweep_args(
-    timeout: float | None, poll_interval: float, max_poll_interval: float, max_in_flight: int | None
+    timeout: float | None,
+    poll_interval: float,
+    max_poll_interval: float,
+    max_in_flight: int | None,
+    concurrency: int,
 ) -> None:
     """Refuse arguments a sweep cannot work with, with a clear message."""
     for name, value in (("poll_interval", poll_interval), ("max_poll_interval", max_poll_interval)):
@@ -321,3 +325,5 @@ def check_sweep_args(
         raise ValueError(
             f"max_in_flight must be a whole number >= 1 or None, got {max_in_flight!r}"
         )
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")

@@ -173,6 +173,11 @@ def test_bad_arguments_are_refused_before_anything_is_sent(gateway: MockGateway)
             client.service_api.sweep([{}], max_in_flight=0)
         with pytest.raises(ValueError, match="poll_interval"):
             client.service_api.sweep([{}], poll_interval=0)
+        for bad in (0, -1, True, 2.5, "4"):  # 0 left the async client's gather waiting forever
+            with pytest.raises(ValueError, match=f"concurrency .* got {bad!r}"):
+                client.service_api.sweep([{}], concurrency=bad)  # type: ignore[arg-type]
+            with pytest.raises(ValueError, match="concurrency"):
+                client.service_api.watch(["e"], concurrency=bad)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match=r"ids\[0\]"):
             client.service_api.watch([""])
         with pytest.raises(TypeError, match=r"ids\[1\]"):  # as get_status(123) does

@@ -88,7 +88,7 @@ class AsyncSweep:
         request_options: RequestOptions | None = None,
         concurrency: int = 16,
     ) -> None:
-        check_sweep_args(timeout, poll_interval, max_poll_interval, max_in_flight)
+        check_sweep_args(timeout, poll_interval, max_poll_interval, max_in_flight, concurrency)
         if requests is not None:
             bodies = [check_body(i, request) for i, request in enumerate(requests)]
             self._items = [Item(i, body) for i, body in enumerate(bodies)]
