@@ -297,6 +297,19 @@ def longest_pause(pending: int, last_list_size: int | None, max_poll_interval: f
     return max_poll_interval * min(1.0, cost / max(pending, 1))
 
 
+def check_sweep_targets(on_progress: object, journal: object, output_dir: object) -> None:
+    """Refuse an ``on_progress`` that cannot be called and a ``journal`` or ``output_dir``
+    that is not a path, naming the option, before anything is started (not at the first
+    progress report, with executions already running)."""
+    if on_progress is not None and not callable(on_progress):
+        raise TypeError(f"on_progress must be callable, got {type(on_progress).__name__}")
+    for name, value in (("journal", journal), ("output_dir", output_dir)):
+        if value is not None and not isinstance(value, str | os.PathLike):
+            raise TypeError(
+                f"{name} must be a path (str or os.PathLike), got {type(value).__name__}"
+            )
+
+
 def jittered(interval: float, rng: random.Random) -> float:
     """``interval`` stretched or shrunk by up to ``JITTER``."""
     return interval * (1.0 + rng.uniform(-JITTER, JITTER))

@@ -178,6 +178,14 @@ def test_bad_arguments_are_refused_before_anything_is_sent(gateway: MockGateway)
                 client.service_api.sweep([{}], concurrency=bad)  # type: ignore[arg-type]
             with pytest.raises(ValueError, match="concurrency"):
                 client.service_api.watch(["e"], concurrency=bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"^request_options must be a dict, got int$"):
+            client.service_api.sweep([{}], request_options=5)  # type: ignore[arg-type]
+        unknown = {"retries": 2}
+        with pytest.raises(TypeError, match=r"unknown request_options keys: \['retries'\]"):
+            client.service_api.sweep([{}], request_options=unknown)  # type: ignore[arg-type]
+        for option in ("on_progress", "journal", "output_dir"):  # named, before any start
+            with pytest.raises(TypeError, match=f"^{option} must be .* got int$"):
+                client.service_api.sweep([{}], **{option: 5})
         with pytest.raises(ValueError, match=r"ids\[0\]"):
             client.service_api.watch([""])
         with pytest.raises(TypeError, match=r"ids\[1\]"):  # as get_status(123) does

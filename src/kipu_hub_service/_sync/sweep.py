@@ -48,6 +48,7 @@ from .._sweep_rules import (
     Progress,
     SweepResults,
     check_sweep_args,
+    check_sweep_targets,
     jittered,
     longest_pause,
     use_list,
@@ -90,6 +91,7 @@ class Sweep:
         concurrency: int = 16,
     ) -> None:
         check_sweep_args(timeout, poll_interval, max_poll_interval, max_in_flight, concurrency)
+        check_sweep_targets(on_progress, journal, output_dir)
         if requests is not None:
             bodies = [check_body(i, request) for i, request in enumerate(requests)]
             self._items = [Item(i, body) for i, body in enumerate(bodies)]
