@@ -250,7 +250,9 @@ def test_a_start_sends_the_journalled_key_not_one_of_the_callers_headers(
 
 
 def test_python_api_sweep_killed_half_way_then_rerun(gateway: MockGateway, tmp_path: Path) -> None:
-    count, journal, out = 8, tmp_path / "sweep.sqlite", tmp_path / "out"
+    # 16 inputs, 4 in flight: at the first outcome at most 8 were started (the first 4, and
+    # the 4 the poll that saw them end made room for)
+    count, journal, out = 16, tmp_path / "sweep.sqlite", tmp_path / "out"
     command = [sys.executable, str(CHILD), gateway.url, str(journal), str(out), str(count)]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None

@@ -355,3 +355,37 @@ def test_starts_and_downloads_overlap_up_to_the_concurrency(
     assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 8
     assert files.most == parties
     assert (tmp_path / "8" / "result.bin").stat().st_size == 16
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_slot_freed_by_a_poll_is_filled_before_that_round_collects(
+    kind: str, gateway: MockGateway
+) -> None:
+    """With ``max_in_flight`` reached, the poll that sees an execution end frees its slot,
+    and the next start goes out right after that poll, not after the finished execution's
+    result and files have been fetched (a slow gateway would hold the start that long)."""
+    sent: list[str] = []
+
+    def name(request: httpx.Request) -> str:
+        if request.method == "POST":
+            return "start"
+        if request.url.path.endswith("/result"):
+            return "result"
+        return "poll" if request.url.path.count("/") <= 2 else "other"
+
+    def hold(request: httpx.Request) -> None:
+        sent.append(name(request))
+
+    async def async_hold(request: httpx.Request) -> None:
+        sent.append(name(request))
+
+    transport = (
+        forwarding(gateway.url, hold)
+        if kind == "sync"
+        else async_forwarding(gateway.url, async_hold)
+    )
+    with sdk_transport(transport):
+        results, _ = sweep(kind, gateway.url, inputs(3), max_in_flight=1)
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 3
+    order = [request for request in sent if request in ("start", "result")]
+    assert order == ["start", "start", "result", "start", "result", "result"]

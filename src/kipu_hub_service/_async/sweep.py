@@ -215,8 +215,8 @@ class AsyncSweep:
     async def _round(self) -> None:
         if self._cancelling:
             await self._cancel_round()
-        await self._start_some()
         await self._poll()
+        await self._start_some()  # after the poll: the slots it freed are filled at once
         now = time.monotonic()
         finished = [item for item in self._items if item.state == FINISHED and item.wake <= now]
         batch = finished[:_BATCH]

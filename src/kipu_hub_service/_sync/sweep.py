@@ -216,8 +216,8 @@ class Sweep:
     def _round(self) -> None:
         if self._cancelling:
             self._cancel_round()
-        self._start_some()
         self._poll()
+        self._start_some()  # after the poll: the slots it freed are filled at once
         now = time.monotonic()
         finished = [item for item in self._items if item.state == FINISHED and item.wake <= now]
         batch = finished[:_BATCH]
