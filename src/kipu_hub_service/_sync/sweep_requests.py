@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,10 +40,8 @@ class SweepRequests:
 
     def __init__(self, api: Any, request_options: RequestOptions | None) -> None:
         self._api = api
-        if request_options is not None and not isinstance(request_options, Mapping):
-            raise TypeError(f"request_options must be a dict, got {type(request_options).__name__}")
+        api._funnel.options(request_options)  # checked now, not at each item's first request
         self.options: RequestOptions = {**(request_options or {}), "max_retries": 0}
-        api._funnel.options(self.options)  # checked now, not at each item's first request
         extra = self.options.get("additional_headers")
         self._start_options = self.options
         if extra and any(name.lower() == "idempotency-key" for name in extra):
