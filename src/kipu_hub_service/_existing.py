@@ -20,7 +20,7 @@ import httpx
 
 from ._files import OnProgress, expect_file, read_record, record_done
 from ._folder import Identity, identity, link_error
-from ._requests import copy_request
+from ._requests import with_headers
 from ._resume import MakeIncompleteError, Resume, Start, parse_int, unsatisfied_range
 from ._retry import RetryPolicy
 from ._target import Target, not_regular
@@ -60,9 +60,7 @@ def existing_request(template: httpx.Request, existing: Existing) -> httpx.Reque
     headers = template.headers.copy()
     if existing.vouched:
         headers["Range"] = f"bytes={existing.size}-"
-    return copy_request(
-        template.method, template.url, headers, template.stream, dict(template.extensions)
-    )
+    return with_headers(template, headers)
 
 
 def existing_verdict(response: httpx.Response, existing: Existing) -> Probe:

@@ -181,16 +181,23 @@ def copy_request(
     url: httpx.URL | str,
     headers: httpx.Headers,
     stream: httpx.SyncByteStream | httpx.AsyncByteStream,
-    extensions: dict[str, Any],
+    extensions: Mapping[str, Any],
 ) -> httpx.Request:
     """A request from the parts of one httpx has built already (``headers`` complete with
     ``Host`` and the body's length, ``stream`` its body), made as httpx copies a request to
     follow a redirect: ``stream=`` skips encoding a body and adding headers again, about 10 of
-    the 30 µs ``httpx.Request`` takes for a GET (most of the rest is parsing the URL)."""
+    the 30 µs ``httpx.Request`` takes for a GET (most of the rest is parsing the URL).
+    ``headers`` and ``extensions`` are copied into the new request."""
     request = httpx.Request(method, url, headers=headers, stream=stream, extensions=extensions)
     if isinstance(stream, httpx.ByteStream):
         request.read()  # ``content`` readable, as on the request it was made from
     return request
+
+
+def with_headers(request: httpx.Request, headers: httpx.Headers) -> httpx.Request:
+    """``request`` again (method, URL, body, extensions) with ``headers`` instead of its own:
+    a download's template copied for a try (``copy_request``)."""
+    return copy_request(request.method, request.url, headers, request.stream, request.extensions)
 
 
 _Kept = tuple[object, list[tuple[bytes, bytes]], str, httpx.Headers]

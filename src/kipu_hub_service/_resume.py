@@ -43,7 +43,7 @@ from typing import NamedTuple, NoReturn
 
 import httpx
 
-from ._requests import copy_request
+from ._requests import with_headers
 from ._retry import Budget, RetryPolicy
 
 MakeIncompleteError = Callable[[int, int | None], Exception]
@@ -152,10 +152,7 @@ class Resume:
             headers["Range"] = f"bytes={self.position}-"
             if self.etag is not None and not self.etag.startswith("W/"):
                 headers["If-Range"] = self.etag
-        template = self._template
-        return copy_request(
-            template.method, template.url, headers, template.stream, dict(template.extensions)
-        )
+        return with_headers(self._template, headers)
 
     def fail(self, reason: str, cause: BaseException | None = None) -> NoReturn:
         """Raise the incomplete-download error, with ``reason`` as its note."""
@@ -387,8 +384,7 @@ def template_of(request: httpx.Request) -> httpx.Request:
     headers["Accept-Encoding"] = "identity"
     for name in ("Range", "If-Range"):
         headers.pop(name, None)
-    extensions = dict(request.extensions)
-    return copy_request(request.method, request.url, headers, request.stream, extensions)
+    return with_headers(request, headers)
 
 
 def check_options(chunk_size: int | None, max_resumes: int) -> None:
