@@ -208,8 +208,9 @@ def _without_token(argv: list[str]) -> list[str]:
 
 
 def _resume_hint(argv: list[str]) -> str:
-    command = shlex.join(["hub-service", *_without_token(argv)])
-    hidden = " with your token for ***" if command != shlex.join(["hub-service", *argv]) else ""
+    shown = _without_token(argv)
+    command = shlex.join(["hub-service", *shown])
+    hidden = " with your token for ***" if shown != argv else ""
     return (
         f"resume with the same command ({command}){hidden}; cancel what is still running by "
         "adding --cancel to it"
