@@ -88,3 +88,16 @@ def async_forwarding(url: str, hold: Callable[[httpx.Request], Any]) -> httpx.Mo
         return httpx.Response(answer.status_code, headers=headers, content=answer.content)
 
     return httpx.MockTransport(handler)
+
+
+def request_kind(request: httpx.Request) -> str:
+    """What a sweep's request to the mock is: ``start``, ``result``, ``file`` (a result file),
+    ``poll`` (the list, or one status) or ``other``."""
+    path = request.url.path
+    if request.method == "POST":
+        return "start"
+    if path.endswith("/result"):
+        return "result"
+    if "/result/" in path:
+        return "file"
+    return "poll" if request.method == "GET" and path.count("/") <= 2 else "other"

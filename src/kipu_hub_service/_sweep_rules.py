@@ -297,6 +297,17 @@ def longest_pause(pending: int, last_list_size: int | None, max_poll_interval: f
     return max_poll_interval * min(1.0, cost / max(pending, 1))
 
 
+def collection_cutoff(now: float, next_poll: float | None, max_poll_interval: float) -> float:
+    """When a round that began ``now`` stops beginning collections, once it has begun one per
+    request it may have in flight (``concurrency``): when the next poll is due (``next_poll``;
+    None when nothing is pending), and at the latest ``max_poll_interval`` after ``now``, so the
+    outcomes collected so far are handed out. The finished executions left are collected in
+    the next round, after that poll: a long collection never holds up the polls, the starts
+    the polls make room for, or the outcomes."""
+    cutoff = now + max_poll_interval
+    return cutoff if next_poll is None else min(cutoff, next_poll)
+
+
 def check_sweep_targets(on_progress: object, journal: object, output_dir: object) -> None:
     """Refuse an ``on_progress`` that cannot be called and a ``journal`` or ``output_dir``
     that is not a path, naming the option, before anything is started (not at the first

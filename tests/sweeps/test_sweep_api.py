@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _sweep_support import TOKEN, async_forwarding, forwarding, inputs, sweep
+from _sweep_support import TOKEN, async_forwarding, forwarding, inputs, request_kind, sweep
 
 from kipu_hub_service import HubServiceClient
 from kipu_hub_service.core.api_error import InternalServerError
@@ -366,18 +366,11 @@ def test_a_slot_freed_by_a_poll_is_filled_before_that_round_collects(
     result and files have been fetched (a slow gateway would hold the start that long)."""
     sent: list[str] = []
 
-    def name(request: httpx.Request) -> str:
-        if request.method == "POST":
-            return "start"
-        if request.url.path.endswith("/result"):
-            return "result"
-        return "poll" if request.url.path.count("/") <= 2 else "other"
-
     def hold(request: httpx.Request) -> None:
-        sent.append(name(request))
+        sent.append(request_kind(request))
 
     async def async_hold(request: httpx.Request) -> None:
-        sent.append(name(request))
+        sent.append(request_kind(request))
 
     transport = (
         forwarding(gateway.url, hold)

@@ -215,3 +215,12 @@ def test_cheap_list_polls_may_come_more_often() -> None:
     assert longest_pause(30, 1000, 2.0) == pytest.approx(2.0 * 21 / 30)
     assert longest_pause(15, 1000, 2.0) == 2.0  # dearer than the polls: never longer
     assert longest_pause(10, None, 2.0) == pytest.approx(2.0 * 1.2 / 10)
+
+
+def test_a_round_stops_beginning_collections_at_the_due_poll_or_after_the_longest_pause() -> None:
+    from kipu_hub_service._sweep_rules import collection_cutoff
+
+    assert collection_cutoff(100.0, 100.5, 2.0) == 100.5  # the next poll comes first
+    assert collection_cutoff(100.0, 99.0, 2.0) == 99.0  # a poll is due already
+    assert collection_cutoff(100.0, 105.0, 2.0) == 102.0  # outcomes are handed out by then
+    assert collection_cutoff(100.0, None, 2.0) == 102.0  # nothing pending: no poll to wait for

@@ -1,15 +1,17 @@
 """Sweeps: many executions as one job, watched by one loop (``client.service_api.sweep``).
 
-One loop does everything, in rounds: start what may be started (the Idempotency-Keys journalled
-first), poll every pending execution with one list call or per-id status calls (the rule is
-``_sweep_rules.use_list``), fetch each finished execution's result once and download its files,
-and hand out outcomes. Every request passes the client's shared :class:`RateGate`, so a 429 on
-any of them slows the whole sweep. The sweep's own requests are sent with ``max_retries=0``: it
-retries them itself, through the gate. Documentation: docs/sweeps.md.
+One loop does everything, in rounds: poll every pending execution with one list call or per-id
+status calls (the rule is ``_sweep_rules.use_list``), start what may be started (the
+Idempotency-Keys journalled first), fetch each finished execution's result once and download its
+files until the next poll is due (``_sweep_rules.collection_cutoff``), and hand out outcomes.
+Every request passes the client's shared :class:`RateGate`, so a 429 on any of them slows the
+whole sweep. The sweep's own requests are sent with ``max_retries=0``: it retries them itself,
+through the gate. Documentation: docs/sweeps.md.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
@@ -48,6 +50,7 @@ from .._sweep_rules import (
     SweepResults,
     check_sweep_args,
     check_sweep_targets,
+    collection_cutoff,
     jittered,
     longest_pause,
     use_list,
@@ -117,7 +120,8 @@ class AsyncSweep:
         self._next_poll = 0.0
         self._rng = random.Random()
         self._starts = 0
-        self._began = 0.0
+        self._began = self._cutoff = 0.0
+        self._begun = itertools.count()
 
     # The public surface.
 
@@ -219,6 +223,9 @@ class AsyncSweep:
         await self._start_some()  # after the poll: the slots it freed are filled at once
         now = time.monotonic()
         finished = [item for item in self._items if item.state == FINISHED and item.wake <= now]
+        waiting = any(item.state == WAITING for item in self._items)
+        self._cutoff = collection_cutoff(now, self._next_poll if waiting else None, self._max_poll)
+        self._begun = itertools.count()  # next() is atomic: the sync client's threads share it
         batch = finished[:_BATCH]
         await AsyncBackend.gather([self._collector(item) for item in batch], self._concurrency)
 
@@ -376,6 +383,8 @@ class AsyncSweep:
 
     def _collector(self, item: Item) -> AsyncJob:
         async def collect() -> None:
+            if next(self._begun) >= self._concurrency and time.monotonic() >= self._cutoff:
+                return  # a poll is due, or outcomes wait: collected next round
             try:
                 files = await self._collect(item)
             except SweepRetry as exc:
