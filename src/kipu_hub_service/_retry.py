@@ -65,6 +65,11 @@ def retries_without_delay() -> Iterator[None]:
         _WITHOUT_DELAY.reset(token)
 
 
+def waits_skipped() -> bool:
+    """Whether the code running now is inside ``retries_without_delay()``."""
+    return _WITHOUT_DELAY.get()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How transient failures are retried; immutable so one policy can be shared by clients."""
@@ -135,7 +140,7 @@ class RetryPolicy:
     def skips_waiting(self) -> bool:
         """Whether a wait of this policy is skipped: ``no_delay``, or inside
         ``testing.retries_without_delay()``. Hooks (``sleep``/``async_sleep``) still run."""
-        return self.no_delay or _WITHOUT_DELAY.get()
+        return self.no_delay or waits_skipped()
 
 
 def _parse_retry_after(value: str | None) -> float | None:

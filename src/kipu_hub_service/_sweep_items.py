@@ -9,7 +9,7 @@ from typing import Any
 from qhub_service_gen.models import ResultResponse
 
 from ._requests import check_segment
-from ._sweep_rules import Outcome, Progress, fingerprint
+from ._sweep_rules import Outcome, Progress, fingerprint, retry_pause
 
 NEW, STARTING, WAITING, FINISHED, DONE = "NEW", "STARTING", "WAITING", "FINISHED", "DONE"
 """An item's states: to start; start in flight; started, not known to be finished; finished,
@@ -42,6 +42,7 @@ class Item:
         self.status: str | None = None
         self.result: ResultResponse | None = None
         self.attempts = 0
+        """Transient failures in a row of this item's requests (a success starts again at 0)."""
         self.cancel_sent = False
         self.done_files: frozenset[str] = frozenset()
         """Result files the journal says were complete (kept when still on disk)."""
@@ -50,10 +51,10 @@ class Item:
 
     def backoff(self, rate_limited: bool) -> int:
         """Count a transient failure (a 429 is not counted: the gate slows for it); set
-        ``wake``; the failures so far."""
+        ``wake`` (``retry_pause``); the failures in a row so far."""
         if not rate_limited:
             self.attempts += 1
-            self.wake = time.monotonic() + min(0.1 * 2 ** (self.attempts - 1), 5.0)
+            self.wake = time.monotonic() + retry_pause(self.attempts)
         return self.attempts
 
 

@@ -21,6 +21,7 @@ from typing import Any, TypedDict, TypeVar
 
 from qhub_service_gen.models import ResultResponse
 
+from ._retry import waits_skipped
 from .core.request_options import RequestOptions
 
 _T = TypeVar("_T")
@@ -43,9 +44,11 @@ NOT_STARTED = "NOT_STARTED"
 LIST_ENTRIES_PER_REQUEST = 50
 """The polling rule's exchange rate: reading this many entries of a list answer costs about as
 much (bytes, parse time) as one status request."""
-MAX_REQUEST_ATTEMPTS = 5
-"""Tries of one sweep request (start, result, download) on a transient failure (5xx, lost
-connection) before its item ends ERROR; 429 answers do not count, they slow the sweep."""
+MAX_REQUEST_ATTEMPTS = 12
+"""Tries in a row of one item's request (start, result, download) that fail transiently (5xx,
+lost connection) before the item ends ERROR; 429 answers do not count, they slow the sweep.
+The pauses between them (``retry_pause``) add up to about 31 s, so a gateway restart or a
+network outage shorter than that loses nothing."""
 JITTER = 0.1
 """Each pause between polls is stretched or shrunk by up to this fraction, at random."""
 
@@ -295,6 +298,12 @@ def longest_pause(pending: int, last_list_size: int | None, max_poll_interval: f
     size = pending if last_list_size is None else last_list_size
     cost = 1 + size / LIST_ENTRIES_PER_REQUEST
     return max_poll_interval * min(1.0, cost / max(pending, 1))
+
+
+def retry_pause(failures: int) -> float:
+    """The pause after an item's ``failures``-th transient failure in a row: 0.1 s, doubling,
+    at most 5 s (none inside ``testing.retries_without_delay()``)."""
+    return 0.0 if waits_skipped() else min(0.1 * 2 ** (failures - 1), 5.0)
 
 
 def collection_cutoff(now: float, next_poll: float | None, max_poll_interval: float) -> float:

@@ -40,7 +40,8 @@ __all__ = ["mock_gateway", "retries_without_delay", "running_mock_gateway", "sdk
 @contextlib.contextmanager
 def retries_without_delay() -> Iterator[None]:
     """Inside the ``with`` block, clients retry and resume downloads without waiting (the
-    waits still count toward the retry time budget, so every decision is the same)."""
+    waits still count toward the retry time budget, so every decision is the same), and
+    sweeps try an item's failed request again without their pause."""
     from ._retry import retries_without_delay as scope
 
     with scope():

@@ -14,10 +14,11 @@ import pytest
 from _sweep_support import TOKEN, async_forwarding, forwarding, inputs, request_kind, sweep
 
 from kipu_hub_service import HubServiceClient
+from kipu_hub_service._sweep_rules import MAX_REQUEST_ATTEMPTS
 from kipu_hub_service.core.api_error import InternalServerError
 from kipu_hub_service.mock import FaultConfig, MockGateway, Timing
 from kipu_hub_service.sweeps import Progress, SweepFailedError
-from kipu_hub_service.testing import sdk_transport
+from kipu_hub_service.testing import retries_without_delay, sdk_transport
 
 KINDS = ["sync", "async"]
 WAIT = 10.0
@@ -149,10 +150,66 @@ def test_transient_errors_are_retried_then_become_the_item_outcome(
     results, _ = sweep(kind, gateway.url, inputs(2))
     assert all(outcome.ok for outcome in results)
     gateway.set_faults(FaultConfig(rates={"error": 1.0}, operations=frozenset({"getResult"})))
-    results, _ = sweep(kind, gateway.url, inputs(1))
+    with retries_without_delay():  # the pauses would add up to about 31 s
+        results, _ = sweep(kind, gateway.url, inputs(1))
     assert results[0].status == "ERROR"
     assert isinstance(results[0].error, InternalServerError)
-    assert requests_of(gateway)["getResult"] == 2 + 5  # MAX_REQUEST_ATTEMPTS, then it gave up
+    assert requests_of(gateway)["getResult"] == 2 + MAX_REQUEST_ATTEMPTS  # then it gave up
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_items_failures_are_counted_in_a_row(kind: str, gateway: MockGateway) -> None:
+    """Its start fails 8 times, then its result 8 times: 16 failures, but never 12 in a row
+    (a start that succeeds counts again from 0), so the item succeeds."""
+    left = {"start": 8, "result": 8}
+
+    def fail(request: httpx.Request) -> None:
+        what = request_kind(request)
+        if left.get(what, 0) > 0:
+            left[what] -= 1
+            raise httpx.ConnectError("connection refused")
+
+    async def async_fail(request: httpx.Request) -> None:
+        fail(request)
+
+    transport = (
+        forwarding(gateway.url, fail)
+        if kind == "sync"
+        else async_forwarding(gateway.url, async_fail)
+    )
+    with sdk_transport(transport), retries_without_delay():
+        results, _ = sweep(kind, gateway.url, inputs(1))
+    assert left == {"start": 0, "result": 0}
+    assert results[0].status == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_gateway_outage_of_a_few_seconds_loses_nothing(
+    kind: str, gateway: MockGateway, tmp_path: Path
+) -> None:
+    """From the first result-file request on, every request fails to connect for 2.5 s (a
+    gateway restart): the items being started, polled and collected wait it out, and every
+    one succeeds with each execution made once."""
+    outage: list[float] = []
+
+    def cut(request: httpx.Request) -> None:
+        if not outage and "/result/" in request.url.path:
+            outage.append(time.monotonic() + 2.5)
+        if outage and time.monotonic() < outage[0]:
+            raise httpx.ConnectError("connection refused (the gateway is restarting)")
+
+    async def async_cut(request: httpx.Request) -> None:
+        cut(request)
+
+    transport = (
+        forwarding(gateway.url, cut) if kind == "sync" else async_forwarding(gateway.url, async_cut)
+    )
+    with sdk_transport(transport):
+        results, _ = sweep(kind, gateway.url, inputs(6), output_dir=tmp_path, max_in_flight=3)
+    assert outage and time.monotonic() > outage[0]  # the outage happened, and ended
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 6
+    assert gateway.stats()["executions_created"] == 6
+    assert all((tmp_path / str(n) / "result.bin").stat().st_size == 16 for n in range(1, 7))
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -224,3 +224,14 @@ def test_a_round_stops_beginning_collections_at_the_due_poll_or_after_the_longes
     assert collection_cutoff(100.0, 99.0, 2.0) == 99.0  # a poll is due already
     assert collection_cutoff(100.0, 105.0, 2.0) == 102.0  # outcomes are handed out by then
     assert collection_cutoff(100.0, None, 2.0) == 102.0  # nothing pending: no poll to wait for
+
+
+def test_an_items_pauses_double_to_5_s_and_ride_out_about_31_s() -> None:
+    from kipu_hub_service._sweep_rules import MAX_REQUEST_ATTEMPTS, retry_pause
+    from kipu_hub_service.testing import retries_without_delay
+
+    assert [retry_pause(n) for n in range(1, 8)] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5])
+    ridden = sum(retry_pause(n) for n in range(1, MAX_REQUEST_ATTEMPTS))
+    assert 30 <= ridden <= 32  # the outage the docs promise is ridden out
+    with retries_without_delay():
+        assert retry_pause(3) == 0.0

@@ -316,7 +316,7 @@ class Sweep:
                 item.state = NEW
                 self._finish(item, ERROR, error=exc)
                 return
-            item.id, item.state = execution.id, WAITING
+            item.id, item.state, item.attempts = execution.id, WAITING, 0
             self._observe(item, str(execution.status))
 
         return start
