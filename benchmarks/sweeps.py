@@ -7,7 +7,8 @@ that side alone.
 - W8: 1,000 executions (pending 1 s, running 8 s, 256-byte result files), downloads included,
   through ``service_api.sweep`` (``sweep_nofiles``: the same without downloads; ``raw_floor``:
   the same outcome with raw aiohttp, ``json`` and plain ``os`` calls, no SDK, the floor the
-  sweep's CPU is also reported over; ``fs_floor``: the file-system work of those downloads
+  sweep's CPU is also reported over; ``raw_httpx``: the same with raw httpx, the floor of
+  ``benchmarks/run.py``; ``fs_floor``: the file-system work of those downloads
   done with plain ``os`` calls, no SDK); "today" is
   ``asyncio.gather`` of ``run()`` + ``download_all_result_files``, unbounded and behind a
   semaphore of 64, in the same run.
@@ -44,7 +45,8 @@ RESULT_SIZE = 256
 
 WORKLOADS: dict[str, dict[str, Any]] = {
     "W8": {"count": 1000, "pending": 1.0, "running": 8.0, "rate": None, "repeat": 3,
-           "sides": ["sweep", "sweep_nofiles", "raw_floor", "fs_floor", "gather", "semaphore64"]},
+           "sides": ["sweep", "sweep_nofiles", "raw_floor", "raw_httpx", "fs_floor", "gather",
+                     "semaphore64"]},
     "W9": {"count": 10_000, "pending": 1.0, "running": 8.0, "rate": None, "repeat": 1,
            "sides": ["sweep"]},
     "W10": {"count": 500, "pending": 0.5, "running": 2.0, "rate": 100.0, "repeat": 1,
@@ -134,27 +136,39 @@ def _fs_floor(count: int, out: str) -> int:
 ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
 
-async def _raw_floor(url: str, count: int, out: str) -> int:
+async def _raw_floor(url: str, count: int, out: str, library: str = "aiohttp") -> int:
     """The sweep's outcome with no SDK, the least a hand-written client could spend: raw
-    aiohttp (64 requests in flight), ``json`` and ``_save``. Every execution is started, the
-    list is read once a second until all have ended, then each result is read and its files
-    saved in ``out/<n>/``. No retries, no checks, no journal; the failures are counted."""
+    aiohttp (``raw_floor``) or raw httpx (``raw_httpx``), 64 requests in flight, ``json`` and
+    ``_save``. Every execution is started, the list is read once a second until all have
+    ended, then each result is read and its files saved in ``out/<n>/``. No retries, no
+    checks, no journal; the failures are counted."""
     import aiohttp
+    import httpx
 
     gate = asyncio.Semaphore(64)
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with aiohttp.ClientSession(headers=headers) as session:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        httpx.AsyncClient(headers=headers, limits=limits) as client,
+    ):
+
+        async def send(method: str, target: str, body: Any = None) -> bytes:
+            async with gate:
+                if library == "httpx":
+                    response = await client.request(method, target, json=body)
+                    response.raise_for_status()
+                    return response.content
+                async with session.request(method, target, json=body) as answer:
+                    answer.raise_for_status()
+                    return await answer.read()
 
         async def get(target: str) -> bytes:
-            async with gate, session.get(target) as answer:
-                answer.raise_for_status()
-                return await answer.read()
+            return await send("GET", target)
 
         async def start(body: dict[str, Any]) -> str:
-            async with gate, session.post(f"{url}/", json=body) as answer:
-                answer.raise_for_status()
-                started: str = json.loads(await answer.read())["id"]
-                return started
+            started: str = json.loads(await send("POST", f"{url}/", body))["id"]
+            return started
 
         async def collect(n: int, execution_id: str) -> None:
             result = json.loads(await get(f"{url}/{execution_id}/result"))
@@ -193,8 +207,9 @@ def child(side: str, url: str, count: int, out: str) -> dict[str, Any]:
     began, cpu = time.perf_counter(), time.process_time()
     if side == "fs_floor":
         failures = _fs_floor(count, out)
-    elif side == "raw_floor":
-        failures = asyncio.run(_raw_floor(url, count, out))
+    elif side in ("raw_floor", "raw_httpx"):
+        library = "httpx" if side == "raw_httpx" else "aiohttp"
+        failures = asyncio.run(_raw_floor(url, count, out, library))
     elif side.startswith("sweep"):
         failures = asyncio.run(_sweep(url, count, None if side == "sweep_nofiles" else out))
     else:
@@ -288,7 +303,7 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def over_floor(sweep: dict[str, Any], floor: dict[str, Any]) -> float:
-    """The median over runs of the sweep's CPU per execution over ``raw_floor``'s in the same
+    """The median over runs of the sweep's CPU per execution over a floor's in the same
     run (the two sides run within a minute of each other): a figure that moves less with the
     machine's speed than either one."""
     pairs = zip(sweep["cpu_ms_runs"], floor["cpu_ms_runs"], strict=True)
@@ -350,10 +365,11 @@ def main(argv: list[str] | None = None) -> int:
             figures = report[f"{workload} {side}"] = median_run(runs[side])
             lines.append(_row(workload, side, count, figures))
             print(lines[-1], flush=True)
-        if "sweep" in runs and "raw_floor" in runs:
-            ratio = over_floor(report[f"{workload} sweep"], report[f"{workload} raw_floor"])
-            report[f"{workload} sweep"]["cpu_over_raw_floor"] = ratio
-            notes.append(f"{workload}: the sweep's CPU is {ratio:.2f}x raw_floor's (same run)")
+        for floor in ("raw_floor", "raw_httpx"):
+            if "sweep" in runs and floor in runs:
+                ratio = over_floor(report[f"{workload} sweep"], report[f"{workload} {floor}"])
+                report[f"{workload} sweep"][f"cpu_over_{floor}"] = ratio
+                notes.append(f"{workload}: the sweep's CPU is {ratio:.2f}x {floor}'s (same run)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweeps.json").write_text(json.dumps(report, indent=2))

@@ -28,18 +28,27 @@ def test_quick_sweep_bench_counts_requests_and_rate_limits(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((tmp_path / "sweeps.json").read_text())
-    assert set(report) == {"W8 sweep", "W8 raw_floor", "W8 fs_floor", "W8 gather", "W10 sweep"}
+    assert set(report) == {
+        "W8 sweep",
+        "W8 raw_floor",
+        "W8 raw_httpx",
+        "W8 fs_floor",
+        "W8 gather",
+        "W10 sweep",
+    }
     floor = report.pop("W8 fs_floor")  # the same file-system work without the SDK
     assert floor["requests"] == 0 and floor["failures"] == 0 and floor["cpu"] > 0
     # each side writes its own files, kept until the workload ends, then removed
     assert floor["files"] == report["W8 sweep"]["files"] == 80  # two result files each
-    raw = report["W8 raw_floor"]  # the same outcome without the SDK: same requests, same files
-    assert raw["files"] == 80
-    assert raw["by_operation"]["startExecution"] == raw["by_operation"]["getResult"] == 40
-    assert raw["by_operation"]["getResultFile"] == 80
-    sweep_cpu, raw_cpu = report["W8 sweep"]["cpu_ms_per_execution"], raw["cpu_ms_per_execution"]
-    assert report["W8 sweep"]["cpu_over_raw_floor"] == sweep_cpu / raw_cpu  # one run each
-    assert "W8: the sweep's CPU is " in done.stdout
+    sweep_cpu = report["W8 sweep"]["cpu_ms_per_execution"]
+    for side in ("raw_floor", "raw_httpx"):  # the same outcome without the SDK: same requests,
+        raw = report[f"W8 {side}"]  # same files (raw aiohttp, raw httpx)
+        assert raw["files"] == 80
+        assert raw["by_operation"]["startExecution"] == raw["by_operation"]["getResult"] == 40
+        assert raw["by_operation"]["getResultFile"] == 80
+        ratio = sweep_cpu / raw["cpu_ms_per_execution"]
+        assert report["W8 sweep"][f"cpu_over_{side}"] == ratio  # one run each
+        assert f"W8: the sweep's CPU is {ratio:.2f}x {side}'s (same run)" in done.stdout
     assert report["W8 gather"]["files"] >= 80  # plus records: download_all keeps them
     assert report["W10 sweep"]["files"] == 80
     assert list(files.iterdir()) == []
@@ -61,7 +70,7 @@ def test_repeated_runs_report_the_run_of_median_cpu(tmp_path: Path) -> None:
     files = tmp_path / "files"
     files.mkdir()
     command = [sys.executable, script, "--quick", "--only", "W8", "--repeat", "3"]
-    command += ["--skip", "sweep_nofiles,raw_floor,gather,semaphore64"]
+    command += ["--skip", "sweep_nofiles,raw_floor,raw_httpx,gather,semaphore64"]
     command += ["--out", str(tmp_path), "--files-in", str(files)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
