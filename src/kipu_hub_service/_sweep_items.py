@@ -85,6 +85,7 @@ def progress_of(
         elapsed=elapsed,
         starts_per_second=starts / elapsed if elapsed else 0.0,
         eta=(total - finished) / rate if rate else None,
+        retrying=sum(1 for item in items if item.attempts and item.index not in outcomes),
     )
 
 

@@ -168,6 +168,9 @@ class Progress:
     starts_per_second: float
     eta: float | None
     """Seconds until every item is finished, from the rate items finish at; None unknown."""
+    retrying: int = 0
+    """Items whose last request failed transiently (5xx, lost connection), to be tried again
+    (``MAX_REQUEST_ATTEMPTS``): during a gateway outage, the items it holds up."""
 
     @property
     def failures(self) -> int:
@@ -175,13 +178,15 @@ class Progress:
         return self.finished - self.counts.get(SUCCEEDED, 0)
 
     def line(self) -> str:
-        """One line: the counts, starts per second, ETA and failures."""
+        """One line: the counts, starts per second, ETA, failures and (if any) items retrying."""
         parts = [f"{name.lower()} {count}" for name, count in self.counts.items() if count]
         eta = "?" if self.eta is None else f"{self.eta:.0f}s"
+        retrying = f" · retrying {self.retrying}" if self.retrying else ""
         return (
             f"{self.finished}/{self.total} done · "
             + ", ".join(parts)
             + f" · {self.starts_per_second:.1f} starts/s · ETA {eta} · failures {self.failures}"
+            + retrying
         )
 
 

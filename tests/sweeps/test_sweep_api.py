@@ -204,9 +204,19 @@ def test_a_gateway_outage_of_a_few_seconds_loses_nothing(
     transport = (
         forwarding(gateway.url, cut) if kind == "sync" else async_forwarding(gateway.url, async_cut)
     )
+    progress: list[Progress] = []
     with sdk_transport(transport):
-        results, _ = sweep(kind, gateway.url, inputs(6), output_dir=tmp_path, max_in_flight=3)
+        results, _ = sweep(
+            kind,
+            gateway.url,
+            inputs(6),
+            output_dir=tmp_path,
+            max_in_flight=3,
+            on_progress=progress.append,
+        )
     assert outage and time.monotonic() > outage[0]  # the outage happened, and ended
+    assert max(p.retrying for p in progress) > 0  # the display showed the items held up
+    assert progress[-1].retrying == 0
     assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 6
     assert gateway.stats()["executions_created"] == 6
     assert all((tmp_path / str(n) / "result.bin").stat().st_size == 16 for n in range(1, 7))

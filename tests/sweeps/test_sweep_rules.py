@@ -160,6 +160,8 @@ def test_progress_line_has_counts_rate_eta_and_failures() -> None:
     line = progress(1).line()
     assert line == "1/3 done · succeeded 1, running 2 · 3.0 starts/s · ETA 2s · failures 0"
     assert "ETA ?" in progress(0).line()
+    retrying = Progress(3, {"RUNNING": 3}, 3, 0, 9, 0, 1.0, 3.0, None, retrying=2)
+    assert retrying.line().endswith(" · failures 0 · retrying 2")
 
 
 def test_display_in_a_jupyter_kernel_updates_one_output(monkeypatch: pytest.MonkeyPatch) -> None:
