@@ -73,8 +73,9 @@ class Outcome:
     """The item's position in the sweep's inputs (0-based)."""
     status: str
     execution_id: str | None = None
-    result: ResultResponse | None = None
-    """The result envelope, fetched once when the execution finished."""
+    result: ResultResponse | None = field(default=None, repr=False)
+    """The result envelope, fetched once when the execution finished (left out of the repr:
+    a notebook showing outcomes shows what became of them, not every link)."""
     files: list[Path] = field(default_factory=list)
     """The result files written (sweeps with an output directory)."""
     error: BaseException | None = None
@@ -116,6 +117,14 @@ class SweepFailedError(Exception):
 
 class SweepResults(list[Outcome]):
     """Every item's :class:`Outcome`, in input order."""
+
+    def __repr__(self) -> str:
+        """The counts per status, not every outcome: a sweep may have thousands."""
+        counts: dict[str, int] = {}
+        for outcome in self:
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        shown = ", ".join(f"{count} {status}" for status, count in counts.items())
+        return f"SweepResults({len(self)} items{': ' if shown else ''}{shown})"
 
     @property
     def succeeded(self) -> list[Outcome]:

@@ -237,3 +237,19 @@ def test_an_items_pauses_double_to_5_s_and_ride_out_about_31_s() -> None:
     assert 30 <= ridden <= 32  # the outage the docs promise is ridden out
     with retries_without_delay():
         assert retry_pause(3) == 0.0
+
+
+def test_reprs_stay_short_for_thousands_of_outcomes() -> None:
+    from qhub_service_gen.models import ResultResponse
+
+    envelope = ResultResponse.from_dict({"_links": {"status": {"href": "http://gw/e"}}})
+    done = Outcome(0, "SUCCEEDED", "e", envelope, [Path("out/1/a.bin")])
+    assert repr(done) == (
+        "Outcome(index=0, status='SUCCEEDED', execution_id='e', "
+        "files=[PosixPath('out/1/a.bin')], error=None)"
+    )
+    assert done.result is envelope  # left out of the repr only
+    many = SweepResults([done] * 2999 + [Outcome(2999, "ERROR")])
+    assert repr(many) == "SweepResults(3000 items: 2999 SUCCEEDED, 1 ERROR)"
+    assert repr(SweepResults()) == "SweepResults(0 items)"
+    assert len(str(many)) < 100
