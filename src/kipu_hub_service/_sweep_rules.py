@@ -124,7 +124,8 @@ class SweepResults(list[Outcome]):
         for outcome in self:
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
         shown = ", ".join(f"{count} {status}" for status, count in counts.items())
-        return f"SweepResults({len(self)} items{': ' if shown else ''}{shown})"
+        items = "1 item" if len(self) == 1 else f"{len(self)} items"
+        return f"SweepResults({items}{': ' if shown else ''}{shown})"
 
     @property
     def succeeded(self) -> list[Outcome]:

@@ -229,7 +229,8 @@ def test_ctrl_c_while_main_imports_its_commands_exits_130_without_a_traceback(
 
 
 def test_start_with_input_file_and_tags(gateway: str, tmp_path: Path) -> None:
-    (tmp_path / "input.json").write_text('{"molecule": "H2"}')
+    # with the byte order mark some Windows editors write: read as plain UTF-8
+    (tmp_path / "input.json").write_bytes(b'\xef\xbb\xbf{"molecule": "H2"}')
     result = cli(
         "start", "--input", "@input.json", "--tag", "a", "--tag", "b", "--json",
         gateway=gateway, cwd=tmp_path,

@@ -71,6 +71,8 @@ def test_key_id_flag_and_secret_file(
     secret_file.write_text(SECRET + "\n")
     argv = ["--access-key-id", KEY_ID, "--secret-access-key-file", str(secret_file), "list"]
     assert run(capsys, *argv)[0] == 0
+    secret_file.write_bytes(b"\xef\xbb\xbf" + SECRET.encode())  # a byte order mark is no part
+    assert run(capsys, *argv)[0] == 0
 
 
 def test_token_prints_a_fresh_token_the_gateway_accepts(

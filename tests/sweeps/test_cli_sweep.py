@@ -116,11 +116,38 @@ def test_wait_timeout_exits_4_and_says_how_to_resume(gateway: MockGateway, tmp_p
     assert gateway.stats()["executions_created"] == 2
 
 
+def test_json_lines_as_editors_write_them(gateway: MockGateway, tmp_path: Path) -> None:
+    """A byte order mark, CRLF line ends and blank lines at the end are read as plain JSON
+    Lines; U+2028 inside a JSON string is not a line break. One execution per input line,
+    each input as written, its files in DIR/<line>/."""
+    values = [{"n": 1, "result_size": 8}, {"n": "x\u2028y", "result_size": 8}]
+    text = "\r\n".join(json.dumps(value, ensure_ascii=False) for value in values) + "\r\n\r\n\n"
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    out = tmp_path / "out"
+    done = cli(gateway, "--json", "sweep", str(inputs), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    items = [json.loads(line) for line in done.stdout.splitlines()[:-1]]
+    assert sorted(item["line"] for item in items) == [1, 2]
+    assert {item["line"]: item["output"] for item in items} == {
+        n: {"input": value} for n, value in enumerate(values, 1)
+    }
+    assert (out / "2" / "result.json").exists() and not (out / "3").exists()
+    assert gateway.stats()["executions_created"] == 2
+    # one line: "1 item", not "1 items"
+    single = tmp_path / "one.jsonl"
+    single.write_text('{"n": 3}\n')
+    done = cli(gateway, "sweep", str(single), "-o", str(tmp_path / "one"))
+    assert done.returncode == 0 and "1 item: 1 succeeded" in done.stdout
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ('{"n": 1}\nnot json\n', "line 2: not valid JSON"),
         ("", "no inputs"),
+        ("\n \n\n", "no inputs"),
+        ('{"n": 1}\n\n{"n": 2}\n', "line 2: blank; each line is one input"),
         ("[1]\n", "line 1: with --bodies each line is a JSON object"),
     ],
 )

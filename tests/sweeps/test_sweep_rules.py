@@ -252,4 +252,5 @@ def test_reprs_stay_short_for_thousands_of_outcomes() -> None:
     many = SweepResults([done] * 2999 + [Outcome(2999, "ERROR")])
     assert repr(many) == "SweepResults(3000 items: 2999 SUCCEEDED, 1 ERROR)"
     assert repr(SweepResults()) == "SweepResults(0 items)"
+    assert repr(SweepResults([done])) == "SweepResults(1 item: 1 SUCCEEDED)"
     assert len(str(many)) < 100

@@ -83,10 +83,11 @@ class UsageError(Exception):
 
 
 def utf8_text(raw: bytes, label: str, empty: str = "the file is empty") -> str:
-    """``raw`` as text; a ``UsageError`` naming ``label`` (the file) when it is not UTF-8, or
-    saying ``empty`` when it holds nothing but whitespace."""
+    """``raw`` as text (without a leading byte order mark, as some Windows editors write); a
+    ``UsageError`` naming ``label`` (the file) when it is not UTF-8, or saying ``empty`` when it
+    holds nothing but whitespace."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UsageError(f"{label}: not UTF-8 text") from None
     if not text.strip():

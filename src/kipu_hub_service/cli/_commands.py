@@ -52,7 +52,7 @@ def _json_argument(option: str, value: str) -> Any:
     if value.startswith("@"):
         source = value[1:]
         try:
-            text = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8")
+            text = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8-sig")
         except OSError as exc:
             raise UsageError(f"{option}: cannot read {source}: {exc.strerror or exc}") from None
         except UnicodeDecodeError:

@@ -99,13 +99,28 @@ def read_inputs(source: str, bodies: bool, tags: list[str]) -> list[dict[str, An
         raise UsageError(f"{source}: cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_INPUT_BYTES:
         raise UsageError(f"{source}: more than {MAX_INPUT_BYTES} bytes of inputs")
-    lines = utf8_text(raw, source, "no inputs (one JSON value per line)").splitlines()
+    lines = jsonl_lines(utf8_text(raw, source, "no inputs (one JSON value per line)"))
     if len(lines) > MAX_INPUTS:
         raise UsageError(f"{source}: more than {MAX_INPUTS} lines; split the sweep")
     return [_body(source, number, line, bodies, tags) for number, line in enumerate(lines, 1)]
 
 
+def jsonl_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text: split at ``\n`` only (``\r\n`` too), never at the
+    other breaks ``str.splitlines`` knows (U+2028 may stand unescaped inside a JSON string);
+    blank lines at the end are dropped, since they number nothing."""
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
 def _body(source: str, number: int, line: str, bodies: bool, tags: list[str]) -> dict[str, Any]:
+    if not line.strip():
+        raise UsageError(
+            f"{source}, line {number}: blank; each line is one input (item n's files go to "
+            "DIR/n/), so only blank lines at the end are ignored"
+        )
     try:
         value = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -181,7 +196,7 @@ def _summary(out: Output, results: SweepResults, *, gave_up: bool, argv: list[st
         out.json_line({"summary": {"total": len(results), "counts": counts, "exit_code": code}})
     else:
         parts = ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items()))
-        out.line(f"{len(results)} items: {parts}")
+        out.line(f"{len(results)} item{'' if len(results) == 1 else 's'}: {parts}")
         if code == EXIT_TIMEOUT:
             out.note(f"--wait-timeout expired; {_resume_hint(argv)}")
     return code
