@@ -58,6 +58,10 @@ class Item:
         return self.attempts
 
 
+RATE_WINDOW = 1.0
+"""Seconds a rate (starts per second, the finishing rate behind the ETA) is taken over at least."""
+
+
 def progress_of(
     items: list[Item],
     outcomes: Mapping[int, Outcome],
@@ -66,15 +70,17 @@ def progress_of(
     limited: int,
     starts: int,
 ) -> Progress:
-    """The :class:`Progress` of a sweep's items."""
+    """The :class:`Progress` of a sweep's items. Rates are taken over ``RATE_WINDOW`` at
+    least, so the first rounds do not show thousands of starts a second."""
     counts: dict[str, int] = {}
     for item in items:
         outcome = outcomes.get(item.index)
         name = outcome.status if outcome is not None else item.status or item.state
         counts[name] = counts.get(name, 0) + 1
     elapsed = max(time.monotonic() - began, 1e-9) if began else 0.0
+    window = max(elapsed, RATE_WINDOW) if began else 0.0
     finished, total = len(outcomes), len(items)
-    rate = finished / elapsed if elapsed else 0.0
+    rate = finished / window if window else 0.0
     return Progress(
         total=total,
         counts=counts,
@@ -83,7 +89,7 @@ def progress_of(
         requests=requests,
         rate_limited=limited,
         elapsed=elapsed,
-        starts_per_second=starts / elapsed if elapsed else 0.0,
+        starts_per_second=starts / window if window else 0.0,
         eta=(total - finished) / rate if rate else None,
         retrying=sum(1 for item in items if item.attempts and item.index not in outcomes),
     )

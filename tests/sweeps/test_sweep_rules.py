@@ -254,3 +254,19 @@ def test_reprs_stay_short_for_thousands_of_outcomes() -> None:
     assert repr(SweepResults()) == "SweepResults(0 items)"
     assert repr(SweepResults([done])) == "SweepResults(1 item: 1 SUCCEEDED)"
     assert len(str(many)) < 100
+
+
+def test_rates_are_taken_over_a_second_at_least() -> None:
+    import time
+
+    from kipu_hub_service._sweep_items import Item, progress_of
+
+    items = [Item(n, {"input": n}) for n in range(20)]
+    done = {n: Outcome(n, "SUCCEEDED") for n in range(5)}
+    early = progress_of(items, done, time.monotonic() - 0.01, 30, 0, 10)
+    assert early.starts_per_second == pytest.approx(10.0, rel=0.05)  # not 1,000 a second
+    assert early.eta == pytest.approx(15 / 5, rel=0.05)  # 15 left at 5 a second
+    later = progress_of(items, done, time.monotonic() - 4.0, 30, 0, 10)
+    assert later.starts_per_second == pytest.approx(2.5, rel=0.05)
+    assert later.eta == pytest.approx(15 / 1.25, rel=0.05)
+    assert progress_of(items, {}, 0.0, 0, 0, 0).eta is None  # not begun
