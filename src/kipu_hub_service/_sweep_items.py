@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from qhub_service_gen.models import ResultResponse
@@ -93,6 +93,17 @@ def progress_of(
         eta=(total - finished) / rate if rate else None,
         retrying=sum(1 for item in items if item.attempts and item.index not in outcomes),
     )
+
+
+def check_many(values: object, name: str, what: str) -> list[Any]:
+    """``values`` as a list, when it is a collection of ``what``; one mapping, one string or
+    anything not iterable is a ``TypeError`` (iterating a dict would sweep over its keys)."""
+    if isinstance(values, Mapping | str | bytes) or not isinstance(values, Iterable):
+        raise TypeError(
+            f"{name} must be a list of {what}, got {type(values).__name__}"
+            + (" (for one, pass a list of one)" if isinstance(values, Mapping | str) else "")
+        )
+    return list(values)
 
 
 def check_body(index: int, request: Mapping[str, Any]) -> dict[str, Any]:

@@ -257,6 +257,17 @@ def test_bad_arguments_are_refused_before_anything_is_sent(gateway: MockGateway)
             client.service_api.watch([""])
         with pytest.raises(TypeError, match=r"ids\[1\]"):  # as get_status(123) does
             client.service_api.watch(["e", 123])  # type: ignore[list-item]
+        # one body, or one id, where a list is due: never a sweep over its keys or letters
+        one = r"must be a list of .*, got (dict|str) \(for one, pass a list of one\)$"
+        with pytest.raises(TypeError, match=f"^requests {one}"):
+            client.service_api.sweep({"input": {"n": 1}})  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=f"^ids {one}"):
+            client.service_api.watch("6f1c2d3e")
+        with pytest.raises(
+            TypeError, match=r"^requests must be a list of request bodies, got int$"
+        ):
+            client.service_api.sweep(5)  # type: ignore[arg-type]
+        assert client.service_api.sweep(iter([{}, {}])).progress().total == 2  # any iterable
     assert requests_of(gateway) == {}
 
 

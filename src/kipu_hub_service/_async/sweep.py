@@ -36,6 +36,7 @@ from .._sweep_items import (
     Item,
     check_body,
     check_id,
+    check_many,
     progress_of,
 )
 from .._sweep_rules import (
@@ -95,12 +96,14 @@ class AsyncSweep:
         check_sweep_args(timeout, poll_interval, max_poll_interval, max_in_flight, concurrency)
         check_sweep_targets(on_progress, journal, output_dir)
         if requests is not None:
-            bodies = [check_body(i, request) for i, request in enumerate(requests)]
+            listed = check_many(requests, "requests", "request bodies")
+            bodies = [check_body(i, request) for i, request in enumerate(listed)]
             self._items = [Item(i, body) for i, body in enumerate(bodies)]
         else:
             if journal is not None:
                 raise ValueError("watch() takes no journal: a journal records a sweep's inputs")
-            self._items = [Item(i, None, check_id(i, id)) for i, id in enumerate(ids or ())]
+            ids = check_many(ids or [], "ids", "execution ids")
+            self._items = [Item(i, None, check_id(i, id)) for i, id in enumerate(ids)]
         self._max_in_flight = max_in_flight
         self._timeout = timeout
         self._poll_interval, self._max_poll = poll_interval, max_poll_interval
