@@ -261,8 +261,9 @@ def test_bad_arguments_are_refused_before_anything_is_sent(gateway: MockGateway)
         one = r"must be a list of .*, got (dict|str) \(for one, pass a list of one\)$"
         with pytest.raises(TypeError, match=f"^requests {one}"):
             client.service_api.sweep({"input": {"n": 1}})  # type: ignore[arg-type]
-        with pytest.raises(TypeError, match=f"^ids {one}"):
-            client.service_api.watch("6f1c2d3e")
+        for one_id in ("6f1c2d3e", ""):
+            with pytest.raises(TypeError, match=f"^ids {one}"):
+                client.service_api.watch(one_id)
         with pytest.raises(
             TypeError, match=r"^requests must be a list of request bodies, got int$"
         ):

@@ -103,7 +103,7 @@ class Sweep:
         else:
             if journal is not None:
                 raise ValueError("watch() takes no journal: a journal records a sweep's inputs")
-            ids = check_many(ids or [], "ids", "execution ids")
+            ids = check_many([] if ids is None else ids, "ids", "execution ids")
             self._items = [Item(i, None, check_id(i, id)) for i, id in enumerate(ids)]
         self._max_in_flight = max_in_flight
         self._timeout = timeout

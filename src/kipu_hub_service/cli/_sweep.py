@@ -106,9 +106,9 @@ def read_inputs(source: str, bodies: bool, tags: list[str]) -> list[dict[str, An
 
 
 def jsonl_lines(text: str) -> list[str]:
-    """The lines of a JSON Lines text: split at ``\n`` only (``\r\n`` too), never at the
-    other breaks ``str.splitlines`` knows (U+2028 may stand unescaped inside a JSON string);
-    blank lines at the end are dropped, since they number nothing."""
+    """The lines of a JSON Lines text: split at LF only (CRLF too), never at the other breaks
+    ``str.splitlines`` knows (U+2028 may stand unescaped inside a JSON string); blank lines
+    at the end are dropped, since they number nothing."""
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     while lines and not lines[-1].strip():
         lines.pop()
