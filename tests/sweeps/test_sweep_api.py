@@ -158,6 +158,23 @@ def test_transient_errors_are_retried_then_become_the_item_outcome(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_start_whose_answer_was_lost_is_tried_again_with_its_key(
+    kind: str, gateway: MockGateway
+) -> None:
+    """The gateway makes the first two executions but their answers never arrive: the starts
+    are tried again with the same Idempotency-Key, and the gateway answers with the
+    executions it made. Three inputs, three executions."""
+    gateway.set_faults(
+        FaultConfig(rates={"lost_response": 1.0}, operations=frozenset({"startExecution"}), limit=2)
+    )
+    results, _ = sweep(kind, gateway.url, inputs(3))
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 3
+    assert gateway.stats()["executions_created"] == 3
+    assert requests_of(gateway)["startExecution"] == 3 + 2
+    assert len({outcome.execution_id for outcome in results}) == 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_an_items_failures_are_counted_in_a_row(kind: str, gateway: MockGateway) -> None:
     """Its start fails 8 times, then its result 8 times: 16 failures, but never 12 in a row
     (a start that succeeds counts again from 0), so the item succeeds."""
