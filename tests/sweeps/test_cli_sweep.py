@@ -104,6 +104,10 @@ def test_wait_timeout_exits_4_and_says_how_to_resume(gateway: MockGateway, tmp_p
     done = cli(gateway, "sweep", str(inputs), "-o", str(tmp_path / "o"), "--wait-timeout", "0.5")
     assert done.returncode == 4
     assert "resume with the same command" in done.stderr and "--cancel" in done.stderr
+    # the unfinished are counted in the summary, not given a line each
+    assert "2 items: 2 timed_out" in done.stdout and "line 1:" not in done.stderr
+    shown = cli(gateway, "sweep", str(inputs), "-o", str(tmp_path / "o"), "--cancel")
+    assert shown.returncode == 1 and "line 1: CANCELLED (execution " in shown.stderr
     cancelled = cli(gateway, "--json", "sweep", str(inputs), "-o", str(tmp_path / "o"), "--cancel")
     assert cancelled.returncode == 1
     summary = json.loads(cancelled.stdout.splitlines()[-1])["summary"]

@@ -170,10 +170,15 @@ def cmd_sweep(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
     return _summary(out, results, gave_up=gave_up, argv=args.argv)
 
 
+UNFINISHED = frozenset({TIMED_OUT, NOT_STARTED})
+"""Outcomes a rerun of the same command carries on (no line each: the summary counts them,
+and the hint says how to resume; a sweep of thousands would print thousands of lines)."""
+
+
 def _show(out: Output, outcome: Outcome, directory: Path) -> None:
     if out.json_mode:
         out.json_line({"line": outcome.index + 1, **outcome.row()})
-    elif not outcome.ok:
+    elif not outcome.ok and outcome.status not in UNFINISHED:
         reason = f": {outcome.error}" if outcome.error is not None else ""
         why = failure_reason(outcome.result)
         reason = f": {why}" if why is not None else reason
@@ -187,7 +192,7 @@ def _summary(out: Output, results: SweepResults, *, gave_up: bool, argv: list[st
     counts: dict[str, int] = {}
     for outcome in results:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    timed_out = any(outcome.status in (TIMED_OUT, NOT_STARTED) for outcome in results)
+    timed_out = any(outcome.status in UNFINISHED for outcome in results)
     if gave_up and timed_out:
         code = EXIT_TIMEOUT
     else:
