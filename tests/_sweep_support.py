@@ -59,13 +59,15 @@ def sweep(
     return asyncio.run(go())
 
 
-def forwarding(url: str, hold: Callable[[httpx.Request], None]) -> httpx.MockTransport:
+def forwarding(url: str, hold: Callable[[httpx.Request], Any]) -> httpx.MockTransport:
     """A sync transport that sends each request on to ``url`` (the real mock) after
-    ``hold(request)`` returns."""
+    ``hold(request)`` returns; when it returns a response, that is the answer instead."""
     upstream = httpx.Client(base_url=url)
 
     def handler(request: httpx.Request) -> httpx.Response:
-        hold(request)
+        instead = hold(request)
+        if isinstance(instead, httpx.Response):
+            return instead
         answer = upstream.request(
             request.method, request.url.path, headers=request.headers, content=request.read()
         )
@@ -79,7 +81,9 @@ def async_forwarding(url: str, hold: Callable[[httpx.Request], Any]) -> httpx.Mo
     """``forwarding`` for the async client (``hold`` is awaited)."""
 
     async def handler(request: httpx.Request) -> httpx.Response:
-        await hold(request)
+        instead = await hold(request)
+        if isinstance(instead, httpx.Response):
+            return instead
         async with httpx.AsyncClient(base_url=url) as upstream:
             answer = await upstream.request(
                 request.method, request.url.path, headers=request.headers, content=request.read()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -10,11 +11,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from _sweep_support import TOKEN
+from _sweep_support import TOKEN, forwarding, request_kind
 
 from kipu_hub_service.cli import main
 from kipu_hub_service.mock import MockGateway, Timing
+from kipu_hub_service.testing import sdk_transport
 
 
 @pytest.fixture
@@ -118,6 +121,47 @@ def test_wait_timeout_exits_4_and_says_how_to_resume(gateway: MockGateway, tmp_p
     assert fresh.returncode == 1
     assert json.loads(fresh.stdout.splitlines()[-1])["summary"]["counts"] == {"NOT_STARTED": 2}
     assert gateway.stats()["executions_created"] == 2
+
+
+def test_a_refused_token_exits_3_once_and_a_rerun_resumes(
+    gateway: MockGateway, tmp_path: Path
+) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl", 3)
+    out = tmp_path / "o"
+    refused = cli(gateway, "--token", "not-issued-token", "sweep", str(inputs), "-o", str(out))
+    assert refused.returncode == 3  # the CLI's exit code for refused credentials
+    assert refused.stderr.count("401") == 1 and "line 1:" not in refused.stderr
+    assert gateway.stats()["executions_created"] == 0
+    done = cli(gateway, "sweep", str(inputs), "-o", str(out))
+    assert done.returncode == 0 and "3 items: 3 succeeded" in done.stdout
+    assert gateway.stats()["executions_created"] == 3
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_live_line_ends_before_the_error_that_stops_a_sweep(
+    gateway: MockGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a terminal the progress line is rewritten in place; when the gateway refuses the
+    token half-way (at the first result), the line is ended before the error is printed."""
+
+    def refuse_results(request: httpx.Request) -> httpx.Response | None:
+        if request_kind(request) == "result":
+            return httpx.Response(401, json={"message": "Invalid token"})
+        return None
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    inputs = write_inputs(tmp_path / "in.jsonl", 2)
+    args = ["--base-url", gateway.url, "--token", TOKEN, "sweep", str(inputs), "-o", str(tmp_path)]
+    with sdk_transport(forwarding(gateway.url, refuse_results)):
+        assert main(args) == 3
+    shown = terminal.getvalue()
+    assert "\r\x1b[2K0/2 done" in shown  # the live line was drawn
+    assert "\nhub-service: error: GET " in shown and "401" in shown
 
 
 def test_json_lines_as_editors_write_them(gateway: MockGateway, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from _sweep_support import TOKEN, async_forwarding, forwarding, inputs, request_
 
 from kipu_hub_service import HubServiceClient
 from kipu_hub_service._sweep_rules import MAX_REQUEST_ATTEMPTS
-from kipu_hub_service.core.api_error import InternalServerError
+from kipu_hub_service.core.api_error import AuthenticationError, InternalServerError
 from kipu_hub_service.mock import FaultConfig, MockGateway, Timing
 from kipu_hub_service.sweeps import Progress, SweepFailedError
 from kipu_hub_service.testing import retries_without_delay, sdk_transport
@@ -172,6 +172,41 @@ def test_a_start_whose_answer_was_lost_is_tried_again_with_its_key(
     assert gateway.stats()["executions_created"] == 3
     assert requests_of(gateway)["startExecution"] == 3 + 2
     assert len({outcome.execution_id for outcome in results}) == 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("refused", ["start", "result"])
+def test_refused_credentials_stop_the_sweep_and_a_rerun_resumes(
+    kind: str, refused: str, gateway: MockGateway, tmp_path: Path
+) -> None:
+    """A 401 means the credentials, not the input: the sweep raises AuthenticationError at
+    the first (no item after item marked ERROR), and a rerun with the journal, once the
+    gateway accepts the token again, resumes with each input started once."""
+    refusing = [True]
+
+    def gate(request: httpx.Request) -> httpx.Response | None:
+        if refusing[0] and request_kind(request) == refused:
+            return httpx.Response(401, json={"message": "Invalid token"})
+        return None
+
+    async def async_gate(request: httpx.Request) -> httpx.Response | None:
+        return gate(request)
+
+    transport = (
+        forwarding(gateway.url, gate)
+        if kind == "sync"
+        else async_forwarding(gateway.url, async_gate)
+    )
+    journal, out = tmp_path / "sweep.sqlite", tmp_path / "out"
+    with sdk_transport(transport):
+        with pytest.raises(AuthenticationError):
+            sweep(kind, gateway.url, inputs(4), journal=journal, output_dir=out)
+        assert gateway.stats()["executions_created"] == (0 if refused == "start" else 4)
+        refusing[0] = False
+        results, _ = sweep(kind, gateway.url, inputs(4), journal=journal, output_dir=out)
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 4
+    assert gateway.stats()["executions_created"] == 4
+    assert (out / "4" / "result.bin").stat().st_size == 16
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -56,10 +56,7 @@ from .._sweep_rules import (
     longest_pause,
     use_list,
 )
-from ..core.api_error import (
-    ConflictError,
-    NotFoundError,
-)
+from ..core.api_error import AuthenticationError, ConflictError, NotFoundError
 from ..core.request_options import RequestOptions
 from .sweep_requests import AsyncSweepRequests, SweepRetry
 
@@ -316,6 +313,8 @@ class AsyncSweep:
                 return
             except Exception as exc:  # the gateway refused this input: its outcome, not all's
                 item.state = NEW
+                if isinstance(exc, AuthenticationError):
+                    raise  # refused credentials refuse every input: the sweep stops
                 self._finish(item, ERROR, error=exc)
                 return
             item.id, item.state, item.attempts = execution.id, WAITING, 0
@@ -395,6 +394,8 @@ class AsyncSweep:
                     self._finish(item, ERROR, error=exc.__cause__)
                 return
             except Exception as exc:  # a result that cannot be fetched or saved: this item's
+                if isinstance(exc, AuthenticationError):
+                    raise  # as for a start: every item's would be refused
                 self._finish(item, ERROR, error=exc)
                 return
             if self._journal is not None:

@@ -57,10 +57,7 @@ from .._sweep_rules import (
     longest_pause,
     use_list,
 )
-from ..core.api_error import (
-    ConflictError,
-    NotFoundError,
-)
+from ..core.api_error import AuthenticationError, ConflictError, NotFoundError
 from ..core.request_options import RequestOptions
 from .sweep_requests import SweepRequests, SweepRetry
 
@@ -317,6 +314,8 @@ class Sweep:
                 return
             except Exception as exc:  # the gateway refused this input: its outcome, not all's
                 item.state = NEW
+                if isinstance(exc, AuthenticationError):
+                    raise  # refused credentials refuse every input: the sweep stops
                 self._finish(item, ERROR, error=exc)
                 return
             item.id, item.state, item.attempts = execution.id, WAITING, 0
@@ -396,6 +395,8 @@ class Sweep:
                     self._finish(item, ERROR, error=exc.__cause__)
                 return
             except Exception as exc:  # a result that cannot be fetched or saved: this item's
+                if isinstance(exc, AuthenticationError):
+                    raise  # as for a start: every item's would be refused
                 self._finish(item, ERROR, error=exc)
                 return
             if self._journal is not None:

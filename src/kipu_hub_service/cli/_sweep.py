@@ -160,11 +160,10 @@ def cmd_sweep(api: ServiceApi, args: argparse.Namespace, out: Output) -> int:
         for outcome in job.as_completed():
             _show(out, outcome, directory)
     except KeyboardInterrupt:
+        raise KeyboardInterrupt(_interrupted(job.progress().started, args.argv)) from None
+    finally:  # the live line ends before any message (an error, the summary) is printed
         if display is not None:
             display.close()
-        raise KeyboardInterrupt(_interrupted(job.progress().started, args.argv)) from None
-    if display is not None:
-        display.close()
     results = job.results()
     gave_up = args.wait_timeout is not None and not args.cancel
     return _summary(out, results, gave_up=gave_up, argv=args.argv)
