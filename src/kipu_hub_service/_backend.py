@@ -186,14 +186,23 @@ class AsyncBackend:
     @staticmethod
     async def gather(jobs: Sequence[AsyncJob], limit: int = 1) -> None:
         """Run ``jobs`` with at most ``limit`` at once; the first failure cancels the others
-        and is raised once they have stopped."""
+        and is raised once they have stopped. A job not begun by then never begins (a job
+        waiting for the gate would otherwise take the failed one's place before the others
+        are cancelled)."""
         import asyncio
 
         gate = asyncio.Semaphore(limit)
+        failed: list[bool] = []
 
         async def run(job: AsyncJob) -> None:
             async with gate:
-                await job()
+                if failed:
+                    return
+                try:
+                    await job()
+                except BaseException:
+                    failed.append(True)
+                    raise
 
         tasks = [asyncio.ensure_future(run(job)) for job in jobs]
         if not tasks:

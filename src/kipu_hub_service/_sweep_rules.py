@@ -22,6 +22,7 @@ from typing import Any, TypedDict, TypeVar
 from qhub_service_gen.models import ResultResponse
 
 from ._retry import waits_skipped
+from .core.api_error import AuthenticationError, NotFoundError, PermissionDeniedError
 from .core.request_options import RequestOptions
 
 _T = TypeVar("_T")
@@ -49,6 +50,16 @@ MAX_REQUEST_ATTEMPTS = 12
 lost connection) before the item ends ERROR; 429 answers do not count, they slow the sweep.
 The pauses between them (``retry_pause``) add up to about 31 s, so a gateway restart or a
 network outage shorter than that loses nothing."""
+STOPS_SWEEP: tuple[type[Exception], ...] = (AuthenticationError,)
+"""Errors of a collection that stop the whole sweep instead of ending one item ``ERROR``: the
+gateway refused the credentials, so it would refuse every item's."""
+START_STOPS_SWEEP: tuple[type[Exception], ...] = (
+    AuthenticationError,
+    PermissionDeniedError,
+    NotFoundError,
+)
+"""The same for a start: a 401, a 403 (no access to the service) or a 404 (no service at
+that URL) to a start says nothing about its input, and every other start would get it too."""
 JITTER = 0.1
 """Each pause between polls is stretched or shrunk by up to this fraction, at random."""
 

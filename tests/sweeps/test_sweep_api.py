@@ -15,7 +15,12 @@ from _sweep_support import TOKEN, async_forwarding, forwarding, inputs, request_
 
 from kipu_hub_service import HubServiceClient
 from kipu_hub_service._sweep_rules import MAX_REQUEST_ATTEMPTS
-from kipu_hub_service.core.api_error import AuthenticationError, InternalServerError
+from kipu_hub_service.core.api_error import (
+    AuthenticationError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from kipu_hub_service.mock import FaultConfig, MockGateway, Timing
 from kipu_hub_service.sweeps import Progress, SweepFailedError
 from kipu_hub_service.testing import retries_without_delay, sdk_transport
@@ -207,6 +212,36 @@ def test_refused_credentials_stop_the_sweep_and_a_rerun_resumes(
     assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 4
     assert gateway.stats()["executions_created"] == 4
     assert (out / "4" / "result.bin").stat().st_size == 16
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("status", "error"), [(403, PermissionDeniedError), (404, NotFoundError), (401, None)]
+)
+def test_a_start_refused_for_the_service_not_the_input_stops_the_sweep(
+    kind: str, status: int, error: type[Exception] | None, gateway: MockGateway
+) -> None:
+    """A 403 (no access to the service) or 404 (no service at that URL) to a start would
+    come back for every input: the sweep raises it at once instead of ending every item
+    ERROR; only the first batch of starts is sent. (The 401 is the test above.)"""
+    expected = error or AuthenticationError
+    sent: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        sent.append(request_kind(request))
+        return httpx.Response(status, json={"message": "refused"})
+
+    async def async_refuse(request: httpx.Request) -> httpx.Response:
+        return refuse(request)
+
+    transport = (
+        forwarding(gateway.url, refuse)
+        if kind == "sync"
+        else async_forwarding(gateway.url, async_refuse)
+    )
+    with sdk_transport(transport), pytest.raises(expected):
+        sweep(kind, gateway.url, inputs(300), concurrency=1)
+    assert sent == ["start"]  # one at a time: the first answer stopped it
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -5,9 +5,8 @@ One loop does everything, in rounds: poll every pending execution with one list 
 status calls (the rule is ``_sweep_rules.use_list``), start what may be started (the
 Idempotency-Keys journalled first), fetch each finished execution's result once and download its
 files until the next poll is due (``_sweep_rules.collection_cutoff``), and hand out outcomes.
-Every request passes the client's shared :class:`RateGate`, so a 429 on any of them slows the
-whole sweep. The sweep's own requests are sent with ``max_retries=0``: it retries them itself,
-through the gate. Documentation: docs/sweeps.md.
+Every request passes the client's shared :class:`RateGate` (a 429 slows the whole sweep), with
+``max_retries=0``: the sweep retries them itself, through the gate. Docs: docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -44,6 +43,8 @@ from .._sweep_rules import (
     ERROR,
     MAX_REQUEST_ATTEMPTS,
     NOT_STARTED,
+    START_STOPS_SWEEP,
+    STOPS_SWEEP,
     SUCCEEDED,
     TIMED_OUT,
     OnProgress,
@@ -57,7 +58,7 @@ from .._sweep_rules import (
     longest_pause,
     use_list,
 )
-from ..core.api_error import AuthenticationError, ConflictError, NotFoundError
+from ..core.api_error import ConflictError, NotFoundError
 from ..core.request_options import RequestOptions
 from .sweep_requests import SweepRequests, SweepRetry
 
@@ -314,8 +315,8 @@ class Sweep:
                 return
             except Exception as exc:  # the gateway refused this input: its outcome, not all's
                 item.state = NEW
-                if isinstance(exc, AuthenticationError):
-                    raise  # refused credentials refuse every input: the sweep stops
+                if isinstance(exc, START_STOPS_SWEEP):
+                    raise  # not this input's fault: every start would get it
                 self._finish(item, ERROR, error=exc)
                 return
             item.id, item.state, item.attempts = execution.id, WAITING, 0
@@ -395,8 +396,8 @@ class Sweep:
                     self._finish(item, ERROR, error=exc.__cause__)
                 return
             except Exception as exc:  # a result that cannot be fetched or saved: this item's
-                if isinstance(exc, AuthenticationError):
-                    raise  # as for a start: every item's would be refused
+                if isinstance(exc, STOPS_SWEEP):
+                    raise  # refused credentials: every item's would be refused
                 self._finish(item, ERROR, error=exc)
                 return
             if self._journal is not None:
