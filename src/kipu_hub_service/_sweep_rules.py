@@ -5,6 +5,7 @@ The I/O (starting, polling, collecting) is ``_async/sweep.py``; the journal is `
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -50,16 +51,16 @@ MAX_REQUEST_ATTEMPTS = 12
 lost connection) before the item ends ERROR; 429 answers do not count, they slow the sweep.
 The pauses between them (``retry_pause``) add up to about 31 s, so a gateway restart or a
 network outage shorter than that loses nothing."""
-STOPS_SWEEP: tuple[type[Exception], ...] = (AuthenticationError,)
-"""Errors of a collection that stop the whole sweep instead of ending one item ``ERROR``: the
-gateway refused the credentials, so it would refuse every item's."""
 START_STOPS_SWEEP: tuple[type[Exception], ...] = (
     AuthenticationError,
     PermissionDeniedError,
     NotFoundError,
 )
-"""The same for a start: a 401, a 403 (no access to the service) or a 404 (no service at
-that URL) to a start says nothing about its input, and every other start would get it too."""
+"""Errors of a start that stop the whole sweep (``stops_sweep``): a 401, a 403 (no access to
+the service) or a 404 (no service at that URL) says nothing about the input."""
+FULL_DISK = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+"""``errno`` values of a collection's write that stop the whole sweep: no room (or quota) left,
+or a read-only file system. Every later file would fail the same way."""
 JITTER = 0.1
 """Each pause between polls is stretched or shrunk by up to this fraction, at random."""
 
@@ -324,6 +325,17 @@ def longest_pause(pending: int, last_list_size: int | None, max_poll_interval: f
     size = pending if last_list_size is None else last_list_size
     cost = 1 + size / LIST_ENTRIES_PER_REQUEST
     return max_poll_interval * min(1.0, cost / max(pending, 1))
+
+
+def stops_sweep(exc: BaseException, *, start: bool) -> bool:
+    """Whether ``exc``, raised by one item's start (``start``) or collection, stops the whole
+    sweep instead of ending that item ``ERROR``: it would come back for every item. Refused
+    credentials (401) stop either; see ``START_STOPS_SWEEP`` and ``FULL_DISK`` for the rest."""
+    if isinstance(exc, AuthenticationError):
+        return True
+    if start:
+        return isinstance(exc, START_STOPS_SWEEP)
+    return isinstance(exc, OSError) and exc.errno in FULL_DISK
 
 
 def retry_pause(failures: int) -> float:

@@ -245,6 +245,38 @@ def test_a_start_refused_for_the_service_not_the_input_stops_the_sweep(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_full_disk_stops_the_sweep_and_a_rerun_collects_the_rest(
+    kind: str, gateway: MockGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills up after the first item's two files: the sweep raises that OSError
+    once, instead of ending every later item ERROR. Once there is room again, a rerun with
+    the journal collects the rest and starts nothing again."""
+    import errno
+
+    from kipu_hub_service import _files
+
+    real_write = _files._write_all
+    writes: list[int] = []
+
+    def write(file: Any, data: bytes) -> None:
+        writes.append(len(data))
+        if len(writes) > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(file, data)
+
+    journal, out = tmp_path / "sweep.sqlite", tmp_path / "out"
+    monkeypatch.setattr(_files, "_write_all", write)
+    with pytest.raises(OSError, match="No space left on device"):
+        sweep(kind, gateway.url, inputs(6), journal=journal, output_dir=out, concurrency=1)
+    assert len(writes) == 3  # the first item's two files, then the failed write: no more
+    monkeypatch.setattr(_files, "_write_all", real_write)
+    results, _ = sweep(kind, gateway.url, inputs(6), journal=journal, output_dir=out)
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 6
+    assert gateway.stats()["executions_created"] == 6
+    assert all((out / str(n) / "result.bin").stat().st_size == 16 for n in range(1, 7))
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_an_items_failures_are_counted_in_a_row(kind: str, gateway: MockGateway) -> None:
     """Its start fails 8 times, then its result 8 times: 16 failures, but never 12 in a row
     (a start that succeeds counts again from 0), so the item succeeds."""

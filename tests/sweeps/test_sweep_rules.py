@@ -270,3 +270,28 @@ def test_rates_are_taken_over_a_second_at_least() -> None:
     assert later.starts_per_second == pytest.approx(2.5, rel=0.05)
     assert later.eta == pytest.approx(15 / 1.25, rel=0.05)
     assert progress_of(items, {}, 0.0, 0, 0, 0).eta is None  # not begun
+
+
+def test_what_stops_a_whole_sweep_and_what_ends_one_item() -> None:
+    import errno
+
+    from kipu_hub_service._sweep_rules import stops_sweep
+    from kipu_hub_service.core.api_error import (
+        ApiError,
+        AuthenticationError,
+        BadRequestError,
+        NotFoundError,
+        PermissionDeniedError,
+    )
+
+    def error(kind: type[ApiError], status: int) -> Exception:
+        return kind("refused", status_code=status, method="POST", url="http://gw/")
+
+    assert stops_sweep(error(AuthenticationError, 401), start=False)
+    for kind, status in ((PermissionDeniedError, 403), (NotFoundError, 404)):
+        assert stops_sweep(error(kind, status), start=True)
+        assert not stops_sweep(error(kind, status), start=False)  # one execution's result
+    assert not stops_sweep(error(BadRequestError, 400), start=True)  # this input's
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        assert stops_sweep(OSError(code, "full"), start=False)
+    assert not stops_sweep(OSError(errno.EACCES, "denied"), start=False)  # one directory

@@ -42,8 +42,6 @@ from .._sweep_rules import (
     ERROR,
     MAX_REQUEST_ATTEMPTS,
     NOT_STARTED,
-    START_STOPS_SWEEP,
-    STOPS_SWEEP,
     SUCCEEDED,
     TIMED_OUT,
     AsyncOnProgress,
@@ -55,6 +53,7 @@ from .._sweep_rules import (
     collection_cutoff,
     jittered,
     longest_pause,
+    stops_sweep,
     use_list,
 )
 from ..core.api_error import ConflictError, NotFoundError
@@ -314,7 +313,7 @@ class AsyncSweep:
                 return
             except Exception as exc:  # the gateway refused this input: its outcome, not all's
                 item.state = NEW
-                if isinstance(exc, START_STOPS_SWEEP):
+                if stops_sweep(exc, start=True):
                     raise  # not this input's fault: every start would get it
                 self._finish(item, ERROR, error=exc)
                 return
@@ -395,8 +394,8 @@ class AsyncSweep:
                     self._finish(item, ERROR, error=exc.__cause__)
                 return
             except Exception as exc:  # a result that cannot be fetched or saved: this item's
-                if isinstance(exc, STOPS_SWEEP):
-                    raise  # refused credentials: every item's would be refused
+                if stops_sweep(exc, start=False):
+                    raise  # refused credentials, a full disk: every item's would fail
                 self._finish(item, ERROR, error=exc)
                 return
             if self._journal is not None:

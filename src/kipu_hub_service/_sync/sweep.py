@@ -43,8 +43,6 @@ from .._sweep_rules import (
     ERROR,
     MAX_REQUEST_ATTEMPTS,
     NOT_STARTED,
-    START_STOPS_SWEEP,
-    STOPS_SWEEP,
     SUCCEEDED,
     TIMED_OUT,
     OnProgress,
@@ -56,6 +54,7 @@ from .._sweep_rules import (
     collection_cutoff,
     jittered,
     longest_pause,
+    stops_sweep,
     use_list,
 )
 from ..core.api_error import ConflictError, NotFoundError
@@ -315,7 +314,7 @@ class Sweep:
                 return
             except Exception as exc:  # the gateway refused this input: its outcome, not all's
                 item.state = NEW
-                if isinstance(exc, START_STOPS_SWEEP):
+                if stops_sweep(exc, start=True):
                     raise  # not this input's fault: every start would get it
                 self._finish(item, ERROR, error=exc)
                 return
@@ -396,8 +395,8 @@ class Sweep:
                     self._finish(item, ERROR, error=exc.__cause__)
                 return
             except Exception as exc:  # a result that cannot be fetched or saved: this item's
-                if isinstance(exc, STOPS_SWEEP):
-                    raise  # refused credentials: every item's would be refused
+                if stops_sweep(exc, start=False):
+                    raise  # refused credentials, a full disk: every item's would fail
                 self._finish(item, ERROR, error=exc)
                 return
             if self._journal is not None:
