@@ -94,6 +94,20 @@ def async_forwarding(url: str, hold: Callable[[httpx.Request], Any]) -> httpx.Mo
     return httpx.MockTransport(handler)
 
 
+def forwarding_for(
+    kind: str, url: str, hold: Callable[[httpx.Request], Any]
+) -> httpx.MockTransport:
+    """``forwarding`` for the ``kind`` client ("sync" or "async"), with the same plain
+    ``hold`` (on the async client it is called from a coroutine)."""
+    if kind == "sync":
+        return forwarding(url, hold)
+
+    async def async_hold(request: httpx.Request) -> Any:
+        return hold(request)
+
+    return async_forwarding(url, async_hold)
+
+
 def request_kind(request: httpx.Request) -> str:
     """What a sweep's request to the mock is: ``start``, ``result``, ``file`` (a result file),
     ``poll`` (the list, or one status) or ``other``."""

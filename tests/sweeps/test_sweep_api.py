@@ -11,7 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
-from _sweep_support import TOKEN, async_forwarding, forwarding, inputs, request_kind, sweep
+from _sweep_support import (
+    TOKEN,
+    async_forwarding,
+    forwarding,
+    forwarding_for,
+    inputs,
+    request_kind,
+    sweep,
+)
 
 from kipu_hub_service import HubServiceClient
 from kipu_hub_service._sweep_rules import MAX_REQUEST_ATTEMPTS
@@ -194,14 +202,7 @@ def test_refused_credentials_stop_the_sweep_and_a_rerun_resumes(
             return httpx.Response(401, json={"message": "Invalid token"})
         return None
 
-    async def async_gate(request: httpx.Request) -> httpx.Response | None:
-        return gate(request)
-
-    transport = (
-        forwarding(gateway.url, gate)
-        if kind == "sync"
-        else async_forwarding(gateway.url, async_gate)
-    )
+    transport = forwarding_for(kind, gateway.url, gate)
     journal, out = tmp_path / "sweep.sqlite", tmp_path / "out"
     with sdk_transport(transport):
         with pytest.raises(AuthenticationError):
@@ -231,14 +232,7 @@ def test_a_start_refused_for_the_service_not_the_input_stops_the_sweep(
         sent.append(request_kind(request))
         return httpx.Response(status, json={"message": "refused"})
 
-    async def async_refuse(request: httpx.Request) -> httpx.Response:
-        return refuse(request)
-
-    transport = (
-        forwarding(gateway.url, refuse)
-        if kind == "sync"
-        else async_forwarding(gateway.url, async_refuse)
-    )
+    transport = forwarding_for(kind, gateway.url, refuse)
     with sdk_transport(transport), pytest.raises(expected):
         sweep(kind, gateway.url, inputs(300), concurrency=1)
     assert sent == ["start"]  # one at a time: the first answer stopped it
@@ -288,14 +282,7 @@ def test_an_items_failures_are_counted_in_a_row(kind: str, gateway: MockGateway)
             left[what] -= 1
             raise httpx.ConnectError("connection refused")
 
-    async def async_fail(request: httpx.Request) -> None:
-        fail(request)
-
-    transport = (
-        forwarding(gateway.url, fail)
-        if kind == "sync"
-        else async_forwarding(gateway.url, async_fail)
-    )
+    transport = forwarding_for(kind, gateway.url, fail)
     with sdk_transport(transport), retries_without_delay():
         results, _ = sweep(kind, gateway.url, inputs(1))
     assert left == {"start": 0, "result": 0}
@@ -317,12 +304,7 @@ def test_a_gateway_outage_of_a_few_seconds_loses_nothing(
         if outage and time.monotonic() < outage[0]:
             raise httpx.ConnectError("connection refused (the gateway is restarting)")
 
-    async def async_cut(request: httpx.Request) -> None:
-        cut(request)
-
-    transport = (
-        forwarding(gateway.url, cut) if kind == "sync" else async_forwarding(gateway.url, async_cut)
-    )
+    transport = forwarding_for(kind, gateway.url, cut)
     progress: list[Progress] = []
     with sdk_transport(transport):
         results, _ = sweep(
