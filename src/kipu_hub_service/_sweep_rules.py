@@ -51,13 +51,9 @@ MAX_REQUEST_ATTEMPTS = 12
 lost connection) before the item ends ERROR; 429 answers do not count, they slow the sweep.
 The pauses between them (``retry_pause``) add up to about 31 s, so a gateway restart or a
 network outage shorter than that loses nothing."""
-START_STOPS_SWEEP: tuple[type[Exception], ...] = (
-    AuthenticationError,
-    PermissionDeniedError,
-    NotFoundError,
-)
-"""Errors of a start that stop the whole sweep (``stops_sweep``): a 401, a 403 (no access to
-the service) or a 404 (no service at that URL) says nothing about the input."""
+START_STOPS_SWEEP: tuple[type[Exception], ...] = (PermissionDeniedError, NotFoundError)
+"""Errors of a start that stop the whole sweep besides a 401 (``stops_sweep``): a 403 (no
+access to the service) or a 404 (no service at that URL) says nothing about the input."""
 FULL_DISK = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 """``errno`` values of a collection's write that stop the whole sweep: no room (or quota) left,
 or a read-only file system. Every later file would fail the same way."""
