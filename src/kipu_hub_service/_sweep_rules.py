@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -362,6 +362,46 @@ def check_sweep_targets(on_progress: object, journal: object, output_dir: object
             raise TypeError(
                 f"{name} must be a path (str or os.PathLike), got {type(value).__name__}"
             )
+
+
+def make_output_dir(path: Path | None, fresh: Sequence[int]) -> None:
+    """Create the sweep's ``output_dir`` (and its parents) before anything is started: a path
+    that is a file, or cannot be created, is then an ``OSError`` with no execution paid for,
+    not every item's ``ERROR`` once its execution has finished.
+
+    ``fresh``: the numbers ``n`` of the items that will get new executions with no journal to
+    say which files are theirs (a sweep without one, on its first run); an ``output_dir/<n>/``
+    of theirs holding anything already is another run's, and is refused (``FileExistsError``)
+    rather than fought over item by item.
+    """
+    if path is None:
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(
+            errno.ENOTDIR, "output_dir is not a directory", str(path)
+        ) from None
+    held = next((str(n) for n in fresh if _holds_anything(path / str(n))), None)
+    if held is not None:
+        raise FileExistsError(
+            errno.EEXIST,
+            "already holds files of another run, which the new executions of a sweep without "
+            "a journal would not replace: pass the journal that run used to resume it, or "
+            "choose an empty output_dir",
+            str(path / held),
+        )
+
+
+def _holds_anything(directory: Path) -> bool:
+    """Whether ``directory`` exists and has an entry (a file that is not a directory counts)."""
+    try:
+        with os.scandir(directory) as entries:
+            return next(entries, None) is not None
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        return True
 
 
 def jittered(interval: float, rng: random.Random) -> float:

@@ -562,3 +562,42 @@ def test_a_slot_freed_by_a_poll_is_filled_before_that_round_collects(
     assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 3
     order = [request for request in sent if request in ("start", "result")]
     assert order == ["start", "start", "result", "start", "result", "result"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_unusable_output_dir_is_refused_before_anything_starts(
+    kind: str, gateway: MockGateway, tmp_path: Path
+) -> None:
+    """A file where the output directory should be, or (without a journal) item directories
+    holding another run's files, would have failed every item once its execution had been
+    paid for: both are refused before the first start."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    with pytest.raises(NotADirectoryError, match="output_dir is not a directory"):
+        sweep(kind, gateway.url, inputs(2), output_dir=afile)
+    out = tmp_path / "out"
+    first, _ = sweep(kind, gateway.url, inputs(2), output_dir=out)
+    assert [outcome.status for outcome in first] == ["SUCCEEDED"] * 2
+    with pytest.raises(FileExistsError, match="already holds files of another run") as caught:
+        sweep(kind, gateway.url, inputs(2), output_dir=out)
+    assert caught.value.filename == str(out / "1")
+    assert gateway.stats()["executions_created"] == 2  # neither refused sweep started any
+    # the same executions watched into the same directory are no other run's: kept
+    ids = [outcome.execution_id or "" for outcome in first]
+    again, _ = sweep(kind, gateway.url, ids=ids, output_dir=out)
+    assert [outcome.status for outcome in again] == ["SUCCEEDED"] * 2
+
+
+def test_a_sweep_run_again_after_a_break_keeps_its_own_files(
+    gateway: MockGateway, tmp_path: Path
+) -> None:
+    """Leaving ``as_completed`` early and asking for the results again goes on with the same
+    sweep (no journal): the files it wrote already are its own, not another run's."""
+    out = tmp_path / "out"
+    with HubServiceClient(base_url=gateway.url, token=TOKEN) as client:
+        job = client.service_api.sweep(inputs(4), output_dir=out)
+        for _ in job.as_completed():
+            break  # the generator is closed here
+        results = job.results()
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 4
+    assert gateway.stats()["executions_created"] == 4

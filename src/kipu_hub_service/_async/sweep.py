@@ -18,7 +18,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from qhub_service_gen.models import ResultResponse
 
@@ -53,6 +53,7 @@ from .._sweep_rules import (
     collection_cutoff,
     jittered,
     longest_pause,
+    make_output_dir,
     stops_sweep,
     use_list,
 )
@@ -60,7 +61,6 @@ from ..core.api_error import ConflictError, NotFoundError
 from ..core.request_options import RequestOptions
 from .sweep_requests import AsyncSweepRequests, SweepRetry
 
-_T = TypeVar("_T")
 _BATCH = 256
 """Starts, and collections of finished items, per round at most: between rounds the sweep
 polls when due, hands out the outcomes it has and reports progress, so executions that all end
@@ -185,9 +185,10 @@ class AsyncSweep:
     # The loop.
 
     def _open(self) -> None:
-        """Journal (if any) opened and checked; items restored from it; the start queue.
-        Run again after an interruption, a start that was in flight is queued again (with
-        its key, so the gateway answers with the execution it may have made)."""
+        """Output directory made; journal (if any) opened and checked; items restored; the start
+        queue. Run again after an interruption, a start in flight is queued again (its key)."""
+        fresh = [] if self._journal_path else [i.index + 1 for i in self._items if i.id is None]
+        make_output_dir(self._output, fresh)
         self._queue.clear()
         for item in self._items:
             if item.state == STARTING:
