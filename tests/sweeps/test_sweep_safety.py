@@ -37,7 +37,9 @@ def test_a_result_file_name_that_climbs_out_is_refused(kind: str, tmp_path: Path
     assert results[0].status == "ERROR"
     assert isinstance(results[0].error, UnsafeResultFileNameError)
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
-    assert written == []  # the names are checked before anything is created
+    # the output directory is made before the first start; the names are checked before
+    # anything is created in it
+    assert written == ["out"]
 
 
 def test_secrets_in_request_bodies_never_reach_the_journal(tmp_path: Path) -> None:
@@ -93,13 +95,19 @@ def test_a_link_planted_at_a_name_in_an_item_directory_is_refused(
     kind: str, name: str, tmp_path: Path
 ) -> None:
     """A link from ``DIR/1/<name>`` (the file, its temp file or its record) to a file outside:
-    the item ends ERROR and the file outside keeps its bytes."""
+    with a journal (which lets a sweep resume into its item directories) the item ends ERROR
+    when it is collected; without one the sweep refuses ``DIR/1`` before the first start. The
+    file outside keeps its bytes either way."""
     outside = _outside(tmp_path)
     out = tmp_path / "out"
     (out / "1").mkdir(parents=True)
     (out / "1" / name).symlink_to(outside / "result.json")
     with MockGateway(tokens=[TOKEN], timing=Timing(pending=0, running=0)) as gateway:
-        results, _ = sweep(kind, gateway.url, inputs(1), output_dir=out)
+        with pytest.raises(FileExistsError, match="another run"):
+            sweep(kind, gateway.url, inputs(1), output_dir=out)
+        assert gateway.stats()["executions_created"] == 0
+        journal = tmp_path / "sweep.sqlite"
+        results, _ = sweep(kind, gateway.url, inputs(1), output_dir=out, journal=journal)
     assert results[0].status == "ERROR" and isinstance(results[0].error, OSError)
     assert (outside / "result.json").read_bytes() == b"keep"
     assert sorted(p.name for p in outside.iterdir()) == ["result.json"]
