@@ -341,7 +341,7 @@ class PartFile:
             self._written += len(event)
             self._report()
             return
-        if event.position != self.file.tell():
+        if event.position != self._written:  # the file's offset (no lseek to ask it)
             self.file.seek(event.position)
             self.file.truncate()
         self._body = (event.etag, event.total)
@@ -353,7 +353,7 @@ class PartFile:
 
     def verify(self, state: Resume) -> None:
         """Check the size against the announced one; report the final progress."""
-        size = self.file.tell()
+        size = self._written
         if state.total is not None and size != state.total:
             state.fail(f"the file has {size} bytes, the server announced {state.total}")
         self._written, self._total = size, size

@@ -89,13 +89,24 @@ def result_file_names(result: ResultResponse) -> list[str]:
         raise UnsafeResultFileNameError(exc.name, exc.reason) from None
 
 
-def plan_downloads(
+def plan_files(
     result: ResultResponse, directory: str | os.PathLike[str]
 ) -> list[tuple[str, Path]]:
-    """Each result file with its path in ``directory`` (created); names checked first."""
+    """Each result file with its path in ``directory`` (created); names checked first. For a
+    caller that saves through a ``Folder`` opened without following links (a sweep), where a
+    link at any of the names is refused anyway."""
     target = Path(directory)
     plan = [(name, target / name) for name in result_file_names(result)]
     target.mkdir(parents=True, exist_ok=True)
+    return plan
+
+
+def plan_downloads(
+    result: ResultResponse, directory: str | os.PathLike[str]
+) -> list[tuple[str, Path]]:
+    """``plan_files``, refusing first a link at a name that leads out of ``directory``."""
+    plan = plan_files(result, directory)
+    target = Path(directory)
     for _, path in plan:
         check_inside(path, target)
     return plan

@@ -53,3 +53,25 @@ def test_at_most_limit_at_once_and_running_ones_are_cancelled_by_a_failure() -> 
     assert most == 8
     assert sorted(cancelled) == [0, 1, 2, 3, 4, 6, 7]  # the others in flight; none began later
     assert running == 0
+
+
+def test_jobs_begin_in_order_on_at_most_limit_tasks() -> None:
+    """A batch bigger than ``limit`` makes ``limit`` tasks, not one per job (a sweep's round
+    of 256 starts at 16 at once would hold 256 tasks, 240 of them waiting)."""
+    begun: list[int] = []
+    tasks_seen: list[int] = []
+
+    def job(n: int) -> AsyncJob:
+        async def run() -> None:
+            begun.append(n)
+            tasks_seen.append(len(asyncio.all_tasks()))
+            await asyncio.sleep(0)
+
+        return run
+
+    async def main() -> None:
+        await AsyncBackend.gather([job(n) for n in range(100)], limit=4)
+
+    asyncio.run(main())
+    assert begun == list(range(100))
+    assert max(tasks_seen) == 5  # the four workers and the task that gathers

@@ -26,7 +26,7 @@ from qhub_service_gen.models import ResultResponse
 from .._backend import Job, SyncBackend
 from .._folder import Folder, InFolder
 from .._journal import Entry, Journal
-from .._results import is_terminal, plan_downloads
+from .._results import is_terminal, plan_files
 from .._sweep_items import (
     DONE,
     FINISHED,
@@ -421,7 +421,7 @@ class Sweep:
         if self._output is None or item.status != SUCCEEDED or item.result is None:
             return []
         directory = self._item_dir(item)
-        plan = plan_downloads(item.result, directory)
+        plan = plan_files(item.result, directory)
         with Folder.open(directory, follows=False) as folder:  # each file through one descriptor
             for name, path in plan:
                 if name not in item.done_files or not path.is_file():
