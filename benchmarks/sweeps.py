@@ -198,8 +198,8 @@ def child(side: str, url: str, count: int, out: str) -> dict[str, Any]:
     The SDK is imported before the clocks start (its CPU is ``import_cpu``, paid once per
     process, not per execution)."""
     began = time.process_time()
-    import kipu_hub_service  # noqa: F401 (what a user imports)
-    import kipu_hub_service._async.download  # noqa: F401 (loaded by the first download)
+    import kipu_hub_service  # what a user imports
+    import kipu_hub_service._async.download  # loaded by the first download
     import kipu_hub_service._async.sweep  # noqa: F401
     from kipu_hub_service._backend import AsyncBackend
 
