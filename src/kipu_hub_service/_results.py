@@ -89,9 +89,7 @@ def result_file_names(result: ResultResponse) -> list[str]:
         raise UnsafeResultFileNameError(exc.name, exc.reason) from None
 
 
-def plan_files(
-    result: ResultResponse, directory: str | os.PathLike[str]
-) -> list[tuple[str, Path]]:
+def plan_files(result: ResultResponse, directory: str | os.PathLike[str]) -> list[tuple[str, Path]]:
     """Each result file with its path in ``directory`` (created); names checked first. For a
     caller that saves through a ``Folder`` opened without following links (a sweep), where a
     link at any of the names is refused anyway."""
