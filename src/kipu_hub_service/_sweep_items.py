@@ -9,6 +9,7 @@ from typing import Any
 from qhub_service_gen.models import ResultResponse
 
 from ._requests import check_segment
+from ._results import is_terminal
 from ._sweep_rules import Outcome, Progress, fingerprint, retry_pause
 
 NEW, STARTING, WAITING, FINISHED, DONE = "NEW", "STARTING", "WAITING", "FINISHED", "DONE"
@@ -48,6 +49,15 @@ class Item:
         """Result files the journal says were complete (kept when still on disk)."""
         self.wake = 0.0
         """No request for this item before this ``time.monotonic()`` (after a failure)."""
+
+    def observe(self, status: str) -> bool:
+        """Record a status seen (a terminal one while waiting makes the item FINISHED);
+        whether it changed."""
+        changed = status != self.status
+        self.status = status
+        if self.state == WAITING and is_terminal(status):
+            self.state = FINISHED
+        return changed
 
     def backoff(self, rate_limited: bool) -> int:
         """Count a transient failure (a 429 is not counted: the gate slows for it); set

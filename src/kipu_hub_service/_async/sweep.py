@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
 import time
 import uuid
 from collections import deque
@@ -25,7 +24,7 @@ from qhub_service_gen.models import ResultResponse
 from .._backend import AsyncBackend, AsyncJob
 from .._folder import Folder, InFolder
 from .._journal import Entry, Journal
-from .._results import is_terminal, plan_files
+from .._results import plan_files
 from .._sweep_items import (
     DONE,
     FINISHED,
@@ -51,14 +50,12 @@ from .._sweep_rules import (
     check_sweep_args,
     check_sweep_targets,
     collection_cutoff,
-    jittered,
-    longest_pause,
     make_output_dir,
     stops_sweep,
-    use_list,
 )
 from ..core.api_error import ConflictError, NotFoundError
 from ..core.request_options import RequestOptions
+from .sweep_poll import AsyncPoller
 from .sweep_requests import AsyncSweepRequests, SweepRetry
 
 _BATCH = 256
@@ -103,7 +100,7 @@ class AsyncSweep:
             self._items = [Item(i, None, check_id(i, id)) for i, id in enumerate(ids)]
         self._max_in_flight = max_in_flight
         self._timeout = timeout
-        self._poll_interval, self._max_poll = poll_interval, max_poll_interval
+        self._max_poll = max_poll_interval
         self._on_progress = on_progress
         self._journal_path = None if journal is None else Path(journal)
         self._output = None if output_dir is None else Path(output_dir)
@@ -115,10 +112,9 @@ class AsyncSweep:
         self._outcomes: dict[int, Outcome] = {}
         self._ready: list[Outcome] = []
         self._cancelling = self._running = self._done = False
-        self._last_list: int | None = None
-        self._interval = poll_interval
-        self._next_poll = 0.0
-        self._rng = random.Random()
+        self._poller = AsyncPoller(
+            self._send, poll_interval, max_poll_interval, concurrency, self._gone
+        )
         self._starts = 0
         self._began = self._cutoff = 0.0
         self._begun = itertools.count()
@@ -220,12 +216,13 @@ class AsyncSweep:
     async def _round(self) -> None:
         if self._cancelling:
             await self._cancel_round()
-        await self._poll()
+        await self._poller.poll(self._items)
         await self._start_some()  # after the poll: the slots it freed are filled at once
         now = time.monotonic()
         finished = [item for item in self._items if item.state == FINISHED and item.wake <= now]
         waiting = any(item.state == WAITING for item in self._items)
-        self._cutoff = collection_cutoff(now, self._next_poll if waiting else None, self._max_poll)
+        due = self._poller.next_poll if waiting else None
+        self._cutoff = collection_cutoff(now, due, self._max_poll)
         self._begun = itertools.count()  # next() is atomic: the sync client's threads share it
         batch = finished[:_BATCH]
         await AsyncBackend.gather([self._collector(item) for item in batch], self._concurrency)
@@ -234,7 +231,7 @@ class AsyncSweep:
         if self._ready or len(self._outcomes) == len(self._items):
             return
         now = time.monotonic()
-        until = self._next_poll
+        until = self._poller.next_poll
         if not any(item.state == WAITING for item in self._items):
             until = now + self._max_poll
         for item in self._items:
@@ -273,6 +270,9 @@ class AsyncSweep:
         self._outcomes[item.index] = outcome
         self._order.append(outcome)
         self._ready.append(outcome)
+
+    def _gone(self, item: Item, exc: NotFoundError) -> None:
+        self._finish(item, ERROR, error=exc)
 
     def _room(self) -> int:
         if self._max_in_flight is None:
@@ -319,7 +319,7 @@ class AsyncSweep:
                 self._finish(item, ERROR, error=exc)
                 return
             item.id, item.state, item.attempts = execution.id, WAITING, 0
-            self._observe(item, str(execution.status))
+            item.observe(str(execution.status))
 
         return start
 
@@ -330,59 +330,6 @@ class AsyncSweep:
             self._finish(item, ERROR, error=exc.__cause__)
         else:
             self._queue.append(item)
-
-    def _observe(self, item: Item, status: str) -> bool:
-        """Record a status seen; whether it changed."""
-        changed = status != item.status
-        item.status = status
-        if is_terminal(status) and item.state == WAITING:
-            item.state = FINISHED
-        return changed
-
-    async def _poll(self) -> None:
-        waiting = [item for item in self._items if item.state == WAITING]
-        if not waiting or time.monotonic() < self._next_poll:
-            return
-        changed = False
-        longest = self._max_poll
-        if use_list(len(waiting), self._last_list):
-            longest = longest_pause(len(waiting), self._last_list, self._max_poll)
-            try:
-                seen = await self._send.states()
-            except SweepRetry:
-                seen = None
-            if seen is not None:
-                self._last_list = len(seen)
-                for item in waiting:
-                    if item.id in seen:
-                        changed = self._observe(item, seen[item.id]) or changed
-                waiting = [item for item in waiting if item.id not in seen]
-            else:
-                waiting = []
-        if waiting:
-            flags: list[bool] = []
-            jobs = [self._status_poller(item, flags) for item in waiting]
-            await AsyncBackend.gather(jobs, self._concurrency)
-            changed = changed or any(flags)
-        if changed:
-            self._interval = self._poll_interval
-        else:
-            self._interval = min(self._interval * 1.5, max(longest, self._poll_interval))
-        self._next_poll = time.monotonic() + jittered(self._interval, self._rng)
-
-    def _status_poller(self, item: Item, flags: list[bool]) -> AsyncJob:
-        async def poll() -> None:
-            id = item.id or ""
-            try:
-                execution = await self._send.status(id)
-            except SweepRetry:
-                return
-            except NotFoundError as exc:
-                self._finish(item, ERROR, error=exc)
-                return
-            flags.append(self._observe(item, str(execution.status)))
-
-        return poll
 
     def _collector(self, item: Item) -> AsyncJob:
         async def collect() -> None:
