@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -540,7 +541,12 @@ class Attacker:
 
 
 def _attack(port: int, count: int = 300) -> list[Attacker]:
-    attackers = [Attacker(port) for _ in range(count)]
+    # Connected from 16 threads: one at a time, each SYN the kernel dropped past the mock's
+    # accept backlog (16 at this descriptor limit) cost a second, and they added up to ten.
+    # Fewer at once than the mock lets linger shed (32, ``guard.MAX_LINGERING``): one closed
+    # at once may be reset before its 503 is read.
+    with ThreadPoolExecutor(16) as pool:
+        attackers = list(pool.map(lambda _: Attacker(port), range(count)))
     for _ in range(3):
         for attacker in attackers:
             attacker.step()

@@ -26,6 +26,7 @@ from kipu_hub_service import (
     ServiceExecutionStatus,
     UnsafeResultFileNameError,
 )
+from kipu_hub_service.testing import retries_without_delay
 
 BASE = "http://gateway.test/acme/vqe/v1"
 EID = "6f1c2d3e-0000-4000-8000-000000000001"
@@ -457,7 +458,7 @@ def test_download_all_called_again_resumes_without_fetching_finished_files(
     gateway = Gateway(["SUCCEEDED"], files=RESUME_FILES)
     gateway.cut_after["b.bin"] = 3_000  # every attempt stops there: resumes run out
     with sync_client(gateway) as client:
-        with pytest.raises(IncompleteDownloadError):
+        with retries_without_delay(), pytest.raises(IncompleteDownloadError):
             client.service_api.download_all_result_files(EID, tmp_path)
         assert (tmp_path / "a.bin").read_bytes() == RESUME_FILES["a.bin"]
         assert not (tmp_path / "b.bin").exists() and not (tmp_path / "c.json").exists()
@@ -483,7 +484,7 @@ async def test_async_download_all_called_again_resumes_without_fetching_finished
     gateway = Gateway(["SUCCEEDED"], files=RESUME_FILES)
     gateway.cut_after["b.bin"] = 3_000
     async with async_client(gateway) as client:
-        with pytest.raises(IncompleteDownloadError):
+        with retries_without_delay(), pytest.raises(IncompleteDownloadError):
             await client.service_api.download_all_result_files(EID, tmp_path, max_concurrency=1)
         gateway.cut_after.clear()
         gateway.requests.clear()
