@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar, cast
 
+from ._threads import Gather as Gather  # the sync twin of AsyncGather, for _sync/
 from ._threads import Job as Job  # the sync twin of AsyncJob, for _sync/
 from ._threads import gather_in_threads
 
@@ -31,6 +32,19 @@ _T = TypeVar("_T")
 
 AsyncJob = Callable[[], Awaitable[None]]
 """One of the async client's ``gather`` jobs (a coroutine function)."""
+
+
+class AsyncGather:
+    """A sweep's ``gather``: ``AsyncBackend.gather`` at the sweep's concurrency (``limit``).
+    The sync twin, ``Gather`` (``_threads``), also learns the gateway's pace across rounds."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    async def __call__(self, jobs: Sequence[AsyncJob]) -> None:
+        """Run ``jobs`` with at most ``limit`` at once."""
+        await AsyncBackend.gather(jobs, self.limit)
+
 
 AIOHTTP_OPT_OUT_ENV = "QHUB_SERVICE_NO_AIOHTTP"
 """Set to 1 to make ``AsyncHubServiceClient`` use httpx's own transport even with aiohttp."""

@@ -13,6 +13,12 @@ job held up by the machine's load does not decide it). Each worker runs in a cop
 caller's context (``contextvars``), so what the caller's context holds (the testing helpers'
 switches) holds in the workers too.
 
+A sweep gathers once or more per round, through one ``Gather``, which remembers the verdict:
+after a gather whose jobs waited on the network, the next ``TRUST_SLOW`` gathers of that sweep
+hand their jobs to workers from the first job on, instead of paying two round trips one after
+the other each time; the one after them measures again (a gateway can get faster, and threads
+cost CPU against a fast one).
+
 The first failure stops handing out jobs; it is raised in the calling thread once the running
 jobs have ended. Ctrl-C (``KeyboardInterrupt``) reaches the calling thread only; it stops the
 job that thread was running and, like a failure, every job not yet begun, and is raised once
@@ -36,8 +42,32 @@ WAIT_FOR_THREADS = 0.002
 jobs left to worker threads as well."""
 
 
-def gather_in_threads(jobs: Sequence[Job], limit: int) -> None:
-    """Run ``jobs`` with at most ``limit`` at once (see the module doc)."""
+TRUST_SLOW = 8
+"""Gathers of a sweep that use worker threads at once after one found the gateway slow."""
+
+
+class Gather:
+    """A sweep's ``gather`` at its concurrency (``limit``), with the gateway's pace learnt
+    from its earlier gathers (see the module doc); called from one thread at a time."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._trusted = 0
+        """Gathers left that start worker threads at once."""
+
+    def __call__(self, jobs: Sequence[Job]) -> None:
+        """Run ``jobs`` with at most ``limit`` at once."""
+        at_once = self._trusted > 0 and len(jobs) > 1
+        if at_once:
+            self._trusted -= 1
+        if gather_in_threads(jobs, self.limit, at_once=at_once) and not at_once:
+            self._trusted = TRUST_SLOW  # this gather found the gateway slow
+
+
+def gather_in_threads(jobs: Sequence[Job], limit: int, *, at_once: bool = False) -> bool:
+    """Run ``jobs`` with at most ``limit`` at once (see the module doc); with ``at_once``,
+    in worker threads from the first job on. Returns whether the jobs went to worker threads
+    (at once, or because two in a row waited on the network)."""
     lock = threading.Lock()
     taken = 0
     failures: list[BaseException] = []
@@ -80,7 +110,11 @@ def gather_in_threads(jobs: Sequence[Job], limit: int) -> None:
             workers.append(worker)
 
     slow = 0  # jobs in a row that waited longer than WAIT_FOR_THREADS
+    threaded = at_once and limit > 1  # the jobs left go to worker threads too
     try:
+        if threaded:
+            spread()
+            work()
         while (job := take()) is not None:
             wall, cpu = time.perf_counter(), time.thread_time()
             if not run(job):
@@ -88,6 +122,7 @@ def gather_in_threads(jobs: Sequence[Job], limit: int) -> None:
             waited = time.perf_counter() - wall - (time.thread_time() - cpu)
             slow = slow + 1 if waited > WAIT_FOR_THREADS else 0
             if slow >= 2 and limit > 1:
+                threaded = True
                 spread()
                 work()
                 break
@@ -98,3 +133,4 @@ def gather_in_threads(jobs: Sequence[Job], limit: int) -> None:
             worker.join()
     if failures:
         raise failures[0]
+    return threaded

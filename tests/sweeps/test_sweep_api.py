@@ -538,6 +538,21 @@ def test_starts_and_downloads_overlap_up_to_the_concurrency(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_later_round_sends_its_first_requests_at_once_after_the_gateway_proved_slow(
+    kind: str, gateway: MockGateway
+) -> None:
+    """The first round's two starts wait on the gateway one after the other (the sync client
+    measures); the next round's two are sent at once, not measured again: each is held until
+    both are in flight."""
+    starts = Held(2, slow=2)
+    with sdk_transport(held_transport(kind, gateway.url, lambda r: r.method == "POST", starts)):
+        results, _ = sweep(kind, gateway.url, inputs(6), concurrency=4, max_in_flight=2)
+    assert [outcome.status for outcome in results] == ["SUCCEEDED"] * 6
+    assert starts.arrived == 6
+    assert starts.most == 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_slot_freed_by_a_poll_is_filled_before_that_round_collects(
     kind: str, gateway: MockGateway
 ) -> None:

@@ -2,7 +2,7 @@
 thread while they do not wait; once two in a row wait on the network (here: sleep), the rest
 run at most ``limit`` at once in worker threads beside it. The first failure (Ctrl-C included) stops
 the jobs not yet begun and is raised once the running ones have ended; the caller's context
-holds in the workers."""
+holds in the workers. A sweep's ``Gather`` remembers a slow gateway for its next gathers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from kipu_hub_service._threads import WAIT_FOR_THREADS, gather_in_threads
+from kipu_hub_service._threads import TRUST_SLOW, WAIT_FOR_THREADS, Gather, gather_in_threads
 
 WAIT = 10.0
 """Longest any test here waits for another thread (a hang fails, it does not stall)."""
@@ -173,3 +173,53 @@ def test_the_callers_context_holds_in_the_workers() -> None:
         switch.reset(token)
     assert [value for _, value in seen] == ["on"] * 12
     assert len({name for name, _ in seen}) == 3  # workers too, not only the calling thread
+
+
+def test_after_a_slow_gather_the_next_ones_use_workers_from_their_first_job() -> None:
+    """A round against a distant gateway does not pay two round trips one after the other
+    each time: once a gather has found the waits, the next ones start their workers at once."""
+    gather = Gather(4)
+    first = Crowd()
+    gather([first.job(n, SLOW) for n in range(8)])  # type: ignore[list-item]
+    assert first.done[:2] == [0, 1]  # measured, in the calling thread
+    second_began = threading.Event()
+
+    def waits_for_the_second() -> None:
+        assert second_began.wait(WAIT), "job 1 began only after job 0 had ended"
+
+    def second() -> None:
+        second_began.set()
+
+    for _ in range(TRUST_SLOW):
+        second_began.clear()
+        gather([waits_for_the_second, second, second])
+    assert TRUST_SLOW >= 4
+    assert workers_left() == []
+
+
+def test_a_gateway_that_got_fast_is_measured_again_and_keeps_jobs_in_the_calling_thread() -> None:
+    gather = Gather(4)
+    gather([Crowd().job(n, SLOW) for n in range(4)])  # type: ignore[list-item]
+    trusted = Crowd()
+    for _ in range(TRUST_SLOW):
+        gather([trusted.job(n, 0.0) for n in range(6)])  # type: ignore[list-item]
+    assert trusted.threads - {threading.current_thread().name}  # workers, without measuring
+    for _ in range(3):
+        fast = Crowd()
+        gather([fast.job(n, 0.0) for n in range(6)])  # type: ignore[list-item]
+        assert fast.done == list(range(6))
+        assert fast.threads == {threading.current_thread().name}
+
+
+def test_gathers_of_one_job_do_not_use_up_what_was_learnt() -> None:
+    """A round with one poll or one start sends it from the calling thread; the next round
+    of many still starts its workers at once."""
+    gather = Gather(4)
+    gather([Crowd().job(n, SLOW) for n in range(4)])  # type: ignore[list-item]
+    alone = Crowd()
+    for _ in range(3 * TRUST_SLOW):
+        gather([alone.job(0, 0.0)])  # type: ignore[list-item]
+    assert alone.threads == {threading.current_thread().name}
+    many = Crowd()
+    gather([many.job(n, 0.0) for n in range(6)])  # type: ignore[list-item]
+    assert many.threads - {threading.current_thread().name}

@@ -21,7 +21,7 @@ from typing import Any
 
 from qhub_service_gen.models import ResultResponse
 
-from .._backend import AsyncBackend, AsyncJob
+from .._backend import AsyncBackend, AsyncGather, AsyncJob
 from .._folder import Folder, InFolder
 from .._journal import Entry, Journal
 from .._results import plan_files
@@ -106,6 +106,7 @@ class AsyncSweep:
         self._output = None if output_dir is None else Path(output_dir)
         self._send = AsyncSweepRequests(api, request_options)
         self._concurrency = concurrency
+        self._gather = AsyncGather(concurrency)
         self._journal: Journal | None = None
         self._queue: deque[Item] = deque()
         self._order: list[Outcome] = []
@@ -113,7 +114,7 @@ class AsyncSweep:
         self._ready: list[Outcome] = []
         self._cancelling = self._running = self._done = False
         self._poller = AsyncPoller(
-            self._send, poll_interval, max_poll_interval, concurrency, self._gone
+            self._send, poll_interval, max_poll_interval, self._gather, self._gone
         )
         self._starts = 0
         self._began = self._cutoff = 0.0
@@ -225,7 +226,7 @@ class AsyncSweep:
         self._cutoff = collection_cutoff(now, due, self._max_poll)
         self._begun = itertools.count()  # next() is atomic: the sync client's threads share it
         batch = finished[:_BATCH]
-        await AsyncBackend.gather([self._collector(item) for item in batch], self._concurrency)
+        await self._gather([self._collector(item) for item in batch])
 
     async def _pause(self, end: float | None) -> None:
         if self._ready or len(self._outcomes) == len(self._items):
@@ -299,7 +300,7 @@ class AsyncSweep:
             self._journal.reserve([(item.index, item.fp or "", item.key or "") for item in fresh])
         for item in batch:
             item.state = STARTING
-        await AsyncBackend.gather([self._starter(item) for item in batch], self._concurrency)
+        await self._gather([self._starter(item) for item in batch])
         started = [(item.index, item.id) for item in batch if item.id is not None]
         self._starts += len(started)  # counted here, not in the jobs: they may be threads
         if self._journal is not None:
@@ -394,4 +395,4 @@ class AsyncSweep:
 
             return cancel
 
-        await AsyncBackend.gather([job(item) for item in targets], self._concurrency)
+        await self._gather([job(item) for item in targets])

@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Callable
 
-from .._backend import AsyncBackend, AsyncJob
+from .._backend import AsyncGather, AsyncJob
 from .._results import BACKOFF_FACTOR
 from .._sweep_items import WAITING, Item
 from .._sweep_rules import jittered, longest_pause, use_list
@@ -25,12 +25,12 @@ class AsyncPoller:
         send: AsyncSweepRequests,
         poll_interval: float,
         max_poll_interval: float,
-        concurrency: int,
+        gather: AsyncGather,
         gone: Callable[[Item, NotFoundError], None],
     ) -> None:
         self._send = send
         self._poll_interval, self._max_poll = poll_interval, max_poll_interval
-        self._concurrency = concurrency
+        self._gather = gather
         self._gone = gone
         self._last_list: int | None = None
         """How many executions the last list call returned (None: no list call yet)."""
@@ -63,7 +63,7 @@ class AsyncPoller:
         if waiting:
             flags: list[bool] = []
             jobs = [self._status_poller(item, flags) for item in waiting]
-            await AsyncBackend.gather(jobs, self._concurrency)
+            await self._gather(jobs)
             changed = changed or any(flags)
         if changed:
             self._interval = self._poll_interval

@@ -22,7 +22,7 @@ from typing import Any
 
 from qhub_service_gen.models import ResultResponse
 
-from .._backend import Job, SyncBackend
+from .._backend import Gather, Job, SyncBackend
 from .._folder import Folder, InFolder
 from .._journal import Entry, Journal
 from .._results import plan_files
@@ -107,13 +107,16 @@ class Sweep:
         self._output = None if output_dir is None else Path(output_dir)
         self._send = SweepRequests(api, request_options)
         self._concurrency = concurrency
+        self._gather = Gather(concurrency)
         self._journal: Journal | None = None
         self._queue: deque[Item] = deque()
         self._order: list[Outcome] = []
         self._outcomes: dict[int, Outcome] = {}
         self._ready: list[Outcome] = []
         self._cancelling = self._running = self._done = False
-        self._poller = Poller(self._send, poll_interval, max_poll_interval, concurrency, self._gone)
+        self._poller = Poller(
+            self._send, poll_interval, max_poll_interval, self._gather, self._gone
+        )
         self._starts = 0
         self._began = self._cutoff = 0.0
         self._begun = itertools.count()
@@ -224,7 +227,7 @@ class Sweep:
         self._cutoff = collection_cutoff(now, due, self._max_poll)
         self._begun = itertools.count()  # next() is atomic: the sync client's threads share it
         batch = finished[:_BATCH]
-        SyncBackend.gather([self._collector(item) for item in batch], self._concurrency)
+        self._gather([self._collector(item) for item in batch])
 
     def _pause(self, end: float | None) -> None:
         if self._ready or len(self._outcomes) == len(self._items):
@@ -298,7 +301,7 @@ class Sweep:
             self._journal.reserve([(item.index, item.fp or "", item.key or "") for item in fresh])
         for item in batch:
             item.state = STARTING
-        SyncBackend.gather([self._starter(item) for item in batch], self._concurrency)
+        self._gather([self._starter(item) for item in batch])
         started = [(item.index, item.id) for item in batch if item.id is not None]
         self._starts += len(started)  # counted here, not in the jobs: they may be threads
         if self._journal is not None:
@@ -393,4 +396,4 @@ class Sweep:
 
             return cancel
 
-        SyncBackend.gather([job(item) for item in targets], self._concurrency)
+        self._gather([job(item) for item in targets])

@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Callable
 
-from .._backend import Job, SyncBackend
+from .._backend import Gather, Job
 from .._results import BACKOFF_FACTOR
 from .._sweep_items import WAITING, Item
 from .._sweep_rules import jittered, longest_pause, use_list
@@ -26,12 +26,12 @@ class Poller:
         send: SweepRequests,
         poll_interval: float,
         max_poll_interval: float,
-        concurrency: int,
+        gather: Gather,
         gone: Callable[[Item, NotFoundError], None],
     ) -> None:
         self._send = send
         self._poll_interval, self._max_poll = poll_interval, max_poll_interval
-        self._concurrency = concurrency
+        self._gather = gather
         self._gone = gone
         self._last_list: int | None = None
         """How many executions the last list call returned (None: no list call yet)."""
@@ -64,7 +64,7 @@ class Poller:
         if waiting:
             flags: list[bool] = []
             jobs = [self._status_poller(item, flags) for item in waiting]
-            SyncBackend.gather(jobs, self._concurrency)
+            self._gather(jobs)
             changed = changed or any(flags)
         if changed:
             self._interval = self._poll_interval
