@@ -48,7 +48,9 @@ TRUST_SLOW = 8
 
 class Gather:
     """A sweep's ``gather`` at its concurrency (``limit``), with the gateway's pace learnt
-    from its earlier gathers (see the module doc); called from one thread at a time."""
+    from its earlier gathers (see the module doc). The count is kept without a lock: two
+    gathers at once (a ``cancel()`` from another thread) may both spend one, which is only
+    one more gather started in threads."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
