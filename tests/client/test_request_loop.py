@@ -78,15 +78,16 @@ EXECUTION = b'{"id": "e1", "status": "RUNNING", "createdAt": "2026-01-01T00:00:0
 
 
 def test_a_call_retried_across_a_redirect_never_waits_past_its_budget(kind: str) -> None:
-    """Two 503s, a redirect, then 503s: with 0.5 s waits and ``max_elapsed=1.6`` the call may
-    wait three times in all. A budget made per hop would wait six times and succeed."""
+    """Two 503s, a redirect, then 503s: with 5 s waits and ``max_elapsed=16`` the call may
+    wait three times in all. A budget made per hop would wait five times and succeed. (The
+    waits are not slept, but the requests' real time counts: it may take up to 1 s.)"""
     waits: list[float] = []
     policy = RetryPolicy(
         max_retries=10,
-        initial_delay=0.5,
-        max_delay=0.5,
+        initial_delay=5.0,
+        max_delay=5.0,
         jitter=0.0,
-        max_elapsed=1.6,
+        max_elapsed=16.0,
         sleep=waits.append,
     )
     moved = status(302, "Location: /acme/vqe/v1/moved")
@@ -99,7 +100,7 @@ def test_a_call_retried_across_a_redirect_never_waits_past_its_budget(kind: str)
             )
         )[1]
     assert isinstance(error, InternalServerError), error
-    assert sum(waits) <= 1.6 and waits == [0.5, 0.5, 0.5]
+    assert sum(waits) <= 16.0 and waits == [5.0, 5.0, 5.0]
     assert len(server.heads) == 5 and b"/moved" in server.heads[3]
 
 
